@@ -1,0 +1,3 @@
+"""LWNet: lightweight multimodal medical image fusion trained with SPI."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from lwnet.cli import main
+
+sys.exit(main())

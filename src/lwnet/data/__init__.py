@@ -1,0 +1,31 @@
+"""Data layer: image I/O, colour conversion and dataset discovery."""
+
+from lwnet.data.colour import luma8, merge_luma, rgb_to_ycbcr, split_luma, ycbcr_to_rgb
+from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs, read_split, sample_root
+from lwnet.data.io import (
+    MIN_SIDE,
+    atomic_write_bytes,
+    check_same_size,
+    read_image,
+    to_uint8,
+    write_image,
+)
+
+__all__ = [
+    "MIN_SIDE",
+    "ImagePair",
+    "atomic_write_bytes",
+    "check_same_size",
+    "folder_pairs",
+    "harvard_pairs",
+    "luma8",
+    "merge_luma",
+    "read_image",
+    "read_split",
+    "rgb_to_ycbcr",
+    "sample_root",
+    "split_luma",
+    "to_uint8",
+    "write_image",
+    "ycbcr_to_rgb",
+]

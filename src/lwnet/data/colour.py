@@ -1,0 +1,65 @@
+"""ITU-R BT.601 colour handling (full-range YCbCr, as in JPEG/JFIF).
+
+Fusion works on luminance: a pseudo-colour PET/SPECT image is split into Y and chroma, Y is
+fused with the MRI, and the result is merged back with the original chroma (SPEC §1).
+All functions take float arrays in [0, 1] of shape ``(H, W, 3)`` (RGB) or ``(H, W)`` (grey).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lwnet.data.io import to_uint8
+
+# Y = 0.299 R + 0.587 G + 0.114 B; Cb, Cr centred on 0.5 (BT.601, full range).
+_RGB_TO_YCBCR = np.array(
+    [
+        [0.299, 0.587, 0.114],
+        [-0.299 / 1.772, -0.587 / 1.772, 0.886 / 1.772],
+        [0.701 / 1.402, -0.587 / 1.402, -0.114 / 1.402],
+    ]
+)
+_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
+_CHROMA_OFFSET = np.array([0.0, 0.5, 0.5])
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """RGB ``(H, W, 3)`` in [0, 1] → YCbCr ``(H, W, 3)``, Y in [0, 1], Cb/Cr centred on 0.5."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return (rgb @ _RGB_TO_YCBCR.T + _CHROMA_OFFSET).astype(np.float32)
+
+
+def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb_to_ycbcr`; the result is clipped to [0, 1]."""
+    ycc = np.asarray(ycc, dtype=np.float64) - _CHROMA_OFFSET
+    return np.clip(ycc @ _YCBCR_TO_RGB.T, 0.0, 1.0).astype(np.float32)
+
+
+def split_luma(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split an image into its luminance ``(H, W)`` and chroma ``(H, W, 2)`` (None if grey)."""
+    if img.ndim == 2:
+        return np.asarray(img, dtype=np.float32), None
+    ycc = rgb_to_ycbcr(img)
+    return ycc[..., 0], ycc[..., 1:]
+
+
+def merge_luma(y: np.ndarray, chroma: np.ndarray | None) -> np.ndarray:
+    """Put a (fused) luminance back with chroma; greyscale stays greyscale."""
+    y = np.clip(np.asarray(y, dtype=np.float32), 0.0, 1.0)
+    if chroma is None:
+        return y
+    return ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=-1))
+
+
+def luma8(img: np.ndarray) -> np.ndarray:
+    """8-bit BT.601 luma of an image, as every metric sees it (SPEC §1).
+
+    A float image is first rounded and clipped to uint8 per channel (as if saved as PNG); for
+    colour, Y = 0.299 R + 0.587 G + 0.114 B is then rounded to the nearest grey level.
+    Returns uint8 ``(H, W)``.
+    """
+    img8 = to_uint8(np.asarray(img))
+    if img8.ndim == 2:
+        return img8
+    y = img8.astype(np.float64) @ _RGB_TO_YCBCR[0]
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8)

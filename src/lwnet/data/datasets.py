@@ -1,0 +1,122 @@
+"""Finding registered image pairs on disk.
+
+Two layouts are understood:
+
+* the Harvard (AANLIB) layout of ``../shared/data/harvard``:
+  ``<root>/<PAIR>/<MOD_A>/<id>.png`` and ``<root>/<PAIR>/<MOD_B>/<id>.png`` with optional
+  ``<root>/splits/<PAIR>_<split>.txt`` (one file name per line). The MRI folder is always A.
+* two plain folders matched by file stem (:func:`folder_pairs`).
+
+Problems (missing partner, empty folder, unknown split) raise :class:`InputError` naming the path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lwnet.data.io import is_image_file
+from lwnet.errors import InputError
+
+MRI = "MRI"
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """One registered pair: ``a`` is the MRI, ``b`` the functional/anatomical image."""
+
+    id: str
+    a: Path
+    b: Path
+    pair_type: str | None = None
+
+
+def sample_root() -> Path:
+    """Root of the tiny sample shipped with the package (Harvard layout, three pairs)."""
+    return Path(__file__).with_name("sample")
+
+
+def default_data_root() -> Path:
+    """The shared data root: ``$LWNET_DATA`` or ``../shared/data`` beside the repository."""
+    env = os.environ.get("LWNET_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def _images_by_stem(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
+    if not files:
+        raise InputError(f"{folder}: folder holds no images")
+    return files
+
+
+def modality_folders(root: str | os.PathLike[str], pair_type: str) -> tuple[Path, Path]:
+    """The (A, B) folders of a pair type: A is ``MRI``, B the other modality folder."""
+    pair_dir = Path(root) / pair_type
+    if not pair_dir.is_dir():
+        raise InputError(f"{pair_dir}: no such pair-type folder")
+    subdirs = sorted(p for p in pair_dir.iterdir() if p.is_dir())
+    names = [p.name for p in subdirs]
+    others = [p for p in subdirs if p.name != MRI]
+    if MRI not in names or len(others) != 1:
+        raise InputError(
+            f"{pair_dir}: expected an {MRI} folder and one other modality folder, found {names}"
+        )
+    return pair_dir / MRI, others[0]
+
+
+def read_split(root: str | os.PathLike[str], pair_type: str, split: str) -> list[str]:
+    """Ids (file stems) listed in ``<root>/splits/<pair_type>_<split>.txt``."""
+    path = Path(root) / "splits" / f"{pair_type}_{split}.txt"
+    if not path.is_file():
+        raise InputError(f"{path}: no such split file")
+    ids = [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise InputError(f"{path}: split file is empty")
+    return ids
+
+
+def _match(a_files: dict[str, Path], b_files: dict[str, Path], ids: list[str] | None,
+           a_dir: Path, b_dir: Path, pair_type: str | None) -> list[ImagePair]:
+    if ids is None:
+        missing_b = sorted(set(a_files) - set(b_files))
+        missing_a = sorted(set(b_files) - set(a_files))
+        ids = sorted(set(a_files) & set(b_files), key=_id_key)
+    else:
+        missing_a = [i for i in ids if i not in a_files]
+        missing_b = [i for i in ids if i not in b_files]
+    if missing_b:
+        raise InputError(f"{a_dir / missing_b[0]}.*: no partner in {b_dir} "
+                         f"({len(missing_b)} unmatched)")
+    if missing_a:
+        raise InputError(f"{b_dir / missing_a[0]}.*: no partner in {a_dir} "
+                         f"({len(missing_a)} unmatched)")
+    return [ImagePair(i, a_files[i], b_files[i], pair_type) for i in ids]
+
+
+def _id_key(stem: str) -> tuple[int, int | str]:
+    return (0, int(stem)) if stem.isdigit() else (1, stem)
+
+
+def harvard_pairs(
+    root: str | os.PathLike[str], pair_type: str, split: str | None = None
+) -> list[ImagePair]:
+    """Pairs of one pair type in the Harvard layout, optionally restricted to a split."""
+    a_dir, b_dir = modality_folders(root, pair_type)
+    ids = read_split(root, pair_type, split) if split else None
+    return _match(_images_by_stem(a_dir), _images_by_stem(b_dir), ids, a_dir, b_dir, pair_type)
+
+
+def folder_pairs(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str]) -> list[ImagePair]:
+    """Pairs from two plain folders matched by file stem (A = MRI folder)."""
+    a_dir, b_dir = Path(dir_a), Path(dir_b)
+    return _match(_images_by_stem(a_dir), _images_by_stem(b_dir), None, a_dir, b_dir, None)
+
+
+def pair_types(root: str | os.PathLike[str]) -> list[str]:
+    """Pair-type folders under a Harvard-layout root (those holding an ``MRI`` folder)."""
+    return sorted(p.name for p in Path(root).iterdir() if (p / MRI).is_dir())

@@ -1,0 +1,174 @@
+"""Reading and writing 2-D images.
+
+Images are held as float32 arrays in [0, 1]: ``(H, W)`` for greyscale, ``(H, W, 3)`` for colour.
+Integer inputs are scaled by their type's range (8-bit by 255, 16-bit by 65535); palette,
+grey+alpha and RGBA images are converted (alpha composited over black, since transparent means
+no signal); an RGB file whose three channels are equal is returned as greyscale (SPEC §1).
+
+Writes are atomic: the bytes go to a temporary file in the destination folder, which is then
+renamed into place, so a crash never leaves a truncated output. Without ``overwrite`` the final
+step is a hard link, which fails if the file appeared meanwhile (two writers never clobber).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from lwnet.errors import InputError, OutputExistsError
+
+#: Smallest side accepted for fusion and metrics (the SSIM window is 11 pixels).
+MIN_SIDE = 16
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether ``path`` has one of the image extensions read by :func:`read_image`."""
+    return path.suffix.lower() in _IMAGE_SUFFIXES
+
+
+def _pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(img, dtype=np.float32) / 65535.0
+    if mode == "I":
+        arr = np.asarray(img, dtype=np.int64)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise InputError(f"{path}: 32-bit integer image with values outside 0..65535")
+        return (arr / 65535.0).astype(np.float32)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise InputError(f"{path}: floating-point image must hold finite values in [0, 1]")
+        return arr
+    if mode == "1":
+        img = img.convert("L")
+    elif mode == "P":
+        img = img.convert("RGBA")
+    elif mode == "LA":
+        img = img.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    if img.mode == "RGBA":
+        rgba = np.asarray(img, dtype=np.float32) / 255.0
+        return rgba[..., :3] * rgba[..., 3:4]
+    if img.mode not in ("L", "RGB"):
+        raise InputError(f"{path}: unsupported image mode {img.mode!r}")
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as float32 in [0, 1].
+
+    Returns ``(H, W)`` for greyscale (including greyscale stored as RGB) and ``(H, W, 3)`` for
+    colour. Raises :class:`InputError` naming the file when it is missing, not an image,
+    truncated or of an unsupported kind.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img.seek(0)  # first frame of a GIF or multi-page TIFF
+            img.load()
+            arr = _pil_to_float(img, path)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable image file") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
+    if arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(
+        arr[..., 0], arr[..., 2]
+    ):
+        arr = arr[..., 0]
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def check_same_size(
+    a: np.ndarray, b: np.ndarray, a_name: object = "A", b_name: object = "B"
+) -> None:
+    """Raise :class:`InputError` unless ``a`` and ``b`` share H×W and are at least MIN_SIDE."""
+    if a.shape[:2] != b.shape[:2]:
+        raise InputError(
+            f"size mismatch: {a_name} is {a.shape[1]}x{a.shape[0]}, "
+            f"{b_name} is {b.shape[1]}x{b.shape[0]} (width x height)"
+        )
+    for arr, name in ((a, a_name), (b, b_name)):
+        if min(arr.shape[:2]) < MIN_SIDE:
+            raise InputError(
+                f"{name}: image is {arr.shape[1]}x{arr.shape[0]}, smaller than the "
+                f"{MIN_SIDE}x{MIN_SIDE} minimum"
+            )
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Round and clip a float image in [0, 1] to uint8, exactly as saving it as PNG would."""
+    if img.dtype == np.uint8:
+        return img
+    return np.clip(np.rint(np.asarray(img, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically; refuse an existing file unless ``overwrite``.
+
+    The parent folder is created. Raises :class:`OutputExistsError` if the file exists (also when
+    another process created it meanwhile) and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path.parent}: cannot write here ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputExistsError(
+                    f"{path}: already exists (use --overwrite to replace it)"
+                ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def encode_image(img: np.ndarray, suffix: str, bits: int = 8) -> bytes:
+    """Encode a float image in [0, 1] (or uint8/uint16) to the bytes of a ``suffix`` file."""
+    if bits == 16:
+        if img.ndim != 2:
+            raise ValueError("16-bit output is supported for greyscale images only")
+        arr = np.clip(np.rint(np.asarray(img, np.float64) * 65535.0), 0, 65535).astype(np.uint16)
+        pil = Image.fromarray(arr)
+    elif bits == 8:
+        pil = Image.fromarray(to_uint8(img))
+    else:
+        raise ValueError(f"bits must be 8 or 16, not {bits}")
+    fmt = Image.registered_extensions().get(suffix.lower())
+    if fmt is None:
+        raise InputError(f"unsupported output format {suffix!r}")
+    buf = io.BytesIO()
+    pil.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def write_image(
+    path: str | os.PathLike[str], img: np.ndarray, overwrite: bool = False, bits: int = 8
+) -> Path:
+    """Save a float image in [0, 1] atomically (format from the extension, 8 or 16 bits)."""
+    path = Path(path)
+    return atomic_write_bytes(path, encode_image(img, path.suffix, bits), overwrite)
