@@ -1,6 +1,6 @@
 """Data layer: image I/O, colour conversion and dataset discovery."""
 
-from lwnet.data.colour import luma8, merge_luma, rgb_to_ycbcr, split_luma, ycbcr_to_rgb
+from lwnet.data.colour import fuse_in_luma, luma8, merge_luma, rgb_to_ycbcr, split_luma, ycbcr_to_rgb
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs, read_split, sample_root
 from lwnet.data.io import (
     MIN_SIDE,
@@ -17,6 +17,7 @@ __all__ = [
     "atomic_write_bytes",
     "check_same_size",
     "folder_pairs",
+    "fuse_in_luma",
     "harvard_pairs",
     "luma8",
     "merge_luma",

@@ -7,6 +7,8 @@ All functions take float arrays in [0, 1] of shape ``(H, W, 3)`` (RGB) or ``(H, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from lwnet.data.io import to_uint8
@@ -63,3 +65,19 @@ def luma8(img: np.ndarray) -> np.ndarray:
         return img8
     y = img8.astype(np.float64) @ _RGB_TO_YCBCR[0]
     return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
+def fuse_in_luma(
+    fuse_luma: Callable[[np.ndarray, np.ndarray], np.ndarray], mri: np.ndarray,
+    functional: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse an MRI with a (possibly colour) image through its luminance (SPEC §1).
+
+    ``fuse_luma(a, b)`` fuses two float32 ``(H, W)`` images in [0, 1]. A colour MRI is reduced
+    to its luminance. Returns ``(result, fused_luma)``: the result is RGB with the functional
+    image's chroma when that image is colour, else greyscale; ``fused_luma`` is ``(H, W)``.
+    """
+    a, _ = split_luma(mri)
+    y, chroma = split_luma(functional)
+    fused = np.clip(np.asarray(fuse_luma(a, y), dtype=np.float32), 0.0, 1.0)
+    return merge_luma(fused, chroma), fused
