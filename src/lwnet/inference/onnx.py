@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
 
     # Batch 2, not 1: torch.export specialises dimensions of size 1 to constants.
     example = (torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         path = Path(tmp) / "model.onnx"
         if dynamo:
             dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height", min=2),
@@ -40,6 +41,7 @@ def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
                               dynamic_shapes=({**dims}, {**dims}), external_data=False)
         else:
             axes = {0: "batch", 2: "height", 3: "width"}
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch.onnx")
             torch.onnx.export(model, example, str(path), input_names=list(_INPUTS),
                               output_names=[_OUTPUT], opset_version=opset, dynamo=False,
                               dynamic_axes={name: axes for name in (*_INPUTS, _OUTPUT)})

@@ -25,7 +25,8 @@ import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import check_same_size, encode_image, read_image, atomic_write_bytes
+from lwnet.data.io import atomic_write_bytes, check_same_size, encode_image, read_image
+from lwnet.errors import ConfigError
 
 #: ``(a, b) -> f`` on float32 ``(N, H, W)`` arrays in [0, 1].
 BatchFuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -168,3 +169,44 @@ def stream_fuse(
                 fut.exception()
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def make_batch_fuser(
+    *,
+    method: str | None = None,
+    weights: str | None = None,
+    pair_type: str | None = None,
+    backend: str = "torch",
+    onnx: str | None = None,
+    threads: int = 0,
+) -> BatchFuser:
+    """The batch fuser the CLI options select.
+
+    ``method`` names a built-in classical method (``lwnet.methods``); otherwise LWNet runs,
+    through PyTorch (weights from ``weights`` or the shipped ones for ``pair_type``) or, with
+    ``backend="onnx"``, through onnxruntime on the exported graph ``onnx``.
+    """
+    if backend not in ("torch", "onnx"):
+        raise ConfigError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+    if method is not None:
+        if backend == "onnx" or weights or onnx:
+            raise ConfigError("--method runs a classical method; it takes no weights, "
+                              "ONNX graph or backend")
+        from lwnet.methods import get_method
+
+        return pairwise_fuser(get_method(method))
+    if backend == "onnx":
+        if not onnx:
+            raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
+        from lwnet.inference.onnx import OnnxFuser
+
+        return OnnxFuser(onnx, threads=threads).fuse_batch
+    if onnx:
+        raise ConfigError("--onnx needs --backend onnx")
+    from lwnet.inference import load_model
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return module_fuser(load_model(weights, pair_type=pair_type))
