@@ -7,6 +7,19 @@ from pathlib import Path
 
 from lwnet.errors import InputError, OutputExistsError
 
+#: Method name under which the network runs (through PyTorch or onnxruntime).
+LWNET = "lwnet"
+
+
+def _network_fusers(args: argparse.Namespace, pair_type: str | None) -> dict:
+    """Batch fusers for the network when it is among the methods (see make_batch_fuser)."""
+    from lwnet.inference.streaming import make_batch_fuser
+
+    if LWNET not in args.method:
+        return {}
+    return {LWNET: make_batch_fuser(weights=args.weights, pair_type=pair_type,
+                                    backend=args.backend, onnx=args.onnx)}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -33,6 +46,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redo", action="store_true", help="dataset mode: recompute existing outputs")
     p.add_argument("--luma", action="store_true",
                    help="dataset mode: write the fused luminance instead of the colour result")
+    net = p.add_argument_group("LWNet (method name 'lwnet')")
+    net.add_argument("--weights", help="LWNet weights (.safetensors); default: shipped weights")
+    net.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                     help="run LWNet with PyTorch or onnxruntime (default: torch)")
+    net.add_argument("--onnx", metavar="PATH", help="exported graph (lwnet export), for "
+                     "--backend onnx; implies --method lwnet when no method is given")
+    net.add_argument("--batch-size", type=int, default=8,
+                     help="dataset mode: pairs fused per batch (default: 8)")
     p.set_defaults(func=run)
 
 
@@ -42,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
     if args.list_methods:
         print("\n".join(method_names()))
         return 0
+    if not args.method and args.backend == "onnx":
+        args.method = [LWNET]
     if not args.method:
         raise InputError("choose a method with --method NAME (see --list-methods)")
+    if args.backend == "onnx" and LWNET not in args.method:
+        raise InputError(f"--backend onnx runs LWNet: use it with --method {LWNET}")
     if not args.out:
         raise InputError("name the output with -o/--out")
     if args.root:
@@ -59,7 +84,12 @@ def _run_pair(args: argparse.Namespace) -> int:
         raise InputError(f"expected two input images A B, got {len(args.images)}")
     if len(args.method) != 1:
         raise InputError("a single pair takes exactly one --method")
-    fn = get_method(args.method[0])
+    fusers = _network_fusers(args, args.pair)
+    if fusers:
+        fuser = fusers[LWNET]
+        fn = lambda a, b: fuser(a[None], b[None])[0]  # noqa: E731 - one pair as a batch of one
+    else:
+        fn = get_method(args.method[0])
     outputs = [Path(args.out)] + ([Path(args.luma_out)] if args.luma_out else [])
     for path in outputs:  # refuse before computing, so nothing is half-written
         if path.exists() and not args.overwrite:
@@ -84,6 +114,8 @@ def _run_dataset(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,
-                        jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma)
-    print(f"{done.written} written, {done.skipped} already present, under {args.out}")
+                        jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
+                        fusers=_network_fusers(args, args.pair), batch_size=args.batch_size)
+    print(f"{done.written} written, {done.skipped} already present, under {args.out} "
+          f"({done.pairs_per_second:.1f} pairs/s)")
     return 0

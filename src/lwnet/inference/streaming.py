@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +26,24 @@ import numpy as np
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, check_same_size, encode_image, read_image
-from lwnet.errors import ConfigError
+from lwnet.errors import ConfigError, OutputExistsError
 
 #: ``(a, b) -> f`` on float32 ``(N, H, W)`` arrays in [0, 1].
 BatchFuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def pairwise_fuser(fuse: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> BatchFuser:
-    """Batch fuser that applies a per-image ``fuse(a, b)`` on ``(H, W)`` to each pair in turn."""
+def pairwise_fuser(
+    fuse: Callable[[np.ndarray, np.ndarray], np.ndarray], pool: Executor | None = None
+) -> BatchFuser:
+    """Batch fuser applying a per-image ``fuse(a, b)`` on ``(H, W)`` to each pair of a batch.
+
+    With ``pool`` (e.g. a process pool, for GIL-bound numpy methods) the pairs of a batch are
+    fused in parallel; ``fuse`` must then be picklable (a module-level function).
+    """
 
     def fuse_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.stack([np.asarray(fuse(x, y), dtype=np.float32) for x, y in zip(a, b)])
+        fused = pool.map(fuse, list(a), list(b)) if pool else map(fuse, a, b)
+        return np.stack([np.asarray(f, dtype=np.float32) for f in fused])
 
     return fuse_batch
 
@@ -67,9 +74,14 @@ class FuseJob:
 
 @dataclass
 class StreamStats:
-    """Outcome of :func:`stream_fuse`: pairs fused, pairs skipped as already done, seconds."""
+    """Progress of :func:`stream_fuse`.
+
+    ``fused``: pairs fused; ``written``: outputs written; ``skipped``: outputs already present
+    (before the run, or written meanwhile by another run, whose file is kept); ``seconds``.
+    """
 
     fused: int = 0
+    written: int = 0
     skipped: int = 0
     seconds: float = 0.0
 
@@ -94,10 +106,14 @@ def _load(job: FuseJob) -> _Loaded:
     return _Loaded(job, a, b, chroma)
 
 
-def _store(item: _Loaded, fused: np.ndarray, overwrite: bool, bits: int) -> None:
-    result = merge_luma(fused, item.chroma)
+def _store(item: _Loaded, fused: np.ndarray, overwrite: bool, luma: bool, bits: int) -> bool:
+    result = fused if luma else merge_luma(fused, item.chroma)
     data = encode_image(result, item.job.out.suffix, bits=bits if result.ndim == 2 else 8)
-    atomic_write_bytes(item.job.out, data, overwrite=overwrite)
+    try:
+        atomic_write_bytes(item.job.out, data, overwrite=overwrite)
+    except OutputExistsError:
+        return False  # another run wrote it meanwhile: keep theirs
+    return True
 
 
 def stream_fuse(
@@ -109,13 +125,15 @@ def stream_fuse(
     writers: int = 2,
     prefetch: int = 16,
     overwrite: bool = False,
+    luma: bool = False,
     bits: int = 8,
     progress: Callable[[StreamStats], None] | None = None,
 ) -> StreamStats:
     """Fuse ``jobs`` through the bounded read → fuse → write pipeline.
 
     Images are fused through their luminance and put back with the functional image's chroma
-    (SPEC §1). Without ``overwrite``, jobs whose output exists are skipped (resume). ``jobs``
+    (SPEC §1); with ``luma`` the fused luminance itself is written. ``bits`` (8 or 16) applies
+    to greyscale outputs. Without ``overwrite``, jobs whose output exists are skipped (resume). ``jobs``
     may be a lazy iterable. Errors (unreadable input, size mismatch) stop the run after the
     results already fused are written, and propagate. ``progress`` is called after each batch.
     """
@@ -124,15 +142,21 @@ def stream_fuse(
     stats = StreamStats()
     start = time.perf_counter()
     reads: deque[Future[_Loaded]] = deque()
-    writes: deque[Future[None]] = deque()
+    writes: deque[Future[bool]] = deque()
     batch: list[_Loaded] = []
+
+    def settle() -> None:
+        if writes.popleft().result():
+            stats.written += 1
+        else:
+            stats.skipped += 1
 
     def flush() -> None:
         fused = fuse_batch(np.stack([it.a for it in batch]), np.stack([it.b for it in batch]))
         for item, f in zip(batch, fused):
             while len(writes) >= prefetch:
-                writes.popleft().result()
-            writes.append(write_pool.submit(_store, item, f, overwrite, bits))
+                settle()
+            writes.append(write_pool.submit(_store, item, f, overwrite, luma, bits))
         stats.fused += len(batch)
         batch.clear()
         if progress is not None:
@@ -160,7 +184,7 @@ def stream_fuse(
             if batch:
                 flush()
             while writes:
-                writes.popleft().result()
+                settle()
         finally:
             for fut in reads:
                 fut.cancel()
