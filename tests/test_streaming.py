@@ -76,7 +76,7 @@ def test_resume_writes_only_missing(sample, tmp_path):
     again = stream_fuse(jobs, counting, batch_size=3)
     assert (again.fused, again.skipped) == (0, 6) and sum(seen) == 4
     redo = stream_fuse(jobs, counting, batch_size=3, overwrite=True)
-    assert redo.written == 6 and read_image(jobs[1].out).shape == (256, 256, 3)
+    assert redo.written == 6 and read_image(jobs[1].out).shape == (256, 256)  # CT: grey
 
 
 def test_prefetch_bounds_pairs_in_memory(sample, tmp_path):
