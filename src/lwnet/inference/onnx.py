@@ -41,7 +41,10 @@ def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
                               dynamic_shapes=({**dims}, {**dims}), external_data=False)
         else:
             axes = {0: "batch", 2: "height", 3: "width"}
-            warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is meant
+            # The legacy exporter is chosen on purpose, and the tracer's warnings about Python
+            # shape checks are covered by verify_onnx running other sizes.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(model, example, str(path), input_names=list(_INPUTS),
                               output_names=[_OUTPUT], opset_version=opset, dynamo=False,
                               dynamic_axes={name: axes for name in (*_INPUTS, _OUTPUT)})

@@ -1,0 +1,87 @@
+"""ONNX export: dynamic batch/height/width, parity with PyTorch within 1e-4, runtime API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from lwnet.errors import InputError, OutputExistsError, WeightsError
+from lwnet.inference.onnx import OnnxFuser, export_onnx
+from lwnet.model import LWNet
+
+
+@pytest.fixture(scope="module")
+def model() -> LWNet:
+    torch.manual_seed(0)
+    net = LWNet().eval()
+    with torch.no_grad():  # non-trivial temperatures so the attention is really exercised
+        net.mca.temperature.uniform_(0.5, 3.0)
+    return net
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("onnx") / "lwnet.onnx"
+    export_onnx(model, path)
+    return path
+
+
+def _inputs(n: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.random((n, 1, h, w), dtype=np.float32)
+    b = rng.random((n, 1, h, w), dtype=np.float32)
+    a[..., : h // 4, :] = 0  # a background band, where the gate must give exactly 0
+    b[..., : h // 4, :] = 0
+    return a, b
+
+
+def test_graph_has_dynamic_batch_height_width(exported):
+    graph = onnx.load(exported).graph
+    for value in (*graph.input, *graph.output):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[1].dim_value == 1
+        assert all(d.dim_param and not d.dim_value for d in (dims[0], dims[2], dims[3]))
+
+
+@pytest.mark.parametrize("shape", [(1, 256, 256), (2, 255, 301), (3, 17, 40), (2, 64, 16)])
+def test_onnx_matches_pytorch(model, exported, shape):
+    a, b = _inputs(*shape, seed=sum(shape))
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    got = OnnxFuser(exported, threads=1)(a, b)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    assert np.abs(got - ref).max() <= 1e-4
+    assert (got[..., : shape[1] // 4, :] == 0).all()
+
+
+def test_fuser_accepts_torch_and_batch_form(model, exported):
+    a, b = _inputs(2, 40, 33, seed=1)
+    fuser = OnnxFuser(exported)
+    out = fuser(torch.from_numpy(a), torch.from_numpy(b))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 1, 40, 33)
+    np.testing.assert_allclose(fuser.fuse_batch(a[:, 0], b[:, 0]), out.numpy()[:, 0], atol=0)
+
+
+@pytest.mark.slow
+def test_dynamo_exporter_also_dynamic(model, tmp_path):
+    export_onnx(model, tmp_path / "d.onnx", dynamo=True)
+    a, b = _inputs(2, 255, 301, seed=2)
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    assert np.abs(OnnxFuser(tmp_path / "d.onnx")(a, b) - ref).max() <= 1e-4
+
+
+def test_export_refuses_overwrite_and_bad_files(model, exported, tmp_path):
+    before = exported.read_bytes()
+    with pytest.raises(OutputExistsError):
+        export_onnx(model, exported)
+    assert exported.read_bytes() == before
+    with pytest.raises(InputError, match="missing.onnx"):
+        OnnxFuser(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(WeightsError, match="junk.onnx"):
+        OnnxFuser(tmp_path / "junk.onnx")
