@@ -133,3 +133,22 @@ def test_fuse_cli_dataset_with_onnx_backend(sample, tmp_path, capsys):
     assert "0 written, 1 already present" in capsys.readouterr().out
     assert main(args[:-5] + ["--method", "mean", "--backend", "onnx", "--onnx", "x"]) == 2
     assert "--method lwnet" in capsys.readouterr().err
+
+
+def test_fuse_cli_folder_mode_resumes(sample, tmp_path, capsys):
+    pairs = _copies(sample, tmp_path, 5)
+    dir_a, dir_b = tmp_path / "A", tmp_path / "B"
+    for folder, pick in ((dir_a, "a"), (dir_b, "b")):
+        folder.mkdir()
+        for p in pairs:
+            shutil.copy(getattr(p, pick), folder / f"{p.id}.png")
+    out = tmp_path / "out"
+    args = ["fuse", "-m", "max", str(dir_a), str(dir_b), "--out", str(out), "-j", "2"]
+    assert main(args) == 0
+    assert "5 written, 0 already present" in capsys.readouterr().out
+    (out / "max" / "0003.png").unlink()  # as if the run had stopped before this pair
+    assert main(args) == 0
+    assert "1 written, 4 already present" in capsys.readouterr().out
+    np.testing.assert_array_equal(
+        luma8(read_image(out / "max" / "0003.png")),
+        luma8(fuse_in_luma(np.maximum, read_image(pairs[3].a), read_image(pairs[3].b))[0]))

@@ -27,6 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fuse an MRI with a SPECT/PET/CT image, or a whole dataset",
         description=(
             "Single pair: lwnet fuse --method NAME A B -o OUT. "
+            "Two folders (pairs matched by file name): lwnet fuse --method NAME DIR_A DIR_B "
+            "--out OUTDIR, writing OUTDIR/<method>/<name>.png. "
             "Dataset: lwnet fuse --method NAME [--method NAME ...] --root DATA/harvard "
             "--pair SPECT-MRI [--split test] --out OUTDIR, writing OUTDIR/<method>/<PAIR>/<id>.png."
         ),
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("name the output with -o/--out")
     if args.root:
         return _run_dataset(args)
+    if len(args.images) == 2 and all(Path(p).is_dir() for p in args.images):
+        return _run_folders(args)
     return _run_pair(args)
 
 
@@ -101,6 +105,19 @@ def _run_pair(args: argparse.Namespace) -> int:
     write_image(args.out, result, overwrite=args.overwrite)
     if args.luma_out:
         write_image(args.luma_out, fused_luma, overwrite=args.overwrite)
+    return 0
+
+
+def _run_folders(args: argparse.Namespace) -> int:
+    from lwnet.methods import fuse_folders
+
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    done = fuse_folders(args.method, *args.images, args.out, jobs=args.jobs,
+                        redo=args.redo or args.overwrite, luma=args.luma,
+                        fusers=_network_fusers(args, args.pair), batch_size=args.batch_size)
+    print(f"{done.written} written, {done.skipped} already present, under {args.out} "
+          f"({done.pairs_per_second:.1f} pairs/s)")
     return 0
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from lwnet.data.datasets import harvard_pairs
+from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
 from lwnet.methods.registry import get_method
 
@@ -70,21 +70,59 @@ def fuse_dataset(
             of the registry for those names.
         batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
     """
+    return fuse_pairs(
+        methods, harvard_pairs(root, pair_type, split),
+        lambda method, pair: output_path(out, method, pair_type, pair.id), jobs=jobs,
+        redo=redo, luma=luma, progress=progress, fusers=fusers, batch_size=batch_size,
+        label=pair_type)
+
+
+def fuse_folders(
+    methods: Sequence[str],
+    dir_a: str | os.PathLike[str],
+    dir_b: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    **options,
+) -> DatasetRun:
+    """Fuse the pairs of two folders matched by file stem (A = MRI) with each of ``methods``.
+
+    Writes ``<out>/<method>/<stem>.png``; ``options`` are those of :func:`fuse_pairs`.
+    """
+    return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
+                      lambda method, pair: Path(out) / method / f"{pair.id}.png", **options)
+
+
+def fuse_pairs(
+    methods: Sequence[str],
+    pairs: Sequence[ImagePair],
+    destination: Callable[[str, ImagePair], Path],
+    *,
+    jobs: int = 1,
+    redo: bool = False,
+    luma: bool = False,
+    progress: bool = True,
+    fusers: Mapping[str, BatchFuser] | None = None,
+    batch_size: int = 8,
+    label: str = "",
+) -> DatasetRun:
+    """Fuse ``pairs`` with each of ``methods``, writing to ``destination(method, pair)``.
+
+    The engine of :func:`fuse_dataset` and :func:`fuse_folders`; see there for the options.
+    """
     fusers = dict(fusers or {})
     fns = {name: get_method(name) for name in methods if name not in fusers}
-    pairs = harvard_pairs(root, pair_type, split)
     run = DatasetRun(written=0, skipped=0)
     pool = ProcessPoolExecutor(jobs, initializer=_single_thread) if jobs > 1 else None
     try:
         for name in methods:
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
-            todo = (FuseJob(p, output_path(out, name, pair_type, p.id)) for p in pairs)
-            with tqdm(total=len(pairs), desc=f"{name} {pair_type}", unit="pair",
+            todo = (FuseJob(p, destination(name, p)) for p in pairs)
+            with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
                       disable=not progress) as bar:
                 def show(stats: StreamStats) -> None:
                     bar.n = stats.fused + stats.skipped
-                    bar.refresh()
+                    bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")
 
                 stats = stream_fuse(todo, fuser, batch_size=per_batch, overwrite=redo,
                                     luma=luma, progress=show)
