@@ -14,6 +14,7 @@ Fusion is any *batch fuser*: a callable ``(a, b) -> f`` on float32 arrays ``(N, 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -48,20 +49,13 @@ def pairwise_fuser(
     return fuse_batch
 
 
-def module_fuser(model, device: str | None = None) -> BatchFuser:
-    """Batch fuser running a torch module ``model(a, b) -> f`` on ``(N, 1, H, W)`` tensors."""
-    import torch
+def module_fuser(model) -> BatchFuser:
+    """Batch fuser running a torch module ``model(a, b) -> f`` (``(N, 1, H, W)``) in eval mode,
+    on the device of its parameters (see :func:`lwnet.inference.fuse_batch`)."""
+    from lwnet.inference.api import fuse_batch
 
     model.eval()
-    dev = torch.device(device) if device else next(model.parameters()).device
-
-    def fuse_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            ta = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[:, None].to(dev)
-            tb = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))[:, None].to(dev)
-            return model(ta, tb)[:, 0].float().cpu().numpy()
-
-    return fuse_batch
+    return functools.partial(fuse_batch, model)
 
 
 @dataclass(frozen=True)
