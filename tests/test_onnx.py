@@ -85,3 +85,27 @@ def test_export_refuses_overwrite_and_bad_files(model, exported, tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"junk")
     with pytest.raises(WeightsError, match="junk.onnx"):
         OnnxFuser(tmp_path / "junk.onnx")
+
+
+def test_cli_export_then_fuse_with_both_backends(model, sample, tmp_path, capsys):
+    from lwnet.cli import main
+    from lwnet.data.io import read_image
+    from lwnet.inference import save_weights
+
+    weights = save_weights(tmp_path / "w.safetensors", model, "seeded test model")
+    graph = tmp_path / "w.onnx"
+    assert main(["export", "--format", "onnx", "--weights", str(weights), "-o", str(graph)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["export", "--weights", str(weights), "-o", str(graph)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    a = sample / "SPECT-MRI" / "MRI" / "9028.png"
+    b = sample / "SPECT-MRI" / "SPECT" / "9028.png"
+    outs = {}
+    for backend in ("torch", "onnx"):
+        outs[backend] = tmp_path / f"{backend}.png"
+        extra = ["--onnx", str(graph)] if backend == "onnx" else ["--weights", str(weights)]
+        assert main(["fuse", "-m", "lwnet", "--backend", backend, *extra, str(a), str(b),
+                     "-o", str(outs[backend])]) == 0
+    torch_png, onnx_png = read_image(outs["torch"]), read_image(outs["onnx"])
+    assert torch_png.shape == (256, 256, 3)
+    assert np.abs(torch_png - onnx_png).max() <= 1 / 255 + 1e-6
