@@ -11,6 +11,14 @@ from lwnet.errors import InputError, OutputExistsError
 LWNET = "lwnet"
 
 
+def _batch_size(args: argparse.Namespace) -> int:
+    if args.batch_size is None:
+        return 1 if args.backend == "onnx" else 8
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    return args.batch_size
+
+
 def _network_fusers(args: argparse.Namespace, pair_type: str | None) -> dict:
     """Batch fusers for the network when it is among the methods (see make_batch_fuser)."""
     from lwnet.inference.streaming import make_batch_fuser
@@ -54,8 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="run LWNet with PyTorch or onnxruntime (default: torch)")
     net.add_argument("--onnx", metavar="PATH", help="exported graph (lwnet export), for "
                      "--backend onnx; implies --method lwnet when no method is given")
-    net.add_argument("--batch-size", type=int, default=8,
-                     help="dataset mode: pairs fused per batch (default: 8)")
+    net.add_argument("--batch-size", type=int,
+                     help="folder/dataset mode: pairs per batch (default: 8 with torch, 1 with "
+                          "onnx, which gains nothing from batching on CPU)")
     p.set_defaults(func=run)
 
 
@@ -115,7 +124,7 @@ def _run_folders(args: argparse.Namespace) -> int:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     done = fuse_folders(args.method, *args.images, args.out, jobs=args.jobs,
                         redo=args.redo or args.overwrite, luma=args.luma,
-                        fusers=_network_fusers(args, args.pair), batch_size=args.batch_size)
+                        fusers=_network_fusers(args, args.pair), batch_size=_batch_size(args))
     print(f"{done.written} written, {done.skipped} already present, under {args.out} "
           f"({done.pairs_per_second:.1f} pairs/s)")
     return 0
@@ -132,7 +141,7 @@ def _run_dataset(args: argparse.Namespace) -> int:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,
                         jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
-                        fusers=_network_fusers(args, args.pair), batch_size=args.batch_size)
+                        fusers=_network_fusers(args, args.pair), batch_size=_batch_size(args))
     print(f"{done.written} written, {done.skipped} already present, under {args.out} "
           f"({done.pairs_per_second:.1f} pairs/s)")
     return 0

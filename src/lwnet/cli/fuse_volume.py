@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .nii or .nii.gz")
     p.add_argument("--axis", type=int, default=2, choices=(0, 1, 2),
                    help="voxel axis to slice along (default: 2)")
-    p.add_argument("--batch-size", type=int, default=8, help="slices per batch (default: 8)")
+    p.add_argument("--batch-size", type=int,
+                   help="slices per batch (default: 8 with torch, 1 with onnx)")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    default=DEFAULT_WINDOW,
                    help="percentiles mapped to 0 and 1 (default: %(default)s)")
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
-        batch_size=args.batch_size, affine_tol=args.affine_tol, dtype=args.dtype)
+        batch_size=args.batch_size or (1 if args.backend == "onnx" else 8), affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,
                               colour_dir=args.colour_dir, cmap=args.cmap,
                               overwrite=args.overwrite)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lwnet._optional import optional_import
 from lwnet.errors import InputError
 
 # Positions closer than this along the normal (mm) count as the same slice.
@@ -27,8 +28,8 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 def _read_headers(folder: Path) -> list:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    pydicom = optional_import("pydicom", "medical")
+    InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
 
     datasets = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):

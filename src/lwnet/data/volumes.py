@@ -17,6 +17,7 @@ import numpy as np
 
 from lwnet.data.dicom import read_dicom_series
 from lwnet.data.io import atomic_write_bytes
+from lwnet._optional import optional_import
 from lwnet.errors import ConfigError, InputError
 
 #: Default robust window: these percentiles of the non-background voxels map to 0 and 1.
@@ -47,7 +48,7 @@ def is_nifti_path(path: str | os.PathLike[str]) -> bool:
 
 
 def _read_nifti(path: Path) -> Volume:
-    import nibabel as nib
+    nib = optional_import("nibabel", "medical")
 
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -153,7 +154,7 @@ def robust_window(
 
 
 def _nifti_image(data: np.ndarray, like: Volume, dtype: str):
-    import nibabel as nib
+    nib = optional_import("nibabel", "medical")
 
     if like.header is not None:
         src = like.header

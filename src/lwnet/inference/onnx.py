@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lwnet.data.io import atomic_write_bytes
+from lwnet._optional import optional_import
 from lwnet.errors import InputError, WeightsError
 
 #: Maximum absolute difference from PyTorch accepted when an export is verified.
@@ -102,7 +103,7 @@ class OnnxFuser:
     """
 
     def __init__(self, model: bytes | str | os.PathLike[str], threads: int = 0) -> None:
-        import onnxruntime as ort
+        ort = optional_import("onnxruntime", "onnx")
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
