@@ -132,8 +132,10 @@ def main() -> None:
     p.add_argument("--weights", help="LWNet weights (default: seeded random network)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=5.0, help="timing window per speed figure")
-    p.add_argument("--counts", type=int, nargs="+", default=[500, 2000])
-    p.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    p.add_argument("--counts", type=int, nargs="*", default=[500, 2000],
+                   help="streaming runs (none: skip)")
+    p.add_argument("--sizes", type=int, nargs="*", default=[1024, 2048],
+                   help="large-pair runs (none: skip)")
     p.add_argument("--stream-backend", choices=("torch", "onnx"), default="onnx",
                    help="backend of the streaming runs (default: onnx, the faster on CPU)")
     p.add_argument("--stream-batch", type=int, default=1,
