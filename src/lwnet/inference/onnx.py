@@ -39,7 +39,8 @@ def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
                     3: torch.export.Dim("width", min=2)}
             torch.onnx.export(model, example, str(path), input_names=list(_INPUTS),
                               output_names=[_OUTPUT], opset_version=opset, dynamo=True,
-                              dynamic_shapes=({**dims}, {**dims}), external_data=False)
+                              dynamic_shapes=(dims, dims), external_data=False,
+                              verbose=False)
         else:
             axes = {0: "batch", 2: "height", 3: "width"}
             # The legacy exporter is chosen on purpose, and the tracer's warnings about Python
