@@ -197,12 +197,14 @@ def make_batch_fuser(
     backend: str = "torch",
     onnx: str | None = None,
     threads: int = 0,
+    device: str = "cpu",
 ) -> BatchFuser:
     """The batch fuser the CLI options select.
 
     ``method`` names a built-in classical method (``lwnet.methods``); otherwise LWNet runs,
-    through PyTorch (weights from ``weights`` or the shipped ones for ``pair_type``) or, with
-    ``backend="onnx"``, through onnxruntime on the exported graph ``onnx``.
+    through PyTorch on ``device`` (weights from ``weights`` or the shipped ones for
+    ``pair_type``) or, with ``backend="onnx"``, through onnxruntime on the exported graph
+    ``onnx``. ``threads`` (0: the library's default) sets the CPU threads.
     """
     if backend not in ("torch", "onnx"):
         raise ConfigError(f"backend must be 'torch' or 'onnx', not {backend!r}")
@@ -214,6 +216,8 @@ def make_batch_fuser(
 
         return pairwise_fuser(get_method(method))
     if backend == "onnx":
+        if weights:
+            raise ConfigError("--backend onnx runs the graph given by --onnx, not --weights")
         if not onnx:
             raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
         from lwnet.inference.onnx import OnnxFuser
@@ -227,4 +231,4 @@ def make_batch_fuser(
         import torch
 
         torch.set_num_threads(threads)
-    return module_fuser(load_model(weights, pair_type=pair_type))
+    return module_fuser(load_model(weights, pair_type=pair_type, device=device))
