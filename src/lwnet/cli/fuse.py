@@ -71,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join([NETWORK] + [m for m in method_names() if m != NETWORK]))
         return 0
     args.method = args.method or [NETWORK]
-    if (args.weights or args.backend == "onnx") and NETWORK not in args.method:
-        raise InputError(f"--weights and --backend apply to the network only (--method {NETWORK})")
+    for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx")):
+        if given and NETWORK not in args.method:
+            raise InputError(f"{option} applies to the network only (--method {NETWORK})")
     if not args.out:
         raise InputError("name the output with -o/--out")
     if args.root:
