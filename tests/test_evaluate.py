@@ -134,6 +134,7 @@ def test_evaluate_folders_matches_direct_metrics(dataset, results):
         assert {k: row[k] for k in expected} == expected
 
 
+@pytest.mark.slow  # two spawned workers import torch
 def test_evaluate_folders_parallel_equals_serial(dataset, results):
     pairs = harvard_pairs(dataset, PAIR)
     serial = evaluate_folders(pairs, results, jobs=1, progress=False)

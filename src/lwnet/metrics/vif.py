@@ -53,15 +53,6 @@ def _check(ref: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ref, dist
 
 
-def _local_moments(ref: np.ndarray, dist: np.ndarray, g: np.ndarray):
-    """Local means, variances (clipped at 0) and covariance under the window ``g``."""
-    m = filter_valid(np.stack([ref, dist, ref * ref, dist * dist, ref * dist]), g)
-    mu1, mu2 = m[0], m[1]
-    var1 = np.maximum(m[2] - mu1 * mu1, 0.0)
-    var2 = np.maximum(m[3] - mu2 * mu2, 0.0)
-    return var1, var2, m[4] - mu1 * mu2
-
-
 def _gain_residual(var1: np.ndarray, var2: np.ndarray, cov: np.ndarray, c: float):
     """Gain ``g = σ12 / (σ1² + c)`` and residual variance ``σv² = σ2² − g·σ12`` of the model
     ``dist = g·ref + v``, with the degenerate cases of the reference implementations: flat
@@ -87,14 +78,30 @@ def _ratio(kept: float, available: float) -> float:
     return float(kept / available) if available > 0 else 1.0
 
 
-def _pyramid(ref: np.ndarray, dist: np.ndarray):
-    """Yield ``(ref, dist, window)`` per scale; coarser scales are filtered then decimated."""
+def _information_scales(refs: list[np.ndarray], dist: np.ndarray, noise_var: float,
+                        c: float) -> list[list[ScaleInfo]]:
+    """Per reference, the four :class:`ScaleInfo` of ``dist`` against it.
+
+    All references and ``dist`` go through one Gaussian pyramid (filter with the scale's window,
+    'valid', then keep every other pixel), so the fused image is filtered once for all sources.
+    """
+    k = len(refs)
+    imgs = np.stack([*(_check(r, dist)[0] for r in refs), np.asarray(dist, np.float64)])
+    out: list[list[ScaleInfo]] = [[] for _ in refs]
     for scale, n in enumerate(SCALE_WINDOWS):
         g = gaussian_window1d(n, n / 5.0)
         if scale > 0:
-            low = filter_valid(np.stack([ref, dist]), g)[:, ::2, ::2]
-            ref, dist = low[0], low[1]
-        yield ref, dist, g
+            imgs = filter_valid(imgs, g)[:, ::2, ::2]
+        refs_s, dist_s = imgs[:k], imgs[k]
+        m = filter_valid(np.concatenate([imgs, imgs * imgs, refs_s * dist_s]), g)
+        mu, sq, cross = m[: k + 1], m[k + 1: 2 * k + 2], m[2 * k + 2:]
+        var = np.maximum(sq - mu * mu, 0.0)
+        for i in range(k):
+            var1, gain, sv = _gain_residual(var[i], var[k], cross[i] - mu[i] * mu[k], c)
+            vid = np.log10(1.0 + gain**2 * var1 / (sv + noise_var))
+            vind = np.log10(1.0 + var1 / noise_var)
+            out[i].append(ScaleInfo(vid, vind, gain))
+    return out
 
 
 def viff_scales(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFF_NOISE_VAR,
@@ -104,14 +111,7 @@ def viff_scales(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFF_NOISE
     Local Gaussian-scale-mixture model of Han et al. 2013 (see :func:`_gain_residual`);
     returns four :class:`ScaleInfo` of shrinking ``(h, w)`` maps.
     """
-    ref, dist = _check(ref, dist)
-    out = []
-    for r, d, g in _pyramid(ref, dist):
-        var1, gain, sv = _gain_residual(*_local_moments(r, d, g), c)
-        vid = np.log10(1.0 + gain**2 * var1 / (sv + noise_var))
-        vind = np.log10(1.0 + var1 / noise_var)
-        out.append(ScaleInfo(vid, vind, gain))
-    return out
+    return _information_scales([ref], dist, noise_var, c)[0]
 
 
 def viff(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
@@ -122,8 +122,9 @@ def viff(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     the four ratios are combined with weights [1, 0, 0.15, 1] / 2.15. ``(H, W)`` on 0..255 →
     scalar, 1 for ``f = a = b``, lower for noise or blur (can exceed 1 for contrast gain).
     """
+    scales_a, scales_b = _information_scales([a, b], f, VIFF_NOISE_VAR, VIFF_C)
     total = 0.0
-    for sa, sb, w in zip(viff_scales(a, f), viff_scales(b, f), VIFF_SCALE_WEIGHTS):
+    for sa, sb, w in zip(scales_a, scales_b, VIFF_SCALE_WEIGHTS):
         use_a = sa.gain < sb.gain
         vid = np.where(use_a, sa.vid, sb.vid).sum()
         vind = np.where(use_a, sa.vind, sb.vind).sum()
@@ -143,10 +144,5 @@ def vifp(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFP_NOISE_VAR) -
     ``(H, W)`` on 0..255 → scalar: the information ``dist`` keeps summed over all scales and
     locations, divided by the information in ``ref``; 1 for ``dist = ref``.
     """
-    ref, dist = _check(ref, dist)
-    num = den = 0.0
-    for r, d, g in _pyramid(ref, dist):
-        var1, gain, sv = _gain_residual(*_local_moments(r, d, g), VIFP_EPS)
-        num += np.log10(1.0 + gain**2 * var1 / (sv + noise_var)).sum()
-        den += np.log10(1.0 + var1 / noise_var).sum()
-    return _ratio(num, den)
+    scales = _information_scales([ref], dist, noise_var, VIFP_EPS)[0]
+    return _ratio(sum(s.vid.sum() for s in scales), sum(s.vind.sum() for s in scales))
