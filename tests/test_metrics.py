@@ -8,6 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.ndimage import gaussian_filter
 from scipy.signal import correlate2d
 from skimage.metrics import structural_similarity
@@ -142,6 +145,16 @@ def test_uqi_matches_brute_force_with_flat_regions(seed):
     x, y = _uqi_test_images(seed)
     assert uqi_index(x, y) == pytest.approx(_uqi_brute_force(x, y), abs=1e-12)
     assert uqi_index(y, x) == pytest.approx(_uqi_brute_force(y, x), abs=1e-12)
+
+
+# Few distinct levels make flat, half-flat and both-flat windows common.
+_levels = st.sampled_from([0.0, 0.0, 0.0, 3.0, 128.0, 255.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, (11, 13), elements=_levels), arrays(np.float64, (11, 13), elements=_levels))
+def test_uqi_matches_brute_force_property(x, y):
+    assert uqi_index(x, y) == pytest.approx(_uqi_brute_force(x, y), abs=1e-12)
 
 
 def test_uqi_flat_window_rules_exact():
