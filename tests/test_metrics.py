@@ -186,6 +186,9 @@ def test_psnr_identities(triple):
     p_copy = 10 * np.log10(255**2 / (mse_ab / 2))
     assert psnr(a, b, a) == pytest.approx(p_copy, abs=1e-10)
     assert psnr(a, b, b) == pytest.approx(p_copy, abs=1e-10)
+    # max/min(A, B) equal one source per pixel and differ from the other by |A − B|.
+    assert psnr(a, b, np.maximum(a, b)) == pytest.approx(p_copy, abs=1e-10)
+    assert psnr(a, b, np.minimum(a, b)) == pytest.approx(p_copy, abs=1e-10)
     mean = (a + b) / 2  # unrounded: MSE(A,F) + MSE(B,F) = MSE(A,B)/2
     assert psnr(a, b, mean) == pytest.approx(p_copy + 10 * np.log10(2), abs=1e-10)
     # The pixel mean beats any other blend.
