@@ -214,3 +214,10 @@ def test_zero_channel_keeps_gradients_finite() -> None:
             dw.bias.zero_()
     mca(fa, fb).sum().backward()
     assert torch.isfinite(fa.grad).all() and torch.isfinite(fb.grad).all()
+
+
+def test_macs_are_linear_in_the_number_of_pixels() -> None:
+    """Global attention at linear cost: MACs = α·HW + β exactly (β: the C×C terms)."""
+    model = LWNet()
+    m1, m2, m4 = (count_macs(model, s) for s in [(32, 32), (32, 64), (64, 64)])
+    assert m4 - m2 == m2 - m1 > 0
