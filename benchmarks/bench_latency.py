@@ -65,8 +65,8 @@ def main() -> None:
                                max(args.repeats // 5, 3))
             cpu = cpu_ms_per_pair(model, 1, args.repeats)
             print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
-                  f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | {b8['pairs_per_s']:.1f} | "
-                  f"{cpu:.1f} |", flush=True)
+                  f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "
+                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |", flush=True)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

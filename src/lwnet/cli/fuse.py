@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Single pair: lwnet fuse [--method NAME] A B -o OUT. "
             "Dataset: lwnet fuse [--method NAME ...] --root DATA/harvard "
-            "--pair SPECT-MRI [--split test] --out OUTDIR, writing OUTDIR/<method>/<PAIR>/<id>.png. "
+            "--pair SPECT-MRI [--split test] --out OUTDIR, writing "
+            "OUTDIR/<method>/<PAIR>/<id>.png. "
             f"The default method is the network ({NETWORK}) with the shipped weights."
         ),
     )
