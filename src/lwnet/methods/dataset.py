@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -91,14 +92,11 @@ def fuse_dataset(
 
 
 def _single_thread() -> None:
-    # Workers already run in parallel; nested BLAS/OpenMP threads would only oversubscribe.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
+    # Workers already run in parallel; nested intra-op threads would only oversubscribe. Only
+    # torch (used by a network method) is threaded here, and only when already loaded.
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
 
 
 def _fuse_pair(pair: ImagePair, todo: list[tuple[FuseFn, str]], luma: bool, redo: bool) -> int:
