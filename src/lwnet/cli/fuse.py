@@ -55,6 +55,9 @@ def _run_pair(args: argparse.Namespace) -> int:
     from lwnet.data import check_same_size, fuse_in_luma, read_image, write_image
     from lwnet.methods import get_method
 
+    dataset_only = [f"--{k}" for k in ("pair", "split", "redo", "luma") if getattr(args, k)]
+    if dataset_only:
+        raise InputError(f"{', '.join(dataset_only)} need dataset mode (--root)")
     if len(args.images) != 2:
         raise InputError(f"expected two input images A B, got {len(args.images)}")
     if len(args.method) != 1:
@@ -77,8 +80,9 @@ def _run_pair(args: argparse.Namespace) -> int:
 def _run_dataset(args: argparse.Namespace) -> int:
     from lwnet.methods import fuse_dataset
 
-    if args.images:
-        raise InputError("dataset mode (--root) takes no input images")
+    if args.images or args.luma_out:
+        raise InputError("dataset mode (--root) takes no input images and no --luma-out "
+                         "(use --luma)")
     if not args.pair:
         raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
     if args.jobs < 1:
