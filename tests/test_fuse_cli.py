@@ -108,6 +108,13 @@ def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys) -> N
     assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI",
                  "--split", "test", "--out", str(tmp_path)]) == 2
     assert "split" in capsys.readouterr().err
+    a, b = _pet(sample)
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "o.png"),
+                 "--luma"]) == 2
+    assert "--luma need dataset mode" in capsys.readouterr().err
+    assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI",
+                 "--out", str(tmp_path), "--luma-out", "x.png"]) == 2
+    assert "--luma-out" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["fuse", "--list-methods"]])

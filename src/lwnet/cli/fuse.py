@@ -27,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Two folders (pairs matched by file name): lwnet fuse [--method NAME ...] DIR_A "
             "DIR_B --out OUTDIR, writing OUTDIR/<method>/<name>.png. "
             "Dataset: lwnet fuse [--method NAME ...] --root DATA/harvard "
-            "--pair SPECT-MRI [--split test] --out OUTDIR, writing OUTDIR/<method>/<PAIR>/<id>.png. "
+            "--pair SPECT-MRI [--split test] --out OUTDIR, writing "
+            "OUTDIR/<method>/<PAIR>/<id>.png. "
             f"The default method is the network ({NETWORK}) with the shipped weights."
         ),
     )
@@ -95,6 +96,9 @@ def _run_pair(args: argparse.Namespace) -> int:
     from lwnet.data import check_same_size, fuse_in_luma, read_image, write_image
     from lwnet.methods import get_method
 
+    dataset_only = [f"--{k}" for k in ("pair", "split", "redo", "luma") if getattr(args, k)]
+    if dataset_only:
+        raise InputError(f"{', '.join(dataset_only)} need dataset mode (--root)")
     if len(args.images) != 2:
         raise InputError(f"expected two input images A B, got {len(args.images)}")
     if len(args.method) != 1:
@@ -129,8 +133,9 @@ def _run_many(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.root:
-        if args.images:
-            raise InputError("dataset mode (--root) takes no input images")
+        if args.images or args.luma_out:
+            raise InputError("dataset mode (--root) takes no input images and no --luma-out "
+                             "(use --luma)")
         if not args.pair:
             raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
     elif NETWORK in args.method and not (args.pair or args.weights or args.onnx):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -25,7 +24,7 @@ def cross_channel_attention(
 
     ``fa``, ``fb``: ``(N, P, C)``, the features of P spatial positions (any strides);
     temperatures: scalar tensors. With ``âᵢ``, ``b̂ⱼ`` the channels L2-normalised over the P
-    positions (norm clamped at ``eps``, as :func:`torch.nn.functional.normalize`),
+    positions (norm clamped at ``eps``, as in ``torch.nn.functional.normalize``),
     ``G[i, j] = âᵢ · b̂ⱼ`` is the cosine similarity of every channel pair and
 
     - ``attn_ab = softmax(τ_ab · G)``: queries from a, keys from b (apply to b's values);
@@ -81,7 +80,7 @@ class MCA(nn.Module):
         # Accumulate on (N, HW, 2C) tokens: residual + bias, then one product per scale.
         out = torch.permute(x, (0, 2, 3, 1)).reshape(n, h * w, 2 * c) + self.mix.bias
         # mix weight (2C, S·2C) → per scale, the a→b block (acts on vb) and the b→a block.
-        w_mix = self.mix.weight.view(2 * c, len(self.scales), 2, c)
+        w_mix = self.mix.weight.reshape(2 * c, len(self.scales), 2, c)
         for i, dw in enumerate(self.depthwise):
             v = dw(x).permute(0, 2, 3, 1).reshape(n, h * w, 2 * c)  # [va | vb]
             attn_ab, attn_ba = cross_channel_attention(
