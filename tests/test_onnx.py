@@ -122,3 +122,17 @@ def test_safetensors_header_length_starting_with_0x80_loads(tmp_path):
             assert load_model(path).config == LWNet().config
             return
     pytest.fail("no card length gave a header length starting with 0x80")
+
+
+def test_single_pair_network_takes_pair_option(model, sample, tmp_path, capsys):
+    from lwnet.cli import main
+
+    a = sample / "CT-MRI" / "MRI" / "16011.png"
+    b = sample / "CT-MRI" / "CT" / "16011.png"
+    graph = tmp_path / "m.onnx"
+    export_onnx(model, graph)
+    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--pair", "CT-MRI",
+                 "--backend", "onnx", "--onnx", str(graph)]) == 0
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "g.png"),
+                 "--pair", "CT-MRI"]) == 2
+    assert "--pair need dataset mode" in capsys.readouterr().err

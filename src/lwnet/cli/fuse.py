@@ -96,7 +96,9 @@ def _run_pair(args: argparse.Namespace) -> int:
     from lwnet.data import check_same_size, fuse_in_luma, read_image, write_image
     from lwnet.methods import get_method
 
-    dataset_only = [f"--{k}" for k in ("pair", "split", "redo", "luma") if getattr(args, k)]
+    # --pair also picks the network's shipped model, so it is only refused for other methods.
+    keys = ("split", "redo", "luma") + (("pair",) if NETWORK not in args.method else ())
+    dataset_only = [f"--{k}" for k in keys if getattr(args, k)]
     if dataset_only:
         raise InputError(f"{', '.join(dataset_only)} need dataset mode (--root)")
     if len(args.images) != 2:
