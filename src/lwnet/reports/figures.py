@@ -25,6 +25,15 @@ RADAR_METRICS = ("VIF", "MI", "UQI", "SSIM", "PSNR", "Qcb")
 
 _DPI = 100
 
+#: Side of the enlarged inset, as a fraction of the image; it sits in the lower-right corner.
+INSET_FRACTION = 0.42
+
+
+def _colour(i: int) -> tuple[float, ...]:
+    """Distinct colours: the 10 saturated tab20 shades first, then their light partners."""
+    cmap = plt.get_cmap("tab20")
+    return cmap((2 * i) % 20 + (i // 10) % 2)
+
 
 def figure_png(fig: Figure) -> bytes:
     """Render a figure to PNG bytes and close it (frees pyplot's reference)."""
@@ -82,17 +91,23 @@ def radar_chart(
     closed = np.append(angles, angles[0])
     fig = plt.figure(figsize=(7.5, 6.0))
     ax = fig.add_subplot(projection="polar")
-    cmap = plt.get_cmap("tab20")
     for i, method in enumerate(sorted(radii, key=areas.__getitem__, reverse=True)):
         r = np.append(radii[method], radii[method][0])
-        colour = cmap(i % cmap.N)
+        colour = _colour(i)
         ax.plot(closed, r, color=colour, linewidth=1.5, label=f"{method} ({areas[method]:.1f} %)")
         ax.fill(closed, r, color=colour, alpha=0.08)
+    # Polygonal rings and spokes: the full polygon is the reference of the area percentages.
+    ax.grid(False)
+    ax.spines["polar"].set_visible(False)
+    for level in (0.25, 0.5, 0.75, 1.0):
+        ax.plot(closed, np.full_like(closed, level), color="0.75" if level < 1 else "0.3",
+                linewidth=0.7)
+    for t in angles:
+        ax.plot([t, t], [0, 1], color="0.75", linewidth=0.7)
     ax.set_xticks(angles)
     ax.set_xticklabels(metrics)
-    ax.set_ylim(0, 1)
-    ax.set_yticks([0.25, 0.5, 0.75, 1.0])
-    ax.set_yticklabels([])
+    ax.set_ylim(0, 1.02)
+    ax.set_yticks([])
     ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8,
               title="method (area of full hexagon)", title_fontsize=8)
     if title:
@@ -129,8 +144,8 @@ def box_plots(
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=14)
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if title else None)
     return figure_png(fig)
 
 
@@ -140,7 +155,8 @@ def box_plots(
 def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, int]:
     """The ``size``×``size`` region with the most structure in the two sources.
 
-    Structure = summed gradient magnitude of both lumas, scanned on a grid of stride size/4.
+    Structure = summed gradient magnitude of both lumas, scanned on a grid of stride size/4;
+    regions overlapping the lower-right corner, where the enlarged inset is drawn, are skipped.
     Returns ``(row, col, height, width)``.
     """
     energy = np.zeros(a.shape[:2])
@@ -152,9 +168,12 @@ def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, 
     # Integral image: each candidate window's sum in O(1).
     ii = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     stride = max(1, size // 4)
+    corner_r, corner_c = (1 - INSET_FRACTION) * h, (1 - INSET_FRACTION) * w
     best, best_rc = -1.0, (0, 0)
     for r in range(0, h - size + 1, stride):
         for c in range(0, w - size + 1, stride):
+            if r + size > corner_r and c + size > corner_c:
+                continue
             s = ii[r + size, c + size] - ii[r, c + size] - ii[r + size, c] + ii[r, c]
             if s > best:
                 best, best_rc = s, (r, c)
@@ -168,7 +187,7 @@ def _show(ax, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> No
     r, c, h, w = box
     ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="#ff3b30",
                            linewidth=1.2))
-    inset = ax.inset_axes((0.58, 0.0, 0.42, 0.42))
+    inset = ax.inset_axes((1 - INSET_FRACTION, 0.0, INSET_FRACTION, INSET_FRACTION))
     inset.imshow(img[r:r + h, c:c + w], **kw)
     inset.set_xticks([])
     inset.set_yticks([])
@@ -219,10 +238,9 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     right panel: mean score s of the labels in use.
     """
     fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
-    cmap = plt.get_cmap("tab10")
     for i, (model, rows) in enumerate(logs.items()):
         it = [float(r["iteration"]) for r in rows]
-        colour = cmap(i % cmap.N)
+        colour = _colour(i)
         ax_n.plot(it, [float(r["admitted"]) for r in rows], "-o", color=colour, markersize=3,
                   label=f"{model}: admitted")
         ax_n.plot(it, [float(r["refined"]) for r in rows], "--s", color=colour, markersize=3,

@@ -1,0 +1,584 @@
+"""``lwnet benchmark``: fuse, evaluate and report every method on the test split (SPEC §6).
+
+Layout of a report folder::
+
+    REPORT_DIR/
+      index.html                      everything below, images embedded (no server needed)
+      tables/<PAIR>.{md,csv,tex}      metric means ± std, best / second best marked
+      scores/<PAIR>.csv               per-image metric values (what the box plots show)
+      figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
+      complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
+      cache/<Method>/<PAIR>/<id>.png  fused luminance of every computed method (reused)
+      cache/metrics/<PAIR>/<Method>.csv  per-image metrics (reused while newer than the images)
+
+A computed method's fused luminance is cached in the layout of an external results folder, so
+cached and external methods are read back the same way (:class:`ExternalMethod`). A method that
+fails on a pair type is reported on the page and left out of that pair type's results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from lwnet.data.colour import merge_luma, split_luma
+from lwnet.data.datasets import harvard_pairs, pair_types
+from lwnet.data.io import atomic_write_bytes, read_image
+from lwnet.errors import InputError, OutputExistsError
+from lwnet.methods import ExternalMethod, external_methods, fuse_dataset, get_method
+from lwnet.methods import method_names, register_method
+from lwnet.reports import figures
+from lwnet.reports.html import Section, html_table, image_tag, render_page
+
+log = logging.getLogger(__name__)
+
+#: Weights applied to each pair type: the SPECT-MRI model also runs, unchanged, on PET-MRI.
+MODEL_FOR_PAIR = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
+
+LATENCY_SIZE = (256, 256)
+
+
+@dataclass
+class BenchmarkConfig:
+    """What ``lwnet benchmark`` runs.
+
+    Args:
+        data: shared data root (holds ``harvard/`` and optionally ``external/``).
+        out: report folder.
+        cache: fused-output cache (default ``<out>/cache``).
+        external: folders of external methods (``<Method>/<PAIR>/<id>.png``); ``None`` means
+            ``<data>/external`` when it exists.
+        methods: keep only these row names (default: all).
+        pairs: pair types (default: every one with a test split).
+        jobs: worker processes for fusion and metrics.
+        weights: folder of LWNet weights ``<model>[-<variant>].safetensors`` (default: shipped).
+        spi_logs: ``{model name: log.csv}`` for the SPI curves (default: ``*.log.csv`` beside
+            the weights).
+        grid_pairs: pairs per pair type in the visual comparison.
+        latency_repeats: timed runs per method for the complexity table (median reported).
+        overwrite: replace an existing report (cached outputs are reused either way).
+        progress: show progress bars.
+    """
+
+    data: Path
+    out: Path
+    cache: Path | None = None
+    external: Sequence[Path] | None = None
+    methods: Sequence[str] | None = None
+    pairs: Sequence[str] | None = None
+    jobs: int = 1
+    weights: Path | None = None
+    spi_logs: Mapping[str, Path] | None = None
+    grid_pairs: int = 2
+    latency_repeats: int = 10
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Row:
+    """One method of the benchmark: computed (``fn``) or read from a results folder."""
+
+    name: str
+    kind: str  # "LWNet", "classical" or "external"
+    fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    folder: Path | None = None  # external results folder
+    model_key: str | None = None  # for LWNet rows: which pair types' weights this is
+    weights: Path | None = None
+
+
+@dataclass
+class PairResult:
+    """Per-image scores of every method on one pair type: ``scores[method][metric] -> list``."""
+
+    pair_type: str
+    ids: list[str]
+    scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+
+# --- methods ------------------------------------------------------------------------------------
+
+
+class WeightsFusion:
+    """Picklable ``(a, b) -> f`` fusing with the LWNet weights in a file (loaded on first use).
+
+    Only the path is pickled, so worker processes load their own copy.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._model = None
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "_model": None}
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        import torch
+
+        from lwnet.inference import load_model
+
+        if self._model is None:
+            self._model = load_model(self.path).eval()
+        to_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, np.float32))[None, None]  # noqa: E731
+        with torch.inference_mode():
+            return self._model(to_t(a), to_t(b))[0, 0].numpy()
+
+
+def default_weights_dir() -> Path:
+    """The weights shipped with the package (``lwnet/weights``)."""
+    return Path(__file__).resolve().parents[1] / "weights"
+
+
+def lwnet_rows(weights_dir: Path) -> list[Row]:
+    """LWNet and its variants from ``<model>[-<variant>].safetensors`` files.
+
+    ``spect-mri.safetensors`` and ``ct-mri.safetensors`` are the row "LWNet";
+    ``spect-mri-<variant>.safetensors`` (e.g. ``-no-aca``, ``-initial-labels``) the row
+    ``LWNet-<variant>`` — ablations and baselines appear where their weights exist.
+    """
+    rows: dict[str, Row] = {}
+    if not weights_dir.is_dir():
+        return []
+    for path in sorted(weights_dir.glob("*.safetensors")):
+        for key in set(MODEL_FOR_PAIR.values()):
+            if path.stem == key or path.stem.startswith(key + "-"):
+                variant = path.stem[len(key):]
+                name = f"LWNet{variant}"
+                rows[f"{name}@{key}"] = Row(name, "LWNet", WeightsFusion(path), model_key=key,
+                                            weights=path)
+    return list(rows.values())
+
+
+def collect_rows(cfg: BenchmarkConfig) -> list[Row]:
+    """Every method of the benchmark, LWNet rows first, filtered by ``cfg.methods``."""
+    rows = lwnet_rows(cfg.weights or default_weights_dir())
+    rows += [Row(name, "classical", get_method(name)) for name in method_names()
+             if not name.lower().startswith("lwnet")]
+    ext_dirs = cfg.external
+    if ext_dirs is None:
+        default = cfg.data / "external"
+        ext_dirs = [default] if default.is_dir() else []
+    for folder in ext_dirs:
+        rows += [Row(m.name, "external", folder=m.folder) for m in external_methods(folder)]
+    if cfg.methods:
+        known = {r.name for r in rows}
+        unknown = [m for m in cfg.methods if m not in known]
+        if unknown:
+            raise InputError(f"unknown method(s) {', '.join(unknown)}; available: "
+                             f"{', '.join(sorted(known))}")
+        rows = [r for r in rows if r.name in cfg.methods]
+    return rows
+
+
+def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:
+    """The rows that apply to a pair type (LWNet weights by :data:`MODEL_FOR_PAIR`)."""
+    return [r for r in rows if r.kind != "LWNet" or r.model_key == MODEL_FOR_PAIR.get(pair_type)]
+
+
+# --- fusing and scoring -------------------------------------------------------------------------
+
+
+def result_folder(row: Row, cache: Path) -> Path:
+    """Where a row's fused luminance images live."""
+    return row.folder if row.kind == "external" else cache / row.name
+
+
+def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
+             progress: bool) -> int:
+    """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written."""
+    if row.kind == "external":
+        return 0
+    register_method(row.name, row.fn, replace=True)
+    run = fuse_dataset([row.name], harvard, pair_type, cache, split="test", jobs=jobs,
+                       luma=True, progress=progress)
+    return run.written
+
+
+def _score_one(a_path: Path, b_path: Path, f_path: Path) -> dict[str, float]:
+    from lwnet.metrics import compute_metrics
+
+    return compute_metrics(read_image(a_path), read_image(b_path), read_image(f_path))
+
+
+def _score_chunk(items: list[tuple[str, Path, Path, Path]]) -> list[tuple[str, dict[str, float]]]:
+    return [(pid, _score_one(a, b, f)) for pid, a, b, f in items]
+
+
+def _read_scores_csv(path: Path) -> dict[str, dict[str, float]]:
+    with path.open(newline="") as fh:
+        return {r.pop("id"): {k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)}
+
+
+def _scores_csv(scores: Mapping[str, Mapping[str, float]]) -> bytes:
+    metrics = list(next(iter(scores.values())))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", *metrics])
+    for pid, vals in scores.items():
+        w.writerow([pid, *(repr(float(vals[m])) for m in metrics)])
+    return buf.getvalue().encode()
+
+
+def score_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
+              progress: bool) -> dict[str, dict[str, float]]:
+    """Per-image metrics of a row on the test ids, reused from the cache while still valid."""
+    folder = ExternalMethod(result_folder(row, cache))
+    pairs = harvard_pairs(harvard, pair_type, split="test")
+    fused = [folder.path(pair_type, p.id) for p in pairs]
+    missing = [f for f in fused if not f.is_file()]
+    if missing:
+        raise InputError(f"{missing[0]}: no result of {row.name} ({len(missing)} missing)")
+    store = cache / "metrics" / pair_type / f"{row.name}.csv"
+    if store.is_file() and store.stat().st_mtime >= max(f.stat().st_mtime for f in fused):
+        scores = _read_scores_csv(store)
+        if set(scores) == {p.id for p in pairs}:
+            return {p.id: scores[p.id] for p in pairs}
+    items = [(p.id, p.a, p.b, f) for p, f in zip(pairs, fused)]
+    chunks = [items[i::max(1, jobs)] for i in range(max(1, jobs))]
+    results: dict[str, dict[str, float]] = {}
+    bar = tqdm(total=len(items), desc=f"metrics {row.name} {pair_type}", unit="pair",
+               disable=not progress, leave=False)
+    with bar:
+        if jobs <= 1:
+            for item in items:
+                results[item[0]] = _score_one(*item[1:])
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for fut in as_completed([pool.submit(_score_chunk, c) for c in chunks if c]):
+                    for pid, vals in fut.result():
+                        results[pid] = vals
+                        bar.update(1)
+    results = {p.id: results[p.id] for p in pairs}
+    atomic_write_bytes(store, _scores_csv(results), overwrite=True)
+    return results
+
+
+# --- complexity ---------------------------------------------------------------------------------
+
+
+class _ArrayMethod:
+    """A numpy fusion function called like a network, so latency is measured the same way."""
+
+    def __init__(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self.fn = fn
+
+    def to(self, *_: object, **__: object) -> _ArrayMethod:
+        return self
+
+    def eval(self) -> _ArrayMethod:
+        return self
+
+    def __call__(self, a, b):  # torch (1, 1, H, W) in, as measure_latency passes them
+        return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
+
+
+def complexity_table(rows: Sequence[Row], repeats: int) -> list[dict[str, object]]:
+    """Parameters, MACs per 256×256 pair and median CPU latency of every computed row.
+
+    Measured in one run, one after the other, with the same settings (2 threads, 2 warm-up
+    runs, ``repeats`` timed runs, median); for classical methods params/MACs are ``None``.
+    """
+    from lwnet.model.complexity import measure_latency, profile_model
+
+    table = []
+    seen: set[str] = set()
+    for row in rows:
+        if row.kind == "external" or row.name in seen:
+            continue
+        seen.add(row.name)
+        if row.kind == "LWNet":
+            from lwnet.inference import load_model
+
+            prof = profile_model(load_model(row.weights), LATENCY_SIZE, warmup=2,
+                                 repeats=repeats)
+            params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
+        else:
+            times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, warmup=2,
+                                    repeats=repeats)
+            params, macs, ms = None, None, 1000 * statistics.median(times)
+        table.append({"method": row.name, "params": params, "macs": macs, "latency_ms": ms})
+    return table
+
+
+def _fmt_count(x: object) -> str:
+    if x is None:
+        return "—"
+    x = int(x)  # type: ignore[arg-type]
+    return f"{x / 1e9:.3f} G" if x >= 1e8 else f"{x / 1e6:.2f} M" if x >= 1e5 else f"{x:,}"
+
+
+def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of the complexity table."""
+    header = ["method", "parameters", "MACs (256×256)", "CPU latency (ms, median)"]
+    return header, [[str(r["method"]), _fmt_count(r["params"]), _fmt_count(r["macs"]),
+                     f"{float(r['latency_ms']):.1f}"] for r in table]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain Markdown table (for tables that carry no best/second-best marks)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+# --- SPI logs -----------------------------------------------------------------------------------
+
+
+def read_spi_log(path: Path) -> list[dict[str, float]]:
+    """Rows of an SPI ``log.csv`` (columns include :data:`figures.SPI_COLUMNS`)."""
+    with Path(path).open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    missing = [c for c in figures.SPI_COLUMNS if rows and c not in rows[0]]
+    if not rows or missing:
+        raise InputError(f"{path}: not an SPI log (needs columns {', '.join(figures.SPI_COLUMNS)})")
+    return [{c: float(r[c]) for c in figures.SPI_COLUMNS if r.get(c) not in (None, "")}
+            for r in rows]
+
+
+def default_spi_logs(weights_dir: Path) -> dict[str, Path]:
+    """``<model>.log.csv`` files shipped beside the weights."""
+    return {p.name[: -len(".log.csv")]: p for p in sorted(weights_dir.glob("*.log.csv"))}
+
+
+# --- orchestration ------------------------------------------------------------------------------
+
+
+def grid_ids(ids: Sequence[str], n: int) -> list[str]:
+    """``n`` test ids spread evenly over the (slice-ordered) split, for the comparison grid."""
+    if n <= 0 or not ids:
+        return []
+    idx = np.linspace(0, len(ids) - 1, min(n, len(ids)) + 2)[1:-1]
+    return [ids[int(round(i))] for i in idx]
+
+
+def grid_figure(harvard: Path, pair_type: str, ids: Sequence[str], rows: Sequence[Row],
+                cache: Path) -> bytes:
+    """Both sources and every method's colour result (fused luma + the source's chroma)."""
+    pairs = {p.id: p for p in harvard_pairs(harvard, pair_type, split="test")}
+    grid = []
+    for pid in ids:
+        pair = pairs[pid]
+        a, b = read_image(pair.a), read_image(pair.b)
+        chroma = split_luma(b)[1]
+        images = {"MRI": a, pair.b.parent.name: b}
+        for row in rows:
+            luma = ExternalMethod(result_folder(row, cache)).luma(pair_type, pid)
+            images[row.name] = merge_luma(luma, chroma)
+        grid.append((f"{pair_type} {pid}", images))
+    return figures.comparison_grid(grid)
+
+
+class ReportWriter:
+    """Writes report files atomically and keeps their bytes for the HTML page."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def write(self, rel: str, data: bytes | str) -> bytes:
+        raw = data.encode() if isinstance(data, str) else data
+        atomic_write_bytes(self.out / rel, raw, overwrite=True)
+        return raw
+
+
+def _progress(msg: str, cfg: BenchmarkConfig) -> None:
+    if cfg.progress:
+        tqdm.write(msg)
+
+
+def run_benchmark(cfg: BenchmarkConfig) -> Path:
+    """Run the whole benchmark and write the report folder; returns the ``index.html`` path.
+
+    Raises :class:`InputError` for a missing data folder or unknown method/pair names and
+    :class:`OutputExistsError` when the report exists and ``cfg.overwrite`` is false.
+    """
+    harvard = cfg.data / "harvard"
+    if not harvard.is_dir():
+        raise InputError(f"{harvard}: no such folder (expected the Harvard-layout data)")
+    index = cfg.out / "index.html"
+    if index.exists() and not cfg.overwrite:
+        raise OutputExistsError(f"{index}: report already exists (use --overwrite to rewrite "
+                                "it; cached fused outputs are reused either way)")
+    cache = cfg.cache or cfg.out / "cache"
+    available = [p for p in pair_types(harvard) if (harvard / "splits" / f"{p}_test.txt").is_file()]
+    todo = list(cfg.pairs or available)
+    unknown = [p for p in todo if p not in available]
+    if unknown:
+        raise InputError(f"unknown pair type(s) {', '.join(unknown)}; available: "
+                         f"{', '.join(available)}")
+    rows = collect_rows(cfg)
+    if not rows:
+        raise InputError("no methods to benchmark")
+    writer = ReportWriter(cfg.out)
+    failures: list[str] = []
+    results: dict[str, PairResult] = {}
+    done_rows: dict[str, list[Row]] = {}
+    t0 = time.perf_counter()
+
+    for pt in todo:
+        ids = [p.id for p in harvard_pairs(harvard, pt, split="test")]
+        res = PairResult(pt, ids)
+        ok_rows = []
+        for row in rows_for(rows, pt):
+            try:
+                written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
+                per_image = score_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
+            except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
+                failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
+                _progress(f"FAILED {failures[-1]}", cfg)
+                continue
+            metrics = list(next(iter(per_image.values())))
+            res.scores[row.name] = {m: [per_image[i][m] for i in ids] for m in metrics}
+            ok_rows.append(row)
+            _progress(f"{pt} {row.name}: {written} fused, {len(ids)} scored "
+                      f"({time.perf_counter() - t0:.0f} s)", cfg)
+        results[pt], done_rows[pt] = res, ok_rows
+
+    sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)
+    sections.append(_complexity_section(rows, cfg, writer))
+    spi = _spi_section(cfg, writer)
+    if spi is not None:
+        sections.append(spi)
+    if failures:
+        sections.append(Section("Failures", ["<ul>" + "".join(
+            f"<li>{_esc(f)}</li>" for f in failures) + "</ul>"], "failures"))
+    intro = (f'<p class="note">Test split of {_esc(str(harvard))}: '
+             + ", ".join(f"{pt} ({len(r.ids)} pairs)" for pt, r in results.items())
+             + ". The SPECT-MRI model runs unchanged on PET-MRI. All metrics are higher-is-"
+             "better, computed on 8-bit luma; best in bold, second best underlined.</p>")
+    page = render_page("LWNet benchmark report", sections, intro)
+    writer.write("index.html", page)
+    return index
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Row]],
+                   cfg: BenchmarkConfig, harvard: Path, cache: Path,
+                   writer: ReportWriter) -> list[Section]:
+    sections = []
+    for pt, res in results.items():
+        sec = Section(f"{pt} ({len(res.ids)} test pairs)", anchor=pt)
+        sections.append(sec)
+        if not res.scores:
+            sec.parts.append('<p class="note">No method produced results.</p>')
+            continue
+        writer.write(f"scores/{pt}.csv", _per_image_csv(res))
+        header, cells, marks = write_metric_tables(res, writer, f"tables/{pt}")
+        sec.parts.append("<h3>Metrics (mean ± std)</h3>" + html_table(header, cells, marks))
+        sec.parts.append(f'<p class="note">Also as tables/{pt}.md, .csv and .tex; per-image '
+                         f'values in scores/{pt}.csv.</p>')
+        metrics = list(next(iter(res.scores.values())))
+        png = writer.write(f"figures/boxplots_{pt}.png",
+                           figures.box_plots(res.scores, metrics, title=pt))
+        sec.parts.append("<h3>Distribution over test images</h3>" + image_tag(png, "box plots"))
+        means = {m: {k: float(np.mean(v)) for k, v in s.items()} for m, s in res.scores.items()}
+        if len(means) >= 2:
+            radar, areas = figures.radar_chart(means, figures.RADAR_METRICS, title=pt)
+            writer.write(f"figures/radar_{pt}.png", radar)
+            ranked = sorted(areas.items(), key=lambda kv: -kv[1])
+            sec.parts.append(
+                "<h3>Radar (six metrics min-max normalised across methods)</h3>"
+                + image_tag(radar, "radar chart")
+                + html_table(["method", "area (% of full hexagon)"],
+                             [[m, f"{a:.1f}"] for m, a in ranked]))
+        ids = grid_ids(res.ids, cfg.grid_pairs)
+        if ids:
+            try:
+                grid = writer.write(f"figures/grid_{pt}.png",
+                                    grid_figure(harvard, pt, ids, rows[pt], cache))
+            except InputError as exc:
+                sec.parts.append(f'<p class="note">Comparison grid failed: {_esc(str(exc))}</p>')
+            else:
+                sec.parts.append("<h3>Visual comparison (red frame: region enlarged in the "
+                                 "corner)</h3>" + image_tag(grid, "comparison grid"))
+    return sections
+
+
+def _per_image_csv(res: PairResult) -> bytes:
+    metrics = list(next(iter(res.scores.values())))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["method", "id", *metrics])
+    for method, s in res.scores.items():
+        for i, pid in enumerate(res.ids):
+            w.writerow([method, pid, *(repr(float(s[m][i])) for m in metrics)])
+    return buf.getvalue().encode()
+
+
+def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig,
+                        writer: ReportWriter) -> Section:
+    _progress("measuring complexity (parameters, MACs, latency at 256x256)", cfg)
+    table = complexity_table(rows, cfg.latency_repeats)
+    header, cells = complexity_cells(table)
+    writer.write("complexity.md", markdown_table(header, cells))
+    writer.write("complexity.csv", csv_table(
+        ["method", "params", "macs", "latency_ms"],
+        [[str(r["method"]), "" if r["params"] is None else str(r["params"]),
+          "" if r["macs"] is None else str(r["macs"]), f"{float(r['latency_ms']):.3f}"]
+         for r in table]))
+    note = (f'<p class="note">One 256×256 pair, CPU, 2 threads, median of '
+            f"{cfg.latency_repeats} runs after 2 warm-up runs, all measured in this run one "
+            "after the other. External methods are read from their result folders (their "
+            "timings are in their folder's MANIFEST).</p>")
+    return Section("Complexity", [html_table(header, cells), note], "complexity")
+
+
+def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter) -> Section | None:
+    logs_paths = cfg.spi_logs if cfg.spi_logs is not None else default_spi_logs(
+        cfg.weights or default_weights_dir())
+    if not logs_paths:
+        return None
+    logs = {}
+    for name, path in logs_paths.items():
+        try:
+            logs[name] = read_spi_log(path)
+        except (InputError, OSError, ValueError) as exc:
+            _progress(f"skipping SPI log {path}: {exc}", cfg)
+    if not logs:
+        return None
+    png = writer.write("figures/spi_curves.png", figures.spi_curves(logs))
+    return Section("SPI training curves", [image_tag(png, "SPI curves")], "spi")
+
+
+def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str
+                        ) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
+    """TEMPORARY until lwnet.evaluation lands."""
+    metrics = list(next(iter(res.scores.values())))
+    methods = list(res.scores)
+    means = np.array([[np.mean(res.scores[m][k]) for k in metrics] for m in methods])
+    stds = np.array([[np.std(res.scores[m][k]) for k in metrics] for m in methods])
+    marks = {}
+    for j in range(len(metrics)):
+        order = np.argsort(-means[:, j], kind="stable")
+        marks[(int(order[0]), j + 1)] = "best"
+        if len(order) > 1:
+            marks[(int(order[1]), j + 1)] = "second"
+    cells = [[m, *(f"{means[i, j]:.4f} ± {stds[i, j]:.4f}" for j in range(len(metrics)))]
+             for i, m in enumerate(methods)]
+    header = ["method", *metrics]
+    writer.write(f"{stem}.md", markdown_table(header, cells))
+    return header, cells, marks
