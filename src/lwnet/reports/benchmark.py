@@ -36,6 +36,10 @@ from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, read_image
 from lwnet.errors import InputError, OutputExistsError
+from lwnet.evaluation import best_two, rows_to_csv, summarise, to_csv, to_latex, to_markdown
+from lwnet.evaluation.tables import ROW_KEYS
+from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
+from lwnet.inference import WEIGHTS_DIR
 from lwnet.methods import ExternalMethod, external_methods, fuse_dataset, get_method
 from lwnet.methods import method_names, register_method
 from lwnet.reports import figures
@@ -106,6 +110,12 @@ class PairResult:
     ids: list[str]
     scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
+    def image_rows(self, method: str) -> list[dict[str, object]]:
+        """Per-image rows ``{method, pair_type, id, <metric>: value}`` of one method."""
+        s = self.scores[method]
+        return [{"method": method, "pair_type": self.pair_type, "id": pid,
+                 **{m: v[i] for m, v in s.items()}} for i, pid in enumerate(self.ids)]
+
 
 # --- methods ------------------------------------------------------------------------------------
 
@@ -124,20 +134,11 @@ class WeightsFusion:
         return {"path": self.path, "_model": None}
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        import torch
-
-        from lwnet.inference import load_model
+        from lwnet.inference import fuse_batch, load_model
 
         if self._model is None:
-            self._model = load_model(self.path).eval()
-        to_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, np.float32))[None, None]  # noqa: E731
-        with torch.inference_mode():
-            return self._model(to_t(a), to_t(b))[0, 0].numpy()
-
-
-def default_weights_dir() -> Path:
-    """The weights shipped with the package (``lwnet/weights``)."""
-    return Path(__file__).resolve().parents[1] / "weights"
+            self._model = load_model(self.path)
+        return fuse_batch(self._model, a[None], b[None])[0]
 
 
 def lwnet_rows(weights_dir: Path) -> list[Row]:
@@ -162,7 +163,7 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
 
 def collect_rows(cfg: BenchmarkConfig) -> list[Row]:
     """Every method of the benchmark, LWNet rows first, filtered by ``cfg.methods``."""
-    rows = lwnet_rows(cfg.weights or default_weights_dir())
+    rows = lwnet_rows(cfg.weights or WEIGHTS_DIR)
     rows += [Row(name, "classical", get_method(name)) for name in method_names()
              if not name.lower().startswith("lwnet")]
     ext_dirs = cfg.external
@@ -216,18 +217,10 @@ def _score_chunk(items: list[tuple[str, Path, Path, Path]]) -> list[tuple[str, d
 
 
 def _read_scores_csv(path: Path) -> dict[str, dict[str, float]]:
+    """Per-image metrics cached by :func:`score_row` (written with ``rows_to_csv``)."""
     with path.open(newline="") as fh:
-        return {r.pop("id"): {k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)}
-
-
-def _scores_csv(scores: Mapping[str, Mapping[str, float]]) -> bytes:
-    metrics = list(next(iter(scores.values())))
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["id", *metrics])
-    for pid, vals in scores.items():
-        w.writerow([pid, *(repr(float(vals[m])) for m in metrics)])
-    return buf.getvalue().encode()
+        return {r["id"]: {k: float(v) for k, v in r.items() if k not in ROW_KEYS}
+                for r in csv.DictReader(fh)}
 
 
 def score_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
@@ -261,7 +254,9 @@ def score_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
                         results[pid] = vals
                         bar.update(1)
     results = {p.id: results[p.id] for p in pairs}
-    atomic_write_bytes(store, _scores_csv(results), overwrite=True)
+    rows = [{"method": row.name, "pair_type": pair_type, "id": pid, **vals}
+            for pid, vals in results.items()]
+    atomic_write_bytes(store, rows_to_csv(rows, list(rows[0])[3:]).encode(), overwrite=True)
     return results
 
 
@@ -489,8 +484,12 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
         writer.write(f"scores/{pt}.csv", _per_image_csv(res))
         header, cells, marks = write_metric_tables(res, writer, f"tables/{pt}")
         sec.parts.append("<h3>Metrics (mean ± std)</h3>" + html_table(header, cells, marks))
-        sec.parts.append(f'<p class="note">Also as tables/{pt}.md, .csv and .tex; per-image '
-                         f'values in scores/{pt}.csv.</p>')
+        header, cells, marks = write_metric_tables(res, writer, f"tables/{pt}_extras",
+                                                   EXTRA_NAMES)
+        sec.parts.append("<h3>Common extras (mean ± std)</h3>"
+                         + html_table(header, cells, marks))
+        sec.parts.append(f'<p class="note">Also as tables/{pt}.md, .csv and .tex (extras: '
+                         f'tables/{pt}_extras.*); per-image values in scores/{pt}.csv.</p>')
         metrics = list(next(iter(res.scores.values())))
         png = writer.write(f"figures/boxplots_{pt}.png",
                            figures.box_plots(res.scores, metrics, title=pt))
@@ -518,15 +517,9 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
     return sections
 
 
-def _per_image_csv(res: PairResult) -> bytes:
+def _per_image_csv(res: PairResult) -> str:
     metrics = list(next(iter(res.scores.values())))
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["method", "id", *metrics])
-    for method, s in res.scores.items():
-        for i, pid in enumerate(res.ids):
-            w.writerow([method, pid, *(repr(float(s[m][i])) for m in metrics)])
-    return buf.getvalue().encode()
+    return rows_to_csv([r for m in res.scores for r in res.image_rows(m)], metrics)
 
 
 def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig,
@@ -549,7 +542,7 @@ def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig,
 
 def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter) -> Section | None:
     logs_paths = cfg.spi_logs if cfg.spi_logs is not None else default_spi_logs(
-        cfg.weights or default_weights_dir())
+        cfg.weights or WEIGHTS_DIR)
     if not logs_paths:
         return None
     logs = {}
@@ -564,21 +557,26 @@ def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter) -> Section | None:
     return Section("SPI training curves", [image_tag(png, "SPI curves")], "spi")
 
 
-def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str
+def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str,
+                        metrics: Sequence[str] = METRIC_NAMES
                         ) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
-    """TEMPORARY until lwnet.evaluation lands."""
-    metrics = list(next(iter(res.scores.values())))
-    methods = list(res.scores)
-    means = np.array([[np.mean(res.scores[m][k]) for k in metrics] for m in methods])
-    stds = np.array([[np.std(res.scores[m][k]) for k in metrics] for m in methods])
-    marks = {}
-    for j in range(len(metrics)):
-        order = np.argsort(-means[:, j], kind="stable")
-        marks[(int(order[0]), j + 1)] = "best"
-        if len(order) > 1:
-            marks[(int(order[1]), j + 1)] = "second"
-    cells = [[m, *(f"{means[i, j]:.4f} ± {stds[i, j]:.4f}" for j in range(len(metrics)))]
-             for i, m in enumerate(methods)]
-    header = ["method", *metrics]
-    writer.write(f"{stem}.md", markdown_table(header, cells))
-    return header, cells, marks
+    """Write ``<stem>.{md,csv,tex}`` with the evaluation writers; return the HTML table parts.
+
+    Returns ``(header, cells, marks)`` for :func:`html_table`, marked like the written tables
+    (:func:`lwnet.evaluation.best_two`: best, second best).
+    """
+    rows = [r for method in res.scores for r in res.image_rows(method)]
+    table = summarise(rows, metrics)
+    writer.write(f"{stem}.md", to_markdown(table))
+    writer.write(f"{stem}.csv", to_csv(table))
+    writer.write(f"{stem}.tex", to_latex(table, caption=f"{res.pair_type}: mean ± std over "
+                                         f"{len(res.ids)} test pairs"))
+    marks: dict[tuple[int, int], str] = {}
+    for j in range(len(table.metrics)):
+        for i, rank in enumerate(best_two(list(table.mean[:, j]))):
+            if rank:
+                marks[(i, j + 2)] = "best" if rank == 1 else "second"
+    cells = [[m, str(table.count[i]), *(f"{table.mean[i, j]:.4f} ± {table.std[i, j]:.4f}"
+                                        for j in range(len(table.metrics)))]
+             for i, m in enumerate(table.methods)]
+    return ["method", "n", *table.metrics], cells, marks
