@@ -279,32 +279,38 @@ class _ArrayMethod:
         return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
 
 
-def complexity_table(rows: Sequence[Row], repeats: int) -> list[dict[str, object]]:
+def complexity_table(rows: Sequence[Row], repeats: int
+                     ) -> tuple[list[dict[str, object]], list[str]]:
     """Parameters, MACs per 256×256 pair and median CPU latency of every computed row.
 
     Measured in one run, one after the other, with the same settings (2 threads, 2 warm-up
     runs, ``repeats`` timed runs, median); for classical methods params/MACs are ``None``.
+    Returns ``(table, failures)``; a method that fails is left out and named in ``failures``.
     """
     from lwnet.model.complexity import measure_latency, profile_model
 
-    table = []
+    table, failures = [], []
     seen: set[str] = set()
     for row in rows:
         if row.kind == "external" or row.name in seen:
             continue
         seen.add(row.name)
-        if row.kind == "LWNet":
-            from lwnet.inference import load_model
+        try:
+            if row.kind == "LWNet":
+                from lwnet.inference import load_model
 
-            prof = profile_model(load_model(row.weights), LATENCY_SIZE, warmup=2,
-                                 repeats=repeats)
-            params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
-        else:
-            times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, warmup=2,
-                                    repeats=repeats)
-            params, macs, ms = None, None, 1000 * statistics.median(times)
+                prof = profile_model(load_model(row.weights), LATENCY_SIZE, warmup=2,
+                                     repeats=repeats)
+                params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
+            else:
+                times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, warmup=2,
+                                        repeats=repeats)
+                params, macs, ms = None, None, 1000 * statistics.median(times)
+        except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
+            failures.append(f"{row.name} (complexity): {type(exc).__name__}: {exc}")
+            continue
         table.append({"method": row.name, "params": params, "macs": macs, "latency_ms": ms})
-    return table
+    return table, failures
 
 
 def _fmt_count(x: object) -> str:
@@ -449,7 +455,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
         results[pt], done_rows[pt] = res, ok_rows
 
     sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)
-    sections.append(_complexity_section(rows, cfg, writer))
+    sections.append(_complexity_section(rows, cfg, writer, failures))
     spi = _spi_section(cfg, writer)
     if spi is not None:
         sections.append(spi)
@@ -522,10 +528,11 @@ def _per_image_csv(res: PairResult) -> str:
     return rows_to_csv([r for m in res.scores for r in res.image_rows(m)], metrics)
 
 
-def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig,
-                        writer: ReportWriter) -> Section:
+def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: ReportWriter,
+                        failures: list[str]) -> Section:
     _progress("measuring complexity (parameters, MACs, latency at 256x256)", cfg)
-    table = complexity_table(rows, cfg.latency_repeats)
+    table, failed = complexity_table(rows, cfg.latency_repeats)
+    failures += failed
     header, cells = complexity_cells(table)
     writer.write("complexity.md", markdown_table(header, cells))
     writer.write("complexity.csv", csv_table(
