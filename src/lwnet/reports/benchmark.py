@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,16 +33,29 @@ from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, read_image
 from lwnet.errors import InputError, OutputExistsError
-from lwnet.evaluation import best_two, rows_to_csv, summarise, to_csv, to_latex, to_markdown
+from lwnet.evaluation import (
+    best_two,
+    evaluate_folders,
+    result_files,
+    rows_to_csv,
+    summarise,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
 from lwnet.evaluation.tables import ROW_KEYS
-from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.inference import WEIGHTS_DIR
-from lwnet.methods import ExternalMethod, external_methods, fuse_dataset, get_method
-from lwnet.methods import method_names, register_method
+from lwnet.methods import (
+    ExternalMethod,
+    external_methods,
+    fuse_dataset,
+    get_method,
+    method_names,
+    register_method,
+)
+from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
 from lwnet.reports.html import Section, html_table, image_tag, render_page
-
-log = logging.getLogger(__name__)
 
 #: Weights applied to each pair type: the SPECT-MRI model also runs, unchanged, on PET-MRI.
 MODEL_FOR_PAIR = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
@@ -206,58 +216,60 @@ def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
     return run.written
 
 
-def _score_one(a_path: Path, b_path: Path, f_path: Path) -> dict[str, float]:
-    from lwnet.metrics import compute_metrics
-
-    return compute_metrics(read_image(a_path), read_image(b_path), read_image(f_path))
-
-
-def _score_chunk(items: list[tuple[str, Path, Path, Path]]) -> list[tuple[str, dict[str, float]]]:
-    return [(pid, _score_one(a, b, f)) for pid, a, b, f in items]
-
-
 def _read_scores_csv(path: Path) -> dict[str, dict[str, float]]:
-    """Per-image metrics cached by :func:`score_row` (written with ``rows_to_csv``)."""
+    """Per-image metrics cached by :func:`score_rows` (written with ``rows_to_csv``)."""
     with path.open(newline="") as fh:
         return {r["id"]: {k: float(v) for k, v in r.items() if k not in ROW_KEYS}
                 for r in csv.DictReader(fh)}
 
 
-def score_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
-              progress: bool) -> dict[str, dict[str, float]]:
-    """Per-image metrics of a row on the test ids, reused from the cache while still valid."""
-    folder = ExternalMethod(result_folder(row, cache))
+def _cached_scores(store: Path, files: Mapping[str, Path]) -> dict[str, dict[str, float]] | None:
+    """The cached per-image metrics if they cover ``files`` and are newer than all of them."""
+    if not store.is_file() or store.stat().st_mtime < max(f.stat().st_mtime
+                                                          for f in files.values()):
+        return None
+    scores = _read_scores_csv(store)
+    return {i: scores[i] for i in files} if set(scores) >= set(files) else None
+
+
+def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, jobs: int,
+               progress: bool) -> tuple[dict[str, dict[str, dict[str, float]]], list[str]]:
+    """Per-image metrics ``{method: {id: {metric: value}}}`` of rows on the test ids.
+
+    Metrics still valid in the cache are reused; the others are computed in one
+    :func:`lwnet.evaluation.evaluate_folders` run. A row whose results are incomplete is left
+    out and named in the returned failures.
+    """
     pairs = harvard_pairs(harvard, pair_type, split="test")
-    fused = [folder.path(pair_type, p.id) for p in pairs]
-    missing = [f for f in fused if not f.is_file()]
-    if missing:
-        raise InputError(f"{missing[0]}: no result of {row.name} ({len(missing)} missing)")
-    store = cache / "metrics" / pair_type / f"{row.name}.csv"
-    if store.is_file() and store.stat().st_mtime >= max(f.stat().st_mtime for f in fused):
-        scores = _read_scores_csv(store)
-        if set(scores) == {p.id for p in pairs}:
-            return {p.id: scores[p.id] for p in pairs}
-    items = [(p.id, p.a, p.b, f) for p, f in zip(pairs, fused)]
-    chunks = [items[i::max(1, jobs)] for i in range(max(1, jobs))]
-    results: dict[str, dict[str, float]] = {}
-    bar = tqdm(total=len(items), desc=f"metrics {row.name} {pair_type}", unit="pair",
-               disable=not progress, leave=False)
-    with bar:
-        if jobs <= 1:
-            for item in items:
-                results[item[0]] = _score_one(*item[1:])
-                bar.update()
+    ids = [p.id for p in pairs]
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    todo: dict[str, Path] = {}
+    failures = []
+    for row in rows:
+        try:
+            files = result_files(result_folder(row, cache), pair_type, ids)
+        except InputError as exc:
+            failures.append(f"{row.name} on {pair_type}: {exc}")
+            continue
+        cached = _cached_scores(_score_store(cache, pair_type, row.name), files)
+        if cached is None:
+            todo[row.name] = result_folder(row, cache)
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                for fut in as_completed([pool.submit(_score_chunk, c) for c in chunks if c]):
-                    for pid, vals in fut.result():
-                        results[pid] = vals
-                        bar.update(1)
-    results = {p.id: results[p.id] for p in pairs}
-    rows = [{"method": row.name, "pair_type": pair_type, "id": pid, **vals}
-            for pid, vals in results.items()]
-    atomic_write_bytes(store, rows_to_csv(rows, list(rows[0])[3:]).encode(), overwrite=True)
-    return results
+            scores[row.name] = cached
+    if todo:
+        computed = evaluate_folders(pairs, todo, jobs, progress=progress)
+        metrics = [k for k in computed[0] if k not in ROW_KEYS]
+        for name in todo:
+            image_rows = [r for r in computed if r["method"] == name]
+            atomic_write_bytes(_score_store(cache, pair_type, name),
+                               rows_to_csv(image_rows, metrics).encode(), overwrite=True)
+            scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore[arg-type]
+                            for r in image_rows}
+    return {r.name: scores[r.name] for r in rows if r.name in scores}, failures
+
+
+def _score_store(cache: Path, pair_type: str, name: str) -> Path:
+    return cache / "metrics" / pair_type / f"{name}.csv"
 
 
 # --- complexity ---------------------------------------------------------------------------------
@@ -437,22 +449,27 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
 
     for pt in todo:
         ids = [p.id for p in harvard_pairs(harvard, pt, split="test")]
-        res = PairResult(pt, ids)
-        ok_rows = []
+        fused = []
         for row in rows_for(rows, pt):
             try:
                 written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
-                per_image = score_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
             except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
                 failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
                 _progress(f"FAILED {failures[-1]}", cfg)
                 continue
-            metrics = list(next(iter(per_image.values())))
-            res.scores[row.name] = {m: [per_image[i][m] for i in ids] for m in metrics}
-            ok_rows.append(row)
-            _progress(f"{pt} {row.name}: {written} fused, {len(ids)} scored "
+            fused.append(row)
+            _progress(f"{pt} {row.name}: {written} fused, {len(ids) - written} reused "
                       f"({time.perf_counter() - t0:.0f} s)", cfg)
-        results[pt], done_rows[pt] = res, ok_rows
+        per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.progress)
+        failures += failed
+        res = PairResult(pt, ids)
+        for name, by_id in per_image.items():
+            metrics = list(by_id[ids[0]])
+            res.scores[name] = {m: [by_id[i][m] for i in ids] for m in metrics}
+        results[pt] = res
+        done_rows[pt] = [r for r in fused if r.name in per_image]
+        _progress(f"{pt}: {len(per_image)} methods scored ({time.perf_counter() - t0:.0f} s)",
+                  cfg)
 
     sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)
     sections.append(_complexity_section(rows, cfg, writer, failures))

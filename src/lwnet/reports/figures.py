@@ -35,11 +35,15 @@ def _colour(i: int) -> tuple[float, ...]:
     return cmap((2 * i) % 20 + (i // 10) % 2)
 
 
-def figure_png(fig: Figure) -> bytes:
-    """Render a figure to PNG bytes and close it (frees pyplot's reference)."""
+def figure_png(fig: Figure, tight: bool = False) -> bytes:
+    """Render a figure to PNG bytes and close it (frees pyplot's reference).
+
+    ``tight`` crops to the drawn artists (needed when a legend sits outside the axes; it costs
+    a second rendering pass, so laid-out figures skip it).
+    """
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight" if tight else None)
     finally:
         plt.close(fig)
     return buf.getvalue()
@@ -112,7 +116,7 @@ def radar_chart(
               title="method (area of full hexagon)", title_fontsize=8)
     if title:
         ax.set_title(title, pad=18)
-    return figure_png(fig), areas
+    return figure_png(fig, tight=True), areas
 
 
 # --- box plots ----------------------------------------------------------------------------------
