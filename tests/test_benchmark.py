@@ -18,6 +18,7 @@ from lwnet.reports.benchmark import (
     BenchmarkConfig,
     PairResult,
     ReportWriter,
+    default_spi_logs,
     grid_ids,
     read_spi_log,
     run_benchmark,
@@ -152,3 +153,11 @@ def test_read_spi_log_rejects_other_csv(tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(Exception, match="not an SPI log"):
         read_spi_log(bad)
+
+
+def test_default_spi_logs_finds_only_spi_logs(tmp_path: Path) -> None:
+    (tmp_path / "spect-mri.log.csv").write_text(
+        "iteration,admitted,refined,mean_label_score\n1,5,0,1.6\n")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert default_spi_logs(tmp_path) == {"spect-mri": tmp_path / "spect-mri.log.csv"}
+    assert default_spi_logs(tmp_path / "absent") == {}

@@ -77,8 +77,8 @@ class BenchmarkConfig:
         pairs: pair types (default: every one with a test split).
         jobs: worker processes for fusion and metrics.
         weights: folder of LWNet weights ``<model>[-<variant>].safetensors`` (default: shipped).
-        spi_logs: ``{model name: log.csv}`` for the SPI curves (default: ``*.log.csv`` beside
-            the weights).
+        spi_logs: ``{model name: log.csv}`` for the SPI curves (default: every SPI log
+            ``*.csv`` beside the weights, see :func:`default_spi_logs`).
         grid_pairs: pairs per pair type in the visual comparison.
         latency_repeats: timed runs per method for the complexity table (median reported).
         overwrite: replace an existing report (cached outputs are reused either way).
@@ -369,8 +369,18 @@ def read_spi_log(path: Path) -> list[dict[str, float]]:
 
 
 def default_spi_logs(weights_dir: Path) -> dict[str, Path]:
-    """``<model>.log.csv`` files shipped beside the weights."""
-    return {p.name[: -len(".log.csv")]: p for p in sorted(weights_dir.glob("*.log.csv"))}
+    """SPI logs shipped beside the weights: every ``*.csv`` there that reads as one.
+
+    Named by file stem without a ``.log`` suffix (``spect-mri.log.csv`` → ``spect-mri``).
+    """
+    logs = {}
+    for path in sorted(weights_dir.glob("*.csv")) if weights_dir.is_dir() else []:
+        try:
+            read_spi_log(path)
+        except (InputError, OSError, ValueError):
+            continue
+        logs[path.name[: -len(".csv")].removesuffix(".log")] = path
+    return logs
 
 
 # --- orchestration ------------------------------------------------------------------------------
