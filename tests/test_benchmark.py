@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lwnet.cli import main
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import read_image, write_image
 from lwnet.errors import OutputExistsError
+from lwnet.inference import save_weights
+from lwnet.model import LWNet
 from lwnet.methods import register_method
 from lwnet.reports.benchmark import (
     BenchmarkConfig,
@@ -96,10 +99,15 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
     spi = tmp_path / "log.csv"
     spi.write_text("iteration,L,P,admitted,refined,mean_label_score,loss\n"
                    "1,100,0,0,0,1.50,0.3\n2,100,20,20,0,1.55,0.2\n3,100,30,10,5,1.58,0.1\n")
+    weights = tmp_path / "weights"  # untrained CT-MRI model and ablation: only CT-MRI gets them
+    torch.manual_seed(0)
+    save_weights(weights / "ct-mri.safetensors", LWNet(width=4), "untrained, for tests")
+    save_weights(weights / "ct-mri-no-mca.safetensors", LWNet(width=4, use_mca=False), "test")
     out = tmp_path / "report"
     cfg = BenchmarkConfig(
-        data=tiny_data, out=out, methods=["mean", "max", "always-fails", "CopyMRI"],
-        pairs=["CT-MRI", "SPECT-MRI"], weights=tmp_path / "no-weights", spi_logs={"toy": spi},
+        data=tiny_data, out=out,
+        methods=["LWNet", "LWNet-no-mca", "mean", "max", "always-fails", "CopyMRI"],
+        pairs=["CT-MRI", "SPECT-MRI"], weights=weights, spi_logs={"toy": spi},
         grid_pairs=1, latency_repeats=2, progress=False,
     )
     index = run_benchmark(cfg)
@@ -111,12 +119,16 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
     assert "Whole Brain Atlas" in html and "xianming-gu" in html
     table = (out / "tables/CT-MRI.md").read_text()
     assert "| mean |" in table and "| CopyMRI |" in table and "always-fails" not in table
+    assert "| LWNet |" in table and "| LWNet-no-mca |" in table
+    assert "LWNet" not in (out / "tables/SPECT-MRI.md").read_text()
     # The pixel mean maximises this PSNR by construction (SPEC §5): it must be marked best.
     with (out / "tables/CT-MRI.csv").open() as fh:
         ranks = {r["method"]: r["PSNR_rank"] for r in csv.DictReader(fh)}
     assert ranks["mean"] == "1"
     complexity = (out / "complexity.md").read_text()
     assert "| mean | — | — |" in complexity and "CopyMRI" not in complexity
+    params = sum(p.numel() for p in LWNet(width=4).parameters())
+    assert f"| LWNet | {params:,} |" in complexity
     assert (out / "cache/mean/CT-MRI/16011.png").is_file()
 
     # A second run refuses to overwrite, and with --overwrite reuses the cached outputs.
