@@ -8,7 +8,8 @@ Layout of a report folder::
       scores/<PAIR>.csv               per-image metric values (what the box plots show)
       figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
-      cache/<Method>/<PAIR>/<id>.png  fused luminance of every computed method (reused)
+      cache/<Method>/<PAIR>/<id>.png  fused luminance of every computed method (reused;
+                                      LWNet as LWNet@<weights digest>)
       cache/metrics/<PAIR>/<Method>.csv  per-image metrics (reused while newer than the images)
 
 A computed method's fused luminance is cached in the layout of an external results folder, so
@@ -19,6 +20,7 @@ fails on a pair type is reported on the page and left out of that pair type's re
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import statistics
 import time
@@ -111,6 +113,15 @@ class Row:
     model_key: str | None = None  # for LWNet rows: which pair types' weights this is
     weights: Path | None = None
 
+    @property
+    def cache_name(self) -> str:
+        """Folder name in the cache; LWNet rows carry their weights' digest, so retrained
+        weights never reuse stale outputs."""
+        if self.weights is None:
+            return self.name
+        digest = hashlib.sha256(self.weights.read_bytes()).hexdigest()[:12]
+        return f"{self.name}@{digest}"
+
 
 @dataclass
 class PairResult:
@@ -202,7 +213,7 @@ def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:
 
 def result_folder(row: Row, cache: Path) -> Path:
     """Where a row's fused luminance images live."""
-    return row.folder if row.kind == "external" else cache / row.name
+    return row.folder if row.kind == "external" else cache / row.cache_name
 
 
 def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
@@ -210,8 +221,9 @@ def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
     """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written."""
     if row.kind == "external":
         return 0
-    register_method(row.name, row.fn, replace=True)
-    run = fuse_dataset([row.name], harvard, pair_type, cache, split="test", jobs=jobs,
+    if row.kind == "LWNet":  # fuse_dataset runs registered methods; the name is per weights
+        register_method(row.cache_name, row.fn, replace=True)
+    run = fuse_dataset([row.cache_name], harvard, pair_type, cache, split="test", jobs=jobs,
                        luma=True, progress=progress)
     return run.written
 
@@ -251,7 +263,7 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
         except InputError as exc:
             failures.append(f"{row.name} on {pair_type}: {exc}")
             continue
-        cached = _cached_scores(_score_store(cache, pair_type, row.name), files)
+        cached = _cached_scores(_score_store(cache, pair_type, row.cache_name), files)
         if cached is None:
             todo[row.name] = result_folder(row, cache)
         else:
@@ -259,9 +271,10 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
     if todo:
         computed = evaluate_folders(pairs, todo, jobs, progress=progress)
         metrics = [k for k in computed[0] if k not in ROW_KEYS]
+        cache_names = {r.name: r.cache_name for r in rows}
         for name in todo:
             image_rows = [r for r in computed if r["method"] == name]
-            atomic_write_bytes(_score_store(cache, pair_type, name),
+            atomic_write_bytes(_score_store(cache, pair_type, cache_names[name]),
                                rows_to_csv(image_rows, metrics).encode(), overwrite=True)
             scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore[arg-type]
                             for r in image_rows}
