@@ -204,25 +204,31 @@ def _show(ax, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> No
 
 
 def comparison_grid(
-    rows: Sequence[tuple[str, Mapping[str, np.ndarray]]], inset_size: int = 64
+    rows: Sequence[tuple[str, Mapping[str, np.ndarray]]], inset_size: int = 64,
+    max_cols: int = 7,
 ) -> bytes:
-    """Visual comparison: one row per chosen pair, one column per image.
+    """Visual comparison: one block per chosen pair, one panel per image.
 
-    ``rows`` is a list of ``(row_label, images)`` where ``images`` maps a column label to a float
+    ``rows`` is a list of ``(row_label, images)`` where ``images`` maps a panel label to a float
     image in [0, 1] (``(H, W)`` or ``(H, W, 3)``): the two sources first, then every method's
-    colour result. Each image gets a red frame on one region (chosen per row by
-    :func:`pick_inset` from the first two images) and that region enlarged in its corner.
+    colour result. A pair's panels wrap after ``max_cols``. Each image gets a red frame on one
+    region (chosen per pair by :func:`pick_inset` from the first two images) and that region
+    enlarged in its lower-right corner.
     """
-    ncols = max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.3 * ncols, 2.5 * len(rows)),
+    ncols = min(max_cols, max(len(images) for _, images in rows))
+    lines = [-(-len(images) // ncols) for _, images in rows]
+    fig, axes = plt.subplots(sum(lines), ncols, figsize=(2.3 * ncols, 2.5 * sum(lines)),
                              squeeze=False)
-    for (row_label, images), ax_row in zip(rows, axes):
+    first = 0
+    for (row_label, images), n_lines in zip(rows, lines):
+        block = axes[first:first + n_lines].ravel()
+        first += n_lines
         sources = list(images.values())
         box = pick_inset(sources[0], sources[1], inset_size)
-        for ax, (label, img) in zip(ax_row, images.items()):
+        for ax, (label, img) in zip(block, images.items()):
             _show(ax, np.clip(img, 0.0, 1.0), box, label)
-        ax_row[0].set_ylabel(row_label, fontsize=9)
-        for ax in ax_row[len(images):]:
+        block[0].set_ylabel(row_label, fontsize=9)
+        for ax in block[len(images):]:
             ax.set_visible(False)
     fig.tight_layout(pad=0.4)
     return figure_png(fig)
