@@ -80,6 +80,11 @@ def tiny_data(tmp_path: Path, sample: Path) -> Path:
             "".join(f"{p.id}.png\n" for p in pairs))
         for p in pairs:  # an "external" method: the MRI itself, as fused luma
             write_image(root / "external" / "CopyMRI" / pt / f"{p.id}.png", read_image(p.a))
+    # A method with CT-MRI results only, and those corrupt.
+    broken = root / "external" / "Broken" / "CT-MRI"
+    broken.mkdir(parents=True)
+    for p in harvard_pairs(root / "harvard", "CT-MRI"):
+        (broken / f"{p.id}.png").write_bytes(b"not a png")
     return root
 
 
@@ -106,7 +111,7 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     cfg = BenchmarkConfig(
         data=tiny_data, out=out,
-        methods=["LWNet", "LWNet-no-mca", "mean", "max", "always-fails", "CopyMRI"],
+        methods=["LWNet", "LWNet-no-mca", "mean", "max", "always-fails", "CopyMRI", "Broken"],
         pairs=["CT-MRI", "SPECT-MRI"], weights=weights, spi_logs={"toy": spi},
         grid_pairs=1, latency_repeats=2, progress=False,
     )
@@ -116,6 +121,8 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
         assert (out / rel).is_file(), rel
     html = index.read_text()
     assert "always-fails on CT-MRI: RuntimeError: deliberate failure" in html
+    assert "Broken on CT-MRI: InputError:" in html and "not a readable image" in html
+    assert "Broken on SPECT-MRI" not in html  # no SPECT-MRI folder: not applicable, no failure
     assert "Whole Brain Atlas" in html and "xianming-gu" in html
     table = (out / "tables/CT-MRI.md").read_text()
     assert "| mean |" in table and "| CopyMRI |" in table and "always-fails" not in table

@@ -204,8 +204,19 @@ def collect_rows(cfg: BenchmarkConfig) -> list[Row]:
 
 
 def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:
-    """The rows that apply to a pair type (LWNet weights by :data:`MODEL_FOR_PAIR`)."""
-    return [r for r in rows if r.kind != "LWNet" or r.model_key == MODEL_FOR_PAIR.get(pair_type)]
+    """The rows that apply to a pair type.
+
+    LWNet weights by :data:`MODEL_FOR_PAIR`; an external method only where it has a
+    ``<PAIR>`` folder (a folder with some of its results missing is a failure, not skipped).
+    """
+    def applies(r: Row) -> bool:
+        if r.kind == "LWNet":
+            return r.model_key == MODEL_FOR_PAIR.get(pair_type)
+        if r.kind == "external":
+            return (r.folder / pair_type).is_dir()  # type: ignore[operator]
+        return True
+
+    return [r for r in rows if applies(r)]
 
 
 # --- fusing and scoring -------------------------------------------------------------------------
@@ -268,17 +279,34 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
             todo[row.name] = result_folder(row, cache)
         else:
             scores[row.name] = cached
-    if todo:
-        computed = evaluate_folders(pairs, todo, jobs, progress=progress)
+    computed = _evaluate(pairs, todo, jobs, progress, failures, pair_type)
+    if computed:
         metrics = [k for k in computed[0] if k not in ROW_KEYS]
         cache_names = {r.name: r.cache_name for r in rows}
-        for name in todo:
+        for name in {str(r["method"]) for r in computed}:
             image_rows = [r for r in computed if r["method"] == name]
             atomic_write_bytes(_score_store(cache, pair_type, cache_names[name]),
                                rows_to_csv(image_rows, metrics).encode(), overwrite=True)
             scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore[arg-type]
                             for r in image_rows}
     return {r.name: scores[r.name] for r in rows if r.name in scores}, failures
+
+
+def _evaluate(pairs: Sequence, todo: Mapping[str, Path], jobs: int, progress: bool,
+              failures: list[str], pair_type: str) -> list[dict[str, object]]:
+    """All of ``todo`` in one evaluation run; if that fails, one run per method to isolate it."""
+    if not todo:
+        return []
+    try:
+        return evaluate_folders(pairs, todo, jobs, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - find the culprit, keep the rest
+        if len(todo) == 1:
+            failures.append(f"{next(iter(todo))} on {pair_type}: {type(exc).__name__}: {exc}")
+            return []
+    rows: list[dict[str, object]] = []
+    for name, folder in todo.items():
+        rows += _evaluate(pairs, {name: folder}, jobs, progress, failures, pair_type)
+    return rows
 
 
 def _score_store(cache: Path, pair_type: str, name: str) -> Path:
