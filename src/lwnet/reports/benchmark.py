@@ -287,7 +287,7 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
             image_rows = [r for r in computed if r["method"] == name]
             atomic_write_bytes(_score_store(cache, pair_type, cache_names[name]),
                                rows_to_csv(image_rows, metrics).encode(), overwrite=True)
-            scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore[arg-type]
+            scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore
                             for r in image_rows}
     return {r.name: scores[r.name] for r in rows if r.name in scores}, failures
 
@@ -402,11 +402,13 @@ def read_spi_log(path: Path) -> list[dict[str, float]]:
     """Rows of an SPI ``log.csv`` (columns include :data:`figures.SPI_COLUMNS`)."""
     with Path(path).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    missing = [c for c in figures.SPI_COLUMNS if rows and c not in rows[0]]
-    if not rows or missing:
-        raise InputError(f"{path}: not an SPI log (needs columns {', '.join(figures.SPI_COLUMNS)})")
-    return [{c: float(r[c]) for c in figures.SPI_COLUMNS if r.get(c) not in (None, "")}
-            for r in rows]
+    if not rows or any(c not in rows[0] for c in figures.SPI_COLUMNS):
+        raise InputError(f"{path}: not an SPI log (needs the columns "
+                         f"{', '.join(figures.SPI_COLUMNS)})")
+    try:
+        return [{c: float(r[c]) for c in figures.SPI_COLUMNS} for r in rows]
+    except ValueError as exc:
+        raise InputError(f"{path}: SPI log holds a non-numeric value ({exc})") from None
 
 
 def default_spi_logs(weights_dir: Path) -> dict[str, Path]:

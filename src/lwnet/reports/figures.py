@@ -71,8 +71,9 @@ def radar_area_percent(radii: Sequence[float]) -> float:
     """Area of a radar polygon as a percentage of the full polygon (all radii 1).
 
     With ``n`` radii ``r_i`` at angles ``2πi/n`` the polygon's area is
-    ``½·sin(2π/n)·Σ r_i r_{i+1}`` (indices cyclic); the full polygon's is ``½·sin(2π/n)·n``,
-    so the ratio is ``Σ r_i r_{i+1} / n``. Radii in [0, 1]; returns a value in [0, 100].
+    ``½·sin(2π/n)·Σ r_i r_{i+1}`` (indices cyclic); the full polygon's is
+    ``½·sin(2π/n)·n``, so the ratio is ``Σ r_i r_{i+1} / n``. Radii in [0, 1]; returns a
+    value in [0, 100].
     """
     r = np.asarray(radii, dtype=np.float64)
     if r.ndim != 1 or r.size < 3:
