@@ -246,7 +246,7 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
 
     ``logs[model]`` is a table: rows with at least the keys of :data:`SPI_COLUMNS`.
     Left panel: patches admitted to / refined in the pseudo-labelled pool (solid / dashed);
-    right panel: mean score s of the labels in use.
+    right panel: mean score s of the labels in use (whichever SPI score the run used).
     """
     fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (model, rows) in enumerate(logs.items()):
@@ -262,7 +262,7 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     ax_n.set_ylabel("patches")
     ax_n.set_title("pseudo labels admitted / refined")
     ax_s.set_xlabel("iteration")
-    ax_s.set_ylabel("mean label score s = SSIM(f,a) + SSIM(f,b)")
+    ax_s.set_ylabel("mean label score s (the run's SPI score)")
     ax_s.set_title("mean score of the labels in use")
     for ax in (ax_n, ax_s):
         ax.grid(alpha=0.3)
