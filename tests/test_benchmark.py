@@ -135,7 +135,7 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
     complexity = (out / "complexity.md").read_text()
     assert "| mean | — | — |" in complexity and "CopyMRI" not in complexity
     params = sum(p.numel() for p in LWNet(width=4).parameters())
-    assert f"| LWNet | {params:,} |" in complexity
+    assert f"| LWNet (ct-mri) | {params:,} |" in complexity
     assert (out / "cache/mean/CT-MRI/16011.png").is_file()
 
     # A second run refuses to overwrite, and with --overwrite reuses the cached outputs.

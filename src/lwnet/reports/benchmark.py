@@ -338,16 +338,16 @@ def complexity_table(rows: Sequence[Row], repeats: int
 
     Measured in one run, one after the other, with the same settings (2 threads, 2 warm-up
     runs, ``repeats`` timed runs, median); for classical methods params/MACs are ``None``.
+    Each LWNet weights file is its own row, labelled ``<name> (<model>)``.
     Returns ``(table, failures)``; a method that fails is left out and named in ``failures``.
     """
     from lwnet.model.complexity import measure_latency, profile_model
 
     table, failures = [], []
-    seen: set[str] = set()
     for row in rows:
-        if row.kind == "external" or row.name in seen:
+        if row.kind == "external":
             continue
-        seen.add(row.name)
+        label = f"{row.name} ({row.model_key})" if row.kind == "LWNet" else row.name
         try:
             if row.kind == "LWNet":
                 from lwnet.inference import load_model
@@ -360,9 +360,9 @@ def complexity_table(rows: Sequence[Row], repeats: int
                                         repeats=repeats)
                 params, macs, ms = None, None, 1000 * statistics.median(times)
         except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
-            failures.append(f"{row.name} (complexity): {type(exc).__name__}: {exc}")
+            failures.append(f"{label} (complexity): {type(exc).__name__}: {exc}")
             continue
-        table.append({"method": row.name, "params": params, "macs": macs, "latency_ms": ms})
+        table.append({"method": label, "params": params, "macs": macs, "latency_ms": ms})
     return table, failures
 
 
