@@ -40,18 +40,21 @@ def box_mean(x: np.ndarray, r: int) -> np.ndarray:
     O(1) per pixel whatever ``r`` is (He et al. 2013's box filter); near the border the mean is
     taken over the part of the window that lies inside the image.
     """
-    def _box_sum(v: np.ndarray) -> np.ndarray:
-        h, w = v.shape
-        c = np.zeros((h + 1, w + 1))
-        c[1:, 1:] = np.cumsum(np.cumsum(v, axis=0), axis=1)
-        rows = np.arange(h)
-        cols = np.arange(w)
-        r0, r1 = np.clip(rows - r, 0, h), np.clip(rows + r + 1, 0, h)
-        c0, c1 = np.clip(cols - r, 0, w), np.clip(cols + r + 1, 0, w)
-        return c[r1][:, c1] - c[r0][:, c1] - c[r1][:, c0] + c[r0][:, c0]
+    sums, rows = _box_sum_1d(x, r, 0)
+    sums, cols = _box_sum_1d(sums, r, 1)
+    # the clipped window's pixel count is separable: rows(i) · cols(j)
+    return sums / np.outer(rows, cols)
 
-    count = _box_sum(np.ones_like(x))
-    return _box_sum(x) / count
+
+def _box_sum_1d(x: np.ndarray, r: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums over ``[i − r, i + r]`` clipped to the axis, and the clipped window lengths."""
+    n = x.shape[axis]
+    shape = list(x.shape)
+    shape[axis] = 1
+    c = np.concatenate([np.zeros(shape), np.cumsum(x, axis=axis)], axis=axis)
+    idx = np.arange(n)
+    hi, lo = np.minimum(idx + r + 1, n), np.maximum(idx - r, 0)
+    return np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis), (hi - lo).astype(np.float64)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
@@ -66,9 +69,12 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.
         The filtered image ``(H, W)``, float64.
     """
     mean_i = box_mean(guide, r)
-    mean_p = box_mean(src, r)
     var_i = box_mean(guide * guide, r) - mean_i * mean_i
-    cov_ip = box_mean(guide * src, r) - mean_i * mean_p
+    if src is guide:  # self-guided (edge-preserving smoothing): two box filters fewer
+        mean_p, cov_ip = mean_i, var_i
+    else:
+        mean_p = box_mean(src, r)
+        cov_ip = box_mean(guide * src, r) - mean_i * mean_p
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     return box_mean(a, r) * guide + box_mean(b, r)
@@ -81,3 +87,12 @@ def consistency_check(choose_a: np.ndarray, size: int = 3) -> np.ndarray:
     isolated decisions that come from noise.
     """
     return uniform_filter(choose_a.astype(np.float64), size=size, mode="reflect") > 0.5
+
+
+def fuse_base(base_a: np.ndarray, base_b: np.ndarray, rule: str) -> np.ndarray:
+    """Combine two low-pass bands: ``"mean"`` averages them, ``"max"`` keeps the larger."""
+    if rule == "mean":
+        return 0.5 * (base_a + base_b)
+    if rule == "max":
+        return np.maximum(base_a, base_b)
+    raise ValueError(f"base_rule must be 'mean' or 'max', not {rule!r}")

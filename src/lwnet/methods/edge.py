@@ -34,7 +34,7 @@ def edge(
     radii: Sequence[int] = (2, 4, 8),
     eps: float = 0.01,
     gains: Sequence[float] = (1.3, 1.2, 1.1),
-    window: int = 2,
+    window: int = 1,
 ) -> np.ndarray:
     """Fuse with edge-preserving multi-scale decomposition and enhanced detail layers.
 
@@ -50,7 +50,7 @@ def edge(
         radii: guided-filter radius per level (finest first).
         eps: guided-filter ε (edges with a local std well above ``sqrt(eps)`` are preserved).
         gains: detail enhancement factor per level; 1 means no enhancement.
-        window: side length − 1 of the variance sub-windows.
+        window: half-width of the variance sub-windows (side ``2·window + 1``).
     Returns:
         float32 ``(H, W)`` in [0, 1].
     """
@@ -78,17 +78,19 @@ def _decompose(x: np.ndarray, radii: Sequence[int], eps: float
     return details, base
 
 
-def _subwindow_variance(x: np.ndarray, window: int) -> np.ndarray:
-    """Largest local variance over the four ``(window+1)²`` sub-windows cornered at a pixel."""
-    size = window + 1
-    shift = size // 2
-    best = np.zeros_like(x)
-    for oy in (-shift, shift - (size % 2 == 0)):
-        for ox in (-shift, shift - (size % 2 == 0)):
-            mean = uniform_filter(x, size, mode="reflect", origin=(oy, ox))
-            var = uniform_filter(x * x, size, mode="reflect", origin=(oy, ox)) - mean * mean
-            np.maximum(best, var, out=best)
-    return best
+def _subwindow_variance(x: np.ndarray, half: int) -> np.ndarray:
+    """Largest local variance over the four ``(2·half+1)²`` sub-windows cornered at a pixel.
+
+    Those windows are the centred windows of the four diagonal neighbours at distance ``half``,
+    so one centred variance map, shifted four ways, gives all of them.
+    """
+    size = 2 * half + 1
+    mean = uniform_filter(x, size, mode="reflect")
+    var = uniform_filter(x * x, size, mode="reflect") - mean * mean
+    padded = np.pad(var, half, mode="edge")
+    h, w = x.shape
+    views = [padded[dy : dy + h, dx : dx + w] for dy in (0, 2 * half) for dx in (0, 2 * half)]
+    return np.maximum.reduce(views)
 
 
 def visual_saliency(x: np.ndarray) -> np.ndarray:
