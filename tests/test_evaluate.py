@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import math
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from PIL import Image
 
 from lwnet.cli import main
 from lwnet.data import fuse_in_luma, harvard_pairs, read_image, write_image
-from lwnet.errors import InputError
+from lwnet.errors import ConfigError, InputError
 from lwnet.evaluation import (
     best_two,
     evaluate_folders,
@@ -252,3 +254,20 @@ def test_cli_evaluate_bad_input(dataset, results, tmp_path, capsys, kind):
     argv = ["evaluate", "--root", dataset, "--pair", PAIR, "--split", "test",
             f"res={folder}", "--out", out_dir, "--quiet"]
     _assert_clean_failure(capsys, argv, needle, out_dir)
+
+
+def test_builtin_methods_run_on_the_fly(dataset, results, monkeypatch):
+    # A stand-in registry keeps this test independent of which methods are built.
+    fake = types.ModuleType("lwnet.methods")
+    fake.get_method = {"mean": _mean}.__getitem__
+    fake.method_names = lambda: ["mean"]
+    monkeypatch.setitem(sys.modules, "lwnet.methods", fake)
+    pairs = harvard_pairs(dataset, PAIR, "test")
+    rows = evaluate_folders(pairs, {"saved": results["mean"], "live": "builtin:mean"},
+                            progress=False)
+    saved = [r for r in rows if r["method"] == "saved"]
+    live = [r for r in rows if r["method"] == "live"]
+    # Metrics see the result exactly as if saved to PNG, so both routes agree to the bit.
+    assert [{**r, "method": None} for r in saved] == [{**r, "method": None} for r in live]
+    with pytest.raises(ConfigError, match="unknown built-in method 'nope'; known: mean"):
+        evaluate_folders(pairs, {"x": "builtin:nope"}, progress=False)

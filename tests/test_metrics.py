@@ -8,6 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.ndimage import gaussian_filter
 from scipy.signal import correlate2d
 from skimage.metrics import structural_similarity
@@ -144,6 +147,16 @@ def test_uqi_matches_brute_force_with_flat_regions(seed):
     assert uqi_index(y, x) == pytest.approx(_uqi_brute_force(y, x), abs=1e-12)
 
 
+# Few distinct levels make flat, half-flat and both-flat windows common.
+_levels = st.sampled_from([0.0, 0.0, 0.0, 3.0, 128.0, 255.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, (11, 13), elements=_levels), arrays(np.float64, (11, 13), elements=_levels))
+def test_uqi_matches_brute_force_property(x, y):
+    assert uqi_index(x, y) == pytest.approx(_uqi_brute_force(x, y), abs=1e-12)
+
+
 def test_uqi_flat_window_rules_exact():
     x, y = _uqi_test_images(0)
     q = uqi_map(x, y)
@@ -173,6 +186,9 @@ def test_psnr_identities(triple):
     p_copy = 10 * np.log10(255**2 / (mse_ab / 2))
     assert psnr(a, b, a) == pytest.approx(p_copy, abs=1e-10)
     assert psnr(a, b, b) == pytest.approx(p_copy, abs=1e-10)
+    # max/min(A, B) equal one source per pixel and differ from the other by |A − B|.
+    assert psnr(a, b, np.maximum(a, b)) == pytest.approx(p_copy, abs=1e-10)
+    assert psnr(a, b, np.minimum(a, b)) == pytest.approx(p_copy, abs=1e-10)
     mean = (a + b) / 2  # unrounded: MSE(A,F) + MSE(B,F) = MSE(A,B)/2
     assert psnr(a, b, mean) == pytest.approx(p_copy + 10 * np.log10(2), abs=1e-10)
     # The pixel mean beats any other blend.

@@ -118,6 +118,14 @@ def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: s
     return rows
 
 
+def _pool_context():
+    """Fork workers from a server that has imported this module (and torch) but never run a
+    parallel op: workers start fast, and no OpenMP state is forked."""
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def _init_worker() -> None:
     import torch
 
@@ -150,7 +158,7 @@ def evaluate_folders(
                 per_pair[k] = evaluate_pair(pair, *args)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(),
                                      initializer=_init_worker) as pool:
                 futures = {pool.submit(evaluate_pair, pair, *args): k
                            for k, pair in enumerate(pairs)}

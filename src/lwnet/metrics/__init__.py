@@ -5,6 +5,7 @@ conventions; the per-metric functions take ``(H, W)`` images on the 0..255 scale
 differentiable SSIM shared with training is :func:`lwnet.metrics.ssim.ssim`.
 """
 
+from lwnet.metrics.chen_blum import qcb
 from lwnet.metrics.fusion import (
     EXTRA_NAMES,
     METRIC_NAMES,
@@ -18,13 +19,12 @@ from lwnet.metrics.fusion import (
     reduce_sources,
 )
 from lwnet.metrics.mi import entropy, mutual_information
-from lwnet.metrics.psnr import psnr
-from lwnet.metrics.qabf import qabf
-from lwnet.metrics.qcb import qcb
+from lwnet.metrics.peak_snr import psnr
 from lwnet.metrics.ssim import ssim_index
 from lwnet.metrics.stats import average_gradient, spatial_frequency, standard_deviation
 from lwnet.metrics.uqi import uqi_index, uqi_map
 from lwnet.metrics.vif import VIF_MIN_SIDE, viff, viff_single, vifp
+from lwnet.metrics.xydeas_petrovic import qabf
 
 __all__ = [
     "EXTRA_NAMES", "METRIC_NAMES", "REDUCTIONS", "VIF_FLAVOURS", "VIF_MIN_SIDE",

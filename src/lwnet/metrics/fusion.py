@@ -15,14 +15,14 @@ import numpy as np
 import torch
 
 from lwnet.data.colour import luma8
+from lwnet.metrics.chen_blum import qcb
 from lwnet.metrics.mi import entropy, mutual_information
-from lwnet.metrics.psnr import psnr
-from lwnet.metrics.qabf import qabf
-from lwnet.metrics.qcb import qcb
+from lwnet.metrics.peak_snr import psnr
 from lwnet.metrics.ssim import ssim
 from lwnet.metrics.stats import average_gradient, spatial_frequency, standard_deviation
 from lwnet.metrics.uqi import uqi_index
 from lwnet.metrics.vif import viff, vifp
+from lwnet.metrics.xydeas_petrovic import qabf
 
 Reduction = Literal["sum", "mean"]
 VifFlavour = Literal["viff", "vifp"]
