@@ -19,7 +19,7 @@ from PIL import Image
 
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.io import _pil_to_float, check_same_size
-from lwnet.errors import InputError, WeightsError
+from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
 
@@ -62,6 +62,9 @@ def load_model(
     Returns a model in eval mode on ``device``. Each call returns a fresh copy; files are parsed
     once and cached by path and modification time.
     """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device}: CUDA is not available on this machine")
     path = Path(path) if path is not None else shipped_weights(pair_type or "SPECT-MRI")
     try:
         mtime = path.stat().st_mtime_ns
