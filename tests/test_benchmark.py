@@ -16,7 +16,7 @@ from lwnet.data.io import read_image, write_image
 from lwnet.errors import OutputExistsError
 from lwnet.inference import save_weights
 from lwnet.model import LWNet
-from lwnet.methods import register_method
+from lwnet.methods import register_method, registry
 from lwnet.reports.benchmark import (
     BenchmarkConfig,
     PairResult,
@@ -99,7 +99,11 @@ def _expected_files(pts: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
+def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # The benchmark registers its LWNet rows, the test a failing method: keep both out of the
+    # process-wide registry that other tests enumerate.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_method("always-fails", _fail, replace=True)
     spi = tmp_path / "log.csv"
     spi.write_text("iteration,L,P,admitted,refined,mean_label_score,loss\n"

@@ -229,7 +229,11 @@ def result_folder(row: Row, cache: Path) -> Path:
 
 def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
              progress: bool) -> int:
-    """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written."""
+    """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written.
+
+    An LWNet row is registered (as its cache name) in the method registry for the run, since
+    :func:`fuse_dataset` runs registered methods.
+    """
     if row.kind == "external":
         return 0
     if row.kind == "LWNet":  # fuse_dataset runs registered methods; the name is per weights
