@@ -351,8 +351,8 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += float(loss)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        total += float(loss.detach())
+        bar.set_postfix(loss=f"{total / (s + 1):.4f}")
     return total / max(steps, 1)
 
 
