@@ -1,3 +1,14 @@
 """LWNet: lightweight multimodal medical image fusion trained with SPI."""
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "fuse", "load_model"]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: ``import lwnet`` stays light (no torch) until the network is asked for.
+    if name in ("fuse", "load_model"):
+        from lwnet import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'lwnet' has no attribute {name!r}")

@@ -10,6 +10,7 @@ training loss (float32, data range 1), so the three can never disagree (SPEC §3
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -65,3 +66,15 @@ def ssim(
 ) -> torch.Tensor:
     """Mean SSIM per image: ``(N, C, H, W)`` pair → ``(N,)``; see :func:`ssim_map`."""
     return ssim_map(x, y, data_range, window_size, sigma, k1, k2).flatten(1).mean(dim=1)
+
+
+def ssim_index(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> float:
+    """SSIM of two ``(H, W)`` NumPy images (default 0..255 scale) in float64 → scalar in [-1, 1].
+
+    The metric form of :func:`ssim` (same code path), as in
+    ``skimage.metrics.structural_similarity(x, y, data_range=255, gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False)``.
+    """
+    tx = torch.from_numpy(np.asarray(x, dtype=np.float64))[None, None]
+    ty = torch.from_numpy(np.asarray(y, dtype=np.float64))[None, None]
+    return float(ssim(tx, ty, data_range=data_range)[0])

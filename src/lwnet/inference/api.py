@@ -1,0 +1,151 @@
+"""Python inference API: ``load_model`` and ``fuse`` (issue 4).
+
+Model choice (SPEC §6): the SPECT-MRI model serves SPECT and PET, the CT-MRI model serves CT.
+It follows ``pair_type`` when given, else the functional image: colour → SPECT-MRI model,
+greyscale → CT-MRI model.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from lwnet.data.colour import fuse_in_luma
+from lwnet.data.io import _pil_to_float, check_same_size
+from lwnet.errors import ConfigError, InputError, WeightsError
+from lwnet.inference.weights import load_weights
+from lwnet.model import LWNet
+
+#: Folder of the shipped weights, ``<name>.safetensors`` with a ``<name>.md`` card each.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+# Pair type (and modality) → shipped weights name.
+_SHIPPED = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri",
+            "SPECT": "spect-mri", "PET": "spect-mri", "CT": "ct-mri"}
+
+
+def shipped_weights(pair_type: str) -> Path:
+    """Path of the shipped weights for a pair type (``SPECT-MRI``, ``PET-MRI``, ``CT-MRI``).
+
+    Raises :class:`WeightsError` for an unknown pair type or when the file is not installed.
+    """
+    name = _SHIPPED.get(pair_type.upper())
+    if name is None:
+        raise WeightsError(
+            f"no shipped model for pair type {pair_type!r}; known: SPECT-MRI, PET-MRI, CT-MRI"
+        )
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    if not path.is_file():
+        raise WeightsError(f"{path}: shipped weights for {pair_type} are not installed; "
+                           "pass a weights file instead")
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(path: str, mtime_ns: int) -> LWNet:
+    return load_weights(path)
+
+
+def load_model(
+    path: str | os.PathLike[str] | None = None, pair_type: str | None = None,
+    device: str | torch.device = "cpu",
+) -> LWNet:
+    """Load LWNet weights: a file, or the shipped model for ``pair_type`` (default SPECT-MRI).
+
+    Returns a model in eval mode on ``device``. Each call returns a fresh copy; files are parsed
+    once and cached by path and modification time.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device}: CUDA is not available on this machine")
+    path = Path(path) if path is not None else shipped_weights(pair_type or "SPECT-MRI")
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        raise WeightsError(f"{path}: no such weights file") from None
+    cached = _cached_model(str(path.resolve()), mtime)
+    model = LWNet(**cached.config)
+    model.load_state_dict(cached.state_dict())
+    return model.eval().to(device)
+
+
+def _as_array(image: Any, name: str) -> np.ndarray:
+    """A numpy array or PIL image → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1]."""
+    if isinstance(image, Image.Image):
+        arr = _pil_to_float(image, Path(name))
+    else:
+        arr = np.asarray(image)
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        elif arr.dtype == np.uint16:
+            arr = arr.astype(np.float32) / 65535.0
+        elif arr.dtype.kind == "f":
+            if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+                raise InputError(f"{name}: float image must hold finite values in [0, 1]")
+        else:
+            raise InputError(f"{name}: unsupported array type {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
+        raise InputError(f"{name}: expected (H, W) or (H, W, 3), got shape {arr.shape}")
+    if arr.ndim == 3 and (arr[..., 0] == arr[..., 1]).all() and (arr[..., 0] == arr[..., 2]).all():
+        arr = arr[..., 0]  # greyscale stored as RGB
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def default_pair_type(functional: np.ndarray) -> str:
+    """Pair type implied by the functional image: colour → SPECT-MRI, greyscale → CT-MRI."""
+    return "SPECT-MRI" if functional.ndim == 3 else "CT-MRI"
+
+
+def fuse_batch(model: LWNet, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Run ``model`` on a batch: ``a``, ``b`` float ``(N, H, W)`` in [0, 1] → ``(N, H, W)``."""
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        ta = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[:, None].to(device)
+        tb = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))[:, None].to(device)
+        return model(ta, tb)[:, 0].float().cpu().numpy()
+
+
+def network_method(model: LWNet) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``model`` as a fusion method ``(a, b) -> f`` on float32 ``(H, W)`` luminance images."""
+    model.eval()
+
+    def lwnet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return fuse_batch(model, a[None], b[None])[0]
+
+    return lwnet
+
+
+def fuse(
+    mri: Any, functional: Any, model: LWNet | str | os.PathLike[str] | None = None,
+    pair_type: str | None = None, device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Fuse an MRI with a SPECT/PET/CT image with LWNet (SPEC §1: through luminance).
+
+    Args:
+        mri: the MRI, numpy array (uint8, uint16 or float in [0, 1]) or PIL image.
+        functional: SPECT/PET (colour) or CT (greyscale), same H×W.
+        model: an :class:`LWNet`, a weights file, or None for the shipped model.
+        pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model; by
+            default a colour ``functional`` picks the SPECT-MRI model, greyscale the CT-MRI one.
+        device: where a loaded model runs.
+
+    Returns:
+        float32 in [0, 1]: ``(H, W, 3)`` with the functional image's chroma when it is colour,
+        else ``(H, W)``.
+    """
+    a = _as_array(mri, "mri")
+    b = _as_array(functional, "functional")
+    check_same_size(a, b, "mri", "functional")
+    if not isinstance(model, torch.nn.Module):
+        model = load_model(model, pair_type or default_pair_type(b), device)
+    result, _ = fuse_in_luma(network_method(model), a, b)
+    return result

@@ -1,0 +1,161 @@
+"""LWNet weights on disk: safetensors with the model config and card in the metadata.
+
+A weights file holds the state dict as safetensors (never pickle: loading can run no code) and
+four metadata strings: ``format`` (``"lwnet"``), ``format_version``, ``config`` (JSON of the
+``LWNet`` constructor arguments) and ``card`` (the model card as Markdown). The card is also
+written beside the weights as ``<stem>.md`` so people can read it without tools.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_safetensors
+
+from lwnet.data.io import atomic_write_bytes
+from lwnet.errors import OutputExistsError, WeightsError
+from lwnet.model import LWNet
+
+FORMAT = "lwnet"
+FORMAT_VERSION = "1"
+
+# Leading bytes of formats that must never be deserialised here: pickle protocol 2+ and the
+# zip container of torch.save.
+_PICKLE_MAGIC = b"\x80"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def render_card(card: Mapping[str, Any] | str, config: Mapping[str, Any]) -> str:
+    """Model card as Markdown: a given string as is, or a dict as a title and key/value list.
+
+    The architecture config is appended when a dict is rendered.
+    """
+    if isinstance(card, str):
+        return card if card.endswith("\n") else card + "\n"
+    title = card.get("title", "LWNet weights")
+    lines = [f"# {title}", ""]
+    lines += [f"- **{key}**: {value}" for key, value in card.items() if key != "title"]
+    lines += ["", f"Architecture (`LWNet(**config)`): `{json.dumps(dict(config))}`", ""]
+    return "\n".join(lines)
+
+
+def card_path(path: str | os.PathLike[str]) -> Path:
+    """The Markdown card beside a weights file: ``x.safetensors`` → ``x.md``."""
+    return Path(path).with_suffix(".md")
+
+
+def save_weights(
+    path: str | os.PathLike[str], model: LWNet, card: Mapping[str, Any] | str,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model``'s weights to ``path`` (safetensors) and its card to ``<stem>.md``.
+
+    Both writes are atomic; without ``overwrite`` an existing weights file or card raises
+    :class:`OutputExistsError` before anything is written. Returns ``path``.
+    """
+    path = Path(path)
+    md = card_path(path)
+    if not overwrite:
+        for target in (path, md):
+            if target.exists():
+                raise OutputExistsError(f"{target}: already exists (use overwrite to replace it)")
+    text = render_card(card, model.config)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "config": json.dumps(model.config), "card": text,
+    }
+    atomic_write_bytes(path, save_safetensors(tensors, metadata=metadata), overwrite=overwrite)
+    atomic_write_bytes(md, text.encode("utf-8"), overwrite=overwrite)
+    return path
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """State dict and metadata of a weights file, refusing anything but safetensors.
+
+    Raises :class:`WeightsError` naming the file for a missing file, a pickle or ``torch.save``
+    checkpoint (detected from its first bytes and never unpickled), or a corrupt file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_PICKLE_MAGIC) or head.startswith(_ZIP_MAGIC):
+        raise WeightsError(
+            f"{path}: a pickle/torch.save checkpoint, refused (loading it could run arbitrary "
+            "code); LWNet reads safetensors files only"
+        )
+    try:
+        with safe_open(path, framework="pt", device="cpu") as handle:
+            metadata = dict(handle.metadata() or {})
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise WeightsError(f"{path}: not a valid safetensors file ({exc})") from None
+    return tensors, metadata
+
+
+def _check_state(path: Path, model: LWNet, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Raise :class:`WeightsError` listing missing/unexpected keys and shape mismatches."""
+    expected = model.state_dict()
+    problems = []
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing:
+        problems.append(f"missing {', '.join(missing[:5])}" + (" …" if len(missing) > 5 else ""))
+    if unexpected:
+        problems.append(
+            f"unexpected {', '.join(unexpected[:5])}" + (" …" if len(unexpected) > 5 else "")
+        )
+    for key in sorted(set(expected) & set(tensors)):
+        if expected[key].shape != tensors[key].shape:
+            problems.append(
+                f"{key} has shape {tuple(tensors[key].shape)}, the model expects "
+                f"{tuple(expected[key].shape)}"
+            )
+    if problems:
+        raise WeightsError(
+            f"{path}: weights do not fit LWNet({model.config}): " + "; ".join(problems[:6])
+        )
+
+
+def load_weights(
+    path: str | os.PathLike[str], config: Mapping[str, Any] | None = None
+) -> LWNet:
+    """Build the LWNet a weights file describes and load its weights (eval mode, CPU).
+
+    ``config`` overrides the architecture stored in the file (to check a file against a given
+    architecture). Raises :class:`WeightsError` for unsafe, corrupt or mismatching files.
+    """
+    path = Path(path)
+    tensors, metadata = read_weights(path)
+    if config is None:
+        if metadata.get("format") != FORMAT or "config" not in metadata:
+            raise WeightsError(f"{path}: safetensors file without LWNet metadata (config)")
+        if metadata.get("format_version") != FORMAT_VERSION:
+            raise WeightsError(
+                f"{path}: weights format version {metadata.get('format_version')!r}, this "
+                f"LWNet reads version {FORMAT_VERSION}"
+            )
+        try:
+            config = json.loads(metadata["config"])
+        except json.JSONDecodeError as exc:
+            raise WeightsError(f"{path}: unreadable config metadata ({exc})") from None
+    try:
+        model = LWNet(**config)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{path}: config {config} does not describe an LWNet ({exc})") from None
+    _check_state(path, model, tensors)
+    model.load_state_dict(tensors)
+    return model.eval()
+
+
+def read_card(path: str | os.PathLike[str]) -> str:
+    """The model card stored in a weights file's metadata ('' when there is none)."""
+    return read_weights(path)[1].get("card", "")

@@ -1,0 +1,23 @@
+"""Classical fusion methods, external result folders and dataset-wide fusion.
+
+Every method is a pure function ``(a, b) -> f`` on float32 ``(H, W)`` images in [0, 1] that
+keeps the common zero background at exactly 0 (SPEC §1); :func:`get_method` finds one by name.
+"""
+
+from lwnet.methods.dataset import DatasetRun, fuse_dataset, output_path
+from lwnet.methods.external import BuiltinMethod, ExternalMethod, FusionSource, external_methods
+from lwnet.methods.registry import FuseFn, get_method, method_names, register_method
+
+__all__ = [
+    "BuiltinMethod",
+    "DatasetRun",
+    "ExternalMethod",
+    "FuseFn",
+    "FusionSource",
+    "external_methods",
+    "fuse_dataset",
+    "get_method",
+    "method_names",
+    "output_path",
+    "register_method",
+]

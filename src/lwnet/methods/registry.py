@@ -1,0 +1,58 @@
+"""Fusion methods by name.
+
+A method is any callable ``(a, b) -> f`` on float32 ``(H, W)`` images in [0, 1]. Built-in
+entries are ``"module:function"`` targets imported on first use, so registering a method costs
+nothing until it runs; other parts of LWNet (the network) add themselves with
+:func:`register_method`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import numpy as np
+
+from lwnet.errors import InputError
+
+FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+_REGISTRY: dict[str, str | FuseFn] = {
+    "mean": "lwnet.methods.average:average",
+    "max": "lwnet.methods.maximum:maximum",
+    "laplacian": "lwnet.methods.laplacian:laplacian",
+    "dwt": "lwnet.methods.dwt:dwt",
+    "gff": "lwnet.methods.gff:gff",
+    "edge": "lwnet.methods.edge:edge",
+    "pcnn": "lwnet.methods.pcnn:pcnn",
+}
+
+
+def register_method(name: str, target: str | FuseFn, *, replace: bool = False) -> None:
+    """Add a method: a callable, or a ``"package.module:function"`` imported lazily."""
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"fusion method {name!r} is already registered")
+    _REGISTRY[name] = target
+
+
+def method_names() -> list[str]:
+    """Names of all registered methods, in registration order."""
+    return list(_REGISTRY)
+
+
+def get_method(name: str) -> FuseFn:
+    """The fusion function registered as ``name``.
+
+    Raises:
+        InputError: unknown name (the message lists the known ones).
+    """
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise InputError(
+            f"unknown fusion method {name!r}; known methods: {', '.join(method_names())}"
+        ) from None
+    if callable(target):
+        return target
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)

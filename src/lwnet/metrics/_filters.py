@@ -1,0 +1,53 @@
+"""Small filtering building blocks shared by the metrics (NumPy, float64).
+
+All filters are *correlations* with separable windows; 'valid' means no padding (output shrinks
+by ``n - 1`` per axis), 'same' means zero padding as MATLAB's ``filter2(..., 'same')``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+
+from lwnet.metrics.ssim import gaussian_kernel1d
+
+
+def gaussian_window1d(size: int, sigma: float, normalised: bool = True) -> np.ndarray:
+    """1-D Gaussian of ``size`` taps as float64 ``(size,)``.
+
+    Normalised to sum 1, or, with ``normalised=False``, the factor of the 2-D continuous density
+    ``exp(-x²/2σ²) / sqrt(2πσ²)`` so that its outer product is ``exp(-r²/2σ²) / (2πσ²)``.
+    """
+    if normalised:
+        return gaussian_kernel1d(size, sigma, dtype=torch.float64).numpy()
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    return np.exp(-(x**2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2)
+
+
+def filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable 'valid' correlation of ``(..., H, W)`` with the 1-D window ``g`` on both axes.
+
+    Returns ``(..., H - n + 1, W - n + 1)``; each output is a dot product over the window.
+    """
+    n = g.size
+    x = sliding_window_view(x, n, axis=-1) @ g
+    return np.swapaxes(sliding_window_view(np.swapaxes(x, -1, -2), n, axis=-1) @ g, -1, -2)
+
+
+def filter_same(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable 'same' correlation with zero padding: output has the shape of ``x``."""
+    r = g.size // 2
+    pad = [(0, 0)] * (x.ndim - 2) + [(r, g.size - 1 - r)] * 2
+    return filter_valid(np.pad(x, pad), g)
+
+
+def box_sum_valid(x: np.ndarray, size: int) -> np.ndarray:
+    """Sum over every ``size``×``size`` window ('valid'): ``(H, W)`` → ``(H-size+1, W-size+1)``.
+
+    Integral image (cumulative sums) in float64: exact for integer-valued images (sums stay far
+    below 2**53), so flat windows give exactly zero variance, unlike an FFT box filter.
+    """
+    s = np.zeros((x.shape[0] + 1, x.shape[1] + 1), dtype=np.float64)
+    np.cumsum(np.cumsum(x, axis=0, dtype=np.float64), axis=1, out=s[1:, 1:])
+    return s[size:, size:] - s[:-size, size:] - s[size:, :-size] + s[:-size, :-size]

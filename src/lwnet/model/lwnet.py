@@ -1,0 +1,89 @@
+"""LWNet: the lightweight fusion network of SPEC §2.
+
+Two encoders (one per modality, weights not shared) → MCA cross-modal fusion → decoder →
+parameter-free background gate. Fully convolutional: any H×W, no padding requirement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from lwnet.model.decoder import Decoder
+from lwnet.model.encoder import Encoder
+from lwnet.model.mca import MCA
+
+#: Half an 8-bit grey level: a pixel below it in both sources is 0 once saved as 8 bits.
+BACKGROUND_THRESHOLD = 0.5 / 255
+
+
+def background_gate(
+    f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, threshold: float = BACKGROUND_THRESHOLD
+) -> torch.Tensor:
+    """Set ``f`` to exactly 0 where both sources are background (SPEC §1).
+
+    All tensors ``(N, 1, H, W)``. A pixel is background when ``max(a, b) <= threshold``, i.e.
+    both sources round to grey level 0. Without this, the sigmoid output (never 0) plus conv
+    biases leave a constant offset on the 40–60 % of a slice that is air. The gate has no
+    parameters and is part of ``forward``, so training, inference and ONNX export all get it;
+    its gradient is the mask itself (the loss sees background pixels as fixed zeros).
+    """
+    return f * (torch.maximum(a, b) > threshold).to(f.dtype)
+
+
+class LWNet(nn.Module):
+    """Lightweight fusion network: ``forward(a, b) -> f``, all ``(N, 1, H, W)`` in [0, 1].
+
+    Args:
+        width: encoder width C. 12 keeps the network within SPEC's budget (≤ 13,000
+            parameters, ≤ 1 GMAC per 256×256 pair); 16 exceeds both (see docs/benchmarks.md).
+        scales: depthwise kernel sizes of MCA.
+        use_aca: adaptive channel attention in encoders and decoder (False: ablation).
+        use_mca: multi-scale cross attention (False: ablation; the encoder features are
+            concatenated and decoded directly).
+        negative_slope: LeakyReLU slope.
+        aca_max_pool: add global max pooling beside average pooling in ACA.
+        background_threshold: see :func:`background_gate`; ``None`` disables the gate.
+
+    ``config`` holds the constructor arguments, so ``LWNet(**model.config)`` rebuilds it.
+    """
+
+    def __init__(
+        self, width: int = 12, scales: Sequence[int] = (3, 5, 7), use_aca: bool = True,
+        use_mca: bool = True, negative_slope: float = 0.2, aca_max_pool: bool = False,
+        background_threshold: float | None = BACKGROUND_THRESHOLD,
+    ) -> None:
+        super().__init__()
+        if width < 2:
+            raise ValueError(f"width must be at least 2, got {width}")
+        self.config: dict[str, Any] = {
+            "width": int(width), "scales": [int(s) for s in scales], "use_aca": bool(use_aca),
+            "use_mca": bool(use_mca), "negative_slope": float(negative_slope),
+            "aca_max_pool": bool(aca_max_pool),
+            "background_threshold": (
+                None if background_threshold is None else float(background_threshold)
+            ),
+        }
+        blocks = {"use_aca": use_aca, "negative_slope": negative_slope,
+                  "aca_max_pool": aca_max_pool}
+        self.encoder_a = Encoder(width, **blocks)
+        self.encoder_b = Encoder(width, **blocks)
+        self.mca = MCA(width, scales) if use_mca else None
+        self.decoder = Decoder(width, **blocks)
+        self.background_threshold = background_threshold
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 1:
+            raise ValueError(
+                f"expected two (N, 1, H, W) tensors of equal shape, got {tuple(a.shape)} "
+                f"and {tuple(b.shape)}"
+            )
+        fa, fb = self.encoder_a(a), self.encoder_b(b)
+        fused = self.mca(fa, fb) if self.mca is not None else torch.cat([fa, fb], dim=1)
+        f = self.decoder(fused)
+        if self.background_threshold is None:
+            return f
+        return background_gate(f, a, b, self.background_threshold)

@@ -1,0 +1,116 @@
+"""``lwnet fuse``: single pair and dataset mode, colour handling, safety of outputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lwnet.cli import main
+from lwnet.data import fuse_in_luma, luma8, read_image, write_image
+from lwnet.methods import ExternalMethod, fuse_dataset, get_method
+
+
+def _pet(sample: Path) -> tuple[Path, Path]:
+    return sample / "PET-MRI" / "MRI" / "41054.png", sample / "PET-MRI" / "PET" / "41054.png"
+
+
+def test_single_pair_colour_and_luma(sample: Path, tmp_path: Path) -> None:
+    a, b = _pet(sample)
+    out, luma_out = tmp_path / "f.png", tmp_path / "y.png"
+    assert main(["fuse", "--method", "gff", str(a), str(b), "-o", str(out),
+                 "--luma-out", str(luma_out)]) == 0
+    rgb, y = read_image(out), read_image(luma_out)
+    assert rgb.shape == (256, 256, 3) and y.shape == (256, 256)
+    expected_rgb, expected_y = fuse_in_luma(get_method("gff"), read_image(a), read_image(b))
+    np.testing.assert_array_equal(luma8(y), luma8(expected_y))
+    # the colour result carries the fused luminance, up to 8-bit rounding of R, G, B and the
+    # RGB gamut clipping of saturated pseudo-colour pixels (about 8 % of this PET slice)
+    assert (np.abs(luma8(rgb).astype(int) - luma8(expected_y).astype(int)) <= 2).mean() > 0.85
+    np.testing.assert_array_equal(luma8(rgb), luma8(expected_rgb))
+
+
+def test_grey_pair_gives_grey_output(sample: Path, tmp_path: Path) -> None:
+    a, b = sample / "CT-MRI" / "MRI" / "16011.png", sample / "CT-MRI" / "CT" / "16011.png"
+    assert main(["fuse", "-m", "max", str(a), str(b), "-o", str(tmp_path / "f.png")]) == 0
+    f = read_image(tmp_path / "f.png")
+    assert f.ndim == 2
+    np.testing.assert_array_equal(luma8(f), np.maximum(luma8(read_image(a)), luma8(read_image(b))))
+
+
+def test_refuses_to_overwrite(sample: Path, tmp_path: Path, capsys) -> None:
+    a, b = _pet(sample)
+    out = tmp_path / "f.png"
+    out.write_bytes(b"keep")
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(out)]) == 2
+    assert out.read_bytes() == b"keep"
+    assert "already exists" in capsys.readouterr().err
+    luma_out = tmp_path / "y.png"
+    luma_out.write_bytes(b"keep")
+    # an existing second output also blocks the first: nothing is half-written
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "new.png"),
+                 "--luma-out", str(luma_out)]) == 2
+    assert not (tmp_path / "new.png").exists()
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(out), "--overwrite"]) == 0
+    assert read_image(out).shape == (256, 256, 3)
+
+
+def test_bad_inputs_exit_2_with_one_line(sample: Path, tmp_path: Path, capsys) -> None:
+    a, _ = _pet(sample)
+    small = tmp_path / "small.png"
+    write_image(small, np.zeros((20, 30)))
+    assert main(["fuse", "-m", "mean", str(a), str(small), "-o", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert "size mismatch" in err and err.count("\n") == 1
+    assert main(["fuse", "-m", "nope", str(a), str(a), "-o", str(tmp_path / "o.png")]) == 2
+    assert "known methods" in capsys.readouterr().err
+    assert main(["fuse", "-m", "mean", str(a), str(tmp_path / "missing.png"),
+                 "-o", str(tmp_path / "o.png")]) == 2
+    assert "missing.png" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_dataset_mode_writes_skips_and_redoes(sample: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["fuse", "-m", "dwt", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI",
+            "--out", str(out)]
+    assert main(args) == 0
+    assert "2 written, 0 already present" in capsys.readouterr().out
+    target = out / "dwt" / "SPECT-MRI" / "9028.png"
+    assert read_image(target).shape == (256, 256, 3)
+    mtime = target.stat().st_mtime_ns
+    assert main(args) == 0
+    assert "0 written, 2 already present" in capsys.readouterr().out
+    assert target.stat().st_mtime_ns == mtime
+    os.utime(target, ns=(0, 0))
+    assert main(args + ["--redo"]) == 0
+    assert target.stat().st_mtime_ns != 0
+    # the output folder is itself an external-method folder
+    y = ExternalMethod(out / "dwt").luma("SPECT-MRI", "9028")
+    assert y.shape == (256, 256)
+
+
+def test_fuse_dataset_luma_in_parallel(sample: Path, tmp_path: Path) -> None:
+    run = fuse_dataset(["laplacian", "max"], sample, "CT-MRI", tmp_path, jobs=2, luma=True,
+                       progress=False)
+    assert (run.written, run.skipped) == (2, 0)
+    y = read_image(tmp_path / "laplacian" / "CT-MRI" / "16011.png")
+    a = read_image(sample / "CT-MRI" / "MRI" / "16011.png")
+    b = read_image(sample / "CT-MRI" / "CT" / "16011.png")
+    np.testing.assert_array_equal(luma8(y), luma8(get_method("laplacian")(a, b)))
+
+
+def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys) -> None:
+    assert main(["fuse", "-m", "mean", "--root", str(sample), "--out", str(tmp_path)]) == 2
+    assert "--pair" in capsys.readouterr().err
+    assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI",
+                 "--split", "test", "--out", str(tmp_path)]) == 2
+    assert "split" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["fuse", "--list-methods"]])
+def test_list_methods(argv: list[str], capsys) -> None:
+    assert main(argv) == 0
+    assert "gff" in capsys.readouterr().out.split()

@@ -1,0 +1,193 @@
+"""Weights I/O, refusal of unsafe/mismatching files, and the lwnet.fuse API."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+import lwnet
+from lwnet.data import harvard_pairs, luma8, read_image
+from lwnet.errors import InputError, OutputExistsError, WeightsError
+from lwnet.inference import (
+    card_path,
+    fuse,
+    load_model,
+    load_weights,
+    read_card,
+    save_weights,
+    shipped_weights,
+)
+from lwnet.model import LWNet
+
+
+def _random_model(seed: int = 0, **kwargs) -> LWNet:
+    torch.manual_seed(seed)
+    return LWNet(**kwargs).eval()
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    path = tmp_path / "random.safetensors"
+    save_weights(path, _random_model(), {"title": "Seeded random LWNet", "preset": "none"})
+    return path
+
+
+def test_round_trip_gives_identical_outputs(weights: Path) -> None:
+    model = _random_model()
+    loaded = load_model(weights)
+    assert loaded.config == model.config
+    a, b = torch.rand(2, 1, 1, 40, 36)
+    with torch.inference_mode():
+        assert torch.equal(model(a, b), loaded(a, b))
+
+
+def test_round_trip_keeps_ablation_config(tmp_path: Path) -> None:
+    path = tmp_path / "ablation.safetensors"
+    save_weights(path, _random_model(width=8, use_mca=False), "# card\n")
+    assert load_weights(path).config == LWNet(width=8, use_mca=False).config
+
+
+def test_card_in_metadata_and_beside(weights: Path) -> None:
+    text = card_path(weights).read_text()
+    assert text.startswith("# Seeded random LWNet")
+    assert "preset" in text and '"width": 12' in text
+    assert read_card(weights) == text
+
+
+def test_save_refuses_to_overwrite(weights: Path) -> None:
+    before = weights.read_bytes()
+    with pytest.raises(OutputExistsError, match="already exists"):
+        save_weights(weights, _random_model(seed=1), {"title": "other"})
+    assert weights.read_bytes() == before
+    save_weights(weights, _random_model(seed=1), {"title": "other"}, overwrite=True)
+    assert weights.read_bytes() != before
+
+
+def test_wrong_architecture_is_refused(tmp_path: Path, weights: Path) -> None:
+    with pytest.raises(WeightsError, match=r"shape .* model expects"):
+        load_weights(weights, config={"width": 8})
+    with pytest.raises(WeightsError, match=r"unexpected mca\."):
+        load_weights(weights, config={"use_mca": False})
+    # A file whose metadata claims one architecture but holds another's tensors.
+    bogus = tmp_path / "bogus.safetensors"
+    state = {k: v.contiguous() for k, v in _random_model().state_dict().items()}
+    del state["decoder.body.5.bias"]
+    save_file(state, bogus, metadata={"format": "lwnet", "format_version": "1",
+                                      "config": json.dumps(LWNet().config)})
+    with pytest.raises(WeightsError, match=r"bogus.safetensors.*missing decoder\.body\.5\.bias"):
+        load_model(bogus)
+
+
+def test_safetensors_without_lwnet_metadata_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plain.safetensors"
+    save_file({k: v.contiguous() for k, v in LWNet().state_dict().items()}, path)
+    with pytest.raises(WeightsError, match="without LWNet metadata"):
+        load_model(path)
+
+
+class _Marker:
+    """Unpickling this object creates a marker file: proof that a pickle was executed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_pickle_payload_is_never_unpickled(tmp_path: Path, writer: str) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.safetensors"
+    payload = {"state": _Marker(str(marker))}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(payload, protocol=4))
+    else:
+        torch.save(payload, path)
+    with pytest.raises(WeightsError, match="evil.safetensors.*refused"):
+        load_model(path)
+    assert not marker.exists()
+    if writer == "pickle":  # the payload is live, so the refusal above is what protected us
+        pickle.loads(path.read_bytes())
+        assert marker.exists()
+
+
+def test_garbage_and_missing_files(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")
+    with pytest.raises(WeightsError, match="junk.safetensors: not a valid safetensors"):
+        load_model(junk)
+    with pytest.raises(WeightsError, match="no such weights file"):
+        load_model(tmp_path / "absent.safetensors")
+
+
+def test_unknown_pair_type() -> None:
+    with pytest.raises(WeightsError, match="no shipped model for pair type 'MRI-XYZ'"):
+        shipped_weights("MRI-XYZ")
+
+
+def test_import_lwnet_does_not_import_torch() -> None:
+    code = "import sys, lwnet; assert 'torch' not in sys.modules; print(callable(lwnet.fuse))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(Path(lwnet.__file__).parents[1])})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+
+
+def test_fuse_on_sample_colour_and_grey(sample: Path, weights: Path) -> None:
+    for pair_type, colour in (("SPECT-MRI", True), ("PET-MRI", True), ("CT-MRI", False)):
+        pair = harvard_pairs(sample, pair_type)[0]
+        mri, functional = read_image(pair.a), read_image(pair.b)
+        result = lwnet.fuse(mri, functional, model=weights)
+        assert result.dtype == np.float32 and result.shape[:2] == mri.shape
+        assert result.ndim == (3 if colour else 2)
+        # Background of both sources stays exactly 0 in the saved 8-bit result.
+        background = (luma8(mri) == 0) & (luma8(functional) == 0)
+        assert (np.rint(result * 255)[background] == 0).all()
+
+
+def test_fuse_accepts_pil_and_uint8(sample: Path, weights: Path) -> None:
+    pair = harvard_pairs(sample, "SPECT-MRI")[0]
+    model = load_model(weights)
+    from_arrays = fuse(read_image(pair.a), read_image(pair.b), model=model)
+    with Image.open(pair.a) as a, Image.open(pair.b) as b:
+        from_pil = fuse(a, b, model=model)
+        from_uint8 = fuse(np.asarray(a), np.asarray(b), model=model)
+    np.testing.assert_array_equal(from_pil, from_arrays)
+    np.testing.assert_array_equal(from_uint8, from_arrays)
+
+
+def test_fuse_picks_shipped_model_by_pair_or_colour(monkeypatch, tmp_path: Path) -> None:
+    import lwnet.inference.api as api
+
+    spect = _random_model(seed=10, width=8)
+    ct = _random_model(seed=11, width=10)
+    save_weights(tmp_path / "spect-mri.safetensors", spect, "# spect\n")
+    save_weights(tmp_path / "ct-mri.safetensors", ct, "# ct\n")
+    monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
+    assert load_model(pair_type="PET-MRI").config["width"] == 8
+    assert load_model(pair_type="CT-MRI").config["width"] == 10
+    rng = np.random.default_rng(0)
+    mri, colour = rng.random((32, 32), np.float32), rng.random((32, 32, 3), np.float32)
+    grey = rng.random((32, 32), np.float32)
+    expected = fuse(mri, colour, model=spect)
+    np.testing.assert_array_equal(fuse(mri, colour), expected)
+    np.testing.assert_array_equal(fuse(mri, grey), fuse(mri, grey, model=ct))
+    np.testing.assert_array_equal(fuse(mri, grey, pair_type="SPECT-MRI"),
+                                  fuse(mri, grey, model=spect))
+
+
+def test_fuse_input_errors(weights: Path) -> None:
+    with pytest.raises(InputError, match="size mismatch: mri is 32x32, functional is 40x32"):
+        fuse(np.zeros((32, 32)), np.zeros((32, 40)), model=weights)
+    with pytest.raises(InputError, match=r"mri: float image must hold finite values"):
+        fuse(np.full((32, 32), 2.0), np.zeros((32, 32)), model=weights)

@@ -1,0 +1,132 @@
+"""Classical fusion methods: contract (shape, range, background), self-fusion, sanity cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from lwnet.data import luma8, read_image, split_luma
+from lwnet.errors import InputError
+from lwnet.methods import get_method, method_names, register_method
+from lwnet.methods.edge import edge
+
+MULTI_SCALE = ["laplacian", "dwt", "gff", "edge", "pcnn"]
+
+
+def _texture(shape: tuple[int, int], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(gaussian_filter(rng.random(shape), 1.5) * 2.5 - 0.75, 0.0, 1.0)
+
+
+def _phantom(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Textured ellipse on a zero background, like a brain slice."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    body = ((yy - h / 2) / (0.4 * h)) ** 2 + ((xx - w / 2) / (0.4 * w)) ** 2 <= 1.0
+    return np.where(body, 0.2 + 0.7 * _texture(shape, seed), 0.0)
+
+
+def test_registry_lists_all_required_methods() -> None:
+    assert set(method_names()) >= {"mean", "max", "laplacian", "dwt", "gff", "edge", "pcnn"}
+
+
+def test_unknown_method_lists_known_ones() -> None:
+    with pytest.raises(InputError, match="unknown fusion method 'nope'.*gff"):
+        get_method("nope")
+
+
+def test_register_method_refuses_duplicates() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_method("mean", lambda a, b: a)
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_shape_dtype_range_on_odd_size(name: str) -> None:
+    a, b = _phantom((37, 53), 0), _texture((37, 53), 1)
+    f = get_method(name)(a, b)
+    assert f.shape == (37, 53) and f.dtype == np.float32
+    assert np.isfinite(f).all() and f.min() >= 0.0 and f.max() <= 1.0
+    assert f.std() > 0.01  # not a constant image
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_zero_background_is_exactly_zero(name: str) -> None:
+    a, b = _phantom((64, 80), 2), _phantom((64, 80), 3)
+    b[:, :30] = 0.0  # b has less body than a
+    f8 = luma8(get_method(name)(a, b))
+    background = (luma8(a) == 0) & (luma8(b) == 0)
+    assert background.mean() > 0.3
+    assert (f8[background] == 0).all()
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_zero_background_on_real_pair(name: str, sample) -> None:
+    a = read_image(sample / "SPECT-MRI" / "MRI" / "9028.png")
+    b = split_luma(read_image(sample / "SPECT-MRI" / "SPECT" / "9028.png"))[0]
+    f8 = luma8(get_method(name)(a, b))
+    background = (luma8(a) == 0) & (luma8(b) == 0)
+    assert (f8[background] == 0).all()
+    assert (f8[~background] > 0).mean() > 0.9  # the body is not erased
+
+
+@pytest.mark.parametrize("name", [n for n in method_names() if n != "edge"])
+def test_fusing_an_image_with_itself_returns_it(name: str) -> None:
+    a = _phantom((45, 61), 4)
+    np.testing.assert_allclose(get_method(name)(a, a), a, atol=1e-5)
+
+
+def test_edge_with_itself_only_enhances_detail() -> None:
+    a = _phantom((45, 61), 4)
+    np.testing.assert_allclose(edge(a, a, gains=(1.0, 1.0, 1.0)), a, atol=1e-5)
+    enhanced = edge(a, a)
+    assert np.abs(enhanced - a).mean() < 0.02
+    # Enhancement sharpens: more gradient energy than the source itself.
+    assert np.abs(np.diff(enhanced, axis=1)).sum() > np.abs(np.diff(a, axis=1)).sum()
+
+
+def test_mean_weight_hand_computed() -> None:
+    a, b = np.full((20, 20), 0.8), np.full((20, 20), 0.4)
+    np.testing.assert_allclose(get_method("mean")(a, b, weight=0.25), 0.25 * 0.8 + 0.75 * 0.4,
+                               rtol=1e-6)
+    with pytest.raises(ValueError):
+        get_method("mean")(a, b, weight=1.5)
+
+
+def test_max_on_step_images() -> None:
+    a = np.zeros((20, 30))
+    a[:, :15] = 0.8
+    a[:, 15:] = 0.2
+    b = a[:, ::-1].copy()
+    np.testing.assert_allclose(get_method("max")(a, b), 0.8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", MULTI_SCALE)
+def test_keeps_the_detail_of_each_source(name: str) -> None:
+    """Detail only in a's left half and only in b's right half: both halves survive."""
+    shape = (64, 96)
+    tex = _texture(shape, 5)
+    a = np.full(shape, 0.5)
+    b = np.full(shape, 0.5)
+    a[:, :48] = 0.25 + 0.5 * tex[:, :48]
+    b[:, 48:] = 0.25 + 0.5 * tex[:, 48:]
+    f = get_method(name)(a, b)
+    mean = get_method("mean")(a, b)
+    for half in (slice(4, 40), slice(56, 92)):
+        src = tex[8:-8, half]
+        corr = np.corrcoef(f[8:-8, half].ravel(), src.ravel())[0, 1]
+        assert corr > 0.9, (name, half, corr)
+        # contrast of the detail is kept, unlike the mean which halves it
+        assert f[8:-8, half].std() > 1.5 * mean[8:-8, half].std()
+
+
+def test_methods_are_deterministic() -> None:
+    a, b = _phantom((40, 40), 6), _phantom((40, 40), 7)
+    for name in method_names():
+        fn = get_method(name)
+        np.testing.assert_array_equal(fn(a, b), fn(a, b))
+
+
+def test_rejects_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="equal shape"):
+        get_method("gff")(np.zeros((20, 20)), np.zeros((20, 21)))

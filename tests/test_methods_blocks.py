@@ -1,0 +1,90 @@
+"""Building blocks of the classical methods, against brute force and scikit-image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lwnet.methods._common import box_mean, consistency_check, guided_filter
+from lwnet.methods.edge import visual_saliency
+from lwnet.methods.pcnn import _otsu_threshold, papcnn_firing_times
+from lwnet.methods.pyramid import (
+    laplacian_pyramid,
+    laplacian_reconstruct,
+    nonsubsampled_pyramid,
+    nonsubsampled_reconstruct,
+)
+
+
+def test_box_mean_matches_brute_force() -> None:
+    x = np.random.default_rng(0).random((13, 17))
+    r = 3
+    expected = np.empty_like(x)
+    for i in range(13):
+        for j in range(17):
+            expected[i, j] = x[max(0, i - r): i + r + 1, max(0, j - r): j + r + 1].mean()
+    np.testing.assert_allclose(box_mean(x, r), expected, rtol=1e-10)
+
+
+def test_box_mean_radius_larger_than_image() -> None:
+    x = np.random.default_rng(1).random((9, 11))
+    np.testing.assert_allclose(box_mean(x, 45), x.mean(), rtol=1e-10)
+
+
+def test_guided_filter_preserves_a_step_and_smooths_noise() -> None:
+    rng = np.random.default_rng(2)
+    step = np.zeros((40, 40))
+    step[:, 20:] = 1.0
+    noisy = step + 0.02 * rng.standard_normal(step.shape)
+    out = guided_filter(noisy, noisy, 4, 1e-2)
+    # the edge survives (edge-preserving) and the flat noise shrinks
+    assert out[:, 25:].mean() - out[:, :15].mean() > 0.95
+    assert out[:, 25:35].std() < 0.5 * noisy[:, 25:35].std()
+    # a constant input is returned unchanged
+    np.testing.assert_allclose(guided_filter(noisy, np.full((40, 40), 0.3), 5, 0.1), 0.3)
+
+
+def test_consistency_check_removes_isolated_choices() -> None:
+    m = np.zeros((9, 9), bool)
+    m[4, 4] = True
+    m[:, 7:] = True
+    out = consistency_check(m)
+    assert not out[4, 4] and out[:, 8].all()
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (64, 64), (16, 23)])
+def test_pyramids_reconstruct_exactly(shape: tuple[int, int]) -> None:
+    x = np.random.default_rng(3).random(shape)
+    pyr = laplacian_pyramid(x, 4)
+    assert pyr[-1].shape[0] < shape[0]
+    np.testing.assert_allclose(laplacian_reconstruct(pyr), x, atol=1e-12)
+    bands = nonsubsampled_pyramid(x, 4)
+    assert all(b.shape == shape for b in bands)
+    np.testing.assert_allclose(nonsubsampled_reconstruct(bands), x, atol=1e-12)
+
+
+def test_visual_saliency_matches_brute_force() -> None:
+    x = np.random.default_rng(4).integers(0, 256, (12, 14)) / 255.0
+    levels = np.rint(x * 255).astype(int).ravel()
+    v = np.array([np.abs(levels - p).sum() for p in levels], float).reshape(x.shape)
+    np.testing.assert_allclose(visual_saliency(x), v / v.max(), rtol=1e-10)
+
+
+def test_otsu_matches_scikit_image() -> None:
+    skimage_filters = pytest.importorskip("skimage.filters")
+    rng = np.random.default_rng(5)
+    s = np.concatenate([rng.normal(0.2, 0.05, 3000), rng.normal(0.7, 0.08, 2000)]).clip(0, 1)
+    bin_width = (s.max() - s.min()) / 256
+    assert abs(_otsu_threshold(s) - skimage_filters.threshold_otsu(s, nbins=256)) <= bin_width
+
+
+def test_papcnn_stronger_stimulus_fires_more() -> None:
+    rng = np.random.default_rng(6)
+    s = np.abs(rng.normal(0, 0.05, (2, 32, 32)))
+    s[:, 10:20, 10:20] += 0.3  # a bright square
+    fires = papcnn_firing_times(s, 110)
+    assert fires.min() >= 0 and fires.max() <= 110
+    assert fires[0, 12:18, 12:18].mean() > fires[0, :5, :5].mean()
+    # independent networks: equal stimuli give equal counts
+    np.testing.assert_array_equal(papcnn_firing_times(np.stack([s[0], s[0]]), 50)[0],
+                                  papcnn_firing_times(s[:1], 50)[0])

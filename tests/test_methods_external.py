@@ -1,0 +1,56 @@
+"""External result folders and built-in methods as (pair type, id) sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lwnet.data import fuse_in_luma, read_image, write_image
+from lwnet.errors import InputError
+from lwnet.methods import BuiltinMethod, ExternalMethod, external_methods, get_method
+
+
+def test_external_method_reads_luma_and_names_missing_files(tmp_path: Path) -> None:
+    img = np.linspace(0, 1, 20 * 24).reshape(20, 24)
+    write_image(tmp_path / "Foo" / "CT-MRI" / "7.png", img)
+    rgb = np.stack([img, img * 0.5, img * 0.2], axis=-1)
+    write_image(tmp_path / "Foo" / "PET-MRI" / "7.png", rgb)
+    m = ExternalMethod(tmp_path / "Foo")
+    assert m.name == "Foo" and m.pair_types() == ["CT-MRI", "PET-MRI"]
+    assert m.path("CT-MRI", "7") == tmp_path / "Foo" / "CT-MRI" / "7.png"
+    np.testing.assert_allclose(m.luma("CT-MRI", "7"), img, atol=0.5 / 255 + 1e-6)
+    y = m.luma("PET-MRI", "7")  # a colour result is reduced to its BT.601 luma
+    assert y.shape == (20, 24)
+    np.testing.assert_allclose(y, img * (0.299 + 0.587 * 0.5 + 0.114 * 0.2), atol=2 / 255)
+    with pytest.raises(InputError, match=r"Foo/CT-MRI/8\.png"):
+        m.luma("CT-MRI", "8")
+
+
+def test_external_methods_lists_method_folders(tmp_path: Path) -> None:
+    for name in ("B", "A"):
+        (tmp_path / name / "CT-MRI").mkdir(parents=True)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "MANIFEST.md").write_text("x")
+    assert [m.name for m in external_methods(tmp_path)] == ["A", "B"]
+    with pytest.raises(InputError, match="no such"):
+        external_methods(tmp_path / "missing")
+    with pytest.raises(InputError, match="no such"):
+        ExternalMethod(tmp_path / "missing")
+
+
+def test_builtin_method_equals_direct_fusion(sample: Path) -> None:
+    m = BuiltinMethod("gff", sample)
+    a = read_image(sample / "PET-MRI" / "MRI" / "41054.png")
+    b = read_image(sample / "PET-MRI" / "PET" / "41054.png")
+    np.testing.assert_array_equal(m.luma("PET-MRI", "41054"), fuse_in_luma(get_method("gff"), a, b)[1])
+    with pytest.raises(InputError, match="99999"):
+        m.luma("PET-MRI", "99999")
+
+
+def test_shared_external_folder(shared_data: Path) -> None:
+    ext = external_methods(shared_data / "external")
+    assert {m.name for m in ext} >= {"IFCNN", "LRFNet", "MATR", "U2Fusion"}
+    y = ext[0].luma("SPECT-MRI", "9028")
+    assert y.shape == (256, 256) and y.dtype == np.float32 and 0 <= y.min() <= y.max() <= 1

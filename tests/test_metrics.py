@@ -1,0 +1,311 @@
+"""Fusion metrics against independent references: scikit-image, scikit-learn, brute force and
+hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import structural_similarity
+from sklearn.metrics import mutual_info_score
+
+from lwnet.data import harvard_pairs, luma8, read_image
+from lwnet.metrics import (
+    EXTRA_NAMES,
+    METRIC_NAMES,
+    average_gradient,
+    compute_metrics,
+    entropy,
+    fusion_mi,
+    fusion_ssim,
+    fusion_uqi,
+    fusion_vif,
+    mutual_information,
+    psnr,
+    qabf,
+    qcb,
+    spatial_frequency,
+    ssim_index,
+    standard_deviation,
+    uqi_index,
+    uqi_map,
+    viff,
+    viff_single,
+    vifp,
+)
+
+
+@pytest.fixture(scope="module")
+def triple(sample):
+    """Luma (0..255 float64) of the SPECT-MRI sample pair and their pixel mean."""
+    pair = harvard_pairs(sample, "SPECT-MRI")[0]
+    a = luma8(read_image(pair.a)).astype(np.float64)
+    b = luma8(read_image(pair.b)).astype(np.float64)
+    return a, b, np.rint((a + b) / 2)
+
+
+def _noisy(x: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(np.rint(x + rng.normal(0, sigma, x.shape)), 0, 255)
+
+
+def _blurred(x: np.ndarray, sigma: float) -> np.ndarray:
+    return np.rint(gaussian_filter(x, sigma))
+
+
+# --- SSIM -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ssim_matches_skimage_random(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (40, 52)).astype(np.float64)
+    y = np.clip(x + rng.normal(0, 30, x.shape), 0, 255).round()
+    ref = structural_similarity(x, y, data_range=255, gaussian_weights=True, sigma=1.5,
+                                use_sample_covariance=False)
+    assert ssim_index(x, y) == pytest.approx(ref, abs=1e-10)
+
+
+def test_ssim_matches_skimage_on_medical_pair(triple):
+    a, b, f = triple
+    for src in (a, b):
+        ref = structural_similarity(src, f, data_range=255, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False)
+        assert ssim_index(src, f) == pytest.approx(ref, abs=1e-10)
+    expected = (ssim_index(a, f) + ssim_index(b, f)) / 2
+    assert fusion_ssim(a, b, f) == pytest.approx(expected, abs=1e-12)
+    assert fusion_ssim(a, b, f, "sum") == pytest.approx(2 * expected, abs=1e-12)
+
+
+# --- MI ---------------------------------------------------------------------------------------
+
+def test_mi_matches_sklearn_in_bits(triple):
+    a, b, f = (x.astype(np.uint8) for x in triple)
+    for src in (a, b):
+        ref = mutual_info_score(src.ravel(), f.ravel()) / math.log(2)
+        assert mutual_information(src, f) == pytest.approx(ref, rel=1e-10)
+    ref_sum = sum(mutual_info_score(s.ravel(), f.ravel()) for s in (a, b)) / math.log(2)
+    assert fusion_mi(a, b, f) == pytest.approx(ref_sum, rel=1e-10)
+    assert fusion_mi(a, b, f, "mean") == pytest.approx(ref_sum / 2, rel=1e-10)
+
+
+def test_mi_of_image_with_itself_is_its_entropy(triple):
+    a = triple[0]
+    assert mutual_information(a, a) == pytest.approx(entropy(a), rel=1e-12)
+
+
+def test_mi_rejects_non_integer_levels():
+    with pytest.raises(ValueError, match="integer grey levels"):
+        mutual_information(np.full((4, 4), 0.5), np.zeros((4, 4)))
+
+
+# --- UQI --------------------------------------------------------------------------------------
+
+def _uqi_brute_force(x: np.ndarray, y: np.ndarray, block: int = 8) -> float:
+    """Every block×block window, moments straight from the definition, Wang–Bovik flat rules."""
+    h, w = x.shape
+    scores = []
+    for i in range(h - block + 1):
+        for j in range(w - block + 1):
+            wx, wy = x[i:i + block, j:j + block], y[i:i + block, j:j + block]
+            mx, my = wx.mean(), wy.mean()
+            vx, vy = wx.var(), wy.var()
+            cov = ((wx - mx) * (wy - my)).mean()
+            if vx + vy == 0:
+                scores.append(1.0 if mx == my == 0 else 2 * mx * my / (mx * mx + my * my))
+            elif mx * mx + my * my == 0:
+                scores.append(1.0)
+            else:
+                scores.append(4 * cov * mx * my / ((vx + vy) * (mx * mx + my * my)))
+    return float(np.mean(scores))
+
+
+def _uqi_test_images(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (24, 30)).astype(np.float64)
+    y = np.clip(x + rng.normal(0, 40, x.shape), 0, 255).round()
+    x[:, :12] = 0  # black background in both: both-flat windows at zero (score 1)
+    y[:, :12] = 0
+    x[:10, 14:26] = 90  # both flat, equal
+    y[:10, 14:26] = 90
+    x[14:, 20:] = 50  # both flat, different levels: 2·50·200 / (50² + 200²)
+    y[14:, 20:] = 200
+    y[0:3, 0:4] = 7  # a faint offset on the background of one image only
+    return x, y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uqi_matches_brute_force_with_flat_regions(seed):
+    x, y = _uqi_test_images(seed)
+    assert uqi_index(x, y) == pytest.approx(_uqi_brute_force(x, y), abs=1e-12)
+    assert uqi_index(y, x) == pytest.approx(_uqi_brute_force(y, x), abs=1e-12)
+
+
+def test_uqi_flat_window_rules_exact():
+    x, y = _uqi_test_images(0)
+    q = uqi_map(x, y)
+    assert np.all(q[10:, :4] == 1.0)  # black in both
+    assert q[0, 14] == 1.0  # equal flat
+    assert q[-1, -1] == pytest.approx(2 * 50 * 200 / (50**2 + 200**2), abs=1e-15)
+
+
+def test_uqi_and_ssim_of_identical_images_are_one(triple):
+    a = triple[0]
+    assert uqi_index(a, a) == 1.0
+    assert ssim_index(a, a) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_uqi_reduction(triple):
+    a, b, f = triple
+    qa, qb = uqi_index(a, f), uqi_index(b, f)
+    assert fusion_uqi(a, b, f) == pytest.approx((qa + qb) / 2, abs=1e-14)
+    assert fusion_uqi(a, b, f, "sum") == pytest.approx(qa + qb, abs=1e-14)
+
+
+# --- PSNR -------------------------------------------------------------------------------------
+
+def test_psnr_identities(triple):
+    a, b, _ = triple
+    mse_ab = np.mean((a - b) ** 2)
+    p_copy = 10 * np.log10(255**2 / (mse_ab / 2))
+    assert psnr(a, b, a) == pytest.approx(p_copy, abs=1e-10)
+    assert psnr(a, b, b) == pytest.approx(p_copy, abs=1e-10)
+    mean = (a + b) / 2  # unrounded: MSE(A,F) + MSE(B,F) = MSE(A,B)/2
+    assert psnr(a, b, mean) == pytest.approx(p_copy + 10 * np.log10(2), abs=1e-10)
+    # The pixel mean beats any other blend.
+    for w in (0.3, 0.45, 0.7):
+        assert psnr(a, b, w * a + (1 - w) * b) < psnr(a, b, mean)
+    assert psnr(a, a, a) == math.inf
+
+
+def test_psnr_of_maximum_only_counts_differing_pixels():
+    a = np.array([[0.0, 10.0], [20.0, 30.0]] * 8)
+    b = np.array([[10.0, 0.0], [20.0, 50.0]] * 8)
+    f = np.maximum(a, b)
+    # max(A, B) differs from exactly one source where A ≠ B: squared errors 100, 100, 0, 400.
+    assert psnr(a, b, f) == pytest.approx(10 * np.log10(255**2 / (600 / 4 / 2)), abs=1e-12)
+    assert psnr(a, b, f) == pytest.approx(psnr(a, b, a), abs=1e-12)
+
+
+# --- VIF --------------------------------------------------------------------------------------
+
+def test_vif_is_one_for_identical_images_and_drops_with_noise_and_blur(triple):
+    a = triple[0]
+    assert viff(a, a, a) == pytest.approx(1.0, abs=1e-6)
+    assert vifp(a, a) == pytest.approx(1.0, abs=1e-9)
+    for degraded in (_noisy(a, 10), _blurred(a, 1.5)):
+        assert 0.0 < viff(a, a, degraded) < 0.9
+        assert 0.0 < vifp(a, degraded) < 0.9
+    assert viff(a, a, _noisy(a, 20)) < viff(a, a, _noisy(a, 5))
+
+
+def test_viff_on_fusion_lowered_by_degradation(triple):
+    a, b, f = triple
+    base = viff(a, b, f)
+    assert 0.0 < base <= 1.0
+    assert viff(a, b, _noisy(f, 10)) < base
+    assert viff(a, b, _blurred(f, 2.0)) < base
+    assert viff_single(a, f) == pytest.approx(viff(a, a, f), abs=1e-12)
+
+
+def test_vif_flavours_and_reduction(triple):
+    a, b, f = triple
+    assert fusion_vif(a, b, f) == viff(a, b, f)
+    pix = vifp(a, f) + vifp(b, f)
+    assert fusion_vif(a, b, f, "vifp") == pytest.approx(pix, abs=1e-12)
+    assert fusion_vif(a, b, f, "vifp", "mean") == pytest.approx(pix / 2, abs=1e-12)
+    assert fusion_vif(a, b, f, "viff", "mean") == viff(a, b, f)  # joint: no reduction
+    with pytest.raises(ValueError):
+        fusion_vif(a, b, f, "nope")
+
+
+def test_vif_rejects_too_small_images():
+    x = np.zeros((64, 64))
+    with pytest.raises(ValueError, match="at least 81"):
+        viff(x, x, x)
+
+
+# --- Qcb --------------------------------------------------------------------------------------
+
+def test_qcb_one_for_identical_bounded_and_lowered(triple):
+    a, b, f = triple
+    assert qcb(a, a, a) == pytest.approx(1.0, abs=1e-12)
+    base = qcb(a, b, f)
+    assert 0.0 < base < 1.0
+    assert qcb(a, b, _noisy(f, 10)) < base
+    assert qcb(a, b, _blurred(f, 2.0)) < base
+    assert qcb(a, a, _blurred(a, 1.5)) < 0.95
+
+
+def test_qcb_is_invariant_to_contrast_stretch(triple):
+    # Min-max normalisation to 0..255 comes first: a linear stretch of F changes nothing.
+    a, b, f = triple
+    stretched = np.rint(f * 0.5)
+    assert qcb(a, b, stretched) == pytest.approx(qcb(a, b, np.rint(stretched / stretched.max()
+                                                                  * 255)), abs=1e-12)
+
+
+# --- Qabf -------------------------------------------------------------------------------------
+
+def test_qabf_identical_images_hand_computed(triple):
+    a = triple[0]
+    # Strength ratio 1 and equal orientation everywhere: Q = Γg/(1+e^{-15·0.5})·Γα/(1+e^{-22·0.2}).
+    expected = 0.9994 / (1 + math.exp(-7.5)) * 0.9879 / (1 + math.exp(-4.4))
+    assert qabf(a, a, a) == pytest.approx(expected, abs=1e-12)
+
+
+def test_qabf_bounded_and_lowered(triple):
+    a, b, f = triple
+    base = qabf(a, b, f)
+    assert 0.0 <= base <= 1.0
+    assert 0.0 <= qabf(a, b, _noisy(f, 30)) < base
+    assert qabf(a, b, _blurred(f, 2.0)) < base
+    flat = np.zeros_like(a)
+    assert qabf(a, b, flat) < 1e-3  # sigmoid floor: Γg / (1 + e^{7.5})
+
+
+# --- EN, SD, SF, AG -------------------------------------------------------------------------
+
+def test_entropy_hand_computed():
+    assert entropy(np.array([[0, 255], [0, 255]], np.uint8)) == pytest.approx(1.0)
+    assert entropy(np.array([[0, 1], [2, 3]], np.uint8)) == pytest.approx(2.0)
+    assert entropy(np.full((5, 5), 7, np.uint8)) == 0.0
+    # p = (1/2, 1/4, 1/4): 1.5 bits
+    assert entropy(np.array([[9, 9, 4, 200]], np.uint8)) == pytest.approx(1.5)
+
+
+def test_sd_sf_ag_hand_computed():
+    assert standard_deviation(np.array([[0.0, 2.0], [0.0, 2.0]])) == pytest.approx(1.0)
+    assert spatial_frequency(np.array([[0.0, 2, 4], [0, 2, 4]])) == pytest.approx(2.0)
+    # row diffs 2, 0 → RF² = 2; column diffs 1, -1 → CF² = 1
+    assert spatial_frequency(np.array([[1.0, 3], [2, 2]])) == pytest.approx(math.sqrt(3))
+    assert average_gradient(np.array([[0.0, 3], [4, 0]])) == pytest.approx(math.sqrt(12.5))
+    # ramp of slope 1 in x only: every gradient is sqrt(1/2)
+    ramp = np.tile(np.arange(6.0), (5, 1))
+    assert average_gradient(ramp) == pytest.approx(math.sqrt(0.5))
+
+
+# --- compute_metrics ------------------------------------------------------------------------
+
+def test_compute_metrics_keys_and_colour_inputs(sample):
+    pair = harvard_pairs(sample, "SPECT-MRI")[0]
+    mri, spect = read_image(pair.a), read_image(pair.b)
+    assert spect.ndim == 3
+    fused = (mri[..., None] + spect) / 2  # a colour "fused" image
+    out = compute_metrics(mri, spect, fused)
+    assert list(out) == list(METRIC_NAMES + EXTRA_NAMES)
+    assert all(math.isfinite(v) for v in out.values())
+    a, b, f = (luma8(x).astype(np.float64) for x in (mri, spect, fused))
+    assert out["UQI"] == fusion_uqi(a, b, f)
+    assert out["MI"] == fusion_mi(a.astype(np.uint8), b.astype(np.uint8), f.astype(np.uint8))
+    short = compute_metrics(mri, spect, fused, extras=False, reduction="sum")
+    assert list(short) == list(METRIC_NAMES)
+    assert short["UQI"] == pytest.approx(2 * out["UQI"])
+    assert short["SSIM"] == pytest.approx(2 * out["SSIM"])
+    assert short["MI"] == out["MI"] and short["VIF"] == out["VIF"] and short["Qcb"] == out["Qcb"]
+
+
+def test_compute_metrics_size_mismatch():
+    with pytest.raises(ValueError, match="differ in size"):
+        compute_metrics(np.zeros((90, 90)), np.zeros((90, 90)), np.zeros((90, 91)))
