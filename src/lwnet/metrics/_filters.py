@@ -1,7 +1,7 @@
 """Small filtering building blocks shared by the metrics (NumPy, float64).
 
-All filters are *correlations* with separable windows; 'valid' means no padding (output shrinks
-by ``n - 1`` per axis), 'same' means zero padding as MATLAB's ``filter2(..., 'same')``.
+Filters are *correlations* with separable windows, 'valid' (no padding: the output shrinks by
+``n - 1`` per axis), computed directly (no FFT) so that flat regions stay exactly flat.
 """
 
 from __future__ import annotations
@@ -33,13 +33,6 @@ def filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     n = g.size
     x = sliding_window_view(x, n, axis=-1) @ g
     return np.swapaxes(sliding_window_view(np.swapaxes(x, -1, -2), n, axis=-1) @ g, -1, -2)
-
-
-def filter_same(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable 'same' correlation with zero padding: output has the shape of ``x``."""
-    r = g.size // 2
-    pad = [(0, 0)] * (x.ndim - 2) + [(r, g.size - 1 - r)] * 2
-    return filter_valid(np.pad(x, pad), g)
 
 
 def box_sum_valid(x: np.ndarray, size: int) -> np.ndarray:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import torch
 
 from lwnet.data.colour import luma8
 from lwnet.metrics.mi import entropy, mutual_information
 from lwnet.metrics.psnr import psnr
 from lwnet.metrics.qabf import qabf
 from lwnet.metrics.qcb import qcb
-from lwnet.metrics.ssim import ssim_index
+from lwnet.metrics.ssim import ssim
 from lwnet.metrics.stats import average_gradient, spatial_frequency, standard_deviation
 from lwnet.metrics.uqi import uqi_index
 from lwnet.metrics.vif import viff, vifp
@@ -54,8 +55,12 @@ def fusion_uqi(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction
 
 
 def fusion_ssim(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction = "mean") -> float:
-    """SSIM(A, F) ⊕ SSIM(B, F) on the 0..255 scale (default: mean)."""
-    return reduce_sources(ssim_index(a, f), ssim_index(b, f), reduction)
+    """SSIM(A, F) ⊕ SSIM(B, F) on the 0..255 scale (default: mean); one batched call of
+    :func:`lwnet.metrics.ssim.ssim`, the same code as :func:`ssim_index`."""
+    x = torch.from_numpy(np.stack([a, b]).astype(np.float64))[:, None]
+    y = torch.from_numpy(np.stack([f, f]).astype(np.float64))[:, None]
+    q_a, q_b = ssim(x, y, data_range=255.0).tolist()
+    return reduce_sources(q_a, q_b, reduction)
 
 
 def fusion_vif(a: np.ndarray, b: np.ndarray, f: np.ndarray, flavour: VifFlavour = "viff",

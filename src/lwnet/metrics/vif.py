@@ -1,36 +1,44 @@
 """Visual information fidelity: pixel-domain VIF and its fusion form VIFF.
 
-* Sheikh & Bovik, "Image information and visual quality", IEEE TIP 15(2), 2006 — the
-  pixel-domain VIF (VIFp): 4 scales, Gaussian windows N = 33, 17, 9, 5 with σ = N/5, 'valid'
-  filtering, filter-then-decimate by 2 between scales, σn² = 2, ratio of the information sums.
+* Sheikh & Bovik, "Image information and visual quality", IEEE TIP 15(2), 2006 — pixel-domain
+  VIF (VIFp): a local Gaussian-scale-mixture model ``dist = g·ref + v`` on 4 scales (Gaussian
+  windows N with σ = N/5, 'valid' filtering, filter-then-keep-every-other-pixel between scales),
+  visual noise σn² = 2, and the ratio of the information kept in ``dist`` to that in ``ref``,
+  summed over all scales and locations. Default windows N = 17, 9, 5, 3 as in the authors'
+  ``vifp_mscale`` code.
 * Han, Cai, Cao, Xu, "A new image fusion performance metric based on visual information
-  fidelity", Information Fusion 14(2), 2013 — VIFF: the same local Gaussian-scale-mixture model
-  with σn² = 0.005·255², at each location the source with the smaller gain g is the one the fused
-  image is judged against, and the per-scale ratios are weighted by [1, 0, 0.15, 1] / 2.15.
+  fidelity", Information Fusion 14(2), 2013 — VIFF: the same model with σn² = 0.005·255²; at
+  each location the source with the smaller gain g is the one the fused image is judged against;
+  per scale, (Σ VID + C) / (Σ VIND + C) with C = 1e-7 added per location; the four ratios are
+  weighted by [1, 0, 0.15, 1] / 2.15. Windows N = 33, 17, 9, 5 (SPEC §5; note that the
+  authors' public MATLAB code computes N = 2^(5−scale) + 1, i.e. 17, 9, 5, 3 — pass
+  ``windows=VIFP_WINDOWS`` to get that reading).
 
-Images are ``(H, W)`` on the 0..255 scale (the noise variances assume it); the smallest side
-must be at least :data:`VIF_MIN_SIDE` for the fourth scale to exist.
+Images are ``(H, W)`` on the 0..255 scale (the noise variances assume it). Every scale needs at
+least one 'valid' location: the smallest side is :func:`min_side` of the windows (81 for VIFF's
+defaults, 41 for VIFp's).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from lwnet.metrics._filters import filter_valid, gaussian_window1d
 
-#: Window sizes of the four scales.
-SCALE_WINDOWS = (33, 17, 9, 5)
-#: Smallest image side for which all four scales have at least one 'valid' location.
-VIF_MIN_SIDE = 81
-#: VIFF visual-noise variance (Han et al. 2013) and stabilising constant.
+#: VIFF windows (SPEC §5) and the pixel-domain VIF windows of Sheikh & Bovik's code.
+VIFF_WINDOWS = (33, 17, 9, 5)
+VIFP_WINDOWS = (17, 9, 5, 3)
+#: VIFF visual-noise variance and per-location constant (Han et al. 2013).
 VIFF_NOISE_VAR = 0.005 * 255.0**2
 VIFF_C = 1e-7
 VIFF_SCALE_WEIGHTS = (1.0 / 2.15, 0.0, 0.15 / 2.15, 1.0 / 2.15)
-#: Pixel-domain VIF visual-noise variance (Sheikh & Bovik 2006, reference code).
+#: Pixel-domain VIF visual-noise variance (Sheikh & Bovik 2006).
 VIFP_NOISE_VAR = 2.0
-VIFP_EPS = 1e-10
+#: Variance threshold below which a window counts as flat (both reference codes).
+FLAT_EPS = 1e-10
 
 
 class ScaleInfo(NamedTuple):
@@ -42,111 +50,115 @@ class ScaleInfo(NamedTuple):
     gain: np.ndarray
 
 
-def _check(ref: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ref = np.asarray(ref, dtype=np.float64)
-    dist = np.asarray(dist, dtype=np.float64)
-    if ref.shape != dist.shape or ref.ndim != 2:
-        raise ValueError(f"expected two (H, W) images of one shape, got {ref.shape}, {dist.shape}")
-    if min(ref.shape) < VIF_MIN_SIDE:
-        raise ValueError(f"VIF needs images of at least {VIF_MIN_SIDE} pixels per side, "
-                         f"got {ref.shape[1]}x{ref.shape[0]}")
-    return ref, dist
+def min_side(windows: Sequence[int]) -> int:
+    """Smallest image side for which every scale of the pyramid has a 'valid' location."""
+    side = 1
+    while True:
+        n = side
+        for scale, w in enumerate(windows):
+            if scale > 0:
+                n = (n - w + 2) // 2  # 'valid' filtering, then every other pixel (ceil)
+            if n < w:
+                break
+        else:
+            return side
+        side += 1
 
 
-def _local_moments(ref: np.ndarray, dist: np.ndarray, g: np.ndarray):
-    """Local means, variances (clipped at 0) and covariance under the window ``g``."""
-    m = filter_valid(np.stack([ref, dist, ref * ref, dist * dist, ref * dist]), g)
-    mu1, mu2 = m[0], m[1]
-    var1 = np.maximum(m[2] - mu1 * mu1, 0.0)
-    var2 = np.maximum(m[3] - mu2 * mu2, 0.0)
-    return var1, var2, m[4] - mu1 * mu2
+#: Smallest side for the default (VIFF) windows.
+VIF_MIN_SIDE = min_side(VIFF_WINDOWS)
 
 
-def _gain_residual(var1: np.ndarray, var2: np.ndarray, cov: np.ndarray, c: float):
-    """Gain ``g = σ12 / (σ1² + c)`` and residual variance ``σv² = σ2² − g·σ12`` of the model
-    ``dist = g·ref + v``, with the degenerate cases of the reference implementations: flat
-    reference (g = 0, σv² = σ2², σ1² = 0), flat distorted image (g = 0, σv² = 0), negative gain
-    (g = 0, σv² = σ2²), and σv² floored at ``c``. Returns ``(σ1², g, σv²)``."""
-    gain = cov / (var1 + c)
+def _as_image(x: np.ndarray, shape: tuple[int, ...] | None, windows: Sequence[int]) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or (shape is not None and x.shape != shape):
+        raise ValueError(f"expected (H, W) images of one shape, got {x.shape} and {shape}")
+    need = min_side(windows)
+    if min(x.shape) < need:
+        raise ValueError(f"VIF needs images of at least {need} pixels per side, "
+                         f"got {x.shape[1]}x{x.shape[0]}")
+    return x
+
+
+def _gain_residual(var1: np.ndarray, var2: np.ndarray, cov: np.ndarray):
+    """Gain ``g = σ12 / (σ1² + ε)`` and residual variance ``σv² = σ2² − g·σ12``, with the
+    degenerate cases of the reference codes: flat reference (g = 0, σv² = σ2², σ1² = 0), flat
+    distorted window (g = 0, σv² = 0), negative gain (g = 0, σv² = σ2²), σv² floored at ε.
+    Returns ``(σ1², g, σv²)``."""
+    gain = cov / (var1 + FLAT_EPS)
     sv = var2 - gain * cov
-    flat_ref = var1 < c
+    flat_ref = var1 < FLAT_EPS
     gain[flat_ref] = 0.0
     sv[flat_ref] = var2[flat_ref]
     var1 = np.where(flat_ref, 0.0, var1)
-    flat_dist = var2 < c
+    flat_dist = var2 < FLAT_EPS
     gain[flat_dist] = 0.0
     sv[flat_dist] = 0.0
     negative = gain < 0
     sv[negative] = var2[negative]
     gain[negative] = 0.0
-    return var1, gain, np.maximum(sv, c)
+    return var1, gain, np.maximum(sv, FLAT_EPS)
 
 
-def _ratio(kept: float, available: float) -> float:
-    """Kept over available information; a source without information (flat) loses nothing."""
-    return float(kept / available) if available > 0 else 1.0
+def information_scales(refs: Sequence[np.ndarray], dist: np.ndarray, noise_var: float,
+                       windows: Sequence[int]) -> list[list[ScaleInfo]]:
+    """Per reference in ``refs``, one :class:`ScaleInfo` of ``dist`` against it per scale.
 
-
-def _pyramid(ref: np.ndarray, dist: np.ndarray):
-    """Yield ``(ref, dist, window)`` per scale; coarser scales are filtered then decimated."""
-    for scale, n in enumerate(SCALE_WINDOWS):
+    All references and ``dist`` go through one Gaussian pyramid, so the distorted (fused) image
+    is filtered once for all sources. Maps shrink with the scale; values ≥ 0.
+    """
+    d = _as_image(dist, None, windows)
+    k = len(refs)
+    imgs = np.stack([*(_as_image(r, d.shape, windows) for r in refs), d])
+    out: list[list[ScaleInfo]] = [[] for _ in refs]
+    for scale, n in enumerate(windows):
         g = gaussian_window1d(n, n / 5.0)
         if scale > 0:
-            low = filter_valid(np.stack([ref, dist]), g)[:, ::2, ::2]
-            ref, dist = low[0], low[1]
-        yield ref, dist, g
-
-
-def viff_scales(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFF_NOISE_VAR,
-                c: float = VIFF_C) -> list[ScaleInfo]:
-    """VIFF information maps of one source ``ref`` and the fused image ``dist`` per scale.
-
-    Local Gaussian-scale-mixture model of Han et al. 2013 (see :func:`_gain_residual`);
-    returns four :class:`ScaleInfo` of shrinking ``(h, w)`` maps.
-    """
-    ref, dist = _check(ref, dist)
-    out = []
-    for r, d, g in _pyramid(ref, dist):
-        var1, gain, sv = _gain_residual(*_local_moments(r, d, g), c)
-        vid = np.log10(1.0 + gain**2 * var1 / (sv + noise_var))
-        vind = np.log10(1.0 + var1 / noise_var)
-        out.append(ScaleInfo(vid, vind, gain))
+            imgs = filter_valid(imgs, g)[:, ::2, ::2]
+        m = filter_valid(np.concatenate([imgs, imgs * imgs, imgs[:k] * imgs[k]]), g)
+        mu, sq, cross = m[: k + 1], m[k + 1: 2 * k + 2], m[2 * k + 2:]
+        var = np.maximum(sq - mu * mu, 0.0)
+        for i in range(k):
+            var1, gain, sv = _gain_residual(var[i], var[k], cross[i] - mu[i] * mu[k])
+            vid = np.log10(1.0 + gain**2 * var1 / (sv + noise_var))
+            vind = np.log10(1.0 + var1 / noise_var)
+            out[i].append(ScaleInfo(vid, vind, gain))
     return out
 
 
-def viff(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+def viff(a: np.ndarray, b: np.ndarray, f: np.ndarray,
+         windows: Sequence[int] = VIFF_WINDOWS) -> float:
     """VIFF of a fused image ``f`` from sources ``a`` and ``b`` (Han et al. 2013).
 
     At each location the source with the smaller gain (the one ``f`` preserves less) supplies
-    both the kept and the available information; per scale the ratio of their sums is taken and
-    the four ratios are combined with weights [1, 0, 0.15, 1] / 2.15. ``(H, W)`` on 0..255 →
-    scalar, 1 for ``f = a = b``, lower for noise or blur (can exceed 1 for contrast gain).
+    both the kept (VID) and the available (VIND) information. ``(H, W)`` on 0..255 → scalar:
+    1 for ``f = a = b``, lower for noise or blur (can exceed 1 for contrast enhancement).
     """
+    scales_a, scales_b = information_scales([a, b], f, VIFF_NOISE_VAR, windows)
     total = 0.0
-    for sa, sb, w in zip(viff_scales(a, f), viff_scales(b, f), VIFF_SCALE_WEIGHTS):
+    for sa, sb, w in zip(scales_a, scales_b, VIFF_SCALE_WEIGHTS):
         use_a = sa.gain < sb.gain
-        vid = np.where(use_a, sa.vid, sb.vid).sum()
-        vind = np.where(use_a, sa.vind, sb.vind).sum()
-        total += w * _ratio(vid, vind)
+        c = VIFF_C * use_a.size
+        total += w * (np.where(use_a, sa.vid, sb.vid).sum() + c) / (
+            np.where(use_a, sa.vind, sb.vind).sum() + c)
     return float(total)
 
 
-def viff_single(src: np.ndarray, f: np.ndarray) -> float:
+def viff_single(src: np.ndarray, f: np.ndarray, windows: Sequence[int] = VIFF_WINDOWS) -> float:
     """VIFF of ``f`` against a single source (equals :func:`viff` with ``a = b = src``)."""
-    return float(sum(w * _ratio(s.vid.sum(), s.vind.sum())
-                     for s, w in zip(viff_scales(src, f), VIFF_SCALE_WEIGHTS)))
+    scales = information_scales([src], f, VIFF_NOISE_VAR, windows)[0]
+    return float(sum(w * (s.vid.sum() + VIFF_C * s.vid.size) / (s.vind.sum() + VIFF_C * s.vid.size)
+                     for s, w in zip(scales, VIFF_SCALE_WEIGHTS)))
 
 
-def vifp(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFP_NOISE_VAR) -> float:
+def vifp(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFP_NOISE_VAR,
+         windows: Sequence[int] = VIFP_WINDOWS) -> float:
     """Pixel-domain VIF of ``dist`` against ``ref`` (Sheikh & Bovik 2006).
 
-    ``(H, W)`` on 0..255 → scalar: the information ``dist`` keeps summed over all scales and
-    locations, divided by the information in ``ref``; 1 for ``dist = ref``.
+    ``(H, W)`` on 0..255 → scalar ≥ 0: information kept over information available, summed
+    over all scales and locations; 1 for ``dist = ref`` (and for a flat ``ref``, which holds no
+    information to lose).
     """
-    ref, dist = _check(ref, dist)
-    num = den = 0.0
-    for r, d, g in _pyramid(ref, dist):
-        var1, gain, sv = _gain_residual(*_local_moments(r, d, g), VIFP_EPS)
-        num += np.log10(1.0 + gain**2 * var1 / (sv + noise_var)).sum()
-        den += np.log10(1.0 + var1 / noise_var).sum()
-    return _ratio(num, den)
+    scales = information_scales([ref], dist, noise_var, windows)[0]
+    available = sum(s.vind.sum() for s in scales)
+    return float(sum(s.vid.sum() for s in scales) / available) if available > 0 else 1.0

@@ -1,0 +1,62 @@
+"""``lwnet evaluate``: metrics of result folders over a dataset, with summary tables."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lwnet.cli.metrics import add_metric_options
+from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.errors import ConfigError
+from lwnet.evaluation import evaluate_folders, summarise, to_markdown, write_evaluation
+from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
+
+
+def _named(spec: str) -> tuple[str, str]:
+    name, sep, target = spec.partition("=")
+    if not sep or not name or not target:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR or NAME=builtin:METHOD, not {spec!r}")
+    return name, target
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="evaluate result folders on a dataset",
+        description="Per-image metrics of each result (a folder with <id>.png or "
+                    "<PAIR>/<id>.png, or builtin:METHOD) over the pairs of one pair type, and "
+                    "a summary table (mean ± std, best two marked) as Markdown, CSV and LaTeX.")
+    p.add_argument("results", nargs="*", type=_named, metavar="NAME=DIR",
+                   help="a result folder and the name it gets in the tables")
+    p.add_argument("--method", "-m", action="append", type=_named, default=[],
+                   metavar="NAME=DIR", help="same as a positional NAME=DIR (repeatable)")
+    p.add_argument("--root", type=Path, default=None,
+                   help="Harvard-layout dataset root (default: $LWNET_DATA/harvard)")
+    p.add_argument("--pair", required=True, help="pair type, e.g. SPECT-MRI")
+    p.add_argument("--split", default=None, help="restrict to a split, e.g. test")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--extras", action="store_true",
+                   help="also put EN, SD, SF, AG and Qabf in the summary table")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_metric_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    results = dict(args.results + args.method)
+    if len(results) != len(args.results) + len(args.method):
+        raise ConfigError("each result NAME must be given once")
+    root = args.root if args.root is not None else default_data_root() / "harvard"
+    pairs = harvard_pairs(root, args.pair, args.split)
+    rows = evaluate_folders(pairs, results, args.jobs, reduction=args.reduction,
+                            vif_flavour=args.vif_flavour, progress=not args.quiet)
+    all_metrics = METRIC_NAMES + EXTRA_NAMES
+    table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
+    caption = f"{args.pair}" + (f" ({args.split} split)" if args.split else "") + \
+        f", {len(pairs)} pairs"
+    write_evaluation(args.out, rows, table, all_metrics, overwrite=args.overwrite,
+                     caption=caption)
+    print(to_markdown(table), end="")
+    print(f"wrote per_image.csv, summary.md, summary.csv, summary.tex to {args.out}")
+    return 0

@@ -1,0 +1,26 @@
+"""Evaluating fused results: per-image metrics over a dataset, summary tables and their writers."""
+
+from lwnet.evaluation.report import write_evaluation
+from lwnet.evaluation.runner import (
+    BUILTIN_PREFIX,
+    check_metric_size,
+    evaluate_folders,
+    evaluate_pair,
+    read_triple,
+    result_files,
+)
+from lwnet.evaluation.tables import (
+    SummaryTable,
+    best_two,
+    rows_to_csv,
+    summarise,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
+
+__all__ = [
+    "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "evaluate_folders",
+    "evaluate_pair", "read_triple", "result_files", "rows_to_csv", "summarise", "to_csv",
+    "to_latex", "to_markdown", "write_evaluation",
+]

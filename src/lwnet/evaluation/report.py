@@ -1,0 +1,42 @@
+"""Writing an evaluation (per-image CSV and the summary in three formats) atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lwnet.data.io import atomic_write_bytes
+from lwnet.errors import OutputExistsError
+from lwnet.evaluation.tables import SummaryTable, rows_to_csv, to_csv, to_latex, to_markdown
+
+PER_IMAGE = "per_image.csv"
+SUMMARY_MD = "summary.md"
+SUMMARY_CSV = "summary.csv"
+SUMMARY_TEX = "summary.tex"
+
+
+def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, object]],
+                     table: SummaryTable, row_metrics: Sequence[str],
+                     overwrite: bool = False, caption: str | None = None) -> list[Path]:
+    """Write ``per_image.csv``, ``summary.md``, ``summary.csv`` and ``summary.tex``.
+
+    Every target is checked before anything is written, so a refused run leaves no partial
+    output; each file is written atomically. Returns the written paths.
+    """
+    out = Path(out_dir)
+    contents = {
+        PER_IMAGE: rows_to_csv(rows, row_metrics),
+        SUMMARY_MD: to_markdown(table),
+        SUMMARY_CSV: to_csv(table),
+        SUMMARY_TEX: to_latex(table, caption=caption),
+    }
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a folder")
+    if not overwrite:
+        for name in contents:
+            if (out / name).exists():
+                raise OutputExistsError(f"{out / name}: already exists (use --overwrite to "
+                                        "replace it)")
+    return [atomic_write_bytes(out / name, text.encode(), overwrite=overwrite)
+            for name, text in contents.items()]

@@ -1,0 +1,166 @@
+"""Metrics of fused results over a set of source pairs, in parallel.
+
+A *result* is either a folder of fused images or a built-in method (``"builtin:<name>"``, run on
+the fly through :func:`lwnet.methods.get_method` and :func:`lwnet.data.fuse_in_luma`). A folder
+holds ``<id>.<ext>`` or ``<PAIR>/<id>.<ext>`` (both layouts are accepted; the pair-type
+subfolder wins when it exists). Every id of the pairs must be present: a folder missing some is
+an error naming the folder and the first missing ids, never a smaller average.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from lwnet.data.colour import fuse_in_luma
+from lwnet.data.datasets import ImagePair
+from lwnet.data.io import check_same_size, is_image_file, read_image
+from lwnet.errors import ConfigError, InputError
+from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
+
+BUILTIN_PREFIX = "builtin:"
+#: A resolved result: a mapping id → fused file, or the name of a built-in method.
+Resolved = dict[str, Path] | str
+
+
+def check_metric_size(img: np.ndarray, path: object) -> None:
+    """Raise :class:`InputError` naming ``path`` if the image is too small for VIF's 4 scales."""
+    h, w = img.shape[:2]
+    if min(h, w) < VIF_MIN_SIDE:
+        raise InputError(f"{path}: image is {w}x{h}; the metrics need at least "
+                         f"{VIF_MIN_SIDE}x{VIF_MIN_SIDE} (VIF's coarsest scale)")
+
+
+def read_triple(a_path: Path, b_path: Path, f_path: Path) -> tuple[np.ndarray, ...]:
+    """Read sources and fused image, checking sizes; errors name the offending file."""
+    a, b = read_image(a_path), read_image(b_path)
+    check_same_size(a, b, a_path, b_path)
+    check_metric_size(a, a_path)
+    f = read_image(f_path)
+    check_same_size(a, f, a_path, f_path)
+    return a, b, f
+
+
+def result_files(folder: str | os.PathLike[str], pair_type: str | None,
+                 ids: Sequence[str]) -> dict[str, Path]:
+    """Map every id to its fused file in ``folder`` (``<id>.*`` or ``<pair_type>/<id>.*``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such result folder")
+    if pair_type and (folder / pair_type).is_dir():
+        folder = folder / pair_type
+    files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
+    if not files:
+        raise InputError(f"{folder}: result folder holds no images")
+    missing = [i for i in ids if i not in files]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise InputError(f"{folder}: missing {len(missing)} of {len(ids)} results "
+                         f"(first: {shown})")
+    return {i: files[i] for i in ids}
+
+
+def resolve_results(results: Mapping[str, str | os.PathLike[str]], pairs: Sequence[ImagePair]
+                    ) -> dict[str, Resolved]:
+    """Check every result before any work: folders complete, built-in names known."""
+    if not results:
+        raise ConfigError("no results to evaluate (give at least one NAME=DIR)")
+    if not pairs:
+        raise InputError("no source pairs to evaluate")
+    pair_types = {p.pair_type for p in pairs}
+    ids = [p.id for p in pairs]
+    resolved: dict[str, Resolved] = {}
+    for name, spec in results.items():
+        if isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX):
+            method = spec[len(BUILTIN_PREFIX):]
+            _builtin(method)  # fail early on an unknown name
+            resolved[name] = method
+        else:
+            if len(pair_types) > 1:
+                raise ConfigError("evaluate one pair type at a time")
+            resolved[name] = result_files(spec, next(iter(pair_types)), ids)
+    return resolved
+
+
+def _builtin(name: str):
+    try:
+        from lwnet.methods import get_method, method_names
+    except ImportError:  # the methods package is optional for metrics-only installs
+        raise ConfigError(f"built-in method {name!r}: lwnet.methods is not available") from None
+    if name not in method_names():
+        raise ConfigError(f"unknown built-in method {name!r}; known: {', '.join(method_names())}")
+    return get_method(name)
+
+
+def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: str | None,
+                  vif_flavour: str, extras: bool) -> list[dict[str, object]]:
+    """Per-image rows of every result for one pair (sources read once)."""
+    a, b = read_image(pair.a), read_image(pair.b)
+    check_same_size(a, b, pair.a, pair.b)
+    check_metric_size(a, pair.a)
+    rows = []
+    for name, res in results.items():
+        if isinstance(res, str):
+            f, _ = fuse_in_luma(_builtin(res), a, b)
+        else:
+            f = read_image(res[pair.id])
+            check_same_size(a, f, pair.a, res[pair.id])
+        scores = compute_metrics(a, b, f, reduction=reduction, vif_flavour=vif_flavour,
+                                 extras=extras)
+        rows.append({"method": name, "pair_type": pair.pair_type, "id": pair.id, **scores})
+    return rows
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def evaluate_folders(
+    pairs: Sequence[ImagePair], results: Mapping[str, str | os.PathLike[str]], jobs: int = 1, *,
+    reduction: str | None = None, vif_flavour: str = "viff", extras: bool = True,
+    progress: bool = True,
+) -> list[dict[str, object]]:
+    """Metrics of every result on every pair → per-image rows, grouped by method then pair order.
+
+    ``results`` maps a display name to a folder (see the module docstring) or
+    ``"builtin:<method>"``. Each row holds ``method``, ``pair_type``, ``id`` and the metric
+    keys of :func:`lwnet.metrics.compute_metrics`. ``jobs > 1`` uses a process pool; a tqdm
+    bar goes to stderr unless ``progress`` is false. The first error (an :class:`InputError`
+    naming the file) stops the run.
+    """
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, not {jobs}")
+    resolved = resolve_results(results, pairs)
+    args = (resolved, reduction, vif_flavour, extras)
+    per_pair: list[list[dict[str, object]]] = [[] for _ in pairs]
+    bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", file=sys.stderr,
+               disable=not progress)
+    with bar:
+        if jobs == 1:
+            for k, pair in enumerate(pairs):
+                per_pair[k] = evaluate_pair(pair, *args)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                     initializer=_init_worker) as pool:
+                futures = {pool.submit(evaluate_pair, pair, *args): k
+                           for k, pair in enumerate(pairs)}
+                try:
+                    for fut in as_completed(futures):
+                        per_pair[futures[fut]] = fut.result()
+                        bar.update()
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+    order = {name: i for i, name in enumerate(resolved)}
+    rows = [row for rows in per_pair for row in rows]
+    return sorted(rows, key=lambda r: order[str(r["method"])])  # stable: pair order kept
