@@ -42,10 +42,8 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
 
 
 def save_model(path: Path, model: torch.nn.Module, card: str) -> None:
-    """Weights via :func:`lwnet.inference.save_weights` (safetensors, config in metadata) and
-    the card beside them as ``MODEL_CARD.md``."""
-    from lwnet.data.io import atomic_write_bytes
+    """Final weights via :func:`lwnet.inference.save_weights` (safetensors, config and card in
+    the metadata; the card also beside them as ``<stem>.md``)."""
     from lwnet.inference import save_weights
 
-    save_weights(path, model, card)
-    atomic_write_bytes(Path(path).with_name("MODEL_CARD.md"), card.encode(), overwrite=True)
+    save_weights(path, model, card, overwrite=True)

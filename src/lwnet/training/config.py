@@ -80,8 +80,8 @@ class TrainConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"iterations": 10, "epochs": 10, "batch_size": 4, "max_patches": 0,
               "samples_per_epoch": 0, "labelled": "auto"},
-    "cpu": {"iterations": 3, "epochs": 2, "batch_size": 4, "max_patches": 2400,
-            "samples_per_epoch": 640, "labelled": 0.5, "val_patches": 200},
+    "cpu": {"iterations": 3, "epochs": 2, "batch_size": 4, "max_patches": 2000,
+            "samples_per_epoch": 960, "labelled": 0.5, "val_patches": 200},
 }
 
 _POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "threads")

@@ -7,7 +7,7 @@ Run folder layout (only rank 0 writes):
   after every screening (see :mod:`lwnet.training.checkpoint`);
 * ``log.csv`` — one row per iteration (|L|, |P|, admitted, refined, mean label score, training
   loss, validation scores);
-* ``weights.safetensors`` + ``MODEL_CARD.md`` — the final model.
+* ``weights.safetensors`` + ``weights.md`` — the final model.
 
 Exact resume: the order of the samples of epoch e in iteration t comes from a generator seeded by
 (seed, t, e), and a checkpoint is taken at every epoch boundary, so resuming re-runs the

@@ -24,17 +24,17 @@ def ssim_sum(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def vif_fusion(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Fusion VIF of each patch (SPEC §5 flavour of :func:`lwnet.metrics.vif`) → ``(N,)``.
+    """Fusion VIF of each patch (VIFF of :func:`lwnet.metrics.viff`, SPEC §5) → ``(N,)``.
 
     Inputs ``(N, 1, H, W)`` in [0, 1] are rounded to 8 bits first, as the metric requires.
     """
-    from lwnet.metrics import vif  # imported late: lwnet.metrics is heavier than the score
+    from lwnet.metrics import viff  # imported late: lwnet.metrics is heavier than the score
 
     def u8(t: torch.Tensor) -> np.ndarray:
         return np.clip(np.rint(t.detach().double().cpu().numpy() * 255), 0, 255).astype(np.uint8)
 
     fa, aa, ba = u8(f), u8(a), u8(b)
-    values = [vif(aa[i, 0], ba[i, 0], fa[i, 0]) for i in range(len(fa))]
+    values = [viff(aa[i, 0], ba[i, 0], fa[i, 0]) for i in range(len(fa))]
     return torch.tensor(values, dtype=torch.float64)
 
 
