@@ -1,0 +1,86 @@
+"""Test-split quality of trained LWNet models beside the classical and external methods.
+
+SPEC §6 protocol: the SPECT-MRI model on SPECT-MRI (37 test pairs) and, unchanged, on PET-MRI
+(30); the CT-MRI model on CT-MRI (30). Metrics via :func:`lwnet.evaluation.evaluate_folders`
+(i.e. :func:`lwnet.metrics.compute_metrics`). Per-method rows are cached as CSV in ``--out`` so
+reference methods are computed once and models can be added later.
+
+    python benchmarks/bench_spi.py --out DIR \
+        --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
+        [--model labels-only:SPECT-MRI=...] [--no-reference]
+
+Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*) and, for
+every model named ``<X>`` beside ``LWNet``, on how many of the six metrics LWNet beats it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.evaluation import evaluate_folders, rows_to_csv, summarise, to_markdown
+from lwnet.inference import load_model
+from lwnet.inference.api import network_method
+from lwnet.methods import external_methods, method_names, register_method
+from lwnet.metrics import METRIC_NAMES
+
+# Which model's pair type serves each test pair type.
+MODEL_FOR = {"SPECT-MRI": "SPECT-MRI", "PET-MRI": "SPECT-MRI", "CT-MRI": "CT-MRI"}
+
+
+def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[dict]:
+    path = out / pair_type / f"{name.replace(':', '_')}.csv"
+    if not path.is_file():
+        rows = evaluate_folders(pairs, {name: spec}, jobs=1, extras=False, progress=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rows_to_csv(rows, METRIC_NAMES))
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--model", action="append", default=[], metavar="NAME:PAIR=WEIGHTS")
+    p.add_argument("--no-reference", action="store_true", help="models only")
+    p.add_argument("--pair-types", nargs="+", default=list(MODEL_FOR))
+    args = p.parse_args()
+    data = default_data_root()
+    models: dict[str, dict[str, str]] = {}
+    for item in args.model:
+        key, path = item.split("=", 1)
+        name, pair = key.split(":")
+        models.setdefault(name, {})[pair] = path
+    for pair_type in args.pair_types:
+        pairs = harvard_pairs(data / "harvard", pair_type, "test")
+        rows: list[dict] = []
+        for name, by_pair in models.items():
+            weights = by_pair.get(MODEL_FOR[pair_type])
+            if weights:
+                register_method(name, network_method(load_model(weights)), replace=True)
+                # Model rows are not cached: the weights file may change between runs.
+                rows += evaluate_folders(pairs, {name: f"builtin:{name}"}, jobs=1,
+                                         extras=False, progress=False)
+        if not args.no_reference:
+            for m in method_names():
+                if m not in models:
+                    rows += cached_rows(args.out, pair_type, m, f"builtin:{m}", pairs)
+            for ext in external_methods(data / "external"):
+                rows += cached_rows(args.out, pair_type, ext.name, str(ext.folder), pairs)
+        table = summarise(rows)
+        print(f"\n#### {pair_type} (test, {len(pairs)} pairs)\n")
+        print(to_markdown(table))
+        if "LWNet" in table.methods:
+            i = table.methods.index("LWNet")
+            for j, other in enumerate(table.methods):
+                if other != "LWNet" and other in models:
+                    wins = int(np.sum(table.mean[i] > table.mean[j]))
+                    print(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics")
+
+
+if __name__ == "__main__":
+    main()
