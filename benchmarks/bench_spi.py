@@ -3,11 +3,12 @@
 SPEC §6 protocol: the SPECT-MRI model on SPECT-MRI (37 test pairs) and, unchanged, on PET-MRI
 (30); the CT-MRI model on CT-MRI (30). Metrics via :func:`lwnet.evaluation.evaluate_folders`
 (i.e. :func:`lwnet.metrics.compute_metrics`). Per-method rows are cached as CSV in ``--out`` so
-reference methods are computed once and models can be added later.
+reference methods are computed once and models can be added later. ``--reference-rows`` takes
+per-image rows written by ``lwnet evaluate`` (same metric code) instead of recomputing them.
 
     python benchmarks/bench_spi.py --out DIR \
         --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
-        [--model labels-only:SPECT-MRI=...] [--no-reference]
+        [--model labels-only:SPECT-MRI=...] [--reference-rows per_image.csv ...]
 
 Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*) and, for
 every model named ``<X>`` beside ``LWNet``, on how many of the six metrics LWNet beats it.
@@ -46,7 +47,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--model", action="append", default=[], metavar="NAME:PAIR=WEIGHTS")
-    p.add_argument("--no-reference", action="store_true", help="models only")
+    p.add_argument("--reference-rows", nargs="+", type=Path, default=[],
+                   help="per-image CSVs of `lwnet evaluate` to use as the reference rows")
     p.add_argument("--pair-types", nargs="+", default=list(MODEL_FOR))
     args = p.parse_args()
     data = default_data_root()
@@ -65,7 +67,10 @@ def main() -> None:
                 # Model rows are not cached: the weights file may change between runs.
                 rows += evaluate_folders(pairs, {name: f"builtin:{name}"}, jobs=1,
                                          extras=False, progress=False)
-        if not args.no_reference:
+        given = [r for f in args.reference_rows for r in csv.DictReader(f.open())
+                 if r["pair_type"] == pair_type and r["method"] not in models]
+        rows += given
+        if not given:
             for m in method_names():
                 if m not in models:
                     rows += cached_rows(args.out, pair_type, m, f"builtin:{m}", pairs)
