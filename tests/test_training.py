@@ -153,3 +153,12 @@ def test_config_layers_and_validation(tmp_path) -> None:
         load_config(cfg_file)
     with pytest.raises(ConfigError, match="preset"):
         load_config(None, "gpu")
+
+
+def test_cli_reports_a_bad_config_key_in_one_line(tmp_path, capsys) -> None:
+    from lwnet.cli import main
+
+    assert main(["train", "--set", "epochs=-1", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "epochs" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # refused before any work

@@ -67,7 +67,8 @@ def external_candidates(pairs: list[ImagePair], method, cache_dir: Path) -> np.n
     uint8 luma ``(N, H, W)``; cached. Callers pass train pairs only."""
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
-    path = cache_dir / f"ext-{method.name}-{cache_key(method.name, str(method.path(pair_type, ids[0])), ids)}.npy"
+    key = cache_key(method.name, str(method.path(pair_type, ids[0])), ids)
+    path = cache_dir / f"ext-{method.name}-{key}.npy"
 
     def compute() -> np.ndarray:
         return np.stack([luma8(method.luma(pair_type, i)) for i in ids])

@@ -11,6 +11,9 @@ from lwnet.training.config import TrainConfig
 
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> str:
     """Markdown card: data, preset, mode, label sources, score and the per-iteration SPI log."""
+    loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
+            if cfg.mode != "unsupervised" else
+            "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
     lines = [
         f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'})",
         "",
@@ -22,7 +25,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
         f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
         f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
         f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}, seed {cfg.seed}.",
-        f"- Loss: {'α(1 − SSIM(f, y)) + β|f − y|, α = %g, β = %g' % (cfg.alpha, cfg.beta) if cfg.mode != 'unsupervised' else 'unsupervised (SSIM to both sources + L1 to max intensity + L1 to max gradient)'}.",
+        f"- Loss: {loss}.",
         f"- Score: {cfg.score}" + (f" (w = {cfg.vif_weight})" if cfg.score == "ssim_vif" else "")
         + f"; τ = {cfg.tau}.",
         f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",
@@ -30,7 +33,8 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
         "",
         "## SPI log",
         "",
-        "| iteration | L | P | U | admitted | refined | mean label score | train loss | val SSIM sum |",
+        "| iteration | L | P | U | admitted | refined | mean label score | train loss "
+        "| val SSIM sum |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

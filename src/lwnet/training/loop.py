@@ -86,7 +86,7 @@ def _quantise(f: torch.Tensor) -> np.ndarray:
 
 def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
                   batch: int = 64) -> np.ndarray:
-    """Score uint8 fused patches ``(n, H, W)`` against float sources ``(n, 1, H, W)`` → ``(n,)``."""
+    """Score uint8 fused patches ``(n, H, W)`` against sources ``(n, 1, H, W)`` → ``(n,)``."""
     out = [score(_to_tensor(f[i:i + batch]), a[i:i + batch], b[i:i + batch]).double().numpy()
            for i in range(0, len(f), batch)]
     return np.concatenate(out) if out else np.zeros(0)
@@ -100,7 +100,8 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
     """
     data = default_data_root()
     root = Path(cfg.data_root) if cfg.data_root else data / "harvard"
-    ext = {"": data / "external", "none": None}.get(cfg.external_root, Path(cfg.external_root or "."))
+    ext = {"": data / "external", "none": None}.get(cfg.external_root,
+                                                   Path(cfg.external_root or "."))
     pairs = harvard_pairs(root, cfg.pair_type, "train")
     a8, b8 = load_sources(pairs)
     names, cands = all_candidates(pairs, a8, b8, cfg.methods, ext, cache_dir / cfg.pair_type)
