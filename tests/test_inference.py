@@ -59,7 +59,7 @@ def test_round_trip_keeps_ablation_config(tmp_path: Path) -> None:
 def test_card_in_metadata_and_beside(weights: Path) -> None:
     text = card_path(weights).read_text()
     assert text.startswith("# Seeded random LWNet")
-    assert "preset" in text and '"width": 12' in text
+    assert "preset" in text and '"width": 8' in text
     assert read_card(weights) == text
 
 
@@ -74,7 +74,7 @@ def test_save_refuses_to_overwrite(weights: Path) -> None:
 
 def test_wrong_architecture_is_refused(tmp_path: Path, weights: Path) -> None:
     with pytest.raises(WeightsError, match=r"shape .* model expects"):
-        load_weights(weights, config={"width": 8})
+        load_weights(weights, config={"width": 12})
     with pytest.raises(WeightsError, match=r"unexpected mca\."):
         load_weights(weights, config={"use_mca": False})
     # A file whose metadata claims one architecture but holds another's tensors.
@@ -170,12 +170,12 @@ def test_fuse_picks_shipped_model_by_pair_or_colour(monkeypatch, tmp_path: Path)
     import lwnet.inference.api as api
 
     spect = _random_model(seed=10, width=8)
-    ct = _random_model(seed=11, width=10)
+    ct = _random_model(seed=11, width=12)
     save_weights(tmp_path / "spect-mri.safetensors", spect, "# spect\n")
     save_weights(tmp_path / "ct-mri.safetensors", ct, "# ct\n")
     monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
     assert load_model(pair_type="PET-MRI").config["width"] == 8
-    assert load_model(pair_type="CT-MRI").config["width"] == 10
+    assert load_model(pair_type="CT-MRI").config["width"] == 12
     rng = np.random.default_rng(0)
     mri, colour = rng.random((32, 32), np.float32), rng.random((32, 32, 3), np.float32)
     grey = rng.random((32, 32), np.float32)

@@ -81,7 +81,7 @@ def test_profile_cli(weights: Path, capsys) -> None:
     assert main(["profile", "--weights", str(weights), "--size", "32", "40", "--threads", "1",
                  "--warmup", "1", "--repeats", "2"]) == 0
     out = capsys.readouterr().out
-    assert "parameters    9,952" in out and "at 32x40" in out
+    assert "parameters    4,960" in out and "at 32x40" in out
     assert main(["profile", "--width", "8", "--no-mca", "--no-aca", "--size", "32", "32",
                  "--threads", "1", "--warmup", "0", "--repeats", "1"]) == 0
     assert "'use_mca': False" in capsys.readouterr().out

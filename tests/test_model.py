@@ -53,8 +53,10 @@ def test_aca_rescales_channels_by_sigmoid_weights() -> None:
 
 def test_cross_channel_attention_by_hand() -> None:
     torch.manual_seed(1)
-    fa, fb = torch.randn(2, 4, 30), torch.randn(2, 4, 30)
-    attn_ab, attn_ba = cross_channel_attention(fa, fb, torch.tensor(2.0), torch.tensor(0.5))
+    fa, fb = torch.randn(2, 4, 30), torch.randn(2, 4, 30)  # (N, C, P) here, (N, P, C) below
+    attn_ab, attn_ba = cross_channel_attention(
+        fa.transpose(1, 2), fb.transpose(1, 2), torch.tensor(2.0), torch.tensor(0.5)
+    )
     for n in range(2):
         for i in range(4):
             for j in range(4):
@@ -185,3 +187,30 @@ def test_profile_model_reports_all_figures() -> None:
     assert report["macs_per_pair"] == count_macs(LWNet(width=8), (32, 32))
     assert report["latency_ms"] > 0
     assert report["pairs_per_s"] == pytest.approx(2000 / report["latency_ms"])
+
+
+def test_memory_format_does_not_change_the_result() -> None:
+    torch.manual_seed(5)
+    model = LWNet().eval()
+    nchw = LWNet().eval()
+    with torch.no_grad():
+        for p, q in zip(nchw.parameters(), model.parameters()):
+            p.data = q.detach().contiguous().clone()
+    a, b = torch.rand(2, 2, 1, 33, 40)
+    with torch.inference_mode():
+        f = model(a, b)
+        assert f.is_contiguous()
+        torch.testing.assert_close(nchw(a, b), f, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(model(a.contiguous(memory_format=torch.channels_last),
+                                         b.contiguous(memory_format=torch.channels_last)), f)
+
+
+def test_zero_channel_keeps_gradients_finite() -> None:
+    mca = MCA(4)
+    fa = torch.zeros(1, 4, 8, 8, requires_grad=True)
+    fb = torch.rand(1, 4, 8, 8, requires_grad=True)
+    with torch.no_grad():
+        for dw in mca.depthwise:
+            dw.bias.zero_()
+    mca(fa, fb).sum().backward()
+    assert torch.isfinite(fa.grad).all() and torch.isfinite(fb.grad).all()

@@ -20,10 +20,10 @@ class Decoder(nn.Module):
         half = max(width // 2, 1)
         self.body = nn.Sequential(
             nn.Conv2d(2 * width, width, 3, padding=1),
-            nn.LeakyReLU(negative_slope),
+            nn.LeakyReLU(negative_slope, inplace=True),
             ACA(width, use_max_pool=aca_max_pool) if use_aca else nn.Identity(),
             nn.Conv2d(width, half, 3, padding=1),
-            nn.LeakyReLU(negative_slope),
+            nn.LeakyReLU(negative_slope, inplace=True),
             nn.Conv2d(half, 1, 1),
             nn.Sigmoid(),
         )

@@ -18,9 +18,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1),
-            nn.LeakyReLU(negative_slope),
+            nn.LeakyReLU(negative_slope, inplace=True),
             nn.Conv2d(width, width, 3, padding=1),
-            nn.LeakyReLU(negative_slope),
+            nn.LeakyReLU(negative_slope, inplace=True),
             ACA(width, use_max_pool=aca_max_pool) if use_aca else nn.Identity(),
         )
 

@@ -19,24 +19,30 @@ from torch import nn
 
 def cross_channel_attention(
     fa: torch.Tensor, fb: torch.Tensor, temperature_ab: torch.Tensor,
-    temperature_ba: torch.Tensor,
+    temperature_ba: torch.Tensor, eps: float = 1e-12,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """C×C attention maps of both directions between two feature sets.
 
-    ``fa``, ``fb``: ``(..., C, P)`` features flattened over P spatial positions; temperatures
-    broadcast against ``(..., 1, 1)``. Rows are L2-normalised over P, ``G = f̂a f̂bᵀ`` holds the
-    cosine similarity of every channel pair, and
+    ``fa``, ``fb``: ``(N, P, C)``, the features of P spatial positions (any strides);
+    temperatures: scalar tensors. With ``âᵢ``, ``b̂ⱼ`` the channels L2-normalised over the P
+    positions (norm clamped at ``eps``, as :func:`torch.nn.functional.normalize`),
+    ``G[i, j] = âᵢ · b̂ⱼ`` is the cosine similarity of every channel pair and
 
-    - ``attn_ab = softmax(τ_ab · G)``: queries from a, keys from b (apply to ``fb``);
-    - ``attn_ba = softmax(τ_ba · Gᵀ)``: queries from b, keys from a (apply to ``fa``).
+    - ``attn_ab = softmax(τ_ab · G)``: queries from a, keys from b (apply to b's values);
+    - ``attn_ba = softmax(τ_ba · Gᵀ)``: queries from b, keys from a (apply to a's values).
 
-    Each direction's logits are the other's transposed, so one product serves both.
-    Returns ``(attn_ab, attn_ba)``, each ``(..., C, C)`` with rows summing to 1.
+    Each direction's logits are the other's transposed, so one product serves both; the norms
+    divide the small C×C product instead of the full feature maps.
+    Returns ``(attn_ab, attn_ba)``, each ``(N, C, C)`` with rows summing to 1.
     """
-    g = F.normalize(fa, dim=-1) @ F.normalize(fb, dim=-1).transpose(-1, -2)
+    # Sum of squares (a plain column reduction, ~4x faster than norm() on strided views);
+    # clamping before the square root keeps the gradient finite for an all-zero channel.
+    norm_a = (fa * fa).sum(dim=1).clamp_min(eps * eps).sqrt()
+    norm_b = (fb * fb).sum(dim=1).clamp_min(eps * eps).sqrt()
+    g = (fa.transpose(1, 2) @ fb) / (norm_a[:, :, None] * norm_b[:, None, :])
     return (
         torch.softmax(temperature_ab * g, dim=-1),
-        torch.softmax(temperature_ba * g.transpose(-1, -2), dim=-1),
+        torch.softmax(temperature_ba * g.transpose(1, 2), dim=-1),
     )
 
 
@@ -51,7 +57,10 @@ class MCA(nn.Module):
     ``cat(fa, fb)`` (same weights count: depthwise filters never mix channels). Because
     ``mix`` is linear, ``mix_w · (attn · v) = (mix_w · attn) · v``: the C×C maps are folded
     into the 1×1 weights before touching the pixels, so the ``2·len(scales)·C``-channel
-    attended tensor is never materialised. The result equals the literal order of operations.
+    attended tensor is never materialised; the scales' contributions are accumulated
+    onto the residual. The result equals the literal order of operations. Pixel-wise products
+    run on ``(N, HW, channels)`` views, free for channels-last tensors (the output is
+    channels-last).
     """
 
     def __init__(self, channels: int, scales: Sequence[int] = (3, 5, 7)) -> None:
@@ -68,17 +77,17 @@ class MCA(nn.Module):
 
     def forward(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         n, c, h, w = fa.shape
-        s = len(self.scales)
         x = torch.cat([fa, fb], dim=1)
-        # (N, S, 2C, HW): depthwise features of a (first C rows) and b per scale.
-        v = torch.stack([dw(x) for dw in self.depthwise], dim=1).reshape(n, s, 2 * c, h * w)
-        va, vb = v[:, :, :c], v[:, :, c:]
-        tau = self.temperature.view(1, s, 2, 1, 1)
-        attn_ab, attn_ba = cross_channel_attention(va, vb, tau[:, :, 0], tau[:, :, 1])
-        # mix weight (2C, S·2C) viewed per scale as [a→b block | b→a block], each (2C, C).
-        w_mix = self.mix.weight.view(2 * c, s, 2, c).permute(1, 2, 0, 3)
-        # Fold the attention into the mixing weights: columns act on [va; vb] of each scale.
-        folded = torch.cat([w_mix[:, 1] @ attn_ba, w_mix[:, 0] @ attn_ab], dim=-1)
-        folded = folded.permute(0, 2, 1, 3).reshape(n, 2 * c, s * 2 * c)
-        mixed = folded @ v.view(n, s * 2 * c, h * w) + self.mix.bias.view(1, -1, 1)
-        return x + mixed.view(n, 2 * c, h, w)
+        # Accumulate on (N, HW, 2C) tokens: residual + bias, then one product per scale.
+        out = torch.permute(x, (0, 2, 3, 1)).reshape(n, h * w, 2 * c) + self.mix.bias
+        # mix weight (2C, S·2C) → per scale, the a→b block (acts on vb) and the b→a block.
+        w_mix = self.mix.weight.view(2 * c, len(self.scales), 2, c)
+        for i, dw in enumerate(self.depthwise):
+            v = dw(x).permute(0, 2, 3, 1).reshape(n, h * w, 2 * c)  # [va | vb]
+            attn_ab, attn_ba = cross_channel_attention(
+                v[..., :c], v[..., c:], self.temperature[i, 0], self.temperature[i, 1]
+            )
+            folded = torch.cat([w_mix[:, i, 1] @ attn_ba, w_mix[:, i, 0] @ attn_ab], dim=-1)
+            # Out of place: FlopCounterMode does not count the in-place baddbmm_.
+            out = torch.baddbmm(out, v, folded.transpose(1, 2))
+        return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
