@@ -8,10 +8,13 @@ per-image rows written by ``lwnet evaluate`` (same metric code) instead of recom
 
     python benchmarks/bench_spi.py --out DIR \
         --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
-        [--model labels-only:SPECT-MRI=...] [--reference-rows per_image.csv ...]
+        [--model labels-only:SPECT-MRI=...] [--reference-rows per_image.csv ...] \
+        [--ship src/lwnet/weights]
 
 Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*) and, for
 every model named ``<X>`` beside ``LWNet``, on how many of the six metrics LWNet beats it.
+``--ship DIR`` re-saves the ``LWNet`` weights as ``DIR/<pair>.safetensors`` with these tables
+appended to their model card.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from lwnet.inference import load_model
 from lwnet.inference.api import network_method
 from lwnet.methods import external_methods, method_names, register_method
 from lwnet.metrics import METRIC_NAMES
+from lwnet.training.card import ship
 
 # Which model's pair type serves each test pair type.
 MODEL_FOR = {"SPECT-MRI": "SPECT-MRI", "PET-MRI": "SPECT-MRI", "CT-MRI": "CT-MRI"}
@@ -49,6 +53,7 @@ def main() -> None:
     p.add_argument("--model", action="append", default=[], metavar="NAME:PAIR=WEIGHTS")
     p.add_argument("--reference-rows", nargs="+", type=Path, default=[],
                    help="per-image CSVs of `lwnet evaluate` to use as the reference rows")
+    p.add_argument("--ship", type=Path, help="write the LWNet weights + extended cards here")
     p.add_argument("--pair-types", nargs="+", default=list(MODEL_FOR))
     args = p.parse_args()
     data = default_data_root()
@@ -57,6 +62,7 @@ def main() -> None:
         key, path = item.split("=", 1)
         name, pair = key.split(":")
         models.setdefault(name, {})[pair] = path
+    reports: dict[str, list[str]] = {}
     for pair_type in args.pair_types:
         pairs = harvard_pairs(data / "harvard", pair_type, "test")
         rows: list[dict] = []
@@ -77,14 +83,21 @@ def main() -> None:
             for ext in external_methods(data / "external"):
                 rows += cached_rows(args.out, pair_type, ext.name, str(ext.folder), pairs)
         table = summarise(rows)
-        print(f"\n#### {pair_type} (test, {len(pairs)} pairs)\n")
-        print(to_markdown(table))
+        text = [f"#### {pair_type} (test, {len(pairs)} pairs)", "", to_markdown(table)]
         if "LWNet" in table.methods:
             i = table.methods.index("LWNet")
             for j, other in enumerate(table.methods):
                 if other != "LWNet" and other in models:
                     wins = int(np.sum(table.mean[i] > table.mean[j]))
-                    print(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics")
+                    text.append(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics")
+        print("\n" + "\n".join(text))
+        reports.setdefault(MODEL_FOR[pair_type], []).append("\n".join(text))
+    if args.ship:
+        for pair, weights in models.get("LWNet", {}).items():
+            head = ("## Test metrics (lwnet.metrics; best **bold**, second *italic*)\n\n"
+                    "Command: `python benchmarks/bench_spi.py` (see docs/benchmarks.md).\n\n")
+            print(ship(Path(weights), args.ship / f"{pair.lower()}.safetensors",
+                       head + "\n\n".join(reports.get(pair, []))))
 
 
 if __name__ == "__main__":
