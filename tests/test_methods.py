@@ -130,3 +130,14 @@ def test_methods_are_deterministic() -> None:
 def test_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="equal shape"):
         get_method("gff")(np.zeros((20, 20)), np.zeros((20, 21)))
+
+
+@pytest.mark.parametrize("name", ["laplacian", "dwt"])
+def test_base_rule_on_flat_images(name: str) -> None:
+    """Flat images have no detail: the base rule alone decides the result."""
+    a, b = np.full((40, 44), 0.6), np.full((40, 44), 0.2)
+    fn = get_method(name)
+    np.testing.assert_allclose(fn(a, b), 0.4, atol=1e-6)
+    np.testing.assert_allclose(fn(a, b, base_rule="max"), 0.6, atol=1e-6)
+    with pytest.raises(ValueError, match="base_rule"):
+        fn(a, b, base_rule="min")

@@ -63,6 +63,14 @@ def test_pyramids_reconstruct_exactly(shape: tuple[int, int]) -> None:
     np.testing.assert_allclose(nonsubsampled_reconstruct(bands), x, atol=1e-12)
 
 
+def test_flat_image_has_no_detail_up_to_the_border() -> None:
+    for bands in (laplacian_pyramid(np.full((37, 53), 0.7), 4),
+                  nonsubsampled_pyramid(np.full((37, 53), 0.7), 4)):
+        for band in bands[:-1]:
+            np.testing.assert_allclose(band, 0.0, atol=1e-12)
+        np.testing.assert_allclose(bands[-1], 0.7, atol=1e-12)
+
+
 def test_visual_saliency_matches_brute_force() -> None:
     x = np.random.default_rng(4).integers(0, 256, (12, 14)) / 255.0
     levels = np.rint(x * 255).astype(int).ravel()

@@ -87,3 +87,12 @@ def consistency_check(choose_a: np.ndarray, size: int = 3) -> np.ndarray:
     isolated decisions that come from noise.
     """
     return uniform_filter(choose_a.astype(np.float64), size=size, mode="reflect") > 0.5
+
+
+def fuse_base(base_a: np.ndarray, base_b: np.ndarray, rule: str) -> np.ndarray:
+    """Combine two low-pass bands: ``"mean"`` averages them, ``"max"`` keeps the larger."""
+    if rule == "mean":
+        return 0.5 * (base_a + base_b)
+    if rule == "max":
+        return np.maximum(base_a, base_b)
+    raise ValueError(f"base_rule must be 'mean' or 'max', not {rule!r}")

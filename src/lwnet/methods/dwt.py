@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pywt
 
-from lwnet.methods._common import as_pair, consistency_check, finish
+from lwnet.methods._common import as_pair, consistency_check, finish, fuse_base
 
 
-def dwt(a: np.ndarray, b: np.ndarray, *, wavelet: str = "db2", levels: int = 3) -> np.ndarray:
+def dwt(
+    a: np.ndarray, b: np.ndarray, *, wavelet: str = "db2", levels: int = 3,
+    base_rule: Literal["mean", "max"] = "mean",
+) -> np.ndarray:
     """Fuse in a 2-D DWT: max-abs detail with consistency check, averaged approximation.
 
     Each of the three detail sub-bands (horizontal, vertical, diagonal) of every level selects
@@ -21,6 +26,7 @@ def dwt(a: np.ndarray, b: np.ndarray, *, wavelet: str = "db2", levels: int = 3) 
         a, b: float images ``(H, W)`` in [0, 1].
         wavelet: any PyWavelets discrete wavelet name.
         levels: decomposition levels (capped by :func:`pywt.dwt_max_level`).
+        base_rule: ``"mean"`` (the classical rule) or ``"max"`` for the approximation band.
     Returns:
         float32 ``(H, W)`` in [0, 1].
     """
@@ -29,7 +35,7 @@ def dwt(a: np.ndarray, b: np.ndarray, *, wavelet: str = "db2", levels: int = 3) 
     levels = max(1, min(levels, pywt.dwt_max_level(min(a.shape), w.dec_len)))
     ca = pywt.wavedec2(a, w, mode="symmetric", level=levels)
     cb = pywt.wavedec2(b, w, mode="symmetric", level=levels)
-    fused: list = [0.5 * (ca[0] + cb[0])]
+    fused: list = [fuse_base(ca[0], cb[0], base_rule)]
     for bands_a, bands_b in zip(ca[1:], cb[1:]):
         fused.append(tuple(
             np.where(consistency_check(np.abs(da) >= np.abs(db)), da, db)

@@ -34,9 +34,13 @@ def _reduce(x: np.ndarray) -> np.ndarray:
 
 
 def _expand(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    up = np.zeros(shape)
+    # Normalised interpolation: dividing by the blurred sample mask (4 inside, less at the
+    # borders) keeps a constant image constant up to the edges, so flat regions create no
+    # spurious detail there.
+    up, mask = np.zeros(shape), np.zeros(shape)
     up[::2, ::2] = x
-    return 4.0 * _blur(up)
+    mask[::2, ::2] = 1.0
+    return _blur(up) / _blur(mask)
 
 
 def laplacian_pyramid(x: np.ndarray, levels: int) -> list[np.ndarray]:
