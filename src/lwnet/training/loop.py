@@ -116,9 +116,10 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
                           f"patches left for the pools")
     order = np.concatenate([np.sort(pool), np.sort(val)])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
-    # Score every candidate on every patch once: initial labels and the admission bar.
-    ids = np.arange(len(order))
-    scores = np.zeros((len(ids), len(names)))
+    # Score every candidate on every patch once: initial labels and the admission bar
+    # (the unsupervised baseline uses neither).
+    ids = np.arange(len(order) if cfg.mode != "unsupervised" else 0)
+    scores = np.zeros((len(order), len(names)))
     chunks = range(0, len(ids), 256)
     for s in tqdm(chunks, desc="scoring candidates", disable=not show):
         sel = ids[s:s + 256]
