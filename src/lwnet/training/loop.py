@@ -92,6 +92,21 @@ def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def patch_table(cfg: TrainConfig, n_pairs: int,
+                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (pair, row, col) patch ``(G, 3)`` and the seeded choice of the run's pool and
+    held-out validation patches (sorted row numbers into it)."""
+    full = patch_index(n_pairs, grid_positions(shape[0], shape[1], cfg.patch_size, cfg.stride))
+    perm = np.random.default_rng(cfg.seed).permutation(len(full))
+    val = perm[:cfg.val_patches]
+    rest = perm[cfg.val_patches:]
+    pool = rest[:cfg.max_patches] if cfg.max_patches else rest
+    if len(pool) < 2:
+        raise ConfigError(f"config keys 'max_patches'/'val_patches': only {len(pool)} training "
+                          f"patches left for the pools")
+    return full, np.sort(pool), np.sort(val)
+
+
 def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
                     show: bool) -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
@@ -105,16 +120,8 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
     pairs = harvard_pairs(root, cfg.pair_type, "train")
     a8, b8 = load_sources(pairs)
     names, cands = all_candidates(pairs, a8, b8, cfg.methods, ext, cache_dir / cfg.pair_type)
-    positions = grid_positions(a8.shape[1], a8.shape[2], cfg.patch_size, cfg.stride)
-    full = patch_index(len(pairs), positions)
-    perm = np.random.default_rng(cfg.seed).permutation(len(full))
-    val = perm[:cfg.val_patches]
-    rest = perm[cfg.val_patches:]
-    pool = rest[:cfg.max_patches] if cfg.max_patches else rest
-    if len(pool) < 2:
-        raise ConfigError(f"config keys 'max_patches'/'val_patches': only {len(pool)} training "
-                          f"patches left for the pools")
-    order = np.concatenate([np.sort(pool), np.sort(val)])
+    full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
+    order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
     # Score every candidate on every patch once: initial labels and the admission bar
     # (the unsupervised baseline uses neither).
