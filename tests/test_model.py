@@ -23,8 +23,8 @@ from lwnet.model import (
 
 @pytest.mark.parametrize(
     ("channels", "expected"),
-    # log2(C)/2 + 1/2: 1→0.5, 2→1.0, 4→1.5, 8→2.0 (tie → 3), 12→2.29, 16→2.5, 32→3.0,
-    # 64→3.5, 128→4.0 (tie → 5), 256→4.5.
+    # log2(C)/2 + 1/2: 1→0.5, 2→1.0, 4→1.5, 8→2.0 (tie → 3), 12→2.29, 16→2.5,
+    # 32→3.0, 64→3.5, 128→4.0 (tie → 5), 256→4.5.
     [(1, 1), (2, 1), (4, 1), (8, 3), (12, 3), (16, 3), (32, 3), (64, 3), (128, 5), (256, 5)],
 )
 def test_aca_kernel_size_rule(channels: int, expected: int) -> None:
@@ -63,7 +63,8 @@ def test_cross_channel_attention_by_hand() -> None:
                 cos = torch.dot(fa[n, i], fb[n, j]) / (fa[n, i].norm() * fb[n, j].norm())
                 num_ab = torch.exp(2.0 * cos)
                 den_ab = sum(
-                    torch.exp(2.0 * torch.dot(fa[n, i], fb[n, m]) / (fa[n, i].norm() * fb[n, m].norm()))
+                    torch.exp(2.0 * torch.dot(fa[n, i], fb[n, m])
+                              / (fa[n, i].norm() * fb[n, m].norm()))
                     for m in range(4)
                 )
                 torch.testing.assert_close(attn_ab[n, i, j], num_ab / den_ab)
@@ -123,7 +124,8 @@ def test_parameter_count_by_hand() -> None:
 
 def test_macs_count_the_attention_matmuls() -> None:
     c, h, w = 12, 64, 64
-    with_mca, without = count_macs(LWNet(width=c), (h, w)), count_macs(LWNet(width=c, use_mca=False), (h, w))
+    with_mca = count_macs(LWNet(width=c), (h, w))
+    without = count_macs(LWNet(width=c, use_mca=False), (h, w))
     convs = h * w * (2 * c * (9 + 25 + 49) + 6 * c * 2 * c)  # depthwise + 1×1 mix
     logits = 3 * c * c * h * w  # one C×C product per scale (shared by both directions)
     tiny = 3 * 2 * (2 * c * c * c)  # folding the maps into the mix weights
@@ -214,3 +216,10 @@ def test_zero_channel_keeps_gradients_finite() -> None:
             dw.bias.zero_()
     mca(fa, fb).sum().backward()
     assert torch.isfinite(fa.grad).all() and torch.isfinite(fb.grad).all()
+
+
+def test_macs_are_linear_in_the_number_of_pixels() -> None:
+    """Global attention at linear cost: MACs = α·HW + β exactly (β: the C×C terms)."""
+    model = LWNet()
+    m1, m2, m4 = (count_macs(model, s) for s in [(32, 32), (32, 64), (64, 64)])
+    assert m4 - m2 == 2 * (m2 - m1) > 0  # 1024 → 2048 → 4096 pixels

@@ -1,8 +1,10 @@
-"""``lwnet fuse``: fuse one pair of images, or a whole dataset, with a registered method.
+"""``lwnet fuse``: fuse one pair of images, two folders, or a whole dataset.
 
 The default method is the network, ``lwnet``: weights from ``--weights``, else the shipped model
 for ``--pair``, else (single pair) the one the functional image implies (colour → SPECT-MRI,
-greyscale → CT-MRI). It is registered under that name once its weights are known.
+greyscale → CT-MRI). It runs through PyTorch, or through onnxruntime on an exported graph with
+``--backend onnx --onnx PATH``. Folders and datasets go through the bounded, resumable
+streaming pipeline (:mod:`lwnet.inference.streaming`).
 """
 
 from __future__ import annotations
@@ -19,21 +21,25 @@ NETWORK = "lwnet"
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "fuse",
-        help="fuse an MRI with a SPECT/PET/CT image, or a whole dataset",
+        help="fuse an MRI with a SPECT/PET/CT image, two folders, or a whole dataset",
         description=(
             "Single pair: lwnet fuse [--method NAME] A B -o OUT. "
+            "Two folders (pairs matched by file name): lwnet fuse [--method NAME ...] DIR_A "
+            "DIR_B --out OUTDIR, writing OUTDIR/<method>/<name>.png. "
             "Dataset: lwnet fuse [--method NAME ...] --root DATA/harvard "
-            "--pair SPECT-MRI [--split test] --out OUTDIR, writing OUTDIR/<method>/<PAIR>/<id>.png. "
+            "--pair SPECT-MRI [--split test] --out OUTDIR, writing "
+            "OUTDIR/<method>/<PAIR>/<id>.png. "
             f"The default method is the network ({NETWORK}) with the shipped weights."
         ),
     )
-    p.add_argument("images", nargs="*", metavar="IMAGE", help="A (MRI) and B (SPECT/PET/CT)")
+    p.add_argument("images", nargs="*", metavar="IMAGE",
+                   help="A (MRI) and B (SPECT/PET/CT): two images, or two folders")
     p.add_argument("--method", "-m", action="append", metavar="NAME",
-                   help=f"fusion method (repeat in dataset mode; default {NETWORK}, the "
+                   help=f"fusion method (repeat for folders/datasets; default {NETWORK}, the "
                    "network); see --list-methods")
     p.add_argument("--list-methods", action="store_true", help="print the method names and exit")
     p.add_argument("-o", "--out", metavar="PATH",
-                   help="output image (single pair) or output folder (dataset)")
+                   help="output image (single pair) or output folder (folders, dataset)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--luma-out", metavar="PATH", help="also save the fused luminance (single pair)")
     p.add_argument("--root", metavar="DIR", help="dataset mode: Harvard-layout data root")
@@ -42,11 +48,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "shipped network model to use (SPECT-MRI model for SPECT/PET, CT-MRI for CT)")
     p.add_argument("--weights", metavar="PATH", help=f"{NETWORK}: weights file (safetensors)")
     p.add_argument("--device", default="cpu", help=f"{NETWORK}: torch device (cpu, cuda, ...)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help=f"{NETWORK}: run with PyTorch or onnxruntime (default: torch)")
+    p.add_argument("--onnx", metavar="PATH",
+                   help=f"{NETWORK}: exported graph (lwnet export), for --backend onnx")
     p.add_argument("--split", metavar="NAME", help="dataset mode: only the ids of this split")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="dataset mode: worker processes")
-    p.add_argument("--redo", action="store_true", help="dataset mode: recompute existing outputs")
+    p.add_argument("--jobs", "-j", type=int, default=1,
+                   help="folders/dataset: worker processes for the classical methods")
+    p.add_argument("--batch-size", type=int,
+                   help="folders/dataset: pairs per batch (default: 8 with torch, 1 with "
+                        "onnx, which gains nothing from batching on CPU)")
+    p.add_argument("--redo", action="store_true",
+                   help="folders/dataset: recompute existing outputs")
     p.add_argument("--luma", action="store_true",
-                   help="dataset mode: write the fused luminance instead of the colour result")
+                   help="folders/dataset: write the fused luminance instead of the colour result")
     p.set_defaults(func=run)
 
 
@@ -57,13 +72,24 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join([NETWORK] + [m for m in method_names() if m != NETWORK]))
         return 0
     args.method = args.method or [NETWORK]
-    if args.weights and NETWORK not in args.method:
-        raise InputError(f"--weights applies to the network only (--method {NETWORK})")
+    for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx")):
+        if given and NETWORK not in args.method:
+            raise InputError(f"{option} applies to the network only (--method {NETWORK})")
     if not args.out:
         raise InputError("name the output with -o/--out")
     if args.root:
-        return _run_dataset(args)
+        return _run_many(args)
+    if len(args.images) == 2 and all(Path(p).is_dir() for p in args.images):
+        return _run_many(args)
     return _run_pair(args)
+
+
+def _network_fuser(args: argparse.Namespace, pair_type: str | None):
+    """The network as a batch fuser, with the weights or ONNX graph the options select."""
+    from lwnet.inference.streaming import make_batch_fuser
+
+    return make_batch_fuser(weights=args.weights, pair_type=pair_type, backend=args.backend,
+                            onnx=args.onnx, device=args.device)
 
 
 def _run_pair(args: argparse.Namespace) -> int:
@@ -84,8 +110,10 @@ def _run_pair(args: argparse.Namespace) -> int:
     if args.method[0] == NETWORK:
         from lwnet.inference import default_pair_type
 
-        _register_network(args, args.pair or default_pair_type(b))
-    fn = get_method(args.method[0])
+        fuser = _network_fuser(args, args.pair or default_pair_type(b))
+        fn = lambda x, y: fuser(x[None], y[None])[0]  # noqa: E731 - one pair as a batch
+    else:
+        fn = get_method(args.method[0])
     result, fused_luma = fuse_in_luma(fn, a, b)
     write_image(args.out, result, overwrite=args.overwrite)
     if args.luma_out:
@@ -93,35 +121,31 @@ def _run_pair(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dataset(args: argparse.Namespace) -> int:
-    from lwnet.methods import fuse_dataset
+def _run_many(args: argparse.Namespace) -> int:
+    """Folder or dataset mode, through the streaming pipeline."""
+    from lwnet.methods import fuse_dataset, fuse_folders
 
-    if args.images:
-        raise InputError("dataset mode (--root) takes no input images")
-    if not args.pair:
-        raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
-    written = skipped = 0
-    # The network runs in this process (batch of one pair at a time, all threads); the
-    # classical methods may use worker processes.
-    groups = [[m for m in args.method if m == NETWORK], [m for m in args.method if m != NETWORK]]
-    for methods, jobs in zip(groups, (1, args.jobs)):
-        if not methods:
-            continue
-        if methods == [NETWORK]:
-            _register_network(args, args.pair)
-        done = fuse_dataset(methods, args.root, args.pair, args.out, split=args.split,
-                            jobs=jobs, redo=args.redo or args.overwrite, luma=args.luma)
-        written, skipped = written + done.written, skipped + done.skipped
-    print(f"{written} written, {skipped} already present, under {args.out}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.root:
+        if args.images:
+            raise InputError("dataset mode (--root) takes no input images")
+        if not args.pair:
+            raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
+    elif NETWORK in args.method and not (args.pair or args.weights or args.onnx):
+        raise InputError(f"folder mode with the network ({NETWORK}) needs --pair, --weights "
+                         "or --onnx to choose the model")
+    fusers = {NETWORK: _network_fuser(args, args.pair)} if NETWORK in args.method else {}
+    options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
+                   fusers=fusers,
+                   batch_size=args.batch_size or (1 if args.backend == "onnx" else 8))
+    if args.root:
+        done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,
+                            **options)
+    else:
+        done = fuse_folders(args.method, *args.images, args.out, **options)
+    print(f"{done.written} written, {done.skipped} already present, under {args.out} "
+          f"({done.pairs_per_second:.1f} pairs/s)")
     return 0
-
-
-def _register_network(args: argparse.Namespace, pair_type: str) -> None:
-    """Register the network as method ``lwnet`` with the weights the options select."""
-    from lwnet.inference import load_model, network_method
-    from lwnet.methods import register_method
-
-    model = load_model(args.weights, pair_type=pair_type, device=args.device)
-    register_method(NETWORK, network_method(model), replace=True)

@@ -44,7 +44,7 @@ def shipped_weights(pair_type: str) -> Path:
     path = WEIGHTS_DIR / f"{name}.safetensors"
     if not path.is_file():
         raise WeightsError(f"{path}: shipped weights for {pair_type} are not installed; "
-                           "pass a weights file instead")
+                           "pass a weights file instead (lwnet fuse --weights PATH)")
     return path
 
 

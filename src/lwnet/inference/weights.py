@@ -86,8 +86,11 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     with path.open("rb") as handle:
-        head = handle.read(4)
-    if head.startswith(_PICKLE_MAGIC) or head.startswith(_ZIP_MAGIC):
+        head = handle.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header. The length's
+    # first byte can be 0x80 too, so the JSON brace is checked before calling it a pickle.
+    is_safetensors = head[8:9] == b"{"
+    if not is_safetensors and (head.startswith(_PICKLE_MAGIC) or head.startswith(_ZIP_MAGIC)):
         raise WeightsError(
             f"{path}: a pickle/torch.save checkpoint, refused (loading it could run arbitrary "
             "code); LWNet reads safetensors files only"

@@ -4,7 +4,7 @@ Every method is a pure function ``(a, b) -> f`` on float32 ``(H, W)`` images in 
 keeps the common zero background at exactly 0 (SPEC §1); :func:`get_method` finds one by name.
 """
 
-from lwnet.methods.dataset import DatasetRun, fuse_dataset, output_path
+from lwnet.methods.dataset import DatasetRun, fuse_dataset, fuse_folders, fuse_pairs, output_path
 from lwnet.methods.external import BuiltinMethod, ExternalMethod, FusionSource, external_methods
 from lwnet.methods.registry import FuseFn, get_method, method_names, register_method
 
@@ -16,6 +16,8 @@ __all__ = [
     "FusionSource",
     "external_methods",
     "fuse_dataset",
+    "fuse_folders",
+    "fuse_pairs",
     "get_method",
     "method_names",
     "output_path",

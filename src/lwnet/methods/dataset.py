@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from lwnet.data.colour import fuse_in_luma
-from lwnet.data.datasets import ImagePair, harvard_pairs
-from lwnet.data.io import check_same_size, read_image, write_image
-from lwnet.errors import OutputExistsError
-from lwnet.methods.registry import FuseFn, get_method
+from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
+from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
+from lwnet.methods.registry import get_method
 
 
 @dataclass(frozen=True)
 class DatasetRun:
-    """What :func:`fuse_dataset` did: outputs written and outputs left as they were."""
+    """What :func:`fuse_dataset` did: outputs written, outputs left as they were, pairs fused
+    and the seconds spent."""
 
     written: int
     skipped: int
+    fused: int = 0
+    seconds: float = 0.0
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.fused / self.seconds if self.seconds > 0 else 0.0
 
 
 def output_path(out: str | os.PathLike[str], method: str, pair_type: str, pair_id: str) -> Path:
@@ -41,53 +46,92 @@ def fuse_dataset(
     redo: bool = False,
     luma: bool = False,
     progress: bool = True,
+    fusers: Mapping[str, BatchFuser] | None = None,
+    batch_size: int = 8,
 ) -> DatasetRun:
     """Fuse every pair of a Harvard-layout dataset with each of ``methods``.
 
     Writes ``<out>/<method>/<pair_type>/<id>.png``: the colour result (SPEC §1), or with
-    ``luma`` the fused luminance (what training and external folders use). Existing outputs are
-    skipped unless ``redo``, so an interrupted run resumes; every write is atomic.
+    ``luma`` the fused luminance (what training and external folders use). Runs through the
+    bounded streaming pipeline (:func:`lwnet.inference.streaming.stream_fuse`): existing
+    outputs are skipped unless ``redo``, so an interrupted run resumes; every write is atomic.
 
     Args:
-        methods: registry names (unknown names raise before any work starts).
+        methods: registry names, or keys of ``fusers`` (unknown names raise before any work).
         root: Harvard-layout root, e.g. ``<data>/harvard``.
         pair_type: e.g. ``"SPECT-MRI"``.
         out: output root.
         split: restrict to the ids of ``splits/<pair_type>_<split>.txt``.
-        jobs: worker processes (1 runs in this process).
+        jobs: worker processes for per-image methods (1 runs in this process).
         redo: recompute and replace existing outputs.
         luma: write the fused luminance instead of the colour result.
-        progress: show a tqdm bar over pairs.
+        progress: show a tqdm bar over pairs, with pairs per second.
+        fusers: batch fusers by name (e.g. LWNet through PyTorch or onnxruntime), used instead
+            of the registry for those names.
+        batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
     """
-    fns = {name: get_method(name) for name in methods}
-    tasks, skipped = [], 0
-    for pair in harvard_pairs(root, pair_type, split):
-        todo = [(fns[m], str(output_path(out, m, pair_type, pair.id))) for m in methods]
-        if not redo:
-            todo = [(fn, path) for fn, path in todo if not os.path.exists(path)]
-        skipped += len(methods) - len(todo)
-        if todo:
-            tasks.append((pair, todo))
+    return fuse_pairs(
+        methods, harvard_pairs(root, pair_type, split),
+        lambda method, pair: output_path(out, method, pair_type, pair.id), jobs=jobs,
+        redo=redo, luma=luma, progress=progress, fusers=fusers, batch_size=batch_size,
+        label=pair_type)
 
-    written = 0
-    bar = tqdm(total=len(tasks), desc=f"fuse {pair_type}", unit="pair", disable=not progress)
-    with bar:
-        if jobs <= 1:
-            for pair, todo in tasks:
-                n = _fuse_pair(pair, todo, luma, redo)
-                written += n
-                skipped += len(todo) - n
-                bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_single_thread) as pool:
-                futures = {pool.submit(_fuse_pair, pair, todo, luma, redo): todo
-                           for pair, todo in tasks}
-                for future in as_completed(futures):
-                    n = future.result()
-                    written += n
-                    skipped += len(futures[future]) - n
-                    bar.update()
-    return DatasetRun(written=written, skipped=skipped)
+
+def fuse_folders(
+    methods: Sequence[str],
+    dir_a: str | os.PathLike[str],
+    dir_b: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    **options,
+) -> DatasetRun:
+    """Fuse the pairs of two folders matched by file stem (A = MRI) with each of ``methods``.
+
+    Writes ``<out>/<method>/<stem>.png``; ``options`` are those of :func:`fuse_pairs`.
+    """
+    return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
+                      lambda method, pair: Path(out) / method / f"{pair.id}.png", **options)
+
+
+def fuse_pairs(
+    methods: Sequence[str],
+    pairs: Sequence[ImagePair],
+    destination: Callable[[str, ImagePair], Path],
+    *,
+    jobs: int = 1,
+    redo: bool = False,
+    luma: bool = False,
+    progress: bool = True,
+    fusers: Mapping[str, BatchFuser] | None = None,
+    batch_size: int = 8,
+    label: str = "",
+) -> DatasetRun:
+    """Fuse ``pairs`` with each of ``methods``, writing to ``destination(method, pair)``.
+
+    The engine of :func:`fuse_dataset` and :func:`fuse_folders`; see there for the options.
+    """
+    fusers = dict(fusers or {})
+    fns = {name: get_method(name) for name in methods if name not in fusers}
+    run = DatasetRun(written=0, skipped=0)
+    pool = ProcessPoolExecutor(jobs, initializer=_single_thread) if jobs > 1 else None
+    try:
+        for name in methods:
+            fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
+            per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
+            todo = (FuseJob(p, destination(name, p)) for p in pairs)
+            with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
+                      disable=not progress) as bar:
+                def show(stats: StreamStats) -> None:
+                    bar.n = stats.fused + stats.skipped
+                    bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")
+
+                stats = stream_fuse(todo, fuser, batch_size=per_batch, overwrite=redo,
+                                    luma=luma, progress=show)
+            run = DatasetRun(run.written + stats.written, run.skipped + stats.skipped,
+                             run.fused + stats.fused, run.seconds + stats.seconds)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return run
 
 
 def _single_thread() -> None:
@@ -99,18 +143,3 @@ def _single_thread() -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
-
-
-def _fuse_pair(pair: ImagePair, todo: list[tuple[FuseFn, str]], luma: bool, redo: bool) -> int:
-    """Fuse one pair with several methods; returns how many outputs were written."""
-    a, b = read_image(pair.a), read_image(pair.b)
-    check_same_size(a, b, pair.a, pair.b)
-    written = 0
-    for fn, path in todo:
-        result, fused_luma = fuse_in_luma(fn, a, b)
-        try:
-            write_image(path, fused_luma if luma else result, overwrite=redo)
-        except OutputExistsError:
-            continue  # another run wrote it meanwhile: keep theirs
-        written += 1
-    return written

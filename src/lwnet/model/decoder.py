@@ -1,5 +1,5 @@
-"""Decoder: 3×3 conv (2C→C) → LeakyReLU → ACA → 3×3 conv (C→C/2) → LeakyReLU → 1×1 conv →
-sigmoid (SPEC §2)."""
+"""Decoder (SPEC §2): 3×3 conv (2C→C) → LeakyReLU → ACA → 3×3 conv (C→C/2) → LeakyReLU →
+1×1 conv → sigmoid."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -25,7 +24,7 @@ def cross_channel_attention(
 
     ``fa``, ``fb``: ``(N, P, C)``, the features of P spatial positions (any strides);
     temperatures: scalar tensors. With ``âᵢ``, ``b̂ⱼ`` the channels L2-normalised over the P
-    positions (norm clamped at ``eps``, as :func:`torch.nn.functional.normalize`),
+    positions (norm clamped at ``eps``, as in ``torch.nn.functional.normalize``),
     ``G[i, j] = âᵢ · b̂ⱼ`` is the cosine similarity of every channel pair and
 
     - ``attn_ab = softmax(τ_ab · G)``: queries from a, keys from b (apply to b's values);

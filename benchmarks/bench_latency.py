@@ -1,0 +1,74 @@
+"""LWNet CPU speed: latency of one 256×256 pair and throughput at batch 8.
+
+Prints, per width: parameters, MACs per pair, the median wall-clock latency at batch 1 and the
+throughput at batch 8 (``profile_model``, ``--threads`` intra-op threads), and the median CPU
+time per pair of the calling thread at one thread, which a loaded shared machine disturbs far
+less than wall-clock time. ``--layouts`` also times the model with plain NCHW parameters to
+show what channels-last buys. The load average is printed: compare figures of one run only.
+
+    PYTHONPATH=src python benchmarks/bench_latency.py [--widths 8 12] [--threads 2] [--layouts]
+
+Target (issue 4): < 15 ms per pair at batch 1 on two threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+from lwnet.model import LWNet, profile_model
+
+
+def cpu_ms_per_pair(model: torch.nn.Module, batch: int, repeats: int) -> float:
+    """Median CPU time (ms) of the calling thread per pair, one intra-op thread."""
+    a, b = torch.rand(2, batch, 1, 256, 256)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    times = []
+    try:
+        with torch.inference_mode():
+            for i in range(repeats + 3):
+                start = time.thread_time()
+                model(a, b)
+                if i >= 3:
+                    times.append(time.thread_time() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return 1000 * statistics.median(times) / batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[8, 12, 16])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--layouts", action="store_true", help="also time NCHW parameters")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("| width | layout | params | GMAC/pair | b1 median ms (wall) | b1 min ms | "
+          "b8 pairs/s | CPU ms/pair b1, 1 thread |")
+    print("|---|---|---|---|---|---|---|---|")
+    for width in args.widths:
+        layouts = ["channels-last", "NCHW"] if args.layouts else ["channels-last"]
+        for layout in layouts:
+            model = LWNet(width=width).eval()
+            if layout == "NCHW":
+                model = model.to(memory_format=torch.contiguous_format)
+            b1 = profile_model(model, (256, 256), 1, "cpu", args.threads, 5, args.repeats)
+            b8 = profile_model(model, (256, 256), 8, "cpu", args.threads, 2,
+                               max(args.repeats // 5, 3))
+            cpu = cpu_ms_per_pair(model, 1, args.repeats)
+            print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
+                  f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "
+                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |", flush=True)
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

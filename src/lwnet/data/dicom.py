@@ -1,0 +1,128 @@
+"""Reading a DICOM series folder as one 3-D volume with its NIfTI-style affine.
+
+Slices are ordered by their ImagePositionPatient projected on the slice normal (the cross
+product of the two ImageOrientationPatient direction cosines), never by file name or
+InstanceNumber, which are not reliable. Stored values are mapped to physical units with
+RescaleSlope and RescaleIntercept (DICOM PS3.3 C.11.1.1.2).
+
+The returned array is indexed ``(column, row, slice)`` and the affine maps those voxel indices
+to RAS+ millimetres, the convention of NIfTI (DICOM's patient frame is LPS+, so x and y flip).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lwnet._optional import optional_import
+from lwnet.errors import InputError
+
+# Positions closer than this along the normal (mm) count as the same slice.
+_POSITION_EPS = 1e-4
+# Relative spread of slice gaps tolerated before the series is called irregular.
+_GAP_RTOL = 1e-2
+
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def _read_headers(folder: Path) -> list:
+    pydicom = optional_import("pydicom", "medical")
+    InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
+
+    datasets = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path)
+        except (InvalidDicomError, EOFError, OSError):
+            continue  # not a DICOM file (README, DICOMDIR index, thumbnails …)
+        if "PixelData" in ds:
+            ds.filename = str(path)
+            datasets.append(ds)
+    return datasets
+
+
+def _required(ds, keyword: str) -> list[float]:
+    value = ds.get(keyword)
+    if value is None:
+        raise InputError(f"{ds.filename}: DICOM slice has no {keyword}")
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        value = [value]
+    return [float(v) for v in value]
+
+
+def read_dicom_series(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read the single-frame DICOM series in ``folder``.
+
+    Returns ``(data, affine)``: float32 ``(columns, rows, slices)`` in physical units (rescale
+    applied) and the 4×4 voxel-to-RAS+ affine in mm. Raises :class:`InputError` naming the
+    folder or file when the folder holds no DICOM images, several series, slices of different
+    size or orientation, duplicate or irregularly spaced positions, or multi-frame objects.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    slices = _read_headers(folder)
+    if not slices:
+        raise InputError(f"{folder}: folder holds no DICOM image files")
+    series = sorted({str(ds.get("SeriesInstanceUID", "")) for ds in slices})
+    if len(series) > 1:
+        raise InputError(f"{folder}: holds {len(series)} DICOM series ({', '.join(series)}); "
+                         "give one series per folder")
+    first = slices[0]
+    orientation = np.array(_required(first, "ImageOrientationPatient"))
+    if orientation.size != 6:
+        raise InputError(f"{first.filename}: ImageOrientationPatient must hold 6 values")
+    row_cos, col_cos = orientation[:3], orientation[3:]
+    normal = np.cross(row_cos, col_cos)
+    size = (int(first.Rows), int(first.Columns))
+    for ds in slices:
+        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+            raise InputError(f"{ds.filename}: multi-frame DICOM is not supported")
+        if (int(ds.Rows), int(ds.Columns)) != size:
+            raise InputError(f"{ds.filename}: slice is {ds.Columns}x{ds.Rows}, the series' "
+                             f"first slice {first.filename} is {size[1]}x{size[0]}")
+        if not np.allclose(_required(ds, "ImageOrientationPatient"), orientation, atol=1e-4):
+            raise InputError(f"{ds.filename}: ImageOrientationPatient differs from "
+                             f"{first.filename}")
+    positions = np.array([_required(ds, "ImagePositionPatient") for ds in slices])
+    along = positions @ normal
+    order = np.argsort(along, kind="stable")
+    slices = [slices[i] for i in order]
+    positions, along = positions[order], along[order]
+    gaps = np.diff(along)
+    if gaps.size and gaps.min() < _POSITION_EPS:
+        i = int(np.argmin(gaps))
+        raise InputError(f"{folder}: slices {slices[i].filename} and {slices[i + 1].filename} "
+                         "share one position")
+    if gaps.size and gaps.max() - gaps.min() > _GAP_RTOL * gaps.mean():
+        raise InputError(f"{folder}: irregular slice spacing ({gaps.min():.4g} to "
+                         f"{gaps.max():.4g} mm); missing slices?")
+
+    row_spacing, col_spacing = _required(first, "PixelSpacing")[:2]
+    if len(slices) > 1:
+        step = (positions[-1] - positions[0]) / (len(slices) - 1)
+    else:
+        thickness = first.get("SpacingBetweenSlices", first.get("SliceThickness", 1.0))
+        step = normal * float(thickness)
+    lps = np.eye(4)
+    # Column index i moves along the row direction by the column spacing, and vice versa.
+    lps[:3, 0] = row_cos * col_spacing
+    lps[:3, 1] = col_cos * row_spacing
+    lps[:3, 2] = step
+    lps[:3, 3] = positions[0]
+
+    data = np.empty((size[1], size[0], len(slices)), dtype=np.float32)
+    for k, ds in enumerate(slices):
+        try:
+            pixels = ds.pixel_array
+        except Exception as exc:  # pydicom raises many kinds for bad or unsupported pixel data
+            raise InputError(f"{ds.filename}: cannot decode pixel data ({exc})") from None
+        if pixels.ndim != 2:
+            raise InputError(f"{ds.filename}: expected a greyscale slice, got shape "
+                             f"{pixels.shape}")
+        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+        data[:, :, k] = (pixels.astype(np.float64) * slope + intercept).T
+    return data, _LPS_TO_RAS @ lps

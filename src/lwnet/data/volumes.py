@@ -1,0 +1,212 @@
+"""3-D volumes: NIfTI and DICOM reading, geometry checks, robust windowing, NIfTI writing.
+
+A :class:`Volume` holds voxel data as float32 in the file's physical units, indexed the NIfTI
+way ``(i, j, k)``, with the 4×4 affine that maps voxel indices to RAS+ millimetres. NIfTI
+volumes keep their header so that an output can carry the MRI's geometry unchanged (affine,
+qform/sform codes, zooms, units).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.dicom import read_dicom_series
+from lwnet.data.io import atomic_write_bytes
+from lwnet._optional import optional_import
+from lwnet.errors import ConfigError, InputError
+
+#: Default robust window: these percentiles of the non-background voxels map to 0 and 1.
+DEFAULT_WINDOW = (0.5, 99.5)
+
+#: Output dtypes of :func:`write_nifti`; integers store round(f · max) with scl_slope 1/max.
+OUTPUT_DTYPES = ("float32", "uint8", "uint16")
+
+
+@dataclass
+class Volume:
+    """A 3-D image: ``data`` float32 ``(I, J, K)``, ``affine`` 4×4 voxel → RAS+ mm.
+
+    ``header`` is the source's ``nibabel.Nifti1Header`` (None for DICOM) and ``path`` the file
+    or folder it came from, used in error messages.
+    """
+
+    data: np.ndarray
+    affine: np.ndarray
+    path: Path
+    header: object | None = None
+
+
+def is_nifti_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a NIfTI file (``.nii`` or ``.nii.gz``)."""
+    name = Path(path).name.lower()
+    return name.endswith(".nii") or name.endswith(".nii.gz")
+
+
+def _read_nifti(path: Path) -> Volume:
+    nib = optional_import("nibabel", "medical")
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        img = nib.load(path)
+        data = np.asarray(img.get_fdata(dtype=np.float32))
+    except Exception as exc:  # nibabel raises many kinds for damaged files
+        raise InputError(f"{path}: not a readable NIfTI file ({exc})") from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim == 2:
+        data = data[..., None]
+    if data.ndim != 3:
+        raise InputError(f"{path}: expected a 3-D volume, got shape {data.shape}")
+    header = img.header if isinstance(img, nib.Nifti1Image) else None
+    return Volume(data, np.asarray(img.affine, dtype=np.float64), path, header)
+
+
+def read_volume(path: str | os.PathLike[str]) -> Volume:
+    """Read a NIfTI file (``.nii``, ``.nii.gz``) or a DICOM series folder as a :class:`Volume`."""
+    path = Path(path)
+    if path.is_dir():
+        data, affine = read_dicom_series(path)
+        return Volume(data, affine, path)
+    if not is_nifti_path(path):
+        raise InputError(f"{path}: expected a .nii/.nii.gz file or a DICOM series folder")
+    return _read_nifti(path)
+
+
+def _format_affine(affine: np.ndarray) -> str:
+    return "[" + "; ".join(" ".join(f"{v:.4g}" for v in row) for row in affine[:3]) + "]"
+
+
+def check_same_geometry(a: Volume, b: Volume, atol: float = 1e-3) -> None:
+    """Raise :class:`InputError` unless ``a`` and ``b`` share shape and affine (within ``atol``).
+
+    ``atol`` is in the affine's units (mm for spacing and origin). The message shows both shapes
+    and both affines.
+    """
+    if a.data.shape != b.data.shape:
+        raise InputError(f"shape mismatch: {a.path} is {a.data.shape}, {b.path} is "
+                         f"{b.data.shape}; the volumes must be registered on one grid")
+    if not np.allclose(a.affine, b.affine, rtol=0.0, atol=atol):
+        raise InputError(
+            f"geometry mismatch (affine tolerance {atol}): {a.path} has affine "
+            f"{_format_affine(a.affine)}, {b.path} has affine {_format_affine(b.affine)}; "
+            "the volumes must be registered on one grid"
+        )
+
+
+def replace_nonfinite(volume: Volume, fill_value: float | None = None) -> Volume:
+    """Return ``volume`` with NaN/±inf voxels replaced by ``fill_value``.
+
+    Without ``fill_value`` any such voxel raises :class:`InputError` naming the file.
+    """
+    bad = ~np.isfinite(volume.data)
+    if not bad.any():
+        return volume
+    if fill_value is None:
+        raise InputError(f"{volume.path}: {int(bad.sum())} NaN or infinite voxels "
+                         "(give --fill-value to replace them)")
+    data = volume.data.copy()
+    data[bad] = fill_value
+    return Volume(data, volume.affine, volume.path, volume.header)
+
+
+def robust_window(
+    data: np.ndarray,
+    percentiles: tuple[float, float] | None = DEFAULT_WINDOW,
+    keep_zero: bool = True,
+) -> np.ndarray:
+    """Map intensities to [0, 1] with a percentile window.
+
+    ``percentiles = (low, high)`` (0..100) are taken over the non-zero voxels when
+    ``keep_zero`` (background, usually over half a volume, would otherwise pull the low end to
+    0), and over all voxels otherwise; values at or below the low percentile map to 0, at or
+    above the high one to 1, linearly between. With ``keep_zero`` voxels equal to 0 stay exactly
+    0, so the fused background stays 0 (SPEC §1); turn it off for data whose zero is tissue,
+    such as CT in Hounsfield units. ``percentiles=None`` is the identity and requires values
+    already in [0, 1]. Returns float32 of the same shape.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    if percentiles is None:
+        if data.size and (data.min() < 0.0 or data.max() > 1.0):
+            raise InputError("window disabled but values are outside [0, 1] "
+                             f"({data.min():.4g} to {data.max():.4g})")
+        return data
+    low, high = percentiles
+    if not 0.0 <= low < high <= 100.0:
+        raise ConfigError(f"window percentiles must satisfy 0 <= low < high <= 100, "
+                          f"not {low}, {high}")
+    foreground = data != 0 if keep_zero else np.ones(data.shape, dtype=bool)
+    values = data[foreground]
+    if values.size == 0:
+        return np.zeros_like(data)
+    lo, hi = np.percentile(values, [low, high])
+    if hi > lo:
+        out = np.clip((data - lo) / (hi - lo), 0.0, 1.0)
+    else:  # constant foreground: it is all signal
+        out = (data >= hi).astype(np.float32)
+    out[~foreground] = 0.0
+    return out.astype(np.float32)
+
+
+def _nifti_image(data: np.ndarray, like: Volume, dtype: str):
+    nib = optional_import("nibabel", "medical")
+
+    if like.header is not None:
+        src = like.header
+        img = nib.Nifti1Image(data, like.affine, header=src.copy())
+        qform, qcode = src.get_qform(coded=True)
+        sform, scode = src.get_sform(coded=True)
+        # The constructor rewrites the codes from the affine; put the source's back.
+        img.header.set_qform(qform if qform is not None else like.affine, int(qcode))
+        img.header.set_sform(sform if sform is not None else like.affine, int(scode))
+    else:  # DICOM: scanner-anatomical coordinates in mm
+        img = nib.Nifti1Image(data, like.affine)
+        img.header.set_qform(like.affine, 1)
+        img.header.set_sform(like.affine, 1)
+        img.header.set_xyzt_units("mm", "sec")
+    img.header.set_data_dtype(np.dtype(dtype))
+    img.header["cal_min"], img.header["cal_max"] = 0.0, 1.0
+    img.header["descrip"] = b"lwnet fusion"
+    return img
+
+
+def write_nifti(
+    path: str | os.PathLike[str],
+    data: np.ndarray,
+    like: Volume,
+    dtype: str = "float32",
+    overwrite: bool = False,
+) -> Path:
+    """Write ``data`` (values in [0, 1], shape of ``like``) as NIfTI with ``like``'s geometry.
+
+    ``like``'s header is kept (affine, qform/sform and their codes, zooms, units) when it came
+    from NIfTI; a DICOM source gets scanner-anatomical codes. ``dtype`` is ``float32`` (values
+    stored as is) or ``uint8``/``uint16`` (round(f · max) stored with scl_slope = 1/max, so
+    readers still see [0, 1]). The file is written atomically, ``.nii.gz`` compressed, and an
+    existing file is kept unless ``overwrite``.
+    """
+    path = Path(path)
+    if not is_nifti_path(path):
+        raise ConfigError(f"{path}: output must end in .nii or .nii.gz")
+    if dtype not in OUTPUT_DTYPES:
+        raise ConfigError(f"output dtype must be one of {', '.join(OUTPUT_DTYPES)}, not {dtype!r}")
+    if data.shape != like.data.shape:
+        raise ValueError(f"data shape {data.shape} differs from the reference {like.data.shape}")
+    data = np.clip(np.asarray(data, dtype=np.float32), 0.0, 1.0)
+    if dtype == "float32":
+        img = _nifti_image(data, like, dtype)
+        img.header.set_slope_inter(1.0, 0.0)
+    else:
+        top = float(np.iinfo(np.dtype(dtype)).max)
+        stored = np.rint(data.astype(np.float64) * top).astype(dtype)
+        img = _nifti_image(stored, like, dtype)
+        img.header.set_slope_inter(1.0 / top, 0.0)
+    raw = img.to_bytes()
+    if path.name.lower().endswith(".gz"):
+        raw = gzip.compress(raw, compresslevel=6)
+    return atomic_write_bytes(path, raw, overwrite=overwrite)

@@ -1,0 +1,139 @@
+"""ONNX export of a fusion network and inference through onnxruntime.
+
+The graph takes ``a`` and ``b`` float32 ``(N, 1, H, W)`` and returns ``f`` of the same shape,
+with batch, height and width dynamic. Export uses the TorchScript-based exporter by default
+(``dynamo=False``): it traces the channel-attention reshapes with symbolic sizes; the dynamo
+exporter is available as an option. Every export is verified before it is written: the graph is
+run by onnxruntime at two sizes that differ from the tracing size and compared with PyTorch.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.io import atomic_write_bytes
+from lwnet._optional import optional_import
+from lwnet.errors import InputError, WeightsError
+
+#: Maximum absolute difference from PyTorch accepted when an export is verified.
+PARITY_TOL = 1e-4
+
+_INPUTS, _OUTPUT = ("a", "b"), "f"
+_VERIFY_SHAPES = ((1, 37, 53), (2, 64, 48))
+
+
+def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
+    import torch
+
+    # Batch 2, not 1: torch.export specialises dimensions of size 1 to constants.
+    example = (torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32))
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        path = Path(tmp) / "model.onnx"
+        if dynamo:
+            dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height", min=2),
+                    3: torch.export.Dim("width", min=2)}
+            torch.onnx.export(model, example, str(path), input_names=list(_INPUTS),
+                              output_names=[_OUTPUT], opset_version=opset, dynamo=True,
+                              dynamic_shapes=(dims, dims), external_data=False,
+                              verbose=False)
+        else:
+            axes = {0: "batch", 2: "height", 3: "width"}
+            # The legacy exporter is chosen on purpose, and the tracer's warnings about Python
+            # shape checks are covered by verify_onnx running other sizes.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(model, example, str(path), input_names=list(_INPUTS),
+                              output_names=[_OUTPUT], opset_version=opset, dynamo=False,
+                              dynamic_axes={name: axes for name in (*_INPUTS, _OUTPUT)})
+        return path.read_bytes()
+
+
+def verify_onnx(model, onnx_model: bytes | str | os.PathLike[str], tol: float = PARITY_TOL,
+                shapes: tuple[tuple[int, int, int], ...] = _VERIFY_SHAPES) -> float:
+    """Largest |onnxruntime − PyTorch| over random inputs of ``shapes`` ``(N, H, W)``.
+
+    Raises :class:`WeightsError` when it exceeds ``tol``.
+    """
+    import torch
+
+    fuser = OnnxFuser(onnx_model, threads=1)
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for n, h, w in shapes:
+        a = rng.random((n, 1, h, w), dtype=np.float32)
+        b = rng.random((n, 1, h, w), dtype=np.float32)
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        worst = max(worst, float(np.abs(fuser(a, b) - ref).max()))
+    if worst > tol:
+        raise WeightsError(f"ONNX graph differs from PyTorch by {worst:.3g} (> {tol})")
+    return worst
+
+
+def export_onnx(model, path: str | os.PathLike[str], *, opset: int = 18, dynamo: bool = False,
+                overwrite: bool = False) -> float:
+    """Export ``model(a, b) -> f`` to ONNX with dynamic batch, height and width.
+
+    The graph is verified against PyTorch (:func:`verify_onnx`) before it is written atomically
+    to ``path``; an existing file is kept unless ``overwrite``. Returns the verified difference.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        from lwnet.errors import OutputExistsError
+
+        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    model = model.eval().cpu()
+    data = _onnx_bytes(model, opset, dynamo)
+    worst = verify_onnx(model, data)
+    atomic_write_bytes(path, data, overwrite=overwrite)
+    return worst
+
+
+class OnnxFuser:
+    """Run an exported fusion graph with onnxruntime; called like the torch model.
+
+    ``OnnxFuser(path)(a, b)`` takes ``(N, 1, H, W)`` float arrays in [0, 1] (numpy or torch)
+    and returns ``f`` of the same shape and kind. ``threads`` sets onnxruntime's intra-op
+    threads (0: its default). :meth:`fuse_batch` is the ``(N, H, W)`` batch-fuser form used by
+    the streaming and volume pipelines.
+    """
+
+    def __init__(self, model: bytes | str | os.PathLike[str], threads: int = 0) -> None:
+        ort = optional_import("onnxruntime", "onnx")
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        source = model if isinstance(model, bytes) else str(model)
+        if not isinstance(model, bytes) and not Path(model).is_file():
+            raise InputError(f"{model}: no such ONNX file")
+        try:
+            self.session = ort.InferenceSession(source, options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise WeightsError(f"{model if not isinstance(model, bytes) else 'ONNX model'}: "
+                               f"cannot load ONNX graph ({exc})") from None
+        names = tuple(i.name for i in self.session.get_inputs())
+        if names != _INPUTS:
+            raise WeightsError(f"{model}: expected ONNX inputs {_INPUTS}, found {names}")
+
+    def __call__(self, a, b):
+        is_torch = type(a).__module__.startswith("torch")
+        if is_torch:
+            import torch
+
+            device = a.device
+            a, b = a.detach().cpu().numpy(), b.detach().cpu().numpy()
+        feed = {"a": np.ascontiguousarray(a, dtype=np.float32),
+                "b": np.ascontiguousarray(b, dtype=np.float32)}
+        (f,) = self.session.run([_OUTPUT], feed)
+        return torch.from_numpy(f).to(device) if is_torch else f
+
+    def fuse_batch(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Fuse ``(N, H, W)`` float32 stacks; returns ``(N, H, W)``."""
+        return self(a[:, None], b[:, None])[:, 0]

@@ -1,0 +1,234 @@
+"""Streaming batch fusion: bounded memory, resumable, for thousands of image pairs.
+
+The pipeline has three stages: a pool of reader threads decodes pairs ahead of use (at most
+``prefetch`` pairs in memory), the calling thread fuses runs of same-sized pairs in batches, and
+a pool of writer threads encodes and writes results atomically (at most ``prefetch`` pending).
+Memory therefore depends on the batch size and the prefetch depth, never on the number of
+pairs. A pair whose output already exists is skipped without being read, so a run that was
+stopped resumes where it stopped; atomic writes guarantee no truncated file is mistaken for a
+finished one.
+
+Fusion is any *batch fuser*: a callable ``(a, b) -> f`` on float32 arrays ``(N, H, W)`` in
+[0, 1]. :func:`module_fuser` wraps a torch module, :func:`pairwise_fuser` a per-image function.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.colour import merge_luma, split_luma
+from lwnet.data.datasets import ImagePair
+from lwnet.data.io import atomic_write_bytes, check_same_size, encode_image, read_image
+from lwnet.errors import ConfigError, OutputExistsError
+
+#: ``(a, b) -> f`` on float32 ``(N, H, W)`` arrays in [0, 1].
+BatchFuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def pairwise_fuser(
+    fuse: Callable[[np.ndarray, np.ndarray], np.ndarray], pool: Executor | None = None
+) -> BatchFuser:
+    """Batch fuser applying a per-image ``fuse(a, b)`` on ``(H, W)`` to each pair of a batch.
+
+    With ``pool`` (e.g. a process pool, for GIL-bound numpy methods) the pairs of a batch are
+    fused in parallel; ``fuse`` must then be picklable (a module-level function).
+    """
+
+    def fuse_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        fused = pool.map(fuse, list(a), list(b)) if pool else map(fuse, a, b)
+        return np.stack([np.asarray(f, dtype=np.float32) for f in fused])
+
+    return fuse_batch
+
+
+def module_fuser(model) -> BatchFuser:
+    """Batch fuser running a torch module ``model(a, b) -> f`` (``(N, 1, H, W)``) in eval mode,
+    on the device of its parameters (see :func:`lwnet.inference.fuse_batch`)."""
+    from lwnet.inference.api import fuse_batch
+
+    model.eval()
+    return functools.partial(fuse_batch, model)
+
+
+@dataclass(frozen=True)
+class FuseJob:
+    """One pair to fuse and the file its result goes to (format from the extension)."""
+
+    pair: ImagePair
+    out: Path
+
+
+@dataclass
+class StreamStats:
+    """Progress of :func:`stream_fuse`.
+
+    ``fused``: pairs fused; ``written``: outputs written; ``skipped``: outputs already present
+    (before the run, or written meanwhile by another run, whose file is kept); ``seconds``.
+    """
+
+    fused: int = 0
+    written: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.fused / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Loaded:
+    job: FuseJob
+    a: np.ndarray
+    b: np.ndarray
+    chroma: np.ndarray | None
+
+
+def _load(job: FuseJob) -> _Loaded:
+    a_img, b_img = read_image(job.pair.a), read_image(job.pair.b)
+    check_same_size(a_img, b_img, job.pair.a, job.pair.b)
+    a, _ = split_luma(a_img)
+    b, chroma = split_luma(b_img)
+    return _Loaded(job, a, b, chroma)
+
+
+def _store(item: _Loaded, fused: np.ndarray, overwrite: bool, luma: bool, bits: int) -> bool:
+    result = fused if luma else merge_luma(fused, item.chroma)
+    data = encode_image(result, item.job.out.suffix, bits=bits if result.ndim == 2 else 8)
+    try:
+        atomic_write_bytes(item.job.out, data, overwrite=overwrite)
+    except OutputExistsError:
+        return False  # another run wrote it meanwhile: keep theirs
+    return True
+
+
+def stream_fuse(
+    jobs: Iterable[FuseJob],
+    fuse_batch: BatchFuser,
+    *,
+    batch_size: int = 8,
+    readers: int = 2,
+    writers: int = 2,
+    prefetch: int = 16,
+    overwrite: bool = False,
+    luma: bool = False,
+    bits: int = 8,
+    progress: Callable[[StreamStats], None] | None = None,
+) -> StreamStats:
+    """Fuse ``jobs`` through the bounded read → fuse → write pipeline.
+
+    Images are fused through their luminance and put back with the functional image's chroma
+    (SPEC §1); with ``luma`` the fused luminance itself is written. ``bits`` (8 or 16) applies
+    to greyscale outputs. Without ``overwrite``, jobs whose output exists are skipped (resume). ``jobs``
+    may be a lazy iterable. Errors (unreadable input, size mismatch) stop the run after the
+    results already fused are written, and propagate. ``progress`` is called after each batch.
+    """
+    if batch_size < 1 or readers < 1 or writers < 1 or prefetch < 1:
+        raise ValueError("batch_size, readers, writers and prefetch must be at least 1")
+    stats = StreamStats()
+    start = time.perf_counter()
+    reads: deque[Future[_Loaded]] = deque()
+    writes: deque[Future[bool]] = deque()
+    batch: list[_Loaded] = []
+
+    def settle() -> None:
+        if writes.popleft().result():
+            stats.written += 1
+        else:
+            stats.skipped += 1
+
+    def flush() -> None:
+        fused = fuse_batch(np.stack([it.a for it in batch]), np.stack([it.b for it in batch]))
+        for item, f in zip(batch, fused):
+            while len(writes) >= prefetch:
+                settle()
+            writes.append(write_pool.submit(_store, item, f, overwrite, luma, bits))
+        stats.fused += len(batch)
+        batch.clear()
+        if progress is not None:
+            stats.seconds = time.perf_counter() - start
+            progress(stats)
+
+    def take_one() -> None:
+        item = reads.popleft().result()
+        if batch and (item.a.shape != batch[0].a.shape or len(batch) == batch_size):
+            flush()
+        batch.append(item)
+
+    with ThreadPoolExecutor(readers, "lwnet-read") as read_pool, \
+            ThreadPoolExecutor(writers, "lwnet-write") as write_pool:
+        try:
+            for job in jobs:
+                if not overwrite and job.out.exists():
+                    stats.skipped += 1
+                    continue
+                if len(reads) >= prefetch:
+                    take_one()
+                reads.append(read_pool.submit(_load, job))
+            while reads:
+                take_one()
+            if batch:
+                flush()
+            while writes:
+                settle()
+        finally:
+            for fut in reads:
+                fut.cancel()
+            # Let pending writes finish: each is atomic, and a finished result is progress kept.
+            for fut in writes:
+                fut.exception()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def make_batch_fuser(
+    *,
+    method: str | None = None,
+    weights: str | None = None,
+    pair_type: str | None = None,
+    backend: str = "torch",
+    onnx: str | None = None,
+    threads: int = 0,
+    device: str = "cpu",
+) -> BatchFuser:
+    """The batch fuser the CLI options select.
+
+    ``method`` names a built-in classical method (``lwnet.methods``); otherwise LWNet runs,
+    through PyTorch on ``device`` (weights from ``weights`` or the shipped ones for
+    ``pair_type``) or, with ``backend="onnx"``, through onnxruntime on the exported graph
+    ``onnx``. ``threads`` (0: the library's default) sets the CPU threads.
+    """
+    if backend not in ("torch", "onnx"):
+        raise ConfigError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+    if method is not None:
+        if backend == "onnx" or weights or onnx:
+            raise ConfigError("--method runs a classical method; it takes no weights, "
+                              "ONNX graph or backend")
+        from lwnet.methods import get_method
+
+        return pairwise_fuser(get_method(method))
+    if backend == "onnx":
+        if weights:
+            raise ConfigError("--backend onnx runs the graph given by --onnx, not --weights")
+        if not onnx:
+            raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
+        from lwnet.inference.onnx import OnnxFuser
+
+        return OnnxFuser(onnx, threads=threads).fuse_batch
+    if onnx:
+        raise ConfigError("--onnx needs --backend onnx")
+    from lwnet.inference import load_model
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return module_fuser(load_model(weights, pair_type=pair_type, device=device))

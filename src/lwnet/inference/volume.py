@@ -1,0 +1,161 @@
+"""Slice-by-slice fusion of registered 3-D volumes (NIfTI files or DICOM series).
+
+:func:`fuse_slices` is the pure array operation; :func:`fuse_volume_files` reads, checks,
+windows, fuses and writes, and can render the fused slices in the functional image's colour
+map for viewing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.colour import merge_luma, split_luma
+from lwnet.data.io import MIN_SIDE, write_image
+from lwnet.data.volumes import (
+    DEFAULT_WINDOW,
+    Volume,
+    check_same_geometry,
+    read_volume,
+    replace_nonfinite,
+    robust_window,
+    write_nifti,
+)
+from lwnet.errors import ConfigError, InputError, OutputExistsError
+from lwnet.inference.streaming import BatchFuser
+
+
+def fuse_slices(
+    a: np.ndarray, b: np.ndarray, fuse_batch: BatchFuser, axis: int = 2, batch_size: int = 8
+) -> np.ndarray:
+    """Fuse two volumes in [0, 1] slice by slice along ``axis``.
+
+    ``a``, ``b``: float ``(I, J, K)`` of equal shape; ``fuse_batch`` fuses ``(N, H, W)`` stacks
+    of slices. Returns float32 of the same shape in [0, 1].
+    """
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"expected two 3-D volumes of one shape, got {a.shape} and {b.shape}")
+    if axis not in (0, 1, 2):
+        raise ConfigError(f"slice axis must be 0, 1 or 2, not {axis}")
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be at least 1, not {batch_size}")
+    sa, sb = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
+    if min(sa.shape[1:]) < MIN_SIDE:
+        raise InputError(f"slices along axis {axis} are {sa.shape[1]}x{sa.shape[2]}, smaller "
+                         f"than the {MIN_SIDE}x{MIN_SIDE} minimum; choose another --axis")
+    out = np.empty(sa.shape, dtype=np.float32)
+    for start in range(0, sa.shape[0], batch_size):
+        stop = start + batch_size
+        fused = fuse_batch(np.ascontiguousarray(sa[start:stop], dtype=np.float32),
+                           np.ascontiguousarray(sb[start:stop], dtype=np.float32))
+        out[start:stop] = np.clip(fused, 0.0, 1.0)
+    return np.moveaxis(out, 0, axis)
+
+
+def _colour_map(name: str):
+    import matplotlib
+
+    try:
+        return matplotlib.colormaps[name]
+    except KeyError:
+        raise ConfigError(f"unknown matplotlib colour map {name!r}") from None
+
+
+def colourise_slice(fused: np.ndarray, functional: np.ndarray, cmap: str = "hot") -> np.ndarray:
+    """RGB view of one fused slice in the functional image's colour map (SPEC §1 blending).
+
+    ``functional`` (H, W) in [0, 1] is rendered through the matplotlib colour map ``cmap``;
+    that RGB image's chroma is merged with the fused luminance ``fused`` (H, W). Where the
+    functional slice is 0 (no signal) the chroma is neutral, so the background stays black even
+    for colour maps whose low end is not. Returns float32 ``(H, W, 3)`` in [0, 1].
+    """
+    rgb = _colour_map(cmap)(np.clip(functional, 0.0, 1.0))[..., :3].astype(np.float32)
+    _, chroma = split_luma(rgb)
+    chroma[functional == 0] = 0.5
+    return merge_luma(fused, chroma)
+
+
+def _slice_for_display(vol: np.ndarray, axis: int, k: int) -> np.ndarray:
+    # Voxel axes are RAS-like: show the second remaining axis pointing up.
+    return np.flipud(np.take(vol, k, axis=axis).T)
+
+
+def write_colour_slices(
+    folder: str | os.PathLike[str], fused: np.ndarray, functional: np.ndarray, axis: int = 2,
+    cmap: str = "hot", overwrite: bool = False,
+) -> list[Path]:
+    """Write one ``slice_NNNN.png`` per slice along ``axis`` (see :func:`colourise_slice`)."""
+    folder = Path(folder)
+    paths = []
+    for k in range(fused.shape[axis]):
+        rgb = colourise_slice(_slice_for_display(fused, axis, k),
+                              _slice_for_display(functional, axis, k), cmap)
+        paths.append(write_image(folder / f"slice_{k:04d}.png", rgb, overwrite=overwrite))
+    return paths
+
+
+@dataclass(frozen=True)
+class VolumeOptions:
+    """How volumes are prepared and written (defaults are the CLI's)."""
+
+    window: tuple[float, float] | None = DEFAULT_WINDOW
+    keep_zero: bool = True
+    fill_value: float | None = None
+    axis: int = 2
+    batch_size: int = 8
+    affine_tol: float = 1e-3
+    dtype: str = "float32"
+
+
+def prepare_pair(mri: Volume, functional: Volume, options: VolumeOptions) -> tuple[np.ndarray,
+                                                                                    np.ndarray]:
+    """Check geometry and finiteness, then window both volumes to [0, 1]."""
+    check_same_geometry(mri, functional, options.affine_tol)
+    mri = replace_nonfinite(mri, options.fill_value)
+    functional = replace_nonfinite(functional, options.fill_value)
+    try:
+        a = robust_window(mri.data, options.window, options.keep_zero)
+    except InputError as exc:
+        raise InputError(f"{mri.path}: {exc}") from None
+    try:
+        b = robust_window(functional.data, options.window, options.keep_zero)
+    except InputError as exc:
+        raise InputError(f"{functional.path}: {exc}") from None
+    return a, b
+
+
+def fuse_volume_files(
+    mri_path: str | os.PathLike[str],
+    functional_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    fuse_batch: BatchFuser,
+    options: VolumeOptions = VolumeOptions(),
+    colour_dir: str | os.PathLike[str] | None = None,
+    cmap: str = "hot",
+    overwrite: bool = False,
+) -> np.ndarray:
+    """Fuse a registered MRI volume with a functional/anatomical one and write NIfTI.
+
+    Inputs are NIfTI files or DICOM series folders. The output keeps the MRI's geometry and
+    header. With ``colour_dir``, the fused slices are also written there as colour PNGs.
+    Every output is checked for existence before any work, so nothing is half written.
+    Returns the fused float32 volume.
+    """
+    out_path = Path(out_path)
+    if not overwrite:
+        if out_path.exists():
+            raise OutputExistsError(f"{out_path}: already exists (use --overwrite to replace it)")
+        if colour_dir is not None and Path(colour_dir).exists() and any(Path(colour_dir).iterdir()):
+            raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
+    if colour_dir is not None:
+        _colour_map(cmap)
+    mri, functional = read_volume(mri_path), read_volume(functional_path)
+    a, b = prepare_pair(mri, functional, options)
+    fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size)
+    write_nifti(out_path, fused, mri, options.dtype, overwrite)
+    if colour_dir is not None:
+        write_colour_slices(colour_dir, fused, b, options.axis, cmap, overwrite)
+    return fused

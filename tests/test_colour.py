@@ -1,0 +1,55 @@
+"""BT.601 colour: conversion against the published coefficients and exact round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lwnet.data import fuse_in_luma, luma8, merge_luma, rgb_to_ycbcr, split_luma, to_uint8, ycbcr_to_rgb
+
+RNG = np.random.default_rng(1)
+
+
+def test_known_colours_match_bt601() -> None:
+    rgb = np.array([[[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [0, 0, 0]]], np.float32)
+    ycc = rgb_to_ycbcr(rgb)[0]
+    np.testing.assert_allclose(ycc[:, 0], [0.299, 0.587, 0.114, 1.0, 0.0], atol=1e-6)
+    # JFIF: Cb = 0.5 - 0.168736 R - 0.331264 G + 0.5 B ; Cr = 0.5 + 0.5 R - 0.418688 G - 0.081312 B
+    np.testing.assert_allclose(ycc[:, 1], [0.5 - 0.168736, 0.5 - 0.331264, 1.0, 0.5, 0.5], atol=1e-5)
+    np.testing.assert_allclose(ycc[:, 2], [1.0, 0.5 - 0.418688, 0.5 - 0.081312, 0.5, 0.5], atol=1e-5)
+
+
+def test_round_trip_within_one_grey_level() -> None:
+    rgb8 = RNG.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    rgb = rgb8 / 255.0
+    back = ycbcr_to_rgb(rgb_to_ycbcr(rgb))
+    assert np.abs(to_uint8(back).astype(int) - rgb8).max() <= 1
+    y, chroma = split_luma(rgb)
+    assert np.abs(to_uint8(merge_luma(y, chroma)).astype(int) - rgb8).max() <= 1
+
+
+def test_grey_stays_grey() -> None:
+    g = RNG.random((8, 8)).astype(np.float32)
+    y, chroma = split_luma(g)
+    assert chroma is None and merge_luma(y, chroma).ndim == 2
+
+
+def test_luma8_rounds_like_a_saved_png() -> None:
+    rgb = np.full((4, 4, 3), (200, 100, 50), np.uint8)
+    expected = round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)
+    assert np.all(luma8(rgb) == expected)
+    assert np.all(luma8(rgb / 255.0) == expected)
+    assert luma8(np.full((2, 2), 0.5)).dtype == np.uint8 and luma8(np.full((2, 2), 0.5))[0, 0] == 128
+
+
+def test_fuse_in_luma_keeps_chroma_and_background() -> None:
+    mri = RNG.random((16, 16)).astype(np.float32)
+    func = RNG.random((16, 16, 3)).astype(np.float32)
+    mri[:4] = 0
+    func[:4] = 0
+    out, fused = fuse_in_luma(np.maximum, mri, func)
+    assert out.shape == (16, 16, 3) and fused.shape == (16, 16)
+    y, chroma = split_luma(func)
+    np.testing.assert_allclose(fused, np.maximum(mri, y), atol=1e-6)
+    # chroma of the result equals the functional image's chroma where the colour is in gamut
+    np.testing.assert_array_equal(to_uint8(out[:4]), 0)
+    np.testing.assert_allclose(split_luma(out)[0][:4], 0, atol=1e-6)

@@ -1,0 +1,134 @@
+"""Image I/O: formats, bit depths, colour modes, bad files and atomic writes (SPEC §1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lwnet.data import MIN_SIDE, check_same_size, read_image, to_uint8, write_image
+from lwnet.data.io import atomic_write_bytes
+from lwnet.errors import InputError, OutputExistsError
+
+RNG = np.random.default_rng(0)
+
+
+def _grey8(h: int = 20, w: int = 24) -> np.ndarray:
+    return RNG.integers(0, 256, (h, w), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp", ".gif"])
+def test_lossless_8bit_grey_formats_read_exactly(tmp_path: Path, suffix: str) -> None:
+    g = _grey8()
+    Image.fromarray(g).save(tmp_path / f"x{suffix}")
+    out = read_image(tmp_path / f"x{suffix}")
+    assert out.dtype == np.float32 and out.shape == g.shape
+    np.testing.assert_array_equal(to_uint8(out), g)
+
+
+def test_jpeg_reads_close(tmp_path: Path) -> None:
+    g = np.tile(np.linspace(0, 255, 32).astype(np.uint8), (32, 1))
+    Image.fromarray(g).save(tmp_path / "x.jpg", quality=95)
+    out = read_image(tmp_path / "x.jpg")
+    assert out.shape == g.shape and np.abs(to_uint8(out).astype(int) - g).max() <= 4
+
+
+def test_16bit_scaled_by_type_range(tmp_path: Path) -> None:
+    g16 = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
+    g16 = np.kron(g16, np.ones((10, 10), dtype=np.uint16))
+    Image.fromarray(g16).save(tmp_path / "x.png")
+    out = read_image(tmp_path / "x.png")
+    np.testing.assert_allclose(out, g16 / 65535.0, atol=1e-6)
+
+
+def test_palette_converted_to_colour(tmp_path: Path) -> None:
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:8] = (255, 0, 0)
+    rgb[8:] = (0, 0, 255)
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(
+        tmp_path / "p.png"
+    )
+    out = read_image(tmp_path / "p.png")
+    assert out.shape == (16, 16, 3)
+    np.testing.assert_array_equal(to_uint8(out), rgb)
+
+
+def test_rgba_composited_over_black(tmp_path: Path) -> None:
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = 255
+    rgba[:, :8, 3] = 0  # transparent half carries no signal
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    out = read_image(tmp_path / "a.png")
+    assert out.shape == (16, 16, 3)
+    assert np.all(out[:, :8] == 0)
+    np.testing.assert_allclose(out[:, 8:, 0], 200 / 255, atol=1e-6)
+
+
+def test_grey_stored_as_rgb_is_detected(tmp_path: Path) -> None:
+    g = _grey8()
+    Image.fromarray(np.stack([g, g, g], -1)).save(tmp_path / "g.png")
+    out = read_image(tmp_path / "g.png")
+    assert out.ndim == 2
+    np.testing.assert_array_equal(to_uint8(out), g)
+
+
+def test_truncated_png_is_named(tmp_path: Path) -> None:
+    Image.fromarray(_grey8(64, 64)).save(tmp_path / "t.png")
+    data = (tmp_path / "t.png").read_bytes()
+    (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="t.png"):
+        read_image(tmp_path / "t.png")
+
+
+def test_text_named_png_is_named(tmp_path: Path) -> None:
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(InputError, match="notes.png: not a readable image"):
+        read_image(tmp_path / "notes.png")
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nope.png: no such file"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_size_checks_name_both_sizes() -> None:
+    a = np.zeros((20, 30), np.float32)
+    with pytest.raises(InputError, match="30x20.*31x20"):
+        check_same_size(a, np.zeros((20, 31), np.float32), "a.png", "b.png")
+    tiny = np.zeros((1, 1), np.float32)
+    with pytest.raises(InputError, match=f"{MIN_SIDE}x{MIN_SIDE} minimum"):
+        check_same_size(tiny, tiny, "one.png", "two.png")
+
+
+def test_to_uint8_rounds_and_clips() -> None:
+    x = np.array([-0.5, 0.0, 0.49 / 255, 0.51 / 255, 1.0, 7.0], np.float32)
+    np.testing.assert_array_equal(to_uint8(x), [0, 0, 0, 1, 255, 255])
+    assert to_uint8(np.array([1.51 / 255]))[0] == 2
+
+
+def test_write_refuses_overwrite_and_leaves_no_temp(tmp_path: Path) -> None:
+    img = RNG.random((20, 20)).astype(np.float32)
+    out = tmp_path / "sub" / "f.png"
+    write_image(out, img)
+    np.testing.assert_array_equal(to_uint8(read_image(out)), to_uint8(img))
+    with pytest.raises(OutputExistsError, match="f.png"):
+        write_image(out, np.zeros_like(img))
+    np.testing.assert_array_equal(to_uint8(read_image(out)), to_uint8(img))  # untouched
+    write_image(out, np.zeros_like(img), overwrite=True)
+    assert read_image(out).max() == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["f.png"]
+
+
+def test_write_16bit_round_trip(tmp_path: Path) -> None:
+    img = RNG.random((20, 20))
+    write_image(tmp_path / "x.png", img, bits=16)
+    np.testing.assert_allclose(read_image(tmp_path / "x.png"), img, atol=1 / 65535)
+
+
+def test_unwritable_destination_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.raises(InputError, match="cannot write here"):
+        atomic_write_bytes(tmp_path / "file" / "out.png", b"x")

@@ -1,0 +1,66 @@
+"""Pair discovery in the Harvard layout and in plain folders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lwnet.data import folder_pairs, harvard_pairs, read_split
+from lwnet.data.datasets import pair_types
+from lwnet.errors import InputError
+
+
+def test_sample_has_three_pair_types(sample: Path) -> None:
+    assert pair_types(sample) == ["CT-MRI", "PET-MRI", "SPECT-MRI"]
+    pairs = harvard_pairs(sample, "SPECT-MRI")
+    assert [p.id for p in pairs] == ["9028"]
+    assert pairs[0].a.parent.name == "MRI" and pairs[0].b.parent.name == "SPECT"
+
+
+def _write(folder: Path, name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / name)
+
+
+def test_folder_pairs_match_by_stem_and_report_missing_partner(tmp_path: Path) -> None:
+    for name in ("2.png", "10.png"):
+        _write(tmp_path / "a", name)
+        _write(tmp_path / "b", name)
+    assert [p.id for p in folder_pairs(tmp_path / "a", tmp_path / "b")] == ["2", "10"]
+    _write(tmp_path / "a", "11.png")
+    with pytest.raises(InputError, match=r"11\.\*: no partner"):
+        folder_pairs(tmp_path / "a", tmp_path / "b")
+
+
+def test_empty_and_missing_folders(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    _write(tmp_path / "b", "1.png")
+    with pytest.raises(InputError, match="empty: folder holds no images"):
+        folder_pairs(tmp_path / "empty", tmp_path / "b")
+    with pytest.raises(InputError, match="nowhere: no such folder"):
+        folder_pairs(tmp_path / "nowhere", tmp_path / "b")
+
+
+def test_split_files(tmp_path: Path, sample: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(sample, root)
+    (root / "splits").mkdir()
+    (root / "splits" / "CT-MRI_test.txt").write_text("16011.png\n\n")
+    assert read_split(root, "CT-MRI", "test") == ["16011"]
+    assert [p.id for p in harvard_pairs(root, "CT-MRI", "test")] == ["16011"]
+    (root / "splits" / "CT-MRI_train.txt").write_text("99999.png\n")
+    with pytest.raises(InputError, match="99999"):
+        harvard_pairs(root, "CT-MRI", "train")
+    with pytest.raises(InputError, match="no such split file"):
+        read_split(root, "CT-MRI", "val")
+
+
+def test_shared_split_sizes(shared_data: Path) -> None:
+    root = shared_data / "harvard"
+    sizes = {t: len(harvard_pairs(root, t, "test")) for t in ("SPECT-MRI", "PET-MRI", "CT-MRI")}
+    assert sizes == {"SPECT-MRI": 37, "PET-MRI": 30, "CT-MRI": 30}
+    assert len(harvard_pairs(root, "SPECT-MRI", "train")) == 320

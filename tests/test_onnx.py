@@ -1,0 +1,124 @@
+"""ONNX export: dynamic batch/height/width, parity with PyTorch within 1e-4, runtime API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from lwnet.errors import InputError, OutputExistsError, WeightsError
+from lwnet.inference.onnx import OnnxFuser, export_onnx
+from lwnet.model import LWNet
+
+
+@pytest.fixture(scope="module")
+def model() -> LWNet:
+    torch.manual_seed(0)
+    net = LWNet().eval()
+    with torch.no_grad():  # non-trivial temperatures so the attention is really exercised
+        net.mca.temperature.uniform_(0.5, 3.0)
+    return net
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("onnx") / "lwnet.onnx"
+    export_onnx(model, path)
+    return path
+
+
+def _inputs(n: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.random((n, 1, h, w), dtype=np.float32)
+    b = rng.random((n, 1, h, w), dtype=np.float32)
+    a[..., : h // 4, :] = 0  # a background band, where the gate must give exactly 0
+    b[..., : h // 4, :] = 0
+    return a, b
+
+
+def test_graph_has_dynamic_batch_height_width(exported):
+    graph = onnx.load(exported).graph
+    for value in (*graph.input, *graph.output):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[1].dim_value == 1
+        assert all(d.dim_param and not d.dim_value for d in (dims[0], dims[2], dims[3]))
+
+
+@pytest.mark.parametrize("shape", [(1, 256, 256), (2, 255, 301), (3, 17, 40), (2, 64, 16)])
+def test_onnx_matches_pytorch(model, exported, shape):
+    a, b = _inputs(*shape, seed=sum(shape))
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    got = OnnxFuser(exported, threads=1)(a, b)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    assert np.abs(got - ref).max() <= 1e-4
+    assert (got[..., : shape[1] // 4, :] == 0).all()
+
+
+def test_fuser_accepts_torch_and_batch_form(model, exported):
+    a, b = _inputs(2, 40, 33, seed=1)
+    fuser = OnnxFuser(exported)
+    out = fuser(torch.from_numpy(a), torch.from_numpy(b))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 1, 40, 33)
+    np.testing.assert_allclose(fuser.fuse_batch(a[:, 0], b[:, 0]), out.numpy()[:, 0], atol=0)
+
+
+@pytest.mark.slow
+def test_dynamo_exporter_also_dynamic(model, tmp_path):
+    export_onnx(model, tmp_path / "d.onnx", dynamo=True)
+    a, b = _inputs(2, 255, 301, seed=2)
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    assert np.abs(OnnxFuser(tmp_path / "d.onnx")(a, b) - ref).max() <= 1e-4
+
+
+def test_export_refuses_overwrite_and_bad_files(model, exported, tmp_path):
+    before = exported.read_bytes()
+    with pytest.raises(OutputExistsError):
+        export_onnx(model, exported)
+    assert exported.read_bytes() == before
+    with pytest.raises(InputError, match="missing.onnx"):
+        OnnxFuser(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(WeightsError, match="junk.onnx"):
+        OnnxFuser(tmp_path / "junk.onnx")
+
+
+def test_cli_export_then_fuse_with_both_backends(model, sample, tmp_path, capsys):
+    from lwnet.cli import main
+    from lwnet.data.io import read_image
+    from lwnet.inference import save_weights
+
+    weights = save_weights(tmp_path / "w.safetensors", model, "seeded test model")
+    graph = tmp_path / "w.onnx"
+    assert main(["export", "--format", "onnx", "--weights", str(weights), "-o", str(graph)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["export", "--weights", str(weights), "-o", str(graph)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    a = sample / "SPECT-MRI" / "MRI" / "9028.png"
+    b = sample / "SPECT-MRI" / "SPECT" / "9028.png"
+    outs = {}
+    for backend in ("torch", "onnx"):
+        outs[backend] = tmp_path / f"{backend}.png"
+        extra = ["--onnx", str(graph)] if backend == "onnx" else ["--weights", str(weights)]
+        assert main(["fuse", "-m", "lwnet", "--backend", backend, *extra, str(a), str(b),
+                     "-o", str(outs[backend])]) == 0
+    torch_png, onnx_png = read_image(outs["torch"]), read_image(outs["onnx"])
+    assert torch_png.shape == (256, 256, 3)
+    assert np.abs(torch_png - onnx_png).max() <= 1 / 255 + 1e-6
+
+
+def test_safetensors_header_length_starting_with_0x80_loads(tmp_path):
+    # Regression: a safetensors file whose 8-byte header length begins with byte 0x80 (one in
+    # 256 files) was refused as a pickle; ``lwnet export --weights`` met it first.
+    from lwnet.inference import load_model, save_weights
+
+    for n in range(256):
+        path = save_weights(tmp_path / f"w{n}.safetensors", LWNet(), "card " + "x" * n)
+        if path.read_bytes()[:1] == b"\x80":
+            assert load_model(path).config == LWNet().config
+            return
+    pytest.fail("no card length gave a header length starting with 0x80")

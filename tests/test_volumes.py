@@ -1,0 +1,305 @@
+"""Volumes: NIfTI/DICOM reading, geometry and header preservation, windowing, slice fusion."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from lwnet.data.colour import fuse_in_luma, luma8, split_luma
+from lwnet.data.datasets import harvard_pairs
+from lwnet.data.dicom import read_dicom_series
+from lwnet.data.io import read_image, to_uint8
+from lwnet.data.volumes import check_same_geometry, read_volume, robust_window, write_nifti
+from lwnet.errors import ConfigError, InputError, OutputExistsError
+from lwnet.inference.streaming import module_fuser, pairwise_fuser
+from lwnet.inference.volume import VolumeOptions, fuse_slices, fuse_volume_files
+
+from _attention_net import AttentionNet
+
+MEAN = pairwise_fuser(lambda a, b: (a + b) / 2)
+
+# Oblique, anisotropic voxel → world map (rotation about z by 10°, zooms 1.2 × 0.9 × 3 mm).
+_C, _S = np.cos(np.radians(10)), np.sin(np.radians(10))
+AFFINE = np.array([[1.2 * _C, -0.9 * _S, 0.0, -20.0],
+                   [1.2 * _S, 0.9 * _C, 0.0, 15.5],
+                   [0.0, 0.0, 3.0, -40.0],
+                   [0.0, 0.0, 0.0, 1.0]])
+
+
+def _phantom(shape=(24, 20, 5), seed=0, scale=1000.0) -> np.ndarray:
+    """Ellipsoid of random positive intensities on a zero background."""
+    rng = np.random.default_rng(seed)
+    i, j, k = np.meshgrid(*[np.linspace(-1, 1, s) for s in shape], indexing="ij")
+    inside = (i / 0.8) ** 2 + (j / 0.8) ** 2 + (k / 1.5) ** 2 < 1
+    return (inside * (0.2 + rng.random(shape)) * scale).astype(np.float32)
+
+
+def _save_nifti(path: Path, data: np.ndarray, affine=AFFINE) -> Path:
+    img = nib.Nifti1Image(data, affine)
+    img.header.set_qform(affine, 1)
+    img.header.set_sform(affine, 2)
+    img.header.set_xyzt_units("mm", "sec")
+    nib.save(img, path)
+    return path
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    return (_save_nifti(tmp_path / "mri.nii.gz", _phantom(seed=1)),
+            _save_nifti(tmp_path / "spect.nii", _phantom(seed=2, scale=7.0)))
+
+
+def test_fused_nifti_keeps_mri_geometry_and_header(pair, tmp_path):
+    out = tmp_path / "out" / "fused.nii.gz"
+    fused = fuse_volume_files(*pair, out, MEAN)
+    img = nib.load(out)
+    src = nib.load(pair[0])
+    assert img.shape == src.shape == fused.shape
+    np.testing.assert_allclose(img.affine, AFFINE, atol=1e-6)
+    assert int(img.header["qform_code"]) == 1 and int(img.header["sform_code"]) == 2
+    np.testing.assert_allclose(img.header.get_qform(), src.header.get_qform(), atol=1e-6)
+    np.testing.assert_allclose(img.header.get_zooms(), src.header.get_zooms(), atol=1e-6)
+    assert img.header.get_xyzt_units() == ("mm", "sec")
+    assert img.get_data_dtype() == np.float32
+    data = img.get_fdata()
+    # Independent expectation: per-volume percentile window by hand, then the mean.
+    expected = []
+    for path in pair:
+        raw = nib.load(path).get_fdata()
+        lo, hi = np.percentile(raw[raw != 0], [0.5, 99.5])
+        expected.append(np.where(raw == 0, 0, np.clip((raw - lo) / (hi - lo), 0, 1)))
+    np.testing.assert_allclose(data, (expected[0] + expected[1]) / 2, atol=1e-6)
+    background = (nib.load(pair[0]).get_fdata() == 0) & (nib.load(pair[1]).get_fdata() == 0)
+    assert background.any() and (data[background] == 0).all()
+
+
+def test_integer_output_is_scaled_to_unit_range(pair, tmp_path):
+    out = tmp_path / "fused.nii"
+    fused = fuse_volume_files(*pair, out, MEAN, VolumeOptions(dtype="uint8"))
+    img = nib.load(out)
+    assert img.get_data_dtype() == np.uint8
+    assert img.dataobj.slope == pytest.approx(1 / 255)
+    np.testing.assert_allclose(img.get_fdata(), fused, atol=0.5 / 255 + 1e-6)
+
+
+def test_existing_output_is_kept(pair, tmp_path):
+    out = tmp_path / "fused.nii"
+    out.write_bytes(b"keep me")
+    with pytest.raises(OutputExistsError, match="fused.nii"):
+        fuse_volume_files(*pair, out, MEAN)
+    assert out.read_bytes() == b"keep me"
+    fuse_volume_files(*pair, out, MEAN, overwrite=True)
+    assert nib.load(out).shape == (24, 20, 5)
+
+
+def test_geometry_mismatch_names_both(tmp_path):
+    a = _save_nifti(tmp_path / "a.nii", _phantom())
+    shifted = AFFINE.copy()
+    shifted[0, 3] += 0.5
+    b = _save_nifti(tmp_path / "b.nii", _phantom(seed=3), shifted)
+    with pytest.raises(InputError, match="geometry mismatch") as err:
+        fuse_volume_files(a, b, tmp_path / "f.nii", MEAN)
+    assert "a.nii" in str(err.value) and "b.nii" in str(err.value)
+    assert "-20" in str(err.value) and "-19.5" in str(err.value)
+    # Within the tolerance the pair is accepted.
+    check_same_geometry(read_volume(a), read_volume(b), atol=0.6)
+    c = _save_nifti(tmp_path / "c.nii", _phantom(shape=(24, 20, 6)))
+    with pytest.raises(InputError, match=r"a.nii is \(24, 20, 5\).*c.nii is \(24, 20, 6\)"):
+        fuse_volume_files(a, c, tmp_path / "f.nii", MEAN)
+    assert not (tmp_path / "f.nii").exists()
+
+
+def test_nonfinite_voxels(tmp_path):
+    data = _phantom()
+    data[3, 4, 2] = np.nan
+    data[5, 5, 1] = np.inf
+    a = _save_nifti(tmp_path / "bad.nii", data)
+    b = _save_nifti(tmp_path / "b.nii", _phantom(seed=4))
+    with pytest.raises(InputError, match=r"bad.nii: 2 NaN or infinite voxels"):
+        fuse_volume_files(a, b, tmp_path / "f.nii", MEAN)
+    assert not (tmp_path / "f.nii").exists()
+    fused = fuse_volume_files(a, b, tmp_path / "f.nii", MEAN, VolumeOptions(fill_value=0.0))
+    assert np.isfinite(fused).all()
+
+
+def test_robust_window():
+    rng = np.random.default_rng(5)
+    data = np.zeros((10, 10, 10), np.float32)
+    data[2:8, 2:8, 2:8] = rng.normal(100, 20, (6, 6, 6))
+    out = robust_window(data, (1, 99))
+    lo, hi = np.percentile(data[data != 0], [1, 99])
+    inside = data[2:8, 2:8, 2:8]
+    np.testing.assert_allclose(out[2:8, 2:8, 2:8], np.clip((inside - lo) / (hi - lo), 0, 1),
+                               atol=1e-6)
+    assert out[0].max() == 0 and out.max() == 1
+    # Hounsfield-like data: without keep_zero, 0 is ordinary tissue.
+    hu = np.full((4, 4, 4), -1000, np.float32)
+    hu[1:3, 1:3, 1:3] = 0
+    hu[1, 1, 1] = 1000
+    assert robust_window(hu, (0, 100), keep_zero=False)[2, 2, 2] == pytest.approx(0.5)
+    assert robust_window(hu, (0, 100))[2, 2, 2] == 0
+    np.testing.assert_array_equal(robust_window(out, None), out)
+    with pytest.raises(InputError, match="outside"):
+        robust_window(data, None)
+    with pytest.raises(ConfigError):
+        robust_window(data, (50, 10))
+
+
+def test_slice_axis_and_batches():
+    rng = np.random.default_rng(6)
+    a, b = rng.random((20, 18, 17), dtype=np.float32), rng.random((20, 18, 17), dtype=np.float32)
+    seen = []
+
+    def first(x, y):
+        seen.append(x.shape)
+        return x
+
+    np.testing.assert_array_equal(fuse_slices(a, b, first, axis=1, batch_size=10), a)
+    assert seen == [(10, 20, 17), (8, 20, 17)]
+    np.testing.assert_allclose(fuse_slices(a, b, MEAN, axis=0), (a + b) / 2, atol=1e-7)
+    with pytest.raises(InputError, match="axis 0 are 18x5"):
+        fuse_slices(a[..., :5], b[..., :5], first, axis=0)
+def test_sample_stack_matches_slicewise_fusion(sample, tmp_path):
+    torch.manual_seed(0)
+    fuser = module_fuser(AttentionNet())
+    (p,) = harvard_pairs(sample, "SPECT-MRI")
+    mri, spect = read_image(p.a), read_image(p.b)
+    _, fused_2d = fuse_in_luma(lambda a, b: fuser(a[None], b[None])[0], mri, spect)
+    y, _ = split_luma(spect)
+    # Three identical slices along the last axis; voxel axes (i, j) = image (row, column).
+    stack = lambda img: np.repeat(img[..., None], 3, axis=2)
+    a_path = _save_nifti(tmp_path / "mri.nii", stack(mri))
+    b_path = _save_nifti(tmp_path / "spect.nii", stack(y))
+    fused = fuse_volume_files(a_path, b_path, tmp_path / "f.nii", fuser,
+                              VolumeOptions(window=None, batch_size=2))
+    for k in range(3):
+        assert np.abs(to_uint8(fused[..., k]).astype(int) - to_uint8(fused_2d)).max() <= 1
+        np.testing.assert_allclose(fused[..., k], fused_2d, atol=1e-5)
+
+
+def test_colour_slices(pair, tmp_path):
+    fused = fuse_volume_files(*pair, tmp_path / "f.nii", MEAN, colour_dir=tmp_path / "png",
+                              cmap="viridis")
+    pngs = sorted((tmp_path / "png").glob("slice_*.png"))
+    assert len(pngs) == fused.shape[2]
+    rgb = read_image(pngs[2])
+    assert rgb.shape == (fused.shape[1], fused.shape[0], 3)
+    view = np.flipud(fused[..., 2].T)
+    assert (rgb[view == 0] == 0).all()  # background black despite viridis(0) being purple
+    with pytest.raises(ConfigError, match="nosuchmap"):
+        fuse_volume_files(*pair, tmp_path / "g.nii", MEAN, colour_dir=tmp_path / "p2",
+                          cmap="nosuchmap")
+    assert not (tmp_path / "g.nii").exists()
+    assert luma8(rgb).max() > 0
+
+
+# --- DICOM ------------------------------------------------------------------------------
+
+
+def _write_dicom_series(folder: Path, volume: np.ndarray, slope: float, intercept: float,
+                        seed: int = 0) -> np.ndarray:
+    """Write ``volume`` (columns, rows, slices; stored integers) as an oblique series.
+
+    Files get shuffled names and InstanceNumbers so only ImagePositionPatient orders them.
+    Returns the expected RAS affine.
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True)
+    row_cos = np.array([np.cos(0.2), np.sin(0.2), 0.0])
+    col_cos = np.array([0.0, 0.0, -1.0])  # coronal-like
+    normal = np.cross(row_cos, col_cos)
+    origin = np.array([-30.0, 12.0, 50.0])
+    spacing, gap = (0.8, 1.1), 2.5  # PixelSpacing = (row spacing, column spacing)
+    series = generate_uid()
+    order = list(range(volume.shape[2]))
+    random.Random(seed).shuffle(order)
+    for n, k in enumerate(order):
+        meta = FileMetaDataset()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.SeriesInstanceUID = series
+        ds.Modality = "MR"
+        ds.InstanceNumber = n + 1
+        ds.ImageOrientationPatient = [*row_cos, *col_cos]
+        ds.ImagePositionPatient = list(origin + k * gap * normal)
+        ds.PixelSpacing = list(spacing)
+        ds.SliceThickness = gap
+        ds.Rows, ds.Columns = volume.shape[1], volume.shape[0]
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+        ds.PixelRepresentation = 0
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        ds.PixelData = np.ascontiguousarray(volume[:, :, k].T.astype(np.uint16)).tobytes()
+        ds.save_as(folder / f"IM{n:03d}", enforce_file_format=True)
+    (folder / "README.txt").write_text("not DICOM")
+    lps = np.eye(4)
+    lps[:3, 0] = row_cos * spacing[1]
+    lps[:3, 1] = col_cos * spacing[0]
+    lps[:3, 2] = normal * gap
+    lps[:3, 3] = origin
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+
+
+def test_dicom_series_order_rescale_and_affine(tmp_path):
+    stored = np.rint(_phantom(shape=(20, 18, 6), seed=7)).astype(np.uint16)
+    stored[..., :] += np.arange(6, dtype=np.uint16) * 3  # make every slice distinct
+    affine = _write_dicom_series(tmp_path / "ct", stored, slope=0.5, intercept=-100.0)
+    data, got_affine = read_dicom_series(tmp_path / "ct")
+    np.testing.assert_allclose(data, stored * 0.5 - 100.0)
+    np.testing.assert_allclose(got_affine, affine, atol=1e-6)
+    # The world position of a voxel agrees with the slice's ImagePositionPatient (LPS → RAS).
+    corner = got_affine @ np.array([0, 0, 3, 1.0])
+    import pydicom
+
+    positions = [pydicom.dcmread(p).ImagePositionPatient
+                 for p in (tmp_path / "ct").glob("IM*")]
+    assert any(np.allclose(corner[:3], [-x, -y, z]) for x, y, z in positions)
+
+
+def test_dicom_errors(tmp_path):
+    with pytest.raises(InputError, match="no DICOM"):
+        (tmp_path / "empty").mkdir()
+        read_dicom_series(tmp_path / "empty")
+    stored = np.ones((20, 18, 4), np.uint16)
+    _write_dicom_series(tmp_path / "s", stored, 1.0, 0.0)
+    (tmp_path / "s" / "IM002").unlink()  # a missing slice leaves a gap twice the others
+    with pytest.raises(InputError, match="irregular slice spacing"):
+        read_dicom_series(tmp_path / "s")
+
+
+def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
+    from lwnet.cli import main
+    from lwnet.inference.onnx import export_onnx
+
+    stored = np.rint(_phantom(shape=(20, 18, 5), seed=8)).astype(np.uint16)
+    affine = _write_dicom_series(tmp_path / "mri", stored, 2.0, 0.0)
+    _save_nifti(tmp_path / "pet.nii.gz", _phantom(shape=(20, 18, 5), seed=9), affine)
+    torch.manual_seed(0)
+    model = AttentionNet()
+    export_onnx(model, tmp_path / "m.onnx")
+    out = tmp_path / "fused.nii.gz"
+    args = ["fuse-volume", str(tmp_path / "mri"), str(tmp_path / "pet.nii.gz"), "-o", str(out),
+            "--backend", "onnx", "--onnx", str(tmp_path / "m.onnx"), "--batch-size", "2"]
+    assert main(args) == 0
+    img = nib.load(out)
+    np.testing.assert_allclose(img.affine, affine, atol=1e-5)
+    assert int(img.header["sform_code"]) == 1
+    a = robust_window(read_dicom_series(tmp_path / "mri")[0])
+    b = robust_window(nib.load(tmp_path / "pet.nii.gz").get_fdata())
+    expected = fuse_slices(a, b, module_fuser(model))
+    np.testing.assert_allclose(img.get_fdata(), expected, atol=1e-4)
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
