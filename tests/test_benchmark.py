@@ -182,5 +182,14 @@ def test_default_spi_logs_finds_only_spi_logs(tmp_path: Path) -> None:
     (tmp_path / "spect-mri.log.csv").write_text(
         "iteration,admitted,refined,mean_label_score\n1,5,0,1.6\n")
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
-    assert default_spi_logs(tmp_path) == {"spect-mri": tmp_path / "spect-mri.log.csv"}
+    (tmp_path / "ct-mri.md").write_text(  # a model card with its SPI log table
+        "# card\n\n## SPI log\n\n| iteration | L | admitted | refined | mean label score |\n"
+        "|---|---|---|---|---|\n| 1 | 300 | 0 | 0 | 1.3099 |\n| 2 | 300 | 4 | 1 | 1.3105 |\n"
+        "\n## Test metrics\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    (tmp_path / "notes.md").write_text("# no log here\n")
+    assert default_spi_logs(tmp_path) == {"spect-mri": tmp_path / "spect-mri.log.csv",
+                                          "ct-mri": tmp_path / "ct-mri.md"}
+    assert read_spi_log(tmp_path / "ct-mri.md") == [
+        {"iteration": 1.0, "admitted": 0.0, "refined": 0.0, "mean_label_score": 1.3099},
+        {"iteration": 2.0, "admitted": 4.0, "refined": 1.0, "mean_label_score": 1.3105}]
     assert default_spi_logs(tmp_path / "absent") == {}

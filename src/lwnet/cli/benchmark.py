@@ -36,8 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="folder of LWNet weights <model>[-<variant>].safetensors "
                    "(default: the shipped weights)")
     p.add_argument("--spi-log", type=_spi_log, action="append", metavar="NAME=CSV",
-                   help="SPI log.csv to plot (repeatable; default: the SPI logs (*.csv) "
-                   "beside the weights)")
+                   help="SPI log (log.csv or model card) to plot (repeatable; default: the "
+                   "model cards and *.csv logs beside the weights)")
     p.add_argument("--grid-pairs", type=int, default=2,
                    help="pairs per pair type in the visual comparison (default 2)")
     p.add_argument("--latency-repeats", type=int, default=10,

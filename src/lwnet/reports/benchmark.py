@@ -79,8 +79,8 @@ class BenchmarkConfig:
         pairs: pair types (default: every one with a test split).
         jobs: worker processes for fusion and metrics.
         weights: folder of LWNet weights ``<model>[-<variant>].safetensors`` (default: shipped).
-        spi_logs: ``{model name: log.csv}`` for the SPI curves (default: every SPI log
-            ``*.csv`` beside the weights, see :func:`default_spi_logs`).
+        spi_logs: ``{model name: log.csv or model card}`` for the SPI curves (default: the
+            logs beside the weights, see :func:`default_spi_logs`).
         grid_pairs: pairs per pair type in the visual comparison.
         latency_repeats: timed runs per method for the complexity table (median reported).
         overwrite: replace an existing report (cached outputs are reused either way).
@@ -402,10 +402,7 @@ def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --- SPI logs -----------------------------------------------------------------------------------
 
 
-def read_spi_log(path: Path) -> list[dict[str, float]]:
-    """Rows of an SPI ``log.csv`` (columns include :data:`figures.SPI_COLUMNS`)."""
-    with Path(path).open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+def _spi_rows(rows: Sequence[Mapping[str, str]], path: Path) -> list[dict[str, float]]:
     if not rows or any(c not in rows[0] for c in figures.SPI_COLUMNS):
         raise InputError(f"{path}: not an SPI log (needs the columns "
                          f"{', '.join(figures.SPI_COLUMNS)})")
@@ -415,18 +412,50 @@ def read_spi_log(path: Path) -> list[dict[str, float]]:
         raise InputError(f"{path}: SPI log holds a non-numeric value ({exc})") from None
 
 
-def default_spi_logs(weights_dir: Path) -> dict[str, Path]:
-    """SPI logs shipped beside the weights: every ``*.csv`` there that reads as one.
+def read_spi_log(path: Path) -> list[dict[str, float]]:
+    """Rows of an SPI log: a training run's ``log.csv``, or the ``## SPI log`` Markdown table
+    of a model card (``<model>.md`` beside the weights; headers like "mean label score" are
+    matched as ``mean_label_score``). Columns include :data:`figures.SPI_COLUMNS`.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".md":
+        return _spi_rows(_card_table(text, "## SPI log"), path)
+    return _spi_rows(list(csv.DictReader(io.StringIO(text))), path)
 
-    Named by file stem without a ``.log`` suffix (``spect-mri.log.csv`` → ``spect-mri``).
+
+def _card_table(text: str, heading: str) -> list[dict[str, str]]:
+    """The first Markdown table after ``heading``, as rows keyed by snake_case headers."""
+    lines = text.splitlines()
+    try:
+        start = lines.index(heading)
+    except ValueError:
+        return []
+    table = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            table.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif table or line.startswith("#"):
+            break
+    if len(table) < 3:
+        return []
+    keys = [h.lower().replace(" ", "_") for h in table[0]]
+    return [dict(zip(keys, row)) for row in table[2:]]  # table[1] is the |---| rule
+
+
+def default_spi_logs(weights_dir: Path) -> dict[str, Path]:
+    """SPI logs shipped beside the weights: model cards (``<model>.md``) and ``*.csv`` logs
+    that read as one, named by file stem (``spect-mri.log.csv`` → ``spect-mri``).
     """
     logs = {}
-    for path in sorted(weights_dir.glob("*.csv")) if weights_dir.is_dir() else []:
+    if not weights_dir.is_dir():
+        return logs
+    for path in sorted([*weights_dir.glob("*.md"), *weights_dir.glob("*.csv")]):
         try:
             read_spi_log(path)
         except (InputError, OSError, ValueError):
             continue
-        logs[path.name[: -len(".csv")].removesuffix(".log")] = path
+        logs.setdefault(path.name.split(".")[0], path)
     return logs
 
 
