@@ -40,8 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "model cards and *.csv logs beside the weights)")
     p.add_argument("--grid-pairs", type=int, default=2,
                    help="pairs per pair type in the visual comparison (default 2)")
-    p.add_argument("--latency-repeats", type=int, default=10,
-                   help="timed runs per method for the latency median (default 10)")
+    p.add_argument("--latency-repeats", type=int, default=20,
+                   help="timed runs per method for the latency median (default 20)")
     p.add_argument("--overwrite", action="store_true", help="rewrite an existing report")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)

@@ -97,7 +97,7 @@ class BenchmarkConfig:
     weights: Path | None = None
     spi_logs: Mapping[str, Path] | None = None
     grid_pairs: int = 2
-    latency_repeats: int = 10
+    latency_repeats: int = 20
     overwrite: bool = False
     progress: bool = True
 

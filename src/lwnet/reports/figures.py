@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lwnet.data.colour import split_luma  # noqa: E402
 
@@ -264,7 +265,9 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     ax_s.set_xlabel("iteration")
     ax_s.set_ylabel("mean label score s (the run's SPI score)")
     ax_s.set_title("mean score of the labels in use")
+    ax_n.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax_n, ax_s):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
