@@ -42,6 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="pairs per pair type in the visual comparison (default 2)")
     p.add_argument("--latency-repeats", type=int, default=20,
                    help="timed runs per method for the latency median (default 20)")
+    p.add_argument("--latency-threads", type=int, default=1,
+                   help="torch threads while timing (default 1, as the NumPy methods use)")
     p.add_argument("--overwrite", action="store_true", help="rewrite an existing report")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         external=[] if args.no_external else args.external, methods=args.methods,
         pairs=args.pairs, jobs=args.jobs, weights=args.weights,
         spi_logs=dict(args.spi_log) if args.spi_log else None, grid_pairs=args.grid_pairs,
-        latency_repeats=args.latency_repeats, overwrite=args.overwrite, progress=not args.quiet,
+        latency_repeats=args.latency_repeats, latency_threads=args.latency_threads,
+        overwrite=args.overwrite, progress=not args.quiet,
     )
     index = run_benchmark(cfg)
     print(index)

@@ -83,6 +83,9 @@ class BenchmarkConfig:
             logs beside the weights, see :func:`default_spi_logs`).
         grid_pairs: pairs per pair type in the visual comparison.
         latency_repeats: timed runs per method for the complexity table (median reported).
+        latency_threads: torch threads while timing (1: the classical methods are
+            single-threaded NumPy, and on a shared machine 2 threads measured 5-20× slower
+            and erratic for LWNet because of contention).
         overwrite: replace an existing report (cached outputs are reused either way).
         progress: show progress bars.
     """
@@ -98,6 +101,7 @@ class BenchmarkConfig:
     spi_logs: Mapping[str, Path] | None = None
     grid_pairs: int = 2
     latency_repeats: int = 20
+    latency_threads: int = 1
     overwrite: bool = False
     progress: bool = True
 
@@ -336,13 +340,13 @@ class _ArrayMethod:
         return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
 
 
-def complexity_table(rows: Sequence[Row], repeats: int
+def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
                      ) -> tuple[list[dict[str, object]], list[str]]:
     """Parameters, MACs per 256×256 pair and median CPU latency of every computed row.
 
-    Measured in one run, one after the other, with the same settings (2 threads, 2 warm-up
-    runs, ``repeats`` timed runs, median); for classical methods params/MACs are ``None``.
-    Each LWNet weights file is its own row, labelled ``<name> (<model>)``.
+    Measured in one run, one after the other, with the same settings (``threads`` torch
+    threads, 2 warm-up runs, ``repeats`` timed runs, median); for classical methods
+    params/MACs are ``None``. Each LWNet weights file is its own row, labelled ``<name> (<model>)``.
     Returns ``(table, failures)``; a method that fails is left out and named in ``failures``.
     """
     from lwnet.model.complexity import measure_latency, profile_model
@@ -356,12 +360,12 @@ def complexity_table(rows: Sequence[Row], repeats: int
             if row.kind == "LWNet":
                 from lwnet.inference import load_model
 
-                prof = profile_model(load_model(row.weights), LATENCY_SIZE, warmup=2,
-                                     repeats=repeats)
+                prof = profile_model(load_model(row.weights), LATENCY_SIZE, threads=threads,
+                                     warmup=2, repeats=repeats)
                 params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
             else:
-                times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, warmup=2,
-                                        repeats=repeats)
+                times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, threads=threads,
+                                        warmup=2, repeats=repeats)
                 params, macs, ms = None, None, 1000 * statistics.median(times)
         except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
             failures.append(f"{label} (complexity): {type(exc).__name__}: {exc}")
@@ -634,7 +638,7 @@ def _per_image_csv(res: PairResult) -> str:
 def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: ReportWriter,
                         failures: list[str]) -> Section:
     _progress("measuring complexity (parameters, MACs, latency at 256x256)", cfg)
-    table, failed = complexity_table(rows, cfg.latency_repeats)
+    table, failed = complexity_table(rows, cfg.latency_repeats, cfg.latency_threads)
     failures += failed
     header, cells = complexity_cells(table)
     writer.write("complexity.md", markdown_table(header, cells))
@@ -643,7 +647,8 @@ def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: Repor
         [[str(r["method"]), "" if r["params"] is None else str(r["params"]),
           "" if r["macs"] is None else str(r["macs"]), f"{float(r['latency_ms']):.3f}"]
          for r in table]))
-    note = (f'<p class="note">One 256×256 pair, CPU, 2 threads, median of '
+    note = (f'<p class="note">One 256×256 pair, CPU, {cfg.latency_threads} torch thread(s), '
+            f"median of "
             f"{cfg.latency_repeats} runs after 2 warm-up runs, all measured in this run one "
             "after the other. External methods are read from their result folders (their "
             "timings are in their folder's MANIFEST).</p>")
