@@ -1,0 +1,104 @@
+"""Test-split quality of trained LWNet models beside the classical and external methods.
+
+SPEC §6 protocol: the SPECT-MRI model on SPECT-MRI (37 test pairs) and, unchanged, on PET-MRI
+(30); the CT-MRI model on CT-MRI (30). Metrics via :func:`lwnet.evaluation.evaluate_folders`
+(i.e. :func:`lwnet.metrics.compute_metrics`). Per-method rows are cached as CSV in ``--out`` so
+reference methods are computed once and models can be added later. ``--reference-rows`` takes
+per-image rows written by ``lwnet evaluate`` (same metric code) instead of recomputing them.
+
+    python benchmarks/bench_spi.py --out DIR \
+        --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
+        [--model labels-only:SPECT-MRI=...] [--reference-rows per_image.csv ...] \
+        [--ship src/lwnet/weights]
+
+Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*) and, for
+every model named ``<X>`` beside ``LWNet``, on how many of the six metrics LWNet beats it.
+``--ship DIR`` re-saves the ``LWNet`` weights as ``DIR/<pair>.safetensors`` with these tables
+appended to their model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.evaluation import evaluate_folders, rows_to_csv, summarise, to_markdown
+from lwnet.inference import load_model
+from lwnet.inference.api import network_method
+from lwnet.methods import external_methods, method_names, register_method
+from lwnet.metrics import METRIC_NAMES
+from lwnet.training.card import ship
+
+# Which model's pair type serves each test pair type.
+MODEL_FOR = {"SPECT-MRI": "SPECT-MRI", "PET-MRI": "SPECT-MRI", "CT-MRI": "CT-MRI"}
+
+
+def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[dict]:
+    path = out / pair_type / f"{name.replace(':', '_')}.csv"
+    if not path.is_file():
+        rows = evaluate_folders(pairs, {name: spec}, jobs=1, extras=False, progress=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rows_to_csv(rows, METRIC_NAMES))
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--model", action="append", default=[], metavar="NAME:PAIR=WEIGHTS")
+    p.add_argument("--reference-rows", nargs="+", type=Path, default=[],
+                   help="per-image CSVs of `lwnet evaluate` to use as the reference rows")
+    p.add_argument("--ship", type=Path, help="write the LWNet weights + extended cards here")
+    p.add_argument("--pair-types", nargs="+", default=list(MODEL_FOR))
+    args = p.parse_args()
+    data = default_data_root()
+    models: dict[str, dict[str, str]] = {}
+    for item in args.model:
+        key, path = item.split("=", 1)
+        name, pair = key.split(":")
+        models.setdefault(name, {})[pair] = path
+    reports: dict[str, list[str]] = {}
+    for pair_type in args.pair_types:
+        pairs = harvard_pairs(data / "harvard", pair_type, "test")
+        rows: list[dict] = []
+        for name, by_pair in models.items():
+            weights = by_pair.get(MODEL_FOR[pair_type])
+            if weights:
+                register_method(name, network_method(load_model(weights)), replace=True)
+                # Model rows are not cached: the weights file may change between runs.
+                rows += evaluate_folders(pairs, {name: f"builtin:{name}"}, jobs=1,
+                                         extras=False, progress=False)
+        given = [r for f in args.reference_rows for r in csv.DictReader(f.open())
+                 if r["pair_type"] == pair_type and r["method"] not in models]
+        rows += given
+        if not given:
+            for m in method_names():
+                if m not in models:
+                    rows += cached_rows(args.out, pair_type, m, f"builtin:{m}", pairs)
+            for ext in external_methods(data / "external"):
+                rows += cached_rows(args.out, pair_type, ext.name, str(ext.folder), pairs)
+        table = summarise(rows)
+        text = [f"#### {pair_type} (test, {len(pairs)} pairs)", "", to_markdown(table)]
+        if "LWNet" in table.methods:
+            i = table.methods.index("LWNet")
+            for j, other in enumerate(table.methods):
+                if other != "LWNet" and other in models:
+                    wins = int(np.sum(table.mean[i] > table.mean[j]))
+                    text.append(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics")
+        print("\n" + "\n".join(text))
+        reports.setdefault(MODEL_FOR[pair_type], []).append("\n".join(text))
+    if args.ship:
+        for pair, weights in models.get("LWNet", {}).items():
+            head = ("## Test metrics (lwnet.metrics; best **bold**, second *italic*)\n\n"
+                    "Command: `python benchmarks/bench_spi.py` (see docs/benchmarks.md).\n\n")
+            print(ship(Path(weights), args.ship / f"{pair.lower()}.safetensors",
+                       head + "\n\n".join(reports.get(pair, []))))
+
+
+if __name__ == "__main__":
+    main()

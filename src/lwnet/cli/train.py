@@ -1,0 +1,30 @@
+"""``lwnet train``: run or resume SPI training (also under ``torchrun``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train LWNet with SPI (or a baseline)",
+        description="Train LWNet with SPI. Config: defaults ← --preset ← FILE ← --set. "
+                    "Use under torchrun for DistributedDataParallel.")
+    p.add_argument("--config", metavar="FILE", help="TOML config (see configs/)")
+    p.add_argument("--preset", choices=["paper", "cpu"], help="preset applied under FILE")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key (repeatable), e.g. --set iterations=2")
+    p.add_argument("--run-dir", required=True, metavar="DIR",
+                   help="run folder: config, log.csv, checkpoint, final weights")
+    p.add_argument("--resume", action="store_true", help="continue from DIR's checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lwnet.training import load_config, train
+
+    cfg = load_config(args.config, args.preset, args.overrides)
+    out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
+    print(out)
+    return 0

@@ -1,0 +1,6 @@
+"""SPI training (SPEC §3): patches, label candidates, score, pools, loop, checkpoints, DDP."""
+
+from lwnet.training.config import PRESETS, TrainConfig, load_config
+from lwnet.training.loop import train
+
+__all__ = ["PRESETS", "TrainConfig", "load_config", "train"]

@@ -1,0 +1,97 @@
+"""Label candidates for SPI (SPEC §3.1): every method's fused luminance of every training pair.
+
+Candidates are 8-bit greyscale luminance images (what the metrics see). Each method's
+candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
+folder under a key made of the method name, its source (built-in or the external folder) and
+the ordered pair ids, written atomically, so a re-run (or a second run on the same pair type)
+reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.colour import luma8
+from lwnet.data.datasets import ImagePair
+from lwnet.data.io import atomic_write_bytes, read_image
+
+CACHE_VERSION = "1"
+
+
+def load_sources(pairs: list[ImagePair]) -> tuple[np.ndarray, np.ndarray]:
+    """8-bit luma of the sources: (A, B) each ``(N, H, W)`` uint8."""
+    a = np.stack([luma8(read_image(p.a)) for p in pairs])
+    b = np.stack([luma8(read_image(p.b)) for p in pairs])
+    return a, b
+
+
+def cache_key(name: str, source: str, ids: list[str]) -> str:
+    """Short hash naming one method's candidates for an ordered list of pair ids."""
+    h = hashlib.sha1("\n".join([CACHE_VERSION, name, source, *ids]).encode())
+    return h.hexdigest()[:16]
+
+
+def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    arr = compute()
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+    return arr
+
+
+def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, name: str,
+                       cache_dir: Path) -> np.ndarray:
+    """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
+    as uint8 luma ``(N, H, W)``; cached."""
+    from lwnet.methods import get_method
+
+    ids = [p.id for p in pairs]
+    path = cache_dir / f"{name}-{cache_key(name, 'builtin', ids)}.npy"
+
+    def compute() -> np.ndarray:
+        fn = get_method(name)
+        return np.stack([luma8(fn(a.astype(np.float32) / 255, b.astype(np.float32) / 255))
+                         for a, b in zip(a8, b8)])
+    return _cached(path, compute)
+
+
+def external_candidates(pairs: list[ImagePair], method, cache_dir: Path) -> np.ndarray:
+    """An external method's results (``lwnet.methods.ExternalMethod``) for every pair, as
+    uint8 luma ``(N, H, W)``; cached. Callers pass train pairs only."""
+    ids = [p.id for p in pairs]
+    pair_type = pairs[0].pair_type
+    key = cache_key(method.name, str(method.path(pair_type, ids[0])), ids)
+    path = cache_dir / f"ext-{method.name}-{key}.npy"
+
+    def compute() -> np.ndarray:
+        return np.stack([luma8(method.luma(pair_type, i)) for i in ids])
+    return _cached(path, compute)
+
+
+def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
+                   methods: list[str], external_root: Path | None,
+                   cache_dir: Path) -> tuple[list[str], np.ndarray]:
+    """Candidates of every requested method: (names, ``(K, N, H, W)`` uint8).
+
+    ``methods`` lists built-in names, ``["all"]`` for every built-in one. Every method folder
+    under ``external_root`` that holds the pair type is added as ``ext:<Method>``.
+    """
+    from lwnet.methods import external_methods, method_names
+
+    names = method_names() if methods == ["all"] else list(methods)
+    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir) for n in names]
+    if external_root is not None and external_root.is_dir():
+        pair_type = pairs[0].pair_type
+        for m in external_methods(external_root):
+            if Path(m.path(pair_type, pairs[0].id)).is_file():
+                names.append(f"ext:{m.name}")
+                stacks.append(external_candidates(pairs, m, cache_dir))
+    return names, np.stack(stacks)
+

@@ -1,0 +1,64 @@
+"""Final weights of a run and their model card (markdown), written by rank 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from lwnet.training.config import TrainConfig
+
+
+def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> str:
+    """Markdown card: data, preset, mode, label sources, score and the per-iteration SPI log."""
+    loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
+            if cfg.mode != "unsupervised" else
+            "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
+    lines = [
+        f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'})",
+        "",
+        f"- Data: Harvard Whole Brain Atlas (AANLIB; K. A. Johnson, J. A. Becker), "
+        f"{cfg.pair_type} train split only.",
+        f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "
+        f"pool {'all' if not cfg.max_patches else cfg.max_patches} patches, "
+        f"{cfg.val_patches} held out for validation; |L| = {cfg.labelled}.",
+        f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
+        f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
+        f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}, seed {cfg.seed}.",
+        f"- Loss: {loss}.",
+        f"- Score: {cfg.score}" + (f" (w = {cfg.vif_weight})" if cfg.score == "ssim_vif" else "")
+        + f"; τ = {cfg.tau}.",
+        f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",
+        f"- Model config: {cfg.model or 'defaults'}.",
+        "",
+        "## SPI log",
+        "",
+        "| iteration | L | P | U | admitted | refined | mean label score | train loss "
+        "| val SSIM sum |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        val = r.get("val_ssim_sum")
+        lines.append(f"| {r['iteration']} | {r['L']} | {r['P']} | {r['U']} | {r['admitted']} | "
+                     f"{r['refined']} | {r['mean_label_score']:.4f} | {r['train_loss']:.4f} | "
+                     f"{'' if val is None else f'{val:.4f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def save_model(path: Path, model: torch.nn.Module, card: str) -> None:
+    """Final weights via :func:`lwnet.inference.save_weights` (safetensors, config and card in
+    the metadata; the card also beside them as ``<stem>.md``)."""
+    from lwnet.inference import save_weights
+
+    save_weights(path, model, card, overwrite=True)
+
+
+def ship(weights: Path, out: Path, extra: str) -> Path:
+    """Re-save trained ``weights`` as ``out`` (e.g. ``src/lwnet/weights/spect-mri.safetensors``)
+    with the training card extended by ``extra`` Markdown (e.g. test-split metrics)."""
+    from lwnet.inference import load_model, save_weights
+    from lwnet.inference.weights import read_weights
+
+    card = read_weights(weights)[1]["card"]
+    return save_weights(out, load_model(weights), card.rstrip("\n") + "\n\n" + extra,
+                        overwrite=True)

@@ -1,0 +1,180 @@
+"""SPI training configuration: one dataclass, named presets, TOML loading and validation.
+
+Every value is checked before any work starts; an unknown key or an out-of-range value raises
+:class:`ConfigError` naming the key (SPEC §3.9). Presets:
+
+* ``paper`` — the protocol of SPEC §3: T = 10 iterations of E = 10 epochs, batch 4, the full
+  patch set (49 patches per training pair), every patch visited once per epoch.
+* ``cpu`` — sized from measured run times to finish in 5–15 min on a share of a busy
+  2-core machine (the project machine gave each run 10–25 % of a core): a seeded subset of
+  ``max_patches`` = 600 patches (300 labelled, 300 unlabelled) + 50 held out, T = 3
+  iterations of E = 2 epochs, each epoch a seeded sample of ``samples_per_epoch`` = 400
+  patches from L ∪ P (600 Adam steps of batch 4 in all).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lwnet.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MODES = ("spi", "labels_only", "unsupervised")
+SCORES = ("ssim_sum", "ssim_vif")
+# Default |L| per pair type (SPEC §3.3); other pair types fall back to half the patches.
+DEFAULT_LABELLED = {"SPECT-MRI": 8000, "CT-MRI": 4000}
+
+
+@dataclass
+class TrainConfig:
+    """All knobs of one training run. ``labelled``: count (> 1), fraction (≤ 1) or "auto"."""
+
+    pair_type: str = "SPECT-MRI"
+    data_root: str = ""  # Harvard-layout root; "" = <$LWNET_DATA>/harvard
+    external_root: str = ""  # external/ results folder; "" = <$LWNET_DATA>/external, "none" = off
+    methods: list[str] = field(default_factory=lambda: ["all"])  # built-in label candidates
+    cache_dir: str = ""  # candidate cache; "" = <run_dir>/cache
+    mode: str = "spi"
+    patch_size: int = 120
+    stride: int = 20
+    max_patches: int = 0  # 0 = every patch of every training pair
+    val_patches: int = 0  # held-out patches (from the training pairs) scored every iteration
+    labelled: Any = "auto"
+    iterations: int = 10
+    epochs: int = 10
+    samples_per_epoch: int = 0  # 0 = all of L ∪ P once per epoch
+    batch_size: int = 4
+    lr: float = 1e-3
+    alpha: float = 1.10
+    beta: float = 1.00
+    tau: float = 1.00
+    score: str = "ssim_sum"
+    vif_weight: float = 1.0  # w of the composite score ssim_sum + w·VIF
+    seed: int = 0
+    threads: int = 1
+    model: dict = field(default_factory=dict)  # LWNet constructor kwargs
+    preset: str = ""
+
+    def labelled_count(self, n_patches: int) -> int:
+        """|L| for a pool of ``n_patches`` patches (clipped to the pool)."""
+        if self.labelled == "auto":
+            n = DEFAULT_LABELLED.get(self.pair_type, n_patches // 2)
+            if self.max_patches:
+                n = n_patches // 2
+        elif isinstance(self.labelled, float) or self.labelled <= 1:
+            n = int(round(float(self.labelled) * n_patches))
+        else:
+            n = int(self.labelled)
+        return max(1, min(n, n_patches))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"iterations": 10, "epochs": 10, "batch_size": 4, "max_patches": 0,
+              "samples_per_epoch": 0, "labelled": "auto"},
+    "cpu": {"iterations": 3, "epochs": 2, "batch_size": 4, "max_patches": 600,
+            "samples_per_epoch": 400, "labelled": 0.5, "val_patches": 50},
+}
+
+_POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "threads")
+_NON_NEGATIVE = ("max_patches", "val_patches", "samples_per_epoch", "seed")
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check every value; raise :class:`ConfigError` naming the first bad key."""
+    for key in _POSITIVE:
+        v = getattr(cfg, key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"config key '{key}': expected a positive integer, got {v!r}")
+    for key in _NON_NEGATIVE:
+        v = getattr(cfg, key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"config key '{key}': expected an integer ≥ 0, got {v!r}")
+    for key in ("lr", "alpha", "beta", "tau", "vif_weight"):
+        v = getattr(cfg, key)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"config key '{key}': expected a number ≥ 0, got {v!r}")
+    if cfg.lr <= 0:
+        raise ConfigError(f"config key 'lr': must be > 0, got {cfg.lr!r}")
+    if cfg.mode not in MODES:
+        raise ConfigError(f"config key 'mode': expected one of {MODES}, got {cfg.mode!r}")
+    if cfg.score not in SCORES:
+        raise ConfigError(f"config key 'score': expected one of {SCORES}, got {cfg.score!r}")
+    if cfg.patch_size < 16:
+        raise ConfigError(f"config key 'patch_size': must be ≥ 16, got {cfg.patch_size}")
+    lab = cfg.labelled
+    if lab != "auto" and (isinstance(lab, bool) or not isinstance(lab, (int, float)) or lab <= 0
+                          or (isinstance(lab, float) and lab > 1)):
+        raise ConfigError(f"config key 'labelled': expected \"auto\", a count > 1 or a "
+                          f"fraction in (0, 1], got {lab!r}")
+    if not isinstance(cfg.methods, list) or not all(isinstance(m, str) for m in cfg.methods):
+        raise ConfigError(f"config key 'methods': expected a list of method names, "
+                          f"got {cfg.methods!r}")
+    if not isinstance(cfg.model, dict):
+        raise ConfigError(f"config key 'model': expected a table, got {cfg.model!r}")
+    if cfg.preset and cfg.preset not in PRESETS:
+        raise ConfigError(f"config key 'preset': expected one of {sorted(PRESETS)}, "
+                          f"got {cfg.preset!r}")
+    return cfg
+
+
+def _coerce(key: str, text: str) -> Any:
+    """Parse the value of ``--set key=value`` as a TOML value, falling back to a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key, value in updates.items():
+        if key.startswith("model."):
+            values.setdefault("model", {})[key[6:]] = value
+            continue
+        if key not in names:
+            raise ConfigError(f"{source}: unknown config key '{key}'")
+        values[key] = value
+
+
+def load_config(
+    path: str | Path | None = None, preset: str | None = None, overrides: list[str] = (),
+) -> TrainConfig:
+    """Build a validated config: defaults ← preset ← TOML file ← ``key=value`` overrides.
+
+    A ``preset`` key inside the file applies before the file's own values; ``preset`` given
+    here (the CLI's ``--preset``) wins over the file's.
+    """
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            file_values = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    preset = preset or file_values.get("preset") or ""
+    if preset and preset not in PRESETS:
+        raise ConfigError(f"config key 'preset': expected one of {sorted(PRESETS)}, "
+                          f"got {preset!r}")
+    values: dict[str, Any] = {}
+    _apply(values, PRESETS.get(preset, {}), f"preset {preset}")
+    _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, text = item.split("=", 1)
+        _apply(values, {key.strip(): _coerce(key, text.strip())}, "--set")
+    values["preset"] = preset
+    return validate(TrainConfig(**values))

@@ -1,0 +1,372 @@
+"""The SPI training loop (SPEC §3): train on L ∪ P, screen U and P, repeat; resumable, DDP-ready.
+
+Run folder layout (only rank 0 writes):
+
+* ``config.json`` — the resolved configuration;
+* ``checkpoint.safetensors`` — the latest state, rewritten atomically after every epoch and
+  after every screening (see :mod:`lwnet.training.checkpoint`);
+* ``log.csv`` — one row per iteration (|L|, |P|, admitted, refined, mean label score, training
+  loss, validation scores);
+* ``weights.safetensors`` + ``weights.md`` — the final model.
+
+Exact resume: the order of the samples of epoch e in iteration t comes from a generator seeded by
+(seed, t, e), and a checkpoint is taken at every epoch boundary, so resuming re-runs the
+interrupted epoch from the same state and data order and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.data.io import atomic_write_bytes
+from lwnet.errors import ConfigError, InputError
+from lwnet.training import distributed as ddp
+from lwnet.training.candidates import all_candidates, load_sources
+from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
+                                       rng_state, save_checkpoint, set_rng_state)
+from lwnet.training.config import TrainConfig
+from lwnet.training.loss import spi_loss, unsupervised_loss
+from lwnet.training.patches import extract, grid_positions, patch_index
+from lwnet.training.pools import admit, best_candidate, refine, split_pools
+from lwnet.training.score import Score, get_score, ssim_sum
+
+LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
+              "train_loss", "val_ssim_sum", "val_score"]
+CHECKPOINT = "checkpoint.safetensors"
+
+
+@dataclass
+class PatchSet:
+    """Sources and candidates of one pair type, and the patch table over them.
+
+    ``a``, ``b``: ``(N, H, W)`` uint8 luma; ``cands``: ``(K, N, H, W)`` uint8; ``index``:
+    ``(P, 3)`` (pair, row, col) of the patches the run uses; ``cand_scores``: ``(P, K)``.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    cands: np.ndarray
+    names: list[str]
+    index: np.ndarray
+    size: int
+    cand_scores: np.ndarray
+
+    def sources(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return _to_tensor(extract(self.a, self.index[ids], self.size)), \
+            _to_tensor(extract(self.b, self.index[ids], self.size))
+
+    def candidate(self, k: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Candidate ``k[i]`` of patch ``ids[i]``: ``(n, size, size)`` uint8."""
+        out = np.empty((len(ids), self.size, self.size), dtype=np.uint8)
+        for j, (kk, (i, r, c)) in enumerate(zip(k, self.index[ids])):
+            out[j] = self.cands[kk, i, r:r + self.size, c:c + self.size]
+        return out
+
+
+def _to_tensor(u8: np.ndarray) -> torch.Tensor:
+    """uint8 ``(n, H, W)`` → float32 ``(n, 1, H, W)`` in [0, 1]."""
+    return torch.from_numpy(u8.astype(np.float32) / 255).unsqueeze(1)
+
+
+def _quantise(f: torch.Tensor) -> np.ndarray:
+    """Network output ``(n, 1, H, W)`` in [0, 1] → 8-bit ``(n, H, W)``, as every label is held."""
+    return np.clip(np.rint(f.detach().cpu().numpy()[:, 0] * 255), 0, 255).astype(np.uint8)
+
+
+def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
+                  batch: int = 64) -> np.ndarray:
+    """Score uint8 fused patches ``(n, H, W)`` against sources ``(n, 1, H, W)`` → ``(n,)``."""
+    out = [score(_to_tensor(f[i:i + batch]), a[i:i + batch], b[i:i + batch]).double().numpy()
+           for i in range(0, len(f), batch)]
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def patch_table(cfg: TrainConfig, n_pairs: int,
+                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (pair, row, col) patch ``(G, 3)`` and the seeded choice of the run's pool and
+    held-out validation patches (sorted row numbers into it)."""
+    full = patch_index(n_pairs, grid_positions(shape[0], shape[1], cfg.patch_size, cfg.stride))
+    perm = np.random.default_rng(cfg.seed).permutation(len(full))
+    val = perm[:cfg.val_patches]
+    rest = perm[cfg.val_patches:]
+    pool = rest[:cfg.max_patches] if cfg.max_patches else rest
+    if len(pool) < 2:
+        raise ConfigError(f"config keys 'max_patches'/'val_patches': only {len(pool)} training "
+                          f"patches left for the pools")
+    return full, np.sort(pool), np.sort(val)
+
+
+def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
+                    show: bool) -> tuple[PatchSet, np.ndarray, np.ndarray]:
+    """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
+
+    Only ids of the ``train`` split are ever read, for the sources and for external results.
+    """
+    data = default_data_root()
+    root = Path(cfg.data_root) if cfg.data_root else data / "harvard"
+    ext = {"": data / "external", "none": None}.get(cfg.external_root,
+                                                   Path(cfg.external_root or "."))
+    pairs = harvard_pairs(root, cfg.pair_type, "train")
+    a8, b8 = load_sources(pairs)
+    names, cands = all_candidates(pairs, a8, b8, cfg.methods, ext, cache_dir / cfg.pair_type)
+    full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
+    order = np.concatenate([pool, val])
+    ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
+    # Score every candidate on every patch once: initial labels and the admission bar
+    # (the unsupervised baseline uses neither).
+    ids = np.arange(len(order) if cfg.mode != "unsupervised" else 0)
+    scores = np.zeros((len(order), len(names)))
+    chunks = range(0, len(ids), 256)
+    for s in tqdm(chunks, desc="scoring candidates", disable=not show):
+        sel = ids[s:s + 256]
+        a, b = ps.sources(sel)
+        for k in range(len(names)):
+            scores[sel, k] = score_batches(score, ps.candidate(np.full(len(sel), k), sel), a, b)
+    ps.cand_scores = scores
+    return ps, np.arange(len(pool)), np.arange(len(pool), len(order))
+
+
+def predict(model: torch.nn.Module, ps: PatchSet, ids: np.ndarray, device: torch.device,
+            batch: int = 16) -> np.ndarray:
+    """8-bit network predictions ``(n, size, size)`` for patches ``ids``."""
+    out = np.empty((len(ids), ps.size, ps.size), dtype=np.uint8)
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(ids), batch):
+            a, b = ps.sources(ids[s:s + batch])
+            out[s:s + batch] = _quantise(model(a.to(device), b.to(device)))
+    model.train()
+    return out
+
+
+def screen(model: torch.nn.Module, ps: PatchSet, score: Score, ids: np.ndarray, rank: int,
+           world: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Predict and score patches ``ids``, sharded over ranks; every rank gets all results.
+
+    Returns (8-bit predictions ``(n, size, size)``, scores ``(n,)``) in the order of ``ids``.
+    """
+    mine = np.arange(rank, len(ids), world)
+    pred = predict(model, ps, ids[mine], device)
+    a, b = ps.sources(ids[mine])
+    sc = score_batches(score, pred, a, b)
+    pos = ddp.gather_concat(torch.from_numpy(mine).to(device), world).cpu().numpy()
+    preds = ddp.gather_concat(torch.from_numpy(pred).to(device), world).cpu().numpy()
+    scs = ddp.gather_concat(torch.from_numpy(sc).to(device), world).cpu().numpy()
+    out_p = np.empty_like(preds)
+    out_s = np.empty_like(scs)
+    out_p[pos] = preds
+    out_s[pos] = scs
+    return out_p, out_s
+
+
+class Pools:
+    """L (fixed candidate labels), U, and P (8-bit pseudo labels with their scores)."""
+
+    def __init__(self, ps: PatchSet, labelled: np.ndarray, unlabelled: np.ndarray):
+        self.L = labelled
+        self.U = unlabelled
+        self.choice, self.L_scores = best_candidate(ps.cand_scores[labelled])
+        self.P = np.zeros(0, dtype=np.int64)
+        self.P_labels = np.zeros((0, ps.size, ps.size), dtype=np.uint8)
+        self.P_scores = np.zeros(0)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"pools.L": torch.from_numpy(self.L), "pools.U": torch.from_numpy(self.U),
+                "pools.choice": torch.from_numpy(self.choice),
+                "pools.P": torch.from_numpy(self.P),
+                "pools.P_labels": torch.from_numpy(self.P_labels),
+                "pools.P_scores": torch.from_numpy(self.P_scores)}
+
+    def load(self, t: dict[str, torch.Tensor]) -> None:
+        self.U = t["pools.U"].numpy()
+        self.P = t["pools.P"].numpy()
+        self.P_labels = t["pools.P_labels"].numpy()
+        self.P_scores = t["pools.P_scores"].numpy()
+
+    def labels(self, ps: PatchSet, items: np.ndarray) -> np.ndarray:
+        """Labels of items (positions in L ∪ P = concat(L, P)), uint8 ``(n, size, size)``."""
+        nl = len(self.L)
+        out = np.empty((len(items), ps.size, ps.size), dtype=np.uint8)
+        in_l = items < nl
+        out[in_l] = ps.candidate(self.choice[items[in_l]], self.L[items[in_l]])
+        out[~in_l] = self.P_labels[items[~in_l] - nl]
+        return out
+
+    def mean_label_score(self) -> float:
+        return float(np.concatenate([self.L_scores, self.P_scores]).mean())
+
+    def update(self, ps: PatchSet, preds: np.ndarray, scores: np.ndarray,
+               tau: float) -> tuple[int, int]:
+        """Apply the screening rules to predictions of concat(U, P); returns (admitted, refined)."""
+        nu = len(self.U)
+        adm = admit(scores[:nu], ps.cand_scores[self.U].max(axis=1), tau)
+        ref = refine(scores[nu:], self.P_scores)
+        self.P_labels = self.P_labels.copy()
+        self.P_labels[ref] = preds[nu:][ref]
+        self.P_scores = np.where(ref, scores[nu:], self.P_scores)
+        new_p = np.concatenate([self.P, self.U[adm]])
+        order = np.argsort(new_p, kind="stable")
+        self.P = new_p[order]
+        self.P_labels = np.concatenate([self.P_labels, preds[:nu][adm]])[order]
+        self.P_scores = np.concatenate([self.P_scores, scores[:nu][adm]])[order]
+        self.U = self.U[~adm]
+        return int(adm.sum()), int(ref.sum())
+
+
+def epoch_order(cfg: TrainConfig, n_items: int, iteration: int, epoch: int) -> np.ndarray:
+    """Sample order of one epoch, a pure function of (seed, iteration, epoch)."""
+    rng = np.random.default_rng([cfg.seed, iteration, epoch])
+    order = rng.permutation(n_items)
+    return order[:cfg.samples_per_epoch] if cfg.samples_per_epoch else order
+
+
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    from lwnet.model import LWNet
+
+    torch.manual_seed(cfg.seed)
+    try:
+        return LWNet(**cfg.model)
+    except TypeError as exc:
+        raise ConfigError(f"config table 'model': {exc}") from None
+
+
+def _write_log(run_dir: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(run_dir / "log.csv", buf.getvalue().encode(), overwrite=True)
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
+          progress: bool = True) -> Path:
+    """Run (or resume) one training run in ``run_dir``; returns the final weights path.
+
+    ``mode``: ``spi`` (SPEC §3.5), ``labels_only`` (baseline (a): the same schedule on the
+    initial labels, never screening) or ``unsupervised`` (baseline (b): every pool patch, loss
+    :func:`unsupervised_loss`). Under torchrun the model is wrapped in DDP and screening is
+    sharded; only rank 0 writes.
+    """
+    run_dir = Path(run_dir)
+    rank, world, device = ddp.init()
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True)
+    main = rank == 0
+    show = progress and main
+    ckpt_path = run_dir / CHECKPOINT
+    if resume and not ckpt_path.is_file():
+        raise InputError(f"{ckpt_path}: no checkpoint to resume from")
+    if not resume and ckpt_path.exists():
+        raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run_dir / "config.json",
+                           json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
+    score = get_score(cfg.score, cfg.vif_weight)
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
+    ps, pool, val = build_patch_set(cfg, cache, score, show)
+    lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
+    pools = Pools(ps, pool[lab], pool[unl])
+
+    model = build_model(cfg).to(device)
+    net = DistributedDataParallel(model) if world > 1 else model
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    it0, ep0, rows, losses = 0, 0, [], []
+    if resume:
+        t, meta = load_checkpoint(ckpt_path)
+        model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        load_optimizer(opt, t, meta["param_groups"])
+        pools.load(t)
+        set_rng_state(t, meta)
+        it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
+
+    def checkpoint(iteration: int, epoch: int) -> None:
+        if not main:
+            return
+        ot, groups = optimizer_tensors(opt)
+        rt, rmeta = rng_state()
+        tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **ot,
+                   **pools.tensors(), **rt}
+        save_checkpoint(ckpt_path, tensors, {"iteration": iteration, "epoch": epoch,
+                                             "param_groups": groups, "log": rows,
+                                             "losses": losses, **rmeta})
+
+    for it in range(it0, cfg.iterations):
+        for ep in range(ep0 if it == it0 else 0, cfg.epochs):
+            losses.append(_train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world,
+                                       device, show))
+            checkpoint(it, ep + 1)
+        row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
+               "train_loss": float(np.mean(losses[-cfg.epochs:]))}
+        if cfg.mode == "spi":
+            ids = np.concatenate([pools.U, pools.P])
+            preds, scores = screen(model, ps, score, ids, rank, world, device)
+            row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
+        row.update({"P": len(pools.P), "U": len(pools.U),
+                    "mean_label_score": pools.mean_label_score()})
+        if len(val):
+            pred = predict(model, ps, val, device)
+            a, b = ps.sources(val)
+            row["val_ssim_sum"] = float(score_batches(ssim_sum, pred, a, b).mean())
+            row["val_score"] = float(score_batches(score, pred, a, b).mean())
+        rows.append(row)
+        checkpoint(it + 1, 0)
+        if main:
+            _write_log(run_dir, rows)
+            if show:
+                tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in row.items()))
+    out = run_dir / "weights.safetensors"
+    if main:
+        _save_final(out, model, cfg, ps, rows)
+    ddp.shutdown()
+    return out
+
+
+def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                 ps: PatchSet, pools: Pools, pool: np.ndarray, iteration: int, epoch: int,
+                 rank: int, world: int, device: torch.device, show: bool) -> float:
+    """One epoch; returns the mean training loss over this rank's batches."""
+    unsup = cfg.mode == "unsupervised"
+    n_items = len(pool) if unsup else len(pools.L) + len(pools.P)
+    order = epoch_order(cfg, n_items, iteration, epoch)
+    per_rank = len(order) // world
+    mine = order[rank * per_rank:(rank + 1) * per_rank]
+    steps = math.ceil(len(mine) / cfg.batch_size)
+    total = 0.0
+    bar = tqdm(range(steps), desc=f"iter {iteration + 1}/{cfg.iterations} "
+               f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=False)
+    for s in bar:
+        items = mine[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+        ids = pool[items] if unsup else np.concatenate([pools.L, pools.P])[items]
+        a, b = (t.to(device) for t in ps.sources(ids))
+        f = net(a, b)
+        if unsup:
+            loss = unsupervised_loss(f, a, b)
+        else:
+            y = _to_tensor(pools.labels(ps, items)).to(device)
+            loss = spi_loss(f, y, cfg.alpha, cfg.beta)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach())
+        bar.set_postfix(loss=f"{total / (s + 1):.4f}")
+    return total / max(steps, 1)
+
+
+def _save_final(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
+                rows: list[dict]) -> None:
+    from lwnet.training.card import model_card, save_model
+
+    save_model(path, model, model_card(cfg, ps.names, rows))

@@ -1,0 +1,164 @@
+"""SPI building blocks: patch grid, score, pools and screening rules, losses, config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from lwnet.errors import ConfigError
+from lwnet.training.config import PRESETS, TrainConfig, load_config
+from lwnet.training.loss import spi_loss, unsupervised_loss
+from lwnet.training.loop import Pools, PatchSet
+from lwnet.training.patches import extract, grid_positions, patch_index
+from lwnet.training.pools import admit, best_candidate, refine, split_pools
+from lwnet.training.score import ssim_sum
+
+
+def test_grid_is_7x7_on_256_and_counts_match_spec() -> None:
+    pos = grid_positions(256, 256)
+    assert len(pos) == 49
+    assert sorted(set(pos[:, 0])) == list(range(0, 121, 20))
+    # 320 SPECT-MRI and 154 CT-MRI training pairs (SPEC §3).
+    assert len(patch_index(320, pos)) == 15680
+    assert len(patch_index(154, pos)) == 7546
+    assert len(grid_positions(200, 130, size=120, stride=20)) == 5 * 1
+
+
+def test_extract_cuts_the_right_windows() -> None:
+    imgs = np.arange(2 * 256 * 256, dtype=np.int64).reshape(2, 256, 256)
+    idx = patch_index(2, grid_positions(256, 256))
+    p = extract(imgs, idx[[0, 50, 97]], 120)
+    assert p.shape == (3, 120, 120)
+    np.testing.assert_array_equal(p[1], imgs[1, 0:120, 20:140])
+    np.testing.assert_array_equal(p[2], imgs[1, 120:240, 120:240])
+
+
+def test_grid_rejects_patch_larger_than_image() -> None:
+    with pytest.raises(ValueError):
+        grid_positions(100, 256, size=120)
+
+
+def _skimage_ssim(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
+    """Mean SSIM over the valid region, as SPEC §3.2 / §5 define it."""
+    _, full = structural_similarity(x, y, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=data_range,
+                                    full=True)
+    return float(full[5:-5, 5:-5].mean())
+
+
+def test_score_equals_ssim_sum_of_the_metric(sample) -> None:
+    from lwnet.data.colour import luma8
+    from lwnet.data.io import read_image
+
+    a8 = luma8(read_image(sample / "SPECT-MRI/MRI/9028.png"))[60:180, 70:190]
+    b8 = luma8(read_image(sample / "SPECT-MRI/SPECT/9028.png"))[60:180, 70:190]
+    f8 = np.maximum(a8, b8)
+    t = [torch.from_numpy(x.astype(np.float32) / 255)[None, None] for x in (f8, a8, b8)]
+    got = float(ssim_sum(*t)[0])
+    # Independent reference: scikit-image on the 8-bit patch, data range 255.
+    ref = (_skimage_ssim(f8.astype(np.float64), a8.astype(np.float64), 255)
+           + _skimage_ssim(f8.astype(np.float64), b8.astype(np.float64), 255))
+    assert got == pytest.approx(ref, abs=1e-4)
+    try:
+        from lwnet.metrics import compute_metrics
+    except ImportError:
+        return
+    # The metric's SSIM is the mean over the two sources: the score is twice it.
+    assert got == pytest.approx(2 * compute_metrics(a8, b8, f8, extras=False)["SSIM"], abs=1e-4)
+
+
+def test_split_is_seeded_and_disjoint() -> None:
+    l1, u1 = split_pools(100, 30, seed=3)
+    l2, u2 = split_pools(100, 30, seed=3)
+    np.testing.assert_array_equal(l1, l2)
+    assert len(l1) == 30 and len(u1) == 70
+    assert set(l1).isdisjoint(u1) and set(l1) | set(u1) == set(range(100))
+    assert not np.array_equal(split_pools(100, 30, seed=4)[0], l1)
+
+
+def test_screening_rules_on_hand_made_scores() -> None:
+    idx, best = best_candidate(np.array([[1.0, 1.5, 0.2], [0.9, 0.3, 0.9]]))
+    np.testing.assert_array_equal(idx, [1, 0])
+    np.testing.assert_array_equal(best, [1.5, 0.9])
+    # Prediction at least as good as every candidate → admitted; worse → not.
+    np.testing.assert_array_equal(admit(np.array([1.5, 0.89, 1.2]), np.array([1.5, 0.9, 1.0]),
+                                        tau=1.0), [True, False, True])
+    np.testing.assert_array_equal(admit(np.array([1.2]), np.array([1.0]), tau=1.3), [False])
+    np.testing.assert_array_equal(refine(np.array([1.0, 1.4, 1.3]), np.array([1.1, 1.3, 1.3])),
+                                  [False, True, False])
+
+
+def _tiny_patch_set(n: int = 6, size: int = 16) -> PatchSet:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+    b = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+    cands = np.stack([a, b])
+    index = np.stack([np.arange(n), np.zeros(n, int), np.zeros(n, int)], axis=1)
+    scores = np.stack([np.linspace(1.0, 1.5, n), np.full(n, 1.2)], axis=1)
+    return PatchSet(a, b, cands, ["a", "b"], index, size, scores)
+
+
+def test_pool_update_admits_refines_and_never_worsens() -> None:
+    ps = _tiny_patch_set()
+    pools = Pools(ps, labelled=np.array([0, 1]), unlabelled=np.array([2, 3, 4, 5]))
+    np.testing.assert_array_equal(pools.choice, [1, 1])  # candidate b wins on patches 0, 1
+    best_u = ps.cand_scores[[2, 3, 4, 5]].max(axis=1)  # 1.2, 1.3, 1.4, 1.5
+    preds = np.stack([np.full((16, 16), v, np.uint8) for v in (10, 20, 30, 40)])
+    adm, ref = pools.update(ps, preds, best_u + np.array([0.0, -0.01, 0.1, -0.5]), tau=1.0)
+    assert (adm, ref) == (2, 0)
+    np.testing.assert_array_equal(pools.P, [2, 4])
+    np.testing.assert_array_equal(pools.U, [3, 5])
+    np.testing.assert_array_equal(pools.P_labels[:, 0, 0], [10, 30])
+    old = pools.P_scores.copy()
+    # Second round: U = [3, 5], P = [2, 4]; patch 2 improves, patch 4 gets worse.
+    preds = np.stack([np.full((16, 16), v, np.uint8) for v in (1, 2, 3, 4)])
+    adm, ref = pools.update(ps, preds, np.array([0.0, 0.0, old[0] + 0.2, old[1] - 0.2]), 1.0)
+    assert (adm, ref) == (0, 1)
+    np.testing.assert_array_equal(pools.P_labels[:, 0, 0], [3, 30])
+    assert np.all(pools.P_scores >= old)
+
+
+def test_losses_vanish_at_the_target_and_have_gradients() -> None:
+    y = torch.rand(2, 1, 24, 24)
+    assert float(spi_loss(y, y)) == pytest.approx(0.0, abs=1e-6)
+    f = torch.rand(2, 1, 24, 24, requires_grad=True)
+    loss = spi_loss(f, y, alpha=1.1, beta=1.0)
+    loss.backward()
+    assert float(loss.detach()) > 0 and f.grad.abs().sum() > 0
+    a = torch.zeros(1, 1, 24, 24)
+    a[..., 6:18, 6:18] = 0.8
+    # The unsupervised loss prefers the pixel maximum of identical sources to a blank image.
+    assert float(unsupervised_loss(a, a, a)) < float(unsupervised_loss(torch.zeros_like(a), a, a))
+
+
+def test_config_layers_and_validation(tmp_path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('pair_type = "CT-MRI"\nepochs = 3\n[model]\nwidth = 8\n')
+    cfg = load_config(cfg_file, "cpu", ["iterations=5", "score=ssim_vif", "model.use_mca=false"])
+    assert cfg.pair_type == "CT-MRI" and cfg.epochs == 3 and cfg.iterations == 5
+    assert cfg.max_patches == PRESETS["cpu"]["max_patches"]
+    assert cfg.model == {"width": 8, "use_mca": False} and cfg.score == "ssim_vif"
+    assert TrainConfig(labelled=0.25).labelled_count(1000) == 250
+    assert TrainConfig(labelled=300).labelled_count(1000) == 300
+    assert TrainConfig(pair_type="CT-MRI").labelled_count(7546) == 4000
+    for bad, key in [("epochs=0", "epochs"), ("lr=-1", "lr"), ("mode='gan'", "mode"),
+                     ("labelled=1.5", "labelled"), ("bogus=1", "bogus"),
+                     ("batch_size=2.5", "batch_size"), ("score='psnr'", "score")]:
+        with pytest.raises(ConfigError, match=key):
+            load_config(None, None, [bad])
+    cfg_file.write_text("epochs = 2\nunknown_key = 1\n")
+    with pytest.raises(ConfigError, match="unknown_key"):
+        load_config(cfg_file)
+    with pytest.raises(ConfigError, match="preset"):
+        load_config(None, "gpu")
+
+
+def test_cli_reports_a_bad_config_key_in_one_line(tmp_path, capsys) -> None:
+    from lwnet.cli import main
+
+    assert main(["train", "--set", "epochs=-1", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "epochs" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # refused before any work
