@@ -7,7 +7,7 @@ import argparse
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options choosing what fuses: LWNet weights, an ONNX graph, or a classical method."""
     group = parser.add_argument_group("fusion model")
     group.add_argument("--weights", help="LWNet weights (.safetensors); default: shipped weights")
@@ -17,6 +17,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="run LWNet with PyTorch or onnxruntime (default: torch)")
     group.add_argument("--onnx", help="exported ONNX graph, with --backend onnx")
+    group.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
     group.add_argument("--threads", type=int, default=0,
                        help="CPU threads for inference (default: the library's choice)")
 
@@ -50,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cmap", default="hot",
                    help="matplotlib colour map of the functional image (default: hot)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    add_model_options(p)
+    _add_model_options(p)
     p.set_defaults(func=run)
 
 
@@ -59,11 +60,13 @@ def run(args: argparse.Namespace) -> int:
     from lwnet.inference.volume import VolumeOptions, fuse_volume_files
 
     fuser = make_batch_fuser(method=args.method, weights=args.weights, pair_type=args.pair_type,
-                             backend=args.backend, onnx=args.onnx, threads=args.threads)
+                             backend=args.backend, onnx=args.onnx, threads=args.threads,
+                             device=args.device)
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
-        batch_size=args.batch_size or (1 if args.backend == "onnx" else 8), affine_tol=args.affine_tol, dtype=args.dtype)
+        batch_size=args.batch_size or (1 if args.backend == "onnx" else 8),
+        affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,
                               colour_dir=args.colour_dir, cmap=args.cmap,
                               overwrite=args.overwrite)

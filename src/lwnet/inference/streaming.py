@@ -127,9 +127,10 @@ def stream_fuse(
 
     Images are fused through their luminance and put back with the functional image's chroma
     (SPEC §1); with ``luma`` the fused luminance itself is written. ``bits`` (8 or 16) applies
-    to greyscale outputs. Without ``overwrite``, jobs whose output exists are skipped (resume). ``jobs``
-    may be a lazy iterable. Errors (unreadable input, size mismatch) stop the run after the
-    results already fused are written, and propagate. ``progress`` is called after each batch.
+    to greyscale outputs. Without ``overwrite``, jobs whose output exists are skipped (resume).
+    ``jobs`` may be a lazy iterable; consecutive pairs of one size form a batch of at most
+    ``batch_size``. Errors (unreadable input, size mismatch) stop the run after the results
+    already fused are written, and propagate. ``progress`` is called after each batch.
     """
     if batch_size < 1 or readers < 1 or writers < 1 or prefetch < 1:
         raise ValueError("batch_size, readers, writers and prefetch must be at least 1")
