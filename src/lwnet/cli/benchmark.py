@@ -1,0 +1,64 @@
+"""``lwnet benchmark``: the tables and figures of a fusion paper as one self-contained report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lwnet.errors import InputError
+
+
+def _spi_log(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "benchmark", help="fuse, evaluate and report every method on the test split",
+        description="Run LWNet (shipped weights and any ablation weights), every classical "
+        "method and every external method folder on the test ids of each pair type, evaluate "
+        "them and write REPORT_DIR/index.html with tables, box plots, radar charts, comparison "
+        "grids, the complexity table and SPI curves. Fused outputs are cached and reused.")
+    p.add_argument("--data", type=Path, required=True, help="data root holding harvard/")
+    p.add_argument("--out", type=Path, required=True, help="report folder")
+    p.add_argument("--external", type=Path, action="append",
+                   help="folder of external methods <Method>/<PAIR>/<id>.png (repeatable; "
+                   "default: DATA/external when present)")
+    p.add_argument("--no-external", action="store_true", help="leave external methods out")
+    p.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (rows)")
+    p.add_argument("--pairs", nargs="+", metavar="PAIR", help="only these pair types")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--cache", type=Path, help="fused-output cache (default REPORT_DIR/cache)")
+    p.add_argument("--weights", type=Path,
+                   help="folder of LWNet weights <model>[-<variant>].safetensors "
+                   "(default: the shipped weights)")
+    p.add_argument("--spi-log", type=_spi_log, action="append", metavar="NAME=CSV",
+                   help="SPI log.csv to plot (repeatable; default: the SPI logs (*.csv) "
+                   "beside the weights)")
+    p.add_argument("--grid-pairs", type=int, default=2,
+                   help="pairs per pair type in the visual comparison (default 2)")
+    p.add_argument("--latency-repeats", type=int, default=10,
+                   help="timed runs per method for the latency median (default 10)")
+    p.add_argument("--overwrite", action="store_true", help="rewrite an existing report")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lwnet.reports.benchmark import BenchmarkConfig, run_benchmark
+
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, not {args.jobs}")
+    cfg = BenchmarkConfig(
+        data=args.data, out=args.out, cache=args.cache,
+        external=[] if args.no_external else args.external, methods=args.methods,
+        pairs=args.pairs, jobs=args.jobs, weights=args.weights,
+        spi_logs=dict(args.spi_log) if args.spi_log else None, grid_pairs=args.grid_pairs,
+        latency_repeats=args.latency_repeats, overwrite=args.overwrite, progress=not args.quiet,
+    )
+    index = run_benchmark(cfg)
+    print(index)
+    return 0

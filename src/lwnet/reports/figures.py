@@ -1,0 +1,271 @@
+"""Figures of a fusion paper, drawn with matplotlib's Agg backend (no display needed).
+
+Every drawing function returns the PNG file's bytes, so the caller decides where (and how
+atomically) it is written, and the HTML page can embed the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: figures are files, never windows
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from lwnet.data.colour import split_luma  # noqa: E402
+
+#: The six primary metrics of SPEC §5, in the order the radar chart draws them.
+RADAR_METRICS = ("VIF", "MI", "UQI", "SSIM", "PSNR", "Qcb")
+
+_DPI = 100
+
+#: Side of the enlarged inset, as a fraction of the image; it sits in the lower-right corner.
+INSET_FRACTION = 0.42
+
+
+def _colour(i: int) -> tuple[float, ...]:
+    """Distinct colours: the 10 saturated tab20 shades first, then their light partners."""
+    cmap = plt.get_cmap("tab20")
+    return cmap((2 * i) % 20 + (i // 10) % 2)
+
+
+def figure_png(fig: Figure, tight: bool = False) -> bytes:
+    """Render a figure to PNG bytes and close it (frees pyplot's reference).
+
+    ``tight`` crops to the drawn artists (needed when a legend sits outside the axes; it costs
+    a second rendering pass, so laid-out figures skip it).
+    """
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight" if tight else None)
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+# --- radar chart --------------------------------------------------------------------------------
+
+
+def minmax_normalise(
+    means: Mapping[str, Mapping[str, float]], metrics: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Min-max normalise each metric across methods to [0, 1].
+
+    ``means[method][metric]`` → ``{method: radii (len(metrics),)}``. A metric on which every
+    method scores the same carries no ranking, so all methods get 1 on it (nobody is worse).
+    """
+    table = np.array([[means[m][k] for k in metrics] for m in means], dtype=np.float64)
+    lo, hi = table.min(axis=0), table.max(axis=0)
+    span = hi - lo
+    norm = np.where(span > 0, (table - lo) / np.where(span > 0, span, 1.0), 1.0)
+    return {m: norm[i] for i, m in enumerate(means)}
+
+
+def radar_area_percent(radii: Sequence[float]) -> float:
+    """Area of a radar polygon as a percentage of the full polygon (all radii 1).
+
+    With ``n`` radii ``r_i`` at angles ``2πi/n`` the polygon's area is
+    ``½·sin(2π/n)·Σ r_i r_{i+1}`` (indices cyclic); the full polygon's is
+    ``½·sin(2π/n)·n``, so the ratio is ``Σ r_i r_{i+1} / n``. Radii in [0, 1]; returns a
+    value in [0, 100].
+    """
+    r = np.asarray(radii, dtype=np.float64)
+    if r.ndim != 1 or r.size < 3:
+        raise ValueError("a radar polygon needs at least three radii")
+    return float(100.0 * np.sum(r * np.roll(r, -1)) / r.size)
+
+
+def radar_chart(
+    means: Mapping[str, Mapping[str, float]], metrics: Sequence[str] = RADAR_METRICS,
+    title: str = "",
+) -> tuple[bytes, dict[str, float]]:
+    """Radar chart of metric means, min-max normalised across methods.
+
+    Returns ``(png, areas)``: ``areas[method]`` is the polygon's area in % of the full polygon
+    (:func:`radar_area_percent`), also shown in the legend, highest first.
+    """
+    radii = minmax_normalise(means, metrics)
+    areas = {m: radar_area_percent(r) for m, r in radii.items()}
+    angles = 2 * np.pi * np.arange(len(metrics)) / len(metrics)
+    closed = np.append(angles, angles[0])
+    fig = plt.figure(figsize=(7.5, 6.0))
+    ax = fig.add_subplot(projection="polar")
+    for i, method in enumerate(sorted(radii, key=areas.__getitem__, reverse=True)):
+        r = np.append(radii[method], radii[method][0])
+        colour = _colour(i)
+        ax.plot(closed, r, color=colour, linewidth=1.5, label=f"{method} ({areas[method]:.1f} %)")
+        ax.fill(closed, r, color=colour, alpha=0.08)
+    # Polygonal rings and spokes: the full polygon is the reference of the area percentages.
+    ax.grid(False)
+    ax.spines["polar"].set_visible(False)
+    for level in (0.25, 0.5, 0.75, 1.0):
+        ax.plot(closed, np.full_like(closed, level), color="0.75" if level < 1 else "0.3",
+                linewidth=0.7)
+    for t in angles:
+        ax.plot([t, t], [0, 1], color="0.75", linewidth=0.7)
+    ax.set_xticks(angles)
+    ax.set_xticklabels(metrics)
+    ax.set_ylim(0, 1.02)
+    ax.set_yticks([])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8,
+              title="method (area of full hexagon)", title_fontsize=8)
+    if title:
+        ax.set_title(title, pad=18)
+    return figure_png(fig, tight=True), areas
+
+
+# --- box plots ----------------------------------------------------------------------------------
+
+
+def box_plots(
+    scores: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str], title: str = ""
+) -> bytes:
+    """One panel per metric, one box per method, over all test images.
+
+    ``scores[method][metric]`` holds the per-image values. Boxes show quartiles, whiskers 1.5 IQR,
+    a white dot the mean.
+    """
+    methods = list(scores)
+    ncols = min(3, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    panel_width = max(4.0, 0.33 * len(methods))  # room for one rotated label per box
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, 3.8 * nrows),
+                             squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        data = [np.asarray(scores[m][metric], dtype=np.float64) for m in methods]
+        ax.boxplot(data, showmeans=True, widths=0.6, flierprops={"markersize": 2},
+                   meanprops={"marker": "o", "markerfacecolor": "white",
+                              "markeredgecolor": "black", "markersize": 4})
+        ax.set_xticks(range(1, len(methods) + 1))
+        ax.set_xticklabels(methods, rotation=60, ha="right", fontsize=8)
+        ax.set_title(metric)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=14)
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if title else None)
+    return figure_png(fig)
+
+
+# --- visual comparison grid ---------------------------------------------------------------------
+
+
+def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, int]:
+    """The ``size``×``size`` region with the most structure in the two sources.
+
+    Structure = summed gradient magnitude of both lumas, scanned on a grid of stride size/4;
+    regions overlapping the lower-right corner, where the enlarged inset is drawn, are skipped.
+    Returns ``(row, col, height, width)``.
+    """
+    energy = np.zeros(a.shape[:2])
+    for img in (a, b):
+        gy, gx = np.gradient(split_luma(np.asarray(img, dtype=np.float32))[0])
+        energy += np.hypot(gy, gx)
+    h, w = energy.shape
+    size = min(size, h, w)
+    # Integral image: each candidate window's sum in O(1).
+    ii = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    stride = max(1, size // 4)
+    corner_r, corner_c = (1 - INSET_FRACTION) * h, (1 - INSET_FRACTION) * w
+    best, best_rc = -1.0, (0, 0)
+    for r in range(0, h - size + 1, stride):
+        for c in range(0, w - size + 1, stride):
+            if r + size > corner_r and c + size > corner_c:
+                continue
+            s = ii[r + size, c + size] - ii[r, c + size] - ii[r + size, c] + ii[r, c]
+            if s > best:
+                best, best_rc = s, (r, c)
+    return best_rc[0], best_rc[1], size, size
+
+
+def _show(ax, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
+    """Draw an image with a frame on ``box`` and the enlarged box in the lower-right corner."""
+    kw = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, "interpolation": "nearest"}
+    ax.imshow(img, **kw)
+    r, c, h, w = box
+    ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="#ff3b30",
+                           linewidth=1.2))
+    inset = ax.inset_axes((1 - INSET_FRACTION, 0.0, INSET_FRACTION, INSET_FRACTION))
+    inset.imshow(img[r:r + h, c:c + w], **kw)
+    inset.set_xticks([])
+    inset.set_yticks([])
+    for spine in inset.spines.values():
+        spine.set_edgecolor("#ff3b30")
+        spine.set_linewidth(1.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(label, fontsize=9)
+
+
+def comparison_grid(
+    rows: Sequence[tuple[str, Mapping[str, np.ndarray]]], inset_size: int = 64,
+    max_cols: int = 7,
+) -> bytes:
+    """Visual comparison: one block per chosen pair, one panel per image.
+
+    ``rows`` is a list of ``(row_label, images)`` where ``images`` maps a panel label to a float
+    image in [0, 1] (``(H, W)`` or ``(H, W, 3)``): the two sources first, then every method's
+    colour result. A pair's panels wrap after ``max_cols``. Each image gets a red frame on one
+    region (chosen per pair by :func:`pick_inset` from the first two images) and that region
+    enlarged in its lower-right corner.
+    """
+    ncols = min(max_cols, max(len(images) for _, images in rows))
+    lines = [-(-len(images) // ncols) for _, images in rows]
+    fig, axes = plt.subplots(sum(lines), ncols, figsize=(2.3 * ncols, 2.5 * sum(lines)),
+                             squeeze=False)
+    first = 0
+    for (row_label, images), n_lines in zip(rows, lines):
+        block = axes[first:first + n_lines].ravel()
+        first += n_lines
+        sources = list(images.values())
+        box = pick_inset(sources[0], sources[1], inset_size)
+        for ax, (label, img) in zip(block, images.items()):
+            _show(ax, np.clip(img, 0.0, 1.0), box, label)
+        block[0].set_ylabel(row_label, fontsize=9)
+        for ax in block[len(images):]:
+            ax.set_visible(False)
+    fig.tight_layout(pad=0.4)
+    return figure_png(fig)
+
+
+# --- SPI curves ---------------------------------------------------------------------------------
+
+#: Columns an SPI log must have (one row per iteration; SPEC §3 step 5).
+SPI_COLUMNS = ("iteration", "admitted", "refined", "mean_label_score")
+
+
+def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
+    """Admitted and refined patches and the mean label score per SPI iteration.
+
+    ``logs[model]`` is a table: rows with at least the keys of :data:`SPI_COLUMNS`.
+    Left panel: patches admitted to / refined in the pseudo-labelled pool (solid / dashed);
+    right panel: mean score s of the labels in use (whichever SPI score the run used).
+    """
+    fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, (model, rows) in enumerate(logs.items()):
+        it = [float(r["iteration"]) for r in rows]
+        colour = _colour(i)
+        ax_n.plot(it, [float(r["admitted"]) for r in rows], "-o", color=colour, markersize=3,
+                  label=f"{model}: admitted")
+        ax_n.plot(it, [float(r["refined"]) for r in rows], "--s", color=colour, markersize=3,
+                  label=f"{model}: refined")
+        ax_s.plot(it, [float(r["mean_label_score"]) for r in rows], "-o", color=colour,
+                  markersize=3, label=model)
+    ax_n.set_xlabel("iteration")
+    ax_n.set_ylabel("patches")
+    ax_n.set_title("pseudo labels admitted / refined")
+    ax_s.set_xlabel("iteration")
+    ax_s.set_ylabel("mean label score s (the run's SPI score)")
+    ax_s.set_title("mean score of the labels in use")
+    for ax in (ax_n, ax_s):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_png(fig)

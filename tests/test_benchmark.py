@@ -1,0 +1,186 @@
+"""``lwnet benchmark`` end to end on a tiny Harvard-layout dataset built from the shipped sample."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lwnet.cli import main
+from lwnet.data.datasets import harvard_pairs, pair_types
+from lwnet.data.io import read_image, write_image
+from lwnet.errors import OutputExistsError
+from lwnet.inference import save_weights
+from lwnet.model import LWNet
+from lwnet.methods import register_method, registry
+from lwnet.reports.benchmark import (
+    BenchmarkConfig,
+    PairResult,
+    ReportWriter,
+    default_spi_logs,
+    grid_ids,
+    read_spi_log,
+    run_benchmark,
+    write_metric_tables,
+)
+from test_reports import check_page_in_chromium
+
+
+def test_tables_mark_best_and_second(tmp_path: Path) -> None:
+    # Hand-made: per metric, which method is best / second is known by construction.
+    metrics = ("VIF", "MI", "UQI", "SSIM", "PSNR", "Qcb")
+    means = {"a": [0.9, 1.0, 0.5, 0.2, 30.0, 0.1],
+             "b": [0.5, 3.0, 0.7, 0.4, 20.0, 0.3],
+             "c": [0.7, 2.0, 0.6, 0.3, 10.0, 0.2]}
+    res = PairResult("CT-MRI", ["1", "2"])
+    for m, vals in means.items():  # two images: mean ± 0.01, so the means are as above
+        res.scores[m] = {k: [v - 0.01, v + 0.01] for k, v in zip(metrics, vals)}
+    header, cells, marks = write_metric_tables(res, ReportWriter(tmp_path), "tables/x", metrics)
+    assert header == ["method", "n", *metrics]
+    col = {k: j + 2 for j, k in enumerate(metrics)}
+    row = {"a": 0, "b": 1, "c": 2}
+    expected = {"VIF": ("a", "c"), "MI": ("b", "c"), "UQI": ("b", "c"), "SSIM": ("b", "c"),
+                "PSNR": ("a", "b"), "Qcb": ("b", "c")}
+    want = {}
+    for k, (best, second) in expected.items():
+        want[(row[best], col[k])] = "best"
+        want[(row[second], col[k])] = "second"
+    assert marks == want
+    assert cells[0][col["PSNR"]] == "30.0000 ± 0.0100"
+    md = (tmp_path / "tables/x.md").read_text()
+    assert "**30.0000 ± 0.0100**" in md and "*20.0000 ± 0.0100*" in md
+    tex = (tmp_path / "tables/x.tex").read_text()
+    assert r"\textbf{0.9000 $\pm$ 0.0100}" in tex and r"\underline{0.7000 $\pm$ 0.0100}" in tex
+    assert (tmp_path / "tables/x.csv").read_text().startswith("method,n,VIF_mean")
+
+
+def test_grid_ids_spread() -> None:
+    ids = [str(i) for i in range(10)]
+    assert grid_ids(ids, 2) == ["3", "6"]
+    assert grid_ids(ids, 0) == [] and grid_ids(["7"], 3) == ["7"]
+
+
+def _fail(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    raise RuntimeError("deliberate failure")
+
+
+@pytest.fixture()
+def tiny_data(tmp_path: Path, sample: Path) -> Path:
+    """The sample pairs as a data root with test splits and one external method folder."""
+    root = tmp_path / "data"
+    shutil.copytree(sample, root / "harvard", ignore=shutil.ignore_patterns("*.md"))
+    (root / "harvard" / "splits").mkdir()
+    for pt in pair_types(root / "harvard"):
+        pairs = harvard_pairs(root / "harvard", pt)
+        (root / "harvard" / "splits" / f"{pt}_test.txt").write_text(
+            "".join(f"{p.id}.png\n" for p in pairs))
+        for p in pairs:  # an "external" method: the MRI itself, as fused luma
+            write_image(root / "external" / "CopyMRI" / pt / f"{p.id}.png", read_image(p.a))
+    # A method with CT-MRI results only, and those corrupt.
+    broken = root / "external" / "Broken" / "CT-MRI"
+    broken.mkdir(parents=True)
+    for p in harvard_pairs(root / "harvard", "CT-MRI"):
+        (broken / f"{p.id}.png").write_bytes(b"not a png")
+    return root
+
+
+def _expected_files(pts: list[str]) -> list[str]:
+    files = ["index.html", "complexity.md", "complexity.csv", "figures/spi_curves.png"]
+    for pt in pts:
+        files += [f"tables/{pt}.{ext}" for ext in ("md", "csv", "tex")]
+        files += [f"tables/{pt}_extras.{ext}" for ext in ("md", "csv", "tex")]
+        files += [f"scores/{pt}.csv", f"figures/boxplots_{pt}.png", f"figures/radar_{pt}.png",
+                  f"figures/grid_{pt}.png"]
+    return files
+
+
+@pytest.mark.slow
+def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # The benchmark registers its LWNet rows, the test a failing method: keep both out of the
+    # process-wide registry that other tests enumerate.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_method("always-fails", _fail, replace=True)
+    spi = tmp_path / "log.csv"
+    spi.write_text("iteration,L,P,admitted,refined,mean_label_score,loss\n"
+                   "1,100,0,0,0,1.50,0.3\n2,100,20,20,0,1.55,0.2\n3,100,30,10,5,1.58,0.1\n")
+    weights = tmp_path / "weights"  # untrained CT-MRI model and ablation: only CT-MRI gets them
+    torch.manual_seed(0)
+    save_weights(weights / "ct-mri.safetensors", LWNet(width=4), "untrained, for tests")
+    save_weights(weights / "ct-mri-no-mca.safetensors", LWNet(width=4, use_mca=False), "test")
+    out = tmp_path / "report"
+    cfg = BenchmarkConfig(
+        data=tiny_data, out=out,
+        methods=["LWNet", "LWNet-no-mca", "mean", "max", "always-fails", "CopyMRI", "Broken"],
+        pairs=["CT-MRI", "SPECT-MRI"], weights=weights, spi_logs={"toy": spi},
+        grid_pairs=1, latency_repeats=2, progress=False,
+    )
+    index = run_benchmark(cfg)
+    pts = ["CT-MRI", "SPECT-MRI"]
+    for rel in _expected_files(pts):
+        assert (out / rel).is_file(), rel
+    html = index.read_text()
+    assert "always-fails on CT-MRI: RuntimeError: deliberate failure" in html
+    assert "Broken on CT-MRI: InputError:" in html and "not a readable image" in html
+    assert "Broken on SPECT-MRI" not in html  # no SPECT-MRI folder: not applicable, no failure
+    assert "Whole Brain Atlas" in html and "xianming-gu" in html
+    table = (out / "tables/CT-MRI.md").read_text()
+    assert "| mean |" in table and "| CopyMRI |" in table and "always-fails" not in table
+    assert "| LWNet |" in table and "| LWNet-no-mca |" in table
+    assert "LWNet" not in (out / "tables/SPECT-MRI.md").read_text()
+    # The pixel mean maximises this PSNR by construction (SPEC §5): it must be marked best.
+    with (out / "tables/CT-MRI.csv").open() as fh:
+        ranks = {r["method"]: r["PSNR_rank"] for r in csv.DictReader(fh)}
+    assert ranks["mean"] == "1"
+    complexity = (out / "complexity.md").read_text()
+    assert "| mean | — | — |" in complexity and "CopyMRI" not in complexity
+    params = sum(p.numel() for p in LWNet(width=4).parameters())
+    assert f"| LWNet (ct-mri) | {params:,} |" in complexity
+    assert (out / "cache/mean/CT-MRI/16011.png").is_file()
+
+    # A second run refuses to overwrite, and with --overwrite reuses the cached outputs.
+    with pytest.raises(OutputExistsError):
+        run_benchmark(cfg)
+    cached = out / "cache/mean/CT-MRI/16011.png"
+    before = cached.stat().st_mtime_ns
+    cfg.overwrite = True
+    cfg.methods, cfg.pairs = ["mean", "CopyMRI"], ["CT-MRI"]
+    run_benchmark(cfg)
+    assert cached.stat().st_mtime_ns == before
+    assert "always-fails" not in index.read_text()
+
+    dom, shot = check_page_in_chromium(index, tmp_path)
+    assert 'data-images="ok"' in dom
+    n_images = 3 + 1  # box plots, radar, grid of CT-MRI; SPI curves
+    assert f'data-image-count="{n_images}"' in dom
+    assert shot.is_file()
+
+
+def test_cli_bad_input(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(["benchmark", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
+    assert rc == 2
+    assert "nowhere/harvard: no such folder" in capsys.readouterr().err
+    rc = main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
+               "--methods", "nosuch"])
+    assert rc == 2
+    assert "unknown method(s) nosuch" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "index.html").exists()
+
+
+def test_read_spi_log_rejects_other_csv(tmp_path: Path) -> None:
+    bad = tmp_path / "x.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(Exception, match="not an SPI log"):
+        read_spi_log(bad)
+
+
+def test_default_spi_logs_finds_only_spi_logs(tmp_path: Path) -> None:
+    (tmp_path / "spect-mri.log.csv").write_text(
+        "iteration,admitted,refined,mean_label_score\n1,5,0,1.6\n")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert default_spi_logs(tmp_path) == {"spect-mri": tmp_path / "spect-mri.log.csv"}
+    assert default_spi_logs(tmp_path / "absent") == {}
