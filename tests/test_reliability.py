@@ -147,7 +147,7 @@ def test_4096_square_pair_fuses(tmp_path, method):
     write_image(tmp_path / "b.png", np.ascontiguousarray(a[::-1]))
     out = tmp_path / "f.png"
     argv = ["fuse", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(out)]
-    assert main(argv + (["--pair", "CT-MRI"] if method == "lwnet" else ["-m", method])) == 0
+    assert main(argv + ["-m", method]) == 0  # grey B: the network uses the CT-MRI model
     f = read_image(out)
     assert f.shape == (4096, 4096)
     assert f[:256, :256].max() == 0  # the black background stays black at full size

@@ -58,9 +58,10 @@ def test_training_killed_at_three_random_moments_resumes_bit_identical(sample, t
         while not run_and_kill(cmd, delay):  # a less loaded machine finished first: earlier
             shutil.rmtree(run, ignore_errors=True)
             delay /= 2
-        assert not (run / "weights.safetensors").exists()
         ckpt = run / "checkpoint.safetensors"
-        if ckpt.exists():
+        if (run / "weights.safetensors").exists():
+            pass  # killed after its final write, during exit: the run is complete
+        elif ckpt.exists():
             load_checkpoint(ckpt)  # whatever survived the kill is a complete checkpoint
             # Resumed in this process (one thread, deterministic), saving a start-up.
             assert main(cmd[3:] + ["--resume"]) == 0
