@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("name the output with -o/--out")
     if args.root:
         return _run_many(args)
-    if len(args.images) == 2 and all(Path(p).is_dir() for p in args.images):
+    if len(args.images) == 2 and any(Path(p).is_dir() for p in args.images):
         return _run_many(args)
     return _run_pair(args)
 

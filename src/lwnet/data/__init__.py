@@ -7,6 +7,7 @@ from lwnet.data.io import (
     atomic_write_bytes,
     check_same_size,
     read_image,
+    remove_stale_temps,
     to_uint8,
     write_image,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "merge_luma",
     "read_image",
     "read_split",
+    "remove_stale_temps",
     "rgb_to_ycbcr",
     "sample_root",
     "split_luma",

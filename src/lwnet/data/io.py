@@ -24,6 +24,7 @@ from lwnet.errors import InputError, OutputExistsError
 
 #: Smallest side accepted for fusion and metrics (the SSIM window is 11 pixels).
 MIN_SIDE = 16
+_TMP = ".tmp"  # suffix of atomic_write_bytes' temporary files
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}
 
@@ -124,7 +125,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
         raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # The writer's pid in the name lets remove_stale_temps tell a killed writer's file
+        # from one another live process is still writing.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP,
+                                   dir=path.parent)
     except OSError as exc:
         raise InputError(f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
@@ -145,6 +149,32 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that killed writers of :func:`atomic_write_bytes` left in
+    ``folder``; returns them.
+
+    A temp file is stale when the process that created it (its pid is in the name) no longer
+    runs, so calling this while other processes write into the same folder is safe.
+    """
+    removed = []
+    for tmp in Path(folder).glob(f".*{_TMP}"):
+        pid = tmp.name[: -len(_TMP)].split(".")[-2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def encode_image(img: np.ndarray, suffix: str, bits: int = 8) -> bytes:

@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
+from lwnet.data.io import remove_stale_temps
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
 from lwnet.methods.registry import get_method
 
@@ -118,6 +119,9 @@ def fuse_pairs(
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
             todo = (FuseJob(p, destination(name, p)) for p in pairs)
+            # A run killed midway left temp files beside its outputs: clear them.
+            for folder in {destination(name, p).parent for p in pairs}:
+                remove_stale_temps(folder)
             with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
                       disable=not progress) as bar:
                 def show(stats: StreamStats) -> None:

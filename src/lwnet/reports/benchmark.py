@@ -171,8 +171,12 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
 
     ``spect-mri.safetensors`` and ``ct-mri.safetensors`` are the row "LWNet";
     ``spect-mri-<variant>.safetensors`` (e.g. ``-no-aca``, ``-initial-labels``) the row
-    ``LWNet-<variant>`` — ablations and baselines appear where their weights exist.
+    ``LWNet-<variant>`` — ablations and baselines appear where their weights exist. Each file
+    is checked here (safetensors only, fitting its architecture), so an unsafe or broken file
+    stops the benchmark with :class:`WeightsError` before any work.
     """
+    from lwnet.inference.weights import load_weights
+
     rows: dict[str, Row] = {}
     if not weights_dir.is_dir():
         return []
@@ -181,6 +185,7 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
             if path.stem == key or path.stem.startswith(key + "-"):
                 variant = path.stem[len(key):]
                 name = f"LWNet{variant}"
+                load_weights(path)
                 rows[f"{name}@{key}"] = Row(name, "LWNet", WeightsFusion(path), model_key=key,
                                             weights=path)
     return list(rows.values())

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load, save
+from safetensors.torch import save
 
 from lwnet.data.io import atomic_write_bytes
 from lwnet.errors import WeightsError
+from lwnet.inference.weights import read_weights
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
@@ -67,13 +68,12 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint written by :func:`save_checkpoint`."""
-    from safetensors import safe_open
+    """Read a checkpoint written by :func:`save_checkpoint`.
 
+    Goes through :func:`lwnet.inference.weights.read_weights`, so a pickle is refused unread.
+    """
+    tensors, metadata = read_weights(path)
     try:
-        data = Path(path).read_bytes()
-        with safe_open(str(path), framework="pt") as fh:
-            meta = json.loads(fh.metadata()["state"])
-        return load(data), meta
-    except (OSError, KeyError, ValueError) as exc:
+        return tensors, json.loads(metadata["state"])
+    except (KeyError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable training checkpoint ({exc})") from None

@@ -15,6 +15,7 @@ Every value is checked before any work starts; an unknown key or an out-of-range
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,10 +123,26 @@ def validate(cfg: TrainConfig) -> TrainConfig:
                           f"got {cfg.methods!r}")
     if not isinstance(cfg.model, dict):
         raise ConfigError(f"config key 'model': expected a table, got {cfg.model!r}")
+    _validate_model(cfg.model)
     if cfg.preset and cfg.preset not in PRESETS:
         raise ConfigError(f"config key 'preset': expected one of {sorted(PRESETS)}, "
                           f"got {cfg.preset!r}")
     return cfg
+
+
+def _validate_model(model: dict[str, Any]) -> None:
+    """Check the ``model`` table by building the (tiny) network it describes."""
+    from lwnet.model import LWNet
+
+    known = inspect.signature(LWNet).parameters
+    for key in model:
+        if key not in known:
+            raise ConfigError(f"config key 'model.{key}': unknown; expected one of "
+                              f"{', '.join(known)}")
+    try:
+        LWNet(**model)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config key 'model': {exc}") from None
 
 
 def _coerce(key: str, text: str) -> Any:

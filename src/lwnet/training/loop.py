@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lwnet.data.datasets import default_data_root, harvard_pairs
-from lwnet.data.io import atomic_write_bytes
+from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
 from lwnet.training import distributed as ddp
 from lwnet.training.candidates import all_candidates, load_sources
@@ -284,6 +284,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     it0, ep0, rows, losses = 0, 0, [], []
     if resume:
+        remove_stale_temps(run_dir)  # a killed run's half-written checkpoint
         t, meta = load_checkpoint(ckpt_path)
         model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
         load_optimizer(opt, t, meta["param_groups"])

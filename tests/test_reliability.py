@@ -1,0 +1,239 @@
+"""The fault matrix of docs/reliability.md: bad inputs, unsafe weights, bad configs, odd sizes.
+
+Every fault goes through the CLI (``lwnet.cli.main``) the way a user meets it: one line on
+stderr naming the file and the problem, exit status 2, and no output file left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.torch import save_file
+
+from _killable import make_tiny_root
+from lwnet.cli import main
+from lwnet.data.colour import fuse_in_luma, luma8
+from lwnet.data.io import read_image, write_image
+from lwnet.inference import load_model
+from lwnet.inference.weights import FORMAT, FORMAT_VERSION, save_weights
+from lwnet.methods import get_method
+from lwnet.model import LWNet
+
+
+def _pair(sample: Path) -> tuple[Path, Path]:
+    return sample / "SPECT-MRI/MRI/9028.png", sample / "SPECT-MRI/SPECT/9028.png"
+
+
+def _fails(capsys, argv: list[str], *needles: str) -> str:
+    """Run the CLI, expect exit 2 and one error line (after any progress bar) holding every
+    needle."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1, err
+    line = err.strip().splitlines()[-1]
+    for needle in needles:
+        assert needle in line, err
+    return line
+
+
+# --- bad input images ---------------------------------------------------------------------------
+
+def _truncated(path: Path, sample: Path) -> None:
+    data = _pair(sample)[0].read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _text(path: Path, sample: Path) -> None:
+    path.write_text("this is not an image\n")
+
+
+def _tiny(path: Path, sample: Path) -> None:
+    write_image(path, np.full((1, 1), 0.5, np.float32))
+
+
+def _other_size(path: Path, sample: Path) -> None:
+    write_image(path, np.zeros((200, 256), np.float32))
+
+
+@pytest.mark.parametrize("make, needle", [(_truncated, "bad.png"), (_text, "bad.png"),
+                                          (_tiny, "1x1"), (_other_size, "256x200")])
+def test_bad_image_is_named_and_nothing_is_written(sample, tmp_path, capsys, make, needle):
+    a, _ = _pair(sample)
+    bad = tmp_path / "bad.png"
+    make(bad, sample)
+    out = tmp_path / "f.png"
+    for method in ("mean", "lwnet"):
+        _fails(capsys, ["fuse", "-m", method, str(a), str(bad), "-o", str(out)], needle)
+    assert not out.exists() and list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_missing_partner_in_folder_mode_is_named(sample, tmp_path, capsys):
+    a, b = _pair(sample)
+    dir_a, dir_b = tmp_path / "A", tmp_path / "B"
+    dir_a.mkdir()
+    dir_b.mkdir()
+    for stem in ("x", "y"):
+        shutil.copy(a, dir_a / f"{stem}.png")
+    shutil.copy(b, dir_b / "x.png")
+    out = tmp_path / "out"
+    _fails(capsys, ["fuse", "-m", "mean", str(dir_a), str(dir_b), "--out", str(out)], "y")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("which", ["empty", "missing"])
+def test_empty_or_missing_folder_is_named(sample, tmp_path, capsys, which):
+    dir_a = tmp_path / "A"
+    dir_a.mkdir()
+    shutil.copy(_pair(sample)[0], dir_a / "x.png")
+    dir_b = tmp_path / "B"
+    if which == "empty":
+        dir_b.mkdir()
+    out = tmp_path / "out"
+    _fails(capsys, ["fuse", "-m", "mean", str(dir_a), str(dir_b), "--out", str(out)], "B")
+    assert not out.exists()
+
+
+def test_unwritable_output_folder_is_named(sample, tmp_path, capsys):
+    # Tests run as root, so chmod cannot forbid writing: the output's parent is a regular file.
+    a, b = _pair(sample)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _fails(capsys, ["fuse", "-m", "mean", str(a), str(b), "-o", str(blocker / "f.png")], "file")
+    dir_a, dir_b = tmp_path / "A", tmp_path / "B"
+    for d, src in ((dir_a, a), (dir_b, b)):
+        d.mkdir()
+        shutil.copy(src, d / "x.png")
+    _fails(capsys, ["fuse", "-m", "mean", str(dir_a), str(dir_b), "--out", str(blocker)], "file")
+    assert blocker.read_text() == "x"
+
+
+def test_existing_output_is_kept_without_overwrite(sample, tmp_path, capsys):
+    a, b = _pair(sample)
+    out = tmp_path / "f.png"
+    out.write_bytes(b"precious")
+    _fails(capsys, ["fuse", "-m", "mean", str(a), str(b), "-o", str(out)], "f.png", "overwrite")
+    assert out.read_bytes() == b"precious"
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(out), "--overwrite"]) == 0
+    assert read_image(out).shape == (256, 256, 3)
+
+
+def test_16bit_and_palette_inputs_fuse_like_their_8bit_rgb_equivalent(sample, tmp_path):
+    a, b = _pair(sample)
+    a8 = np.asarray(Image.open(a).convert("L"))
+    a16 = tmp_path / "a16.png"
+    Image.fromarray(a8.astype(np.uint16) * 257).save(a16)  # same values on the 16-bit scale
+    pal = tmp_path / "b_palette.png"
+    Image.open(b).convert("RGB").quantize(64).save(pal)
+    b_rgb = np.asarray(Image.open(pal).convert("RGB"), np.float32) / 255
+    out = tmp_path / "f.png"
+    assert main(["fuse", "-m", "gff", str(a16), str(pal), "-o", str(out)]) == 0
+    expected, _ = fuse_in_luma(get_method("gff"), a8.astype(np.float32) / 255, b_rgb)
+    assert np.abs(luma8(read_image(out)).astype(int) - luma8(expected).astype(int)).max() <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lwnet", "laplacian"])
+def test_4096_square_pair_fuses(tmp_path, method):
+    rng = np.random.default_rng(0)
+    a = np.zeros((4096, 4096), np.float32)
+    a[512:3584, 512:3584] = rng.random((3072, 3072), dtype=np.float32)
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.png", np.ascontiguousarray(a[::-1]))
+    out = tmp_path / "f.png"
+    argv = ["fuse", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(out)]
+    assert main(argv + ["-m", method]) == 0  # grey B: the network uses the CT-MRI model
+    f = read_image(out)
+    assert f.shape == (4096, 4096)
+    assert f[:256, :256].max() == 0  # the black background stays black at full size
+
+
+# --- weights ------------------------------------------------------------------------------------
+
+def test_wrong_architecture_weights_are_refused(sample, tmp_path, capsys):
+    # Width-4 tensors under metadata that claims the default width.
+    tensors = {k: v.contiguous() for k, v in LWNet(width=4).state_dict().items()}
+    bad = tmp_path / "wrong.safetensors"
+    save_file(tensors, str(bad), metadata={"format": FORMAT, "format_version": FORMAT_VERSION,
+                                           "config": json.dumps(LWNet().config)})
+    a, b = _pair(sample)
+    out = tmp_path / "f.png"
+    _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--weights", str(bad)],
+           "wrong.safetensors", "do not fit")
+    assert not out.exists()
+
+
+class _Marker:
+    """Unpickling this object creates a marker file: proof that the payload ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_pickled_payload_is_refused_on_every_loading_path(sample, tmp_path, capsys):
+    marker = tmp_path / "payload-ran"
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(pickle.dumps({"weight": _Marker(marker)}))
+    a, b = _pair(sample)
+    with pytest.raises(Exception, match="evil.safetensors.*refused"):
+        load_model(evil)
+    _fails(capsys, ["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--weights",
+                    str(evil)], "evil.safetensors", "refused")
+    _fails(capsys, ["export", "--weights", str(evil), "-o", str(tmp_path / "m.onnx")],
+           "evil.safetensors", "refused")
+    _fails(capsys, ["profile", "--weights", str(evil)], "evil.safetensors", "refused")
+    # Training resume: the run folder's checkpoint replaced by the payload.
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(evil, run / "checkpoint.safetensors")
+    root = make_tiny_root(tmp_path / "harvard", sample)
+    _fails(capsys, ["train", "--set", f"data_root='{root}'", "--set", "model.width=4",
+                    "--run-dir", str(run), "--resume", "--no-progress"],
+           "checkpoint.safetensors", "refused")
+    # Benchmark weights discovery: a payload named like shipped weights.
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    shutil.copy(evil, wdir / "spect-mri.safetensors")
+    data = tmp_path / "data"
+    shutil.copytree(root, data / "harvard")
+    (data / "harvard/splits/SPECT-MRI_test.txt").write_text("0.png\n")
+    _fails(capsys, ["benchmark", "--data", str(data), "--out", str(tmp_path / "report"),
+                    "--weights", str(wdir), "--no-external", "--pairs", "SPECT-MRI", "--quiet"],
+           "spect-mri.safetensors", "refused")
+    assert not (tmp_path / "report").exists()
+    assert not marker.exists()
+    pickle.loads(evil.read_bytes())  # the payload is live: the refusals are what stopped it
+    assert marker.exists()
+
+
+def test_valid_weights_still_load_on_those_paths(tmp_path, capsys):
+    good = save_weights(tmp_path / "good.safetensors", LWNet(width=4), "test card")
+    assert main(["profile", "--weights", str(good), "--repeats", "1", "--warmup", "0"]) == 0
+    assert load_model(good).config["width"] == 4
+
+
+# --- configs ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting, key", [("bogus_key=1", "bogus_key"), ("epochs=0", "epochs"),
+                                          ("model.width=0", "width"),
+                                          ("labelled=1.5", "labelled")])
+def test_bad_config_is_named_before_any_work(tmp_path, capsys, setting, key):
+    run = tmp_path / "run"
+    _fails(capsys, ["train", "--set", setting, "--run-dir", str(run), "--no-progress"], key)
+    assert not run.exists()
+
+
+def test_bad_config_file_key_is_named(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("epochs = 2\n[model]\nwidht = 8\n")
+    run = tmp_path / "run"
+    _fails(capsys, ["train", "--config", str(cfg), "--run-dir", str(run)], "widht")
+    assert not run.exists()
