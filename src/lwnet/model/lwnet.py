@@ -39,9 +39,9 @@ class LWNet(nn.Module):
 
     Args:
         width: encoder width C. The default 8 (4,960 parameters, 0.33 GMAC per 256×256 pair)
-            meets SPEC's budget (≤ 13,000 parameters, ≤ 1 GMAC) and the CPU latency target
-            (< 15 ms per pair on two threads); 12 meets the budget but not the latency, 16
-            exceeds both (docs/benchmarks.md, "Speed").
+            meets SPEC's budget (≤ 13,000 parameters, ≤ 1 GMAC) with the CPU cost that fits
+            the latency target (< 15 ms per pair on two threads); 12 meets the budget at 1.4×
+            the CPU time, 16 exceeds the budget (docs/benchmarks.md, "Speed").
         scales: depthwise kernel sizes of MCA.
         use_aca: adaptive channel attention in encoders and decoder (False: ablation).
         use_mca: multi-scale cross attention (False: ablation; the encoder features are

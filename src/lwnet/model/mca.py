@@ -80,7 +80,7 @@ class MCA(nn.Module):
         # Accumulate on (N, HW, 2C) tokens: residual + bias, then one product per scale.
         out = torch.permute(x, (0, 2, 3, 1)).reshape(n, h * w, 2 * c) + self.mix.bias
         # mix weight (2C, S·2C) → per scale, the a→b block (acts on vb) and the b→a block.
-        w_mix = self.mix.weight.view(2 * c, len(self.scales), 2, c)
+        w_mix = self.mix.weight.reshape(2 * c, len(self.scales), 2, c)
         for i, dw in enumerate(self.depthwise):
             v = dw(x).permute(0, 2, 3, 1).reshape(n, h * w, 2 * c)  # [va | vb]
             attn_ab, attn_ba = cross_channel_attention(
