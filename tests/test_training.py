@@ -162,3 +162,28 @@ def test_cli_reports_a_bad_config_key_in_one_line(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert "epochs" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("pair_type, folder", [("SPECT-MRI", "SPECT"), ("CT-MRI", "CT")])
+def test_shipped_weights_fuse_the_sample_and_carry_their_card(sample, pair_type, folder) -> None:
+    from lwnet.data.colour import luma8, split_luma
+    from lwnet.data.io import read_image
+    from lwnet.inference import load_model, shipped_weights
+    from lwnet.inference.api import network_method
+    from lwnet.inference.weights import read_weights
+
+    path = shipped_weights(pair_type)
+    card = read_weights(path)[1]["card"]
+    for needed in ("preset cpu", "train split only", "Label sources (11)", "## SPI log",
+                   "## Test metrics"):
+        assert needed in card
+    stem = next((sample / pair_type / "MRI").iterdir()).stem
+    a = split_luma(read_image(sample / pair_type / "MRI" / f"{stem}.png"))[0]
+    b = split_luma(read_image(sample / pair_type / folder / f"{stem}.png"))[0]
+    f = luma8(network_method(load_model(path))(a, b))
+    background = (luma8(a) == 0) & (luma8(b) == 0)
+    assert background.mean() > 0.2 and np.all(f[background] == 0)
+    # A real fusion: correlated with both sources, not a copy of either.
+    for src in (a, b):
+        r = np.corrcoef(f.ravel(), luma8(src).ravel())[0, 1]
+        assert 0.3 < r < 0.999
