@@ -61,13 +61,14 @@ def dataset(tmp_path_factory) -> Path:
     return root
 
 
-def _write_results(dataset: Path, folder: Path, fn, nested: bool, skip: set[str] = frozenset()):
+def _write_results(dataset: Path, folder: Path, fn, nested: bool, skip: set[str] = frozenset(),
+                   luma: bool = False):
     for pair in harvard_pairs(dataset, PAIR):
         if pair.id in skip:
             continue
-        result, _ = fuse_in_luma(fn, read_image(pair.a), read_image(pair.b))
+        result, fused_luma = fuse_in_luma(fn, read_image(pair.a), read_image(pair.b))
         target = folder / PAIR if nested else folder
-        write_image(target / f"{pair.id}.png", result)
+        write_image(target / f"{pair.id}.png", fused_luma if luma else result)
     return folder
 
 
@@ -256,18 +257,20 @@ def test_cli_evaluate_bad_input(dataset, results, tmp_path, capsys, kind):
     _assert_clean_failure(capsys, argv, needle, out_dir)
 
 
-def test_builtin_methods_run_on_the_fly(dataset, results, monkeypatch):
+def test_builtin_methods_run_on_the_fly(dataset, tmp_path, monkeypatch):
     # A stand-in registry keeps this test independent of which methods are built.
     fake = types.ModuleType("lwnet.methods")
     fake.get_method = {"mean": _mean}.__getitem__
     fake.method_names = lambda: ["mean"]
     monkeypatch.setitem(sys.modules, "lwnet.methods", fake)
     pairs = harvard_pairs(dataset, PAIR, "test")
-    rows = evaluate_folders(pairs, {"saved": results["mean"], "live": "builtin:mean"},
+    saved_luma = _write_results(dataset, tmp_path / "mean", _mean, nested=False, luma=True)
+    rows = evaluate_folders(pairs, {"saved": saved_luma, "live": "builtin:mean"},
                             progress=False)
     saved = [r for r in rows if r["method"] == "saved"]
     live = [r for r in rows if r["method"] == "live"]
-    # Metrics see the result exactly as if saved to PNG, so both routes agree to the bit.
+    # A built-in method is scored on its fused luminance exactly as if saved to PNG with
+    # `lwnet fuse --luma`, so both routes agree to the bit.
     assert [{**r, "method": None} for r in saved] == [{**r, "method": None} for r in live]
     with pytest.raises(ConfigError, match="unknown built-in method 'nope'; known: mean"):
         evaluate_folders(pairs, {"x": "builtin:nope"}, progress=False)

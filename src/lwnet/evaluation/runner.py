@@ -1,7 +1,10 @@
 """Metrics of fused results over a set of source pairs, in parallel.
 
 A *result* is either a folder of fused images or a built-in method (``"builtin:<name>"``, run on
-the fly through :func:`lwnet.methods.get_method` and :func:`lwnet.data.fuse_in_luma`). A folder
+the fly through :func:`lwnet.methods.get_method` and :func:`lwnet.data.fuse_in_luma`, and scored
+on its fused luminance — the convention of ``lwnet fuse --luma`` folders and of the external
+folders, so that every row of a table is scored alike; scoring the colour result would also
+score the RGB gamut clipping of the colour round trip). A folder
 holds ``<id>.<ext>`` or ``<PAIR>/<id>.<ext>`` (both layouts are accepted; the pair-type
 subfolder wins when it exists). Every id of the pairs must be present: a folder missing some is
 an error naming the folder and the first missing ids, never a smaller average.
@@ -108,7 +111,7 @@ def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: s
     rows = []
     for name, res in results.items():
         if isinstance(res, str):
-            f, _ = fuse_in_luma(_builtin(res), a, b)
+            _, f = fuse_in_luma(_builtin(res), a, b)  # the fused luminance, see above
         else:
             f = read_image(res[pair.id])
             check_same_size(a, f, pair.a, res[pair.id])
