@@ -34,7 +34,9 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in _IMAGE_SUFFIXES
 
 
-def _pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
+def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
+    """A PIL image → float32 in [0, 1] by the rules of :func:`read_image`; ``path`` names it in
+    errors."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(img, dtype=np.float32) / 65535.0
@@ -78,7 +80,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         with Image.open(path) as img:
             img.seek(0)  # first frame of a GIF or multi-page TIFF
             img.load()
-            arr = _pil_to_float(img, path)
+            arr = pil_to_float(img, path)
     except UnidentifiedImageError:
         raise InputError(f"{path}: not a readable image file") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from lwnet.data.colour import fuse_in_luma
-from lwnet.data.io import _pil_to_float, check_same_size
+from lwnet.data.io import pil_to_float, check_same_size
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
@@ -79,7 +79,7 @@ def load_model(
 def _as_array(image: Any, name: str) -> np.ndarray:
     """A numpy array or PIL image → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1]."""
     if isinstance(image, Image.Image):
-        arr = _pil_to_float(image, Path(name))
+        arr = pil_to_float(image, Path(name))
     else:
         arr = np.asarray(image)
         if arr.dtype == np.uint8:
