@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lwnet.data import fuse_in_luma, read_image, write_image
+from lwnet.data import write_image
 from lwnet.errors import InputError
-from lwnet.methods import BuiltinMethod, ExternalMethod, external_methods, get_method
+from lwnet.methods import ExternalMethod, external_methods
 
 
 def test_external_method_reads_luma_and_names_missing_files(tmp_path: Path) -> None:
@@ -38,15 +38,6 @@ def test_external_methods_lists_method_folders(tmp_path: Path) -> None:
         external_methods(tmp_path / "missing")
     with pytest.raises(InputError, match="no such"):
         ExternalMethod(tmp_path / "missing")
-
-
-def test_builtin_method_equals_direct_fusion(sample: Path) -> None:
-    m = BuiltinMethod("gff", sample)
-    a = read_image(sample / "PET-MRI" / "MRI" / "41054.png")
-    b = read_image(sample / "PET-MRI" / "PET" / "41054.png")
-    np.testing.assert_array_equal(m.luma("PET-MRI", "41054"), fuse_in_luma(get_method("gff"), a, b)[1])
-    with pytest.raises(InputError, match="99999"):
-        m.luma("PET-MRI", "99999")
 
 
 def test_shared_external_folder(shared_data: Path) -> None:

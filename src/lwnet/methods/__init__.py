@@ -5,15 +5,13 @@ keeps the common zero background at exactly 0 (SPEC §1); :func:`get_method` fin
 """
 
 from lwnet.methods.dataset import DatasetRun, fuse_dataset, fuse_folders, fuse_pairs, output_path
-from lwnet.methods.external import BuiltinMethod, ExternalMethod, FusionSource, external_methods
+from lwnet.methods.external import ExternalMethod, external_methods
 from lwnet.methods.registry import FuseFn, get_method, method_names, register_method
 
 __all__ = [
-    "BuiltinMethod",
     "DatasetRun",
     "ExternalMethod",
     "FuseFn",
-    "FusionSource",
     "external_methods",
     "fuse_dataset",
     "fuse_folders",
