@@ -1,8 +1,8 @@
 """Held-out comparison of SPI runs (e.g. ``ssim_sum`` vs ``ssim_vif`` score), SPEC §3.2.
 
 Evaluates each run's final weights on the held-out training patches of the first run's config
-(``val_patches``, never used for training or screening): mean SSIM(f, a) + SSIM(f, b) and mean
-fusion VIFF on the 8-bit patch.
+(``val_patches``, never used for training or screening): mean SSIM(f, a) + SSIM(f, b), and the
+means of fusion VIFF and Chen–Blum Qcb on the 8-bit patch.
 
     python benchmarks/bench_score.py RUN_DIR [RUN_DIR ...]
 """
@@ -20,7 +20,7 @@ from lwnet.inference import load_model
 from lwnet.training.candidates import load_sources
 from lwnet.training.config import TrainConfig
 from lwnet.training.loop import PatchSet, patch_table, predict, score_batches
-from lwnet.training.score import ssim_sum, vif_fusion
+from lwnet.training.score import qcb_fusion, ssim_sum, vif_fusion
 
 
 def main() -> None:
@@ -36,13 +36,14 @@ def main() -> None:
     ids = np.arange(len(val))
     a, b = ps.sources(ids)
     print(f"{cfg.pair_type}: {len(val)} held-out training patches\n")
-    print("| run | score | mean SSIM sum | mean VIFF |\n|---|---|---|---|")
+    print("| run | score | mean SSIM sum | mean VIFF | mean Qcb |\n|---|---|---|---|---|")
     for run in args.runs:
         run_cfg = json.loads((run / "config.json").read_text())
         f = predict(load_model(run / "weights.safetensors"), ps, ids, "cpu")
         s = score_batches(ssim_sum, f, a, b).mean()
         v = score_batches(vif_fusion, f, a, b).mean()
-        print(f"| {run.name} | {run_cfg['score']} | {s:.4f} | {v:.4f} |")
+        q = score_batches(qcb_fusion, f, a, b).mean()
+        print(f"| {run.name} | {run_cfg['score']} | {s:.4f} | {v:.4f} | {q:.4f} |")
 
 
 if __name__ == "__main__":

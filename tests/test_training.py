@@ -69,6 +69,28 @@ def test_score_equals_ssim_sum_of_the_metric(sample) -> None:
     assert got == pytest.approx(2 * compute_metrics(a8, b8, f8, extras=False)["SSIM"], abs=1e-4)
 
 
+def test_composite_scores_add_the_weighted_fusion_metrics(sample) -> None:
+    from lwnet.data.colour import luma8
+    from lwnet.data.io import read_image
+    from lwnet.metrics import qcb, viff
+    from lwnet.training.score import get_score
+
+    a8 = luma8(read_image(sample / "CT-MRI/MRI/16011.png"))[40:160, 60:180]
+    b8 = luma8(read_image(sample / "CT-MRI/CT/16011.png"))[40:160, 60:180]
+    fused = [np.maximum(a8, b8), ((a8.astype(np.uint16) + b8) // 2).astype(np.uint8)]
+    t = lambda x: torch.from_numpy(x.astype(np.float32) / 255)[None, None]  # noqa: E731
+    for f8 in fused:
+        base = float(ssim_sum(t(f8), t(a8), t(b8))[0])
+        vif, contrast = viff(a8, b8, f8), qcb(a8, b8, f8)
+        got = float(get_score("ssim_vif_qcb", 0.5, 2.0)(t(f8), t(a8), t(b8))[0])
+        assert got == pytest.approx(base + 0.5 * vif + 2.0 * contrast, abs=1e-9)
+        assert float(get_score("ssim_vif", 0.5)(t(f8), t(a8), t(b8))[0]) == \
+            pytest.approx(base + 0.5 * vif, abs=1e-9)
+        # w_qcb = 0 reduces the three-term score to ssim_vif.
+        assert float(get_score("ssim_vif_qcb", 0.5, 0.0)(t(f8), t(a8), t(b8))[0]) == \
+            pytest.approx(base + 0.5 * vif, abs=1e-9)
+
+
 def test_split_is_seeded_and_disjoint() -> None:
     l1, u1 = split_pools(100, 30, seed=3)
     l2, u2 = split_pools(100, 30, seed=3)

@@ -9,6 +9,14 @@ import torch
 from lwnet.training.config import TrainConfig
 
 
+def score_weights(cfg: TrainConfig) -> str:
+    """The weights of a composite score as the card prints them, e.g. " (w_vif = 1)"."""
+    weights = {"ssim_vif": {"w_vif": cfg.vif_weight},
+               "ssim_vif_qcb": {"w_vif": cfg.vif_weight, "w_qcb": cfg.qcb_weight}}
+    named = weights.get(cfg.score)
+    return f" ({', '.join(f'{k} = {v:g}' for k, v in named.items())})" if named else ""
+
+
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> str:
     """Markdown card: data, preset, mode, label sources, score and the per-iteration SPI log."""
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
@@ -26,8 +34,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
         f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
         f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}, seed {cfg.seed}.",
         f"- Loss: {loss}.",
-        f"- Score: {cfg.score}" + (f" (w = {cfg.vif_weight})" if cfg.score == "ssim_vif" else "")
-        + f"; τ = {cfg.tau}.",
+        f"- Score: {cfg.score}{score_weights(cfg)}; τ = {cfg.tau}.",
         f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",
         f"- Model config: {cfg.model or 'defaults'}.",
         "",

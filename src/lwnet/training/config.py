@@ -29,7 +29,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MODES = ("spi", "labels_only", "unsupervised")
-SCORES = ("ssim_sum", "ssim_vif")
+SCORES = ("ssim_sum", "ssim_vif", "ssim_vif_qcb")
 # Default |L| per pair type (SPEC §3.3); other pair types fall back to half the patches.
 DEFAULT_LABELLED = {"SPECT-MRI": 8000, "CT-MRI": 4000}
 
@@ -58,7 +58,8 @@ class TrainConfig:
     beta: float = 1.00
     tau: float = 1.00
     score: str = "ssim_sum"
-    vif_weight: float = 1.0  # w of the composite score ssim_sum + w·VIF
+    vif_weight: float = 1.0  # w_vif of the composite scores (ssim_sum + w_vif·VIF [+ w_qcb·Qcb])
+    qcb_weight: float = 1.0  # w_qcb of the ssim_vif_qcb score
     seed: int = 0
     threads: int = 1
     model: dict = field(default_factory=dict)  # LWNet constructor kwargs
@@ -101,7 +102,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         v = getattr(cfg, key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"config key '{key}': expected an integer ≥ 0, got {v!r}")
-    for key in ("lr", "alpha", "beta", "tau", "vif_weight"):
+    for key in ("lr", "alpha", "beta", "tau", "vif_weight", "qcb_weight"):
         v = getattr(cfg, key)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"config key '{key}': expected a number ≥ 0, got {v!r}")

@@ -273,7 +273,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json",
                            json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
-    score = get_score(cfg.score, cfg.vif_weight)
+    score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
     ps, pool, val = build_patch_set(cfg, cache, score, show)
     lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)

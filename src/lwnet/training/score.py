@@ -2,8 +2,10 @@
 
 ``ssim_sum``: s(f) = SSIM(f, a) + SSIM(f, b), with the project's single SSIM implementation
 (:func:`lwnet.metrics.ssim.ssim`: Gaussian 11, σ = 1.5, K = (0.01, 0.03), data range 1 for
-values in [0, 1], mean over the valid region). ``ssim_vif``: s(f) + w·VIF(F; A, B), with the fusion
-VIF of :mod:`lwnet.metrics` computed on the 8-bit patch (0..255 scale).
+values in [0, 1], mean over the valid region). The composites add fusion metrics of
+:mod:`lwnet.metrics` computed on the 8-bit patch (0..255 scale), as SPEC §3.2 invites:
+``ssim_vif`` = s(f) + w_vif·VIF(F; A, B) and ``ssim_vif_qcb`` = s(f) + w_vif·VIF + w_qcb·Qcb
+(Chen & Blum 2009), the latter favouring labels that keep local contrast.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from lwnet.metrics.ssim import ssim
 
 Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+PatchMetric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 
 def ssim_sum(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -23,27 +26,44 @@ def ssim_sum(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ssim(f, a, data_range=1.0) + ssim(f, b, data_range=1.0)
 
 
-def vif_fusion(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Fusion VIF of each patch (VIFF of :func:`lwnet.metrics.viff`, SPEC §5) → ``(N,)``.
+def per_patch(metric: PatchMetric, f: torch.Tensor, a: torch.Tensor,
+              b: torch.Tensor) -> torch.Tensor:
+    """A fusion metric ``metric(a, b, f)`` of :mod:`lwnet.metrics` on each patch → ``(N,)``.
 
-    Inputs ``(N, 1, H, W)`` in [0, 1] are rounded to 8 bits first, as the metric requires.
+    Inputs ``(N, 1, H, W)`` in [0, 1] are rounded to 8 bits first, as the metrics require.
     """
-    from lwnet.metrics import viff  # imported late: lwnet.metrics is heavier than the score
-
     def u8(t: torch.Tensor) -> np.ndarray:
         return np.clip(np.rint(t.detach().double().cpu().numpy() * 255), 0, 255).astype(np.uint8)
 
     fa, aa, ba = u8(f), u8(a), u8(b)
-    values = [viff(aa[i, 0], ba[i, 0], fa[i, 0]) for i in range(len(fa))]
-    return torch.tensor(values, dtype=torch.float64)
+    return torch.tensor([metric(aa[i, 0], ba[i, 0], fa[i, 0]) for i in range(len(fa))],
+                        dtype=torch.float64)
 
 
-def get_score(name: str, vif_weight: float = 1.0) -> Score:
-    """The score called ``name`` (``ssim_sum`` or ``ssim_vif``) as ``score(f, a, b) -> (N,)``."""
+def vif_fusion(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Fusion VIF (VIFF of :func:`lwnet.metrics.viff`, SPEC §5) of each patch → ``(N,)``."""
+    from lwnet.metrics import viff  # imported late: lwnet.metrics is heavier than the score
+    return per_patch(viff, f, a, b)
+
+
+def qcb_fusion(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Chen–Blum Qcb (:func:`lwnet.metrics.qcb`, SPEC §5) of each patch → ``(N,)``."""
+    from lwnet.metrics import qcb
+    return per_patch(qcb, f, a, b)
+
+
+def get_score(name: str, vif_weight: float = 1.0, qcb_weight: float = 1.0) -> Score:
+    """The score called ``name`` (``ssim_sum``, ``ssim_vif`` or ``ssim_vif_qcb``) as
+    ``score(f, a, b) -> (N,)``; the weights apply to the composites only."""
     if name == "ssim_sum":
         return ssim_sum
     if name == "ssim_vif":
-        def composite(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        def with_vif(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             return ssim_sum(f, a, b).double() + vif_weight * vif_fusion(f, a, b)
-        return composite
+        return with_vif
+    if name == "ssim_vif_qcb":
+        def with_vif_qcb(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return (ssim_sum(f, a, b).double() + vif_weight * vif_fusion(f, a, b)
+                    + qcb_weight * qcb_fusion(f, a, b))
+        return with_vif_qcb
     raise ValueError(f"unknown score {name!r}")

@@ -1,0 +1,85 @@
+"""What the SPI labels can be at best: the candidates each score picks, and how they measure.
+
+SPEC §3.4 gives every labelled patch the candidate with the highest score. This script scores
+every candidate of a seeded sample of training-pool patches on four per-patch metrics (SSIM sum,
+fusion VIFF, Chen–Blum Qcb, UQI), then, for each score, reports the mean of those metrics over
+the labels it picks and how often it picks each method. A label set cannot lead a metric it
+does not lead here, so this bounds what training on initial labels alone can reach.
+
+    python benchmarks/label_ceiling.py --pair-type SPECT-MRI --patches 600 \
+        --cache-dir /work/runs/cache/SPECT-MRI
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.metrics import fusion_uqi, qcb, viff
+from lwnet.training.candidates import all_candidates, load_sources
+from lwnet.training.config import PRESETS, TrainConfig
+from lwnet.training.loop import PatchSet, patch_table, score_batches
+from lwnet.training.score import per_patch, ssim_sum
+
+METRICS = {"SSIM sum": None, "VIFF": viff, "Qcb": qcb, "UQI": fusion_uqi}
+# (score, w_vif, w_qcb) rows: the SPEC's default reading and the composites of training/score.py.
+SCORES = [("ssim_sum", 0.0, 0.0), ("ssim_vif", 1.0, 0.0), ("ssim_vif_qcb", 1.0, 0.5),
+          ("ssim_vif_qcb", 1.0, 1.0), ("ssim_vif_qcb", 0.5, 1.0)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pair-type", default="SPECT-MRI")
+    p.add_argument("--patches", type=int, default=600, help="seeded sample of the cpu pool")
+    p.add_argument("--cache-dir", type=Path, required=True, help="candidate cache of the type")
+    args = p.parse_args()
+
+    data = default_data_root()
+    pairs = harvard_pairs(data / "harvard", args.pair_type, "train")
+    a8, b8 = load_sources(pairs)
+    names, cands = all_candidates(pairs, a8, b8, ["all"], data / "external", args.cache_dir)
+    cfg = TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"])
+    full, pool, _ = patch_table(cfg, len(pairs), a8.shape[1:])
+    chosen = np.random.default_rng(1).choice(pool, min(args.patches, len(pool)), replace=False)
+    ps = PatchSet(a8, b8, cands, names, full[chosen], cfg.patch_size, np.zeros(0))
+    ids = np.arange(len(chosen))
+    a, b = ps.sources(ids)
+
+    # values[m, patch, candidate] for the four metrics.
+    values = np.zeros((len(METRICS), len(ids), len(names)))
+    for k in range(len(names)):
+        f = ps.candidate(np.full(len(ids), k), ids)
+        for m, metric in enumerate(METRICS.values()):
+            fn = ssim_sum if metric is None else (
+                lambda f_, a_, b_, metric=metric: per_patch(metric, f_, a_, b_))
+            values[m, :, k] = score_batches(fn, f, a, b)
+
+    head = " | ".join(METRICS)
+    print(f"{args.pair_type}: {len(ids)} training patches, {len(names)} candidates\n")
+    print(f"| labels | {head} | picks |\n|---|" + "---:|" * len(METRICS) + "---|")
+    means = values.mean(axis=1)  # (metric, candidate)
+    best = means.max(axis=1)
+    for k, name in enumerate(names):
+        cells = " | ".join(_mark(means[m, k], best[m]) for m in range(len(METRICS)))
+        print(f"| {name} (every patch) | {cells} | |")
+    s, v, q = values[0], values[1], values[2]
+    for score, w_vif, w_qcb in SCORES:
+        pick = (s + w_vif * v + w_qcb * q).argmax(axis=1)
+        label = values[:, ids, pick].mean(axis=1)
+        cells = " | ".join(_mark(label[m], best[m]) for m in range(len(METRICS)))
+        counts = np.bincount(pick, minlength=len(names))
+        top = ", ".join(f"{names[i]} {100 * counts[i] / len(ids):.0f}%"
+                        for i in np.argsort(-counts)[:4] if counts[i])
+        print(f"| best by {score} (w_vif {w_vif:g}, w_qcb {w_qcb:g}) | {cells} | {top} |")
+
+
+def _mark(x: float, best: float) -> str:
+    """Bold when ``x`` reaches the best single method's mean."""
+    return f"**{x:.4f}**" if x >= best - 1e-12 else f"{x:.4f}"
+
+
+if __name__ == "__main__":
+    main()
