@@ -2,7 +2,7 @@
 
 Evaluates each run's final weights on the held-out training patches of the first run's config
 (``val_patches``, never used for training or screening): mean SSIM(f, a) + SSIM(f, b), and the
-means of fusion VIFF and Chen–Blum Qcb on the 8-bit patch.
+means of fusion VIFF, Chen–Blum Qcb and UQI on the 8-bit patch.
 
     python benchmarks/bench_score.py RUN_DIR [RUN_DIR ...]
 """
@@ -20,7 +20,8 @@ from lwnet.inference import load_model
 from lwnet.training.candidates import load_sources
 from lwnet.training.config import TrainConfig
 from lwnet.training.loop import PatchSet, patch_table, predict, score_batches
-from lwnet.training.score import qcb_fusion, ssim_sum, vif_fusion
+from lwnet.metrics import fusion_uqi
+from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
 
 
 def main() -> None:
@@ -36,14 +37,16 @@ def main() -> None:
     ids = np.arange(len(val))
     a, b = ps.sources(ids)
     print(f"{cfg.pair_type}: {len(val)} held-out training patches\n")
-    print("| run | score | mean SSIM sum | mean VIFF | mean Qcb |\n|---|---|---|---|---|")
+    print("| run | score | mean SSIM sum | mean VIFF | mean Qcb | mean UQI |\n"
+          "|---|---|---|---|---|---|")
     for run in args.runs:
         run_cfg = json.loads((run / "config.json").read_text())
         f = predict(load_model(run / "weights.safetensors"), ps, ids, "cpu")
         s = score_batches(ssim_sum, f, a, b).mean()
         v = score_batches(vif_fusion, f, a, b).mean()
         q = score_batches(qcb_fusion, f, a, b).mean()
-        print(f"| {run.name} | {run_cfg['score']} | {s:.4f} | {v:.4f} | {q:.4f} |")
+        u = score_batches(lambda f_, a_, b_: per_patch(fusion_uqi, f_, a_, b_), f, a, b).mean()
+        print(f"| {run.name} | {run_cfg['score']} | {s:.4f} | {v:.4f} | {q:.4f} | {u:.4f} |")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ per-image rows written by ``lwnet evaluate`` (same metric code) instead of recom
     python benchmarks/bench_spi.py --out DIR \
         --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
         [--model labels-only:SPECT-MRI=...] [--reference-rows per_image.csv ...] \
-        [--ship src/lwnet/weights]
+        [--ship src/lwnet/weights [--card-extra SPECT-MRI=score-choice.md ...]]
 
-Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*) and, for
-every model named ``<X>`` beside ``LWNet``, on how many of the six metrics LWNet beats it.
+Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*), on how
+many of the six metrics LWNet leads every classical and external method (the issue's target)
+and, for every model named ``<X>`` beside ``LWNet``, on how many of them LWNet beats it.
 ``--ship DIR`` re-saves the ``LWNet`` weights as ``DIR/<pair>.safetensors`` with these tables
 appended to their model card.
 """
@@ -54,6 +55,9 @@ def main() -> None:
     p.add_argument("--reference-rows", nargs="+", type=Path, default=[],
                    help="per-image CSVs of `lwnet evaluate` to use as the reference rows")
     p.add_argument("--ship", type=Path, help="write the LWNet weights + extended cards here")
+    p.add_argument("--card-extra", action="append", default=[], metavar="PAIR=MARKDOWN",
+                   help="with --ship: a Markdown file appended to that model's card (e.g. the "
+                        "score choice measured by bench_score.py)")
     p.add_argument("--pair-types", nargs="+", default=list(MODEL_FOR))
     args = p.parse_args()
     data = default_data_root()
@@ -86,6 +90,11 @@ def main() -> None:
         text = [f"#### {pair_type} (test, {len(pairs)} pairs)", "", to_markdown(table)]
         if "LWNet" in table.methods:
             i = table.methods.index("LWNet")
+            refs = [j for j, m in enumerate(table.methods) if m not in models]
+            leads = [name for k, name in enumerate(table.metrics)
+                     if table.mean[i][k] > max(table.mean[j][k] for j in refs)]
+            text.append(f"LWNet is best of the {len(refs)} classical and external methods on "
+                        f"{len(leads)} of {len(METRIC_NAMES)} metrics ({', '.join(leads) or '—'})")
             for j, other in enumerate(table.methods):
                 if other != "LWNet" and other in models:
                     wins = int(np.sum(table.mean[i] > table.mean[j]))
@@ -96,8 +105,10 @@ def main() -> None:
         for pair, weights in models.get("LWNet", {}).items():
             head = ("## Test metrics (lwnet.metrics; best **bold**, second *italic*)\n\n"
                     "Command: `python benchmarks/bench_spi.py` (see docs/benchmarks.md).\n\n")
+            extras = [Path(f).read_text().strip() for key, f in
+                      (item.split("=", 1) for item in args.card_extra) if key == pair]
             print(ship(Path(weights), args.ship / f"{pair.lower()}.safetensors",
-                       head + "\n\n".join(reports.get(pair, []))))
+                       "\n\n".join([head + "\n\n".join(reports.get(pair, [])), *extras])))
 
 
 if __name__ == "__main__":
