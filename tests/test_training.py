@@ -209,3 +209,15 @@ def test_shipped_weights_fuse_the_sample_and_carry_their_card(sample, pair_type,
     for src in (a, b):
         r = np.corrcoef(f.ravel(), luma8(src).ravel())[0, 1]
         assert 0.3 < r < 0.999
+
+
+def test_model_card_names_the_score_and_its_weights() -> None:
+    from lwnet.training.card import model_card
+
+    rows = [{"iteration": 1, "L": 10, "P": 2, "U": 8, "admitted": 2, "refined": 0,
+             "mean_label_score": 2.5, "train_loss": 0.2, "val_ssim_sum": 1.3}]
+    card = model_card(TrainConfig(score="ssim_vif_qcb", vif_weight=0.5, qcb_weight=2.0),
+                      ["mean", "gff"], rows)
+    assert "- Score: ssim_vif_qcb (w_vif = 0.5, w_qcb = 2); τ = 1.0." in card
+    assert "| 1 | 10 | 2 | 8 | 2 | 0 |" in card
+    assert "- Score: ssim_sum; τ" in model_card(TrainConfig(), ["mean"], rows)
