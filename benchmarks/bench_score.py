@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.inference import load_model
+from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
 from lwnet.training.config import TrainConfig
 from lwnet.training.loop import PatchSet, patch_table, predict, score_batches
-from lwnet.metrics import fusion_uqi
 from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
 
 
@@ -45,7 +46,7 @@ def main() -> None:
         s = score_batches(ssim_sum, f, a, b).mean()
         v = score_batches(vif_fusion, f, a, b).mean()
         q = score_batches(qcb_fusion, f, a, b).mean()
-        u = score_batches(lambda f_, a_, b_: per_patch(fusion_uqi, f_, a_, b_), f, a, b).mean()
+        u = score_batches(partial(per_patch, fusion_uqi), f, a, b).mean()
         print(f"| {run.name} | {run_cfg['score']} | {s:.4f} | {v:.4f} | {q:.4f} | {u:.4f} |")
 
 

@@ -13,6 +13,7 @@ does not lead here, so this bounds what training on initial labels alone can rea
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,10 @@ from lwnet.training.config import PRESETS, TrainConfig
 from lwnet.training.loop import PatchSet, patch_table, score_batches
 from lwnet.training.score import per_patch, ssim_sum
 
-METRICS = {"SSIM sum": None, "VIFF": viff, "Qcb": qcb, "UQI": fusion_uqi}
-# (score, w_vif, w_qcb) rows: the SPEC's default reading and the composites of training/score.py.
+METRICS = {"SSIM sum": ssim_sum, "VIFF": partial(per_patch, viff), "Qcb": partial(per_patch, qcb),
+           "UQI": partial(per_patch, fusion_uqi)}
+# (score, w_vif, w_qcb) rows: the SPEC's default reading and the composites of training/score.py,
+# recombined from the per-patch values above rather than re-scored.
 SCORES = [("ssim_sum", 0.0, 0.0), ("ssim_vif", 1.0, 0.0), ("ssim_vif_qcb", 1.0, 0.5),
           ("ssim_vif_qcb", 1.0, 1.0), ("ssim_vif_qcb", 0.5, 1.0)]
 
@@ -53,9 +56,7 @@ def main() -> None:
     for k in range(len(names)):
         f = ps.candidate(np.full(len(ids), k), ids)
         for m, metric in enumerate(METRICS.values()):
-            fn = ssim_sum if metric is None else (
-                lambda f_, a_, b_, metric=metric: per_patch(metric, f_, a_, b_))
-            values[m, :, k] = score_batches(fn, f, a, b)
+            values[m, :, k] = score_batches(metric, f, a, b)
 
     head = " | ".join(METRICS)
     print(f"{args.pair_type}: {len(ids)} training patches, {len(names)} candidates\n")

@@ -9,14 +9,6 @@ import torch
 from lwnet.training.config import TrainConfig
 
 
-def score_weights(cfg: TrainConfig) -> str:
-    """The weights of a composite score as the card prints them, e.g. " (w_vif = 1)"."""
-    weights = {"ssim_vif": {"w_vif": cfg.vif_weight},
-               "ssim_vif_qcb": {"w_vif": cfg.vif_weight, "w_qcb": cfg.qcb_weight}}
-    named = weights.get(cfg.score)
-    return f" ({', '.join(f'{k} = {v:g}' for k, v in named.items())})" if named else ""
-
-
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> str:
     """Markdown card: data, preset, mode, label sources, score and the per-iteration SPI log."""
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
@@ -34,7 +26,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
         f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
         f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}, seed {cfg.seed}.",
         f"- Loss: {loss}.",
-        f"- Score: {cfg.score}{score_weights(cfg)}; τ = {cfg.tau}.",
+        f"- Score: {cfg.score}{_weights_text(cfg.score_weights())}; τ = {cfg.tau}.",
         f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",
         f"- Model config: {cfg.model or 'defaults'}.",
         "",
@@ -50,6 +42,11 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
                      f"{r['refined']} | {r['mean_label_score']:.4f} | {r['train_loss']:.4f} | "
                      f"{'' if val is None else f'{val:.4f}'} |")
     return "\n".join(lines) + "\n"
+
+
+def _weights_text(weights: dict[str, float]) -> str:
+    """`` (w_vif = 1, w_qcb = 1)`` for a composite score's weights, nothing for ``ssim_sum``."""
+    return f" ({', '.join(f'w_{t} = {w:g}' for t, w in weights.items())})" if weights else ""
 
 
 def save_model(path: Path, model: torch.nn.Module, card: str) -> None:

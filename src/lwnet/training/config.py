@@ -29,7 +29,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MODES = ("spi", "labels_only", "unsupervised")
-SCORES = ("ssim_sum", "ssim_vif", "ssim_vif_qcb")
+# The SPI scores (lwnet.training.score): the fusion-metric terms each adds to the SSIM sum, each
+# weighted by the config key ``<term>_weight``.
+SCORE_TERMS: dict[str, tuple[str, ...]] = {
+    "ssim_sum": (), "ssim_vif": ("vif",), "ssim_vif_qcb": ("vif", "qcb")}
+SCORES = tuple(SCORE_TERMS)
 # Default |L| per pair type (SPEC §3.3); other pair types fall back to half the patches.
 DEFAULT_LABELLED = {"SPECT-MRI": 8000, "CT-MRI": 4000}
 
@@ -76,6 +80,10 @@ class TrainConfig:
         else:
             n = int(self.labelled)
         return max(1, min(n, n_patches))
+
+    def score_weights(self) -> dict[str, float]:
+        """The weight of each term of ``score``, e.g. ``{"vif": 1.0}`` for ``ssim_vif``."""
+        return {t: getattr(self, f"{t}_weight") for t in SCORE_TERMS[self.score]}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lwnet.metrics.ssim import ssim
+from lwnet.training.config import SCORE_TERMS
 
 Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 PatchMetric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
@@ -53,17 +54,18 @@ def qcb_fusion(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tenso
 
 
 def get_score(name: str, vif_weight: float = 1.0, qcb_weight: float = 1.0) -> Score:
-    """The score called ``name`` (``ssim_sum``, ``ssim_vif`` or ``ssim_vif_qcb``) as
-    ``score(f, a, b) -> (N,)``; the weights apply to the composites only."""
-    if name == "ssim_sum":
+    """The score called ``name`` (one of :data:`lwnet.training.config.SCORE_TERMS`) as
+    ``score(f, a, b) -> (N,)``: the SSIM sum plus its weighted terms (none for ``ssim_sum``)."""
+    if name not in SCORE_TERMS:
+        raise ValueError(f"unknown score {name!r}")
+    term_fns = {"vif": (vif_weight, vif_fusion), "qcb": (qcb_weight, qcb_fusion)}
+    terms = [term_fns[t] for t in SCORE_TERMS[name]]
+    if not terms:
         return ssim_sum
-    if name == "ssim_vif":
-        def with_vif(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            return ssim_sum(f, a, b).double() + vif_weight * vif_fusion(f, a, b)
-        return with_vif
-    if name == "ssim_vif_qcb":
-        def with_vif_qcb(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            return (ssim_sum(f, a, b).double() + vif_weight * vif_fusion(f, a, b)
-                    + qcb_weight * qcb_fusion(f, a, b))
-        return with_vif_qcb
-    raise ValueError(f"unknown score {name!r}")
+
+    def composite(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        total = ssim_sum(f, a, b).double()
+        for weight, term in terms:
+            total = total + weight * term(f, a, b)
+        return total
+    return composite
