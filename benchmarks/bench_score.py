@@ -2,7 +2,8 @@
 
 Evaluates each run's final weights on the held-out training patches of the first run's config
 (``val_patches``, never used for training or screening): mean SSIM(f, a) + SSIM(f, b), and the
-means of fusion VIFF, Chen–Blum Qcb and UQI on the 8-bit patch.
+means of fusion VIFF, Chen–Blum Qcb and UQI on the 8-bit patch; for every run after the first,
+the paired difference to the first with its standard error.
 
     python benchmarks/bench_score.py RUN_DIR [RUN_DIR ...]
 """
@@ -38,17 +39,28 @@ def main() -> None:
     ids = np.arange(len(val))
     a, b = ps.sources(ids)
     print(f"{cfg.pair_type}: {len(val)} held-out training patches\n")
-    print("| run | score | mean SSIM sum | mean VIFF | mean Qcb | mean UQI |\n"
-          "|---|---|---|---|---|---|")
+    figures = ("SSIM sum", "VIFF", "Qcb", "UQI")
+    print("| run | score | width | " + " | ".join(f"mean {n}" for n in figures) + " |\n"
+          "|---|---|---|---|---|---|---|")
+    per_run: list[np.ndarray] = []
     for run in args.runs:
         run_cfg = json.loads((run / "config.json").read_text())
-        f = predict(load_model(run / "weights.safetensors"), ps, ids, "cpu")
-        s = score_batches(ssim_sum, f, a, b).mean()
-        v = score_batches(vif_fusion, f, a, b).mean()
-        q = score_batches(qcb_fusion, f, a, b).mean()
-        u = score_batches(partial(per_patch, fusion_uqi), f, a, b).mean()
-        print(f"| {run.name} | {run_cfg['score']} | {s:.4f} | {v:.4f} | {q:.4f} | {u:.4f} |")
-
+        model = load_model(run / "weights.safetensors")
+        f = predict(model, ps, ids, "cpu")
+        values = np.stack([score_batches(fn, f, a, b) for fn in (
+            ssim_sum, vif_fusion, qcb_fusion, partial(per_patch, fusion_uqi))])
+        per_run.append(values)
+        means = " | ".join(f"{m:.4f}" for m in values.mean(axis=1))
+        print(f"| {run.name} | {run_cfg['score']} | {model.config['width']} | {means} |")
+    if len(per_run) > 1:
+        # Paired over the same patches: a difference within about two standard errors is noise.
+        print(f"\nDifference to {args.runs[0].name}, paired over the patches (mean ± standard "
+              "error):\n\n| run | " + " | ".join(figures) + " |\n|---|---|---|---|---|")
+        for run, values in zip(args.runs[1:], per_run[1:]):
+            diff = values - per_run[0]
+            se = diff.std(axis=1, ddof=1) / np.sqrt(diff.shape[1])
+            cells = " | ".join(f"{d:+.4f} ± {e:.4f}" for d, e in zip(diff.mean(axis=1), se))
+            print(f"| {run.name} | {cells} |")
 
 if __name__ == "__main__":
     main()
