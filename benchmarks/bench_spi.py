@@ -13,7 +13,9 @@ per-image rows written by ``lwnet evaluate`` (same metric code) instead of recom
 
 Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*), on how
 many of the six metrics LWNet leads every classical and external method (the issue's target)
-and, for every model named ``<X>`` beside ``LWNet``, on how many of them LWNet beats it.
+and, for every model named ``<X>`` beside ``LWNet``, on how many of them LWNet beats it; each
+count also says how many differences exceed two standard errors of the per-image difference
+(paired over the test images), the part that is not within noise.
 ``--ship DIR`` re-saves the ``LWNet`` weights as ``DIR/<pair>.safetensors`` with these tables
 appended to their model card.
 """
@@ -46,6 +48,20 @@ def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[
         path.write_text(rows_to_csv(rows, METRIC_NAMES))
     with path.open() as fh:
         return list(csv.DictReader(fh))
+
+
+def paired_difference(rows: list[dict], a: str, b: str, metric: str) -> tuple[float, float]:
+    """Mean and standard error of ``a − b`` in ``metric``, paired over the images both scored."""
+    va = {r["id"]: float(r[metric]) for r in rows if r["method"] == a}
+    vb = {r["id"]: float(r[metric]) for r in rows if r["method"] == b}
+    d = np.array([va[i] - vb[i] for i in sorted(va.keys() & vb.keys())])
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def clear(rows: list[dict], a: str, b: str, metric: str) -> int:
+    """+1 / −1 where ``a`` is ahead of / behind ``b`` by more than two paired standard errors."""
+    mean, se = paired_difference(rows, a, b, metric)
+    return int(np.sign(mean)) if abs(mean) > 2 * se else 0
 
 
 def main() -> None:
@@ -91,14 +107,24 @@ def main() -> None:
         if "LWNet" in table.methods:
             i = table.methods.index("LWNet")
             refs = [j for j, m in enumerate(table.methods) if m not in models]
-            leads = [name for k, name in enumerate(table.metrics)
-                     if table.mean[i][k] > max(table.mean[j][k] for j in refs)]
+            leads, clear_leads = [], []
+            for k, metric in enumerate(table.metrics):
+                runner_up = max(refs, key=lambda j: table.mean[j][k])
+                if table.mean[i][k] > table.mean[runner_up][k]:
+                    leads.append(metric)
+                    if clear(rows, "LWNet", table.methods[runner_up], metric) > 0:
+                        clear_leads.append(metric)
             text.append(f"LWNet is best of the {len(refs)} classical and external methods on "
-                        f"{len(leads)} of {len(METRIC_NAMES)} metrics ({', '.join(leads) or '—'})")
+                        f"{len(leads)} of {len(METRIC_NAMES)} metrics ({', '.join(leads) or '—'}); "
+                        f"by more than two paired standard errors on {len(clear_leads)} "
+                        f"({', '.join(clear_leads) or '—'})")
             for j, other in enumerate(table.methods):
                 if other != "LWNet" and other in models:
                     wins = int(np.sum(table.mean[i] > table.mean[j]))
-                    text.append(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics")
+                    signs = [clear(rows, "LWNet", other, m) for m in table.metrics]
+                    text.append(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics "
+                                f"(beyond two paired standard errors: ahead on {signs.count(1)}, "
+                                f"behind on {signs.count(-1)})")
         print("\n" + "\n".join(text))
         reports.setdefault(MODEL_FOR[pair_type], []).append("\n".join(text))
     if args.ship:
