@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.evaluation import paired_difference
 from lwnet.inference import load_model
 from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
@@ -57,9 +58,8 @@ def main() -> None:
         print(f"\nDifference to {args.runs[0].name}, paired over the patches (mean ± standard "
               "error):\n\n| run | " + " | ".join(figures) + " |\n|---|---|---|---|---|")
         for run, values in zip(args.runs[1:], per_run[1:]):
-            diff = values - per_run[0]
-            se = diff.std(axis=1, ddof=1) / np.sqrt(diff.shape[1])
-            cells = " | ".join(f"{d:+.4f} ± {e:.4f}" for d, e in zip(diff.mean(axis=1), se))
+            cells = " | ".join("{:+.4f} ± {:.4f}".format(*paired_difference(v, v0))
+                               for v, v0 in zip(values, per_run[0]))
             print(f"| {run.name} | {cells} |")
 
 if __name__ == "__main__":

@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from lwnet.data.datasets import default_data_root, harvard_pairs
-from lwnet.evaluation import evaluate_folders, rows_to_csv, summarise, to_markdown
+from lwnet.evaluation import (
+    clear_sign,
+    evaluate_folders,
+    paired_rows,
+    rows_to_csv,
+    summarise,
+    to_markdown,
+)
 from lwnet.inference import load_model
 from lwnet.inference.api import network_method
 from lwnet.methods import external_methods, method_names, register_method
@@ -48,20 +55,6 @@ def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[
         path.write_text(rows_to_csv(rows, METRIC_NAMES))
     with path.open() as fh:
         return list(csv.DictReader(fh))
-
-
-def paired_difference(rows: list[dict], a: str, b: str, metric: str) -> tuple[float, float]:
-    """Mean and standard error of ``a − b`` in ``metric``, paired over the images both scored."""
-    va = {r["id"]: float(r[metric]) for r in rows if r["method"] == a}
-    vb = {r["id"]: float(r[metric]) for r in rows if r["method"] == b}
-    d = np.array([va[i] - vb[i] for i in sorted(va.keys() & vb.keys())])
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-
-
-def clear(rows: list[dict], a: str, b: str, metric: str) -> int:
-    """+1 / −1 where ``a`` is ahead of / behind ``b`` by more than two paired standard errors."""
-    mean, se = paired_difference(rows, a, b, metric)
-    return int(np.sign(mean)) if abs(mean) > 2 * se else 0
 
 
 def main() -> None:
@@ -112,7 +105,8 @@ def main() -> None:
                 runner_up = max(refs, key=lambda j: table.mean[j][k])
                 if table.mean[i][k] > table.mean[runner_up][k]:
                     leads.append(metric)
-                    if clear(rows, "LWNet", table.methods[runner_up], metric) > 0:
+                    pair = paired_rows(rows, "LWNet", table.methods[runner_up], metric)
+                    if clear_sign(*pair) > 0:
                         clear_leads.append(metric)
             text.append(f"LWNet is best of the {len(refs)} classical and external methods on "
                         f"{len(leads)} of {len(METRIC_NAMES)} metrics ({', '.join(leads) or '—'}); "
@@ -121,7 +115,8 @@ def main() -> None:
             for j, other in enumerate(table.methods):
                 if other != "LWNet" and other in models:
                     wins = int(np.sum(table.mean[i] > table.mean[j]))
-                    signs = [clear(rows, "LWNet", other, m) for m in table.metrics]
+                    signs = [clear_sign(*paired_rows(rows, "LWNet", other, m))
+                             for m in table.metrics]
                     text.append(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics "
                                 f"(beyond two paired standard errors: ahead on {signs.count(1)}, "
                                 f"behind on {signs.count(-1)})")

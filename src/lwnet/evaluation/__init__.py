@@ -1,5 +1,6 @@
 """Evaluating fused results: per-image metrics over a dataset, summary tables and their writers."""
 
+from lwnet.evaluation.paired import clear_sign, paired_difference, paired_rows
 from lwnet.evaluation.report import write_evaluation
 from lwnet.evaluation.runner import (
     BUILTIN_PREFIX,
@@ -20,7 +21,7 @@ from lwnet.evaluation.tables import (
 )
 
 __all__ = [
-    "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "evaluate_folders",
-    "evaluate_pair", "read_triple", "result_files", "rows_to_csv", "summarise", "to_csv",
+    "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign",
+    "evaluate_folders", "evaluate_pair", "paired_difference", "paired_rows", "read_triple", "result_files", "rows_to_csv", "summarise", "to_csv",
     "to_latex", "to_markdown", "write_evaluation",
 ]

@@ -1,0 +1,51 @@
+"""Paired comparison of two methods scored on the same images or patches.
+
+A benchmark table compares means; with 30–40 test images, differences in the third decimal are
+often within noise. The paired difference (one value per image, method A minus method B) and its
+standard error say how large a difference is against its own spread: the paired t statistic is
+``mean / standard_error`` (Student, 1908; e.g. ``scipy.stats.ttest_rel``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean of ``a − b`` and its standard error ``std(a − b, ddof=1) / sqrt(n)``.
+
+    Args:
+        a, b: scores of two methods, shape ``(n,)`` with ``n ≥ 2``, entry ``i`` of both on the
+            same image or patch.
+
+    Returns:
+        ``(mean, standard_error)``; the standard error is 0 when every difference is equal.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"need two equal 1-D arrays of at least 2 scores, got {a.shape} and "
+                         f"{b.shape}")
+    d = a - b
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def clear_sign(a: np.ndarray, b: np.ndarray, n_se: float = 2.0) -> int:
+    """+1 where ``a`` is ahead of ``b`` by more than ``n_se`` paired standard errors, −1 where it
+    is behind by more, 0 where the difference is within noise."""
+    mean, se = paired_difference(a, b)
+    return int(np.sign(mean)) if abs(mean) > n_se * se else 0
+
+
+def paired_rows(rows: Iterable[Mapping[str, object]], method_a: str, method_b: str,
+                metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``metric`` of two methods over the ids both have, from per-image rows (the rows of
+    :func:`lwnet.evaluation.evaluate_folders` or its CSV), in id order."""
+    by_method: dict[str, dict[str, float]] = {method_a: {}, method_b: {}}
+    for row in rows:
+        if row["method"] in by_method:
+            by_method[str(row["method"])][str(row["id"])] = float(row[metric])
+    ids = sorted(by_method[method_a].keys() & by_method[method_b].keys())
+    return (np.array([by_method[method_a][i] for i in ids]),
+            np.array([by_method[method_b][i] for i in ids]))

@@ -1,0 +1,49 @@
+"""Paired comparison helpers, against hand-computed values and scipy's paired t-test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lwnet.evaluation import clear_sign, paired_difference, paired_rows
+
+
+def test_paired_difference_by_hand() -> None:
+    # d = 1, 2, 3, 4: mean 2.5, sample variance 5/3, standard error sqrt(5/3) / 2.
+    mean, se = paired_difference(np.array([1.0, 2.0, 3.0, 4.0]), np.zeros(4))
+    assert mean == pytest.approx(2.5)
+    assert se == pytest.approx(np.sqrt(5 / 3) / 2)
+
+
+def test_mean_over_standard_error_is_the_paired_t_statistic() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(0.6, 0.05, 37)
+    b = a - rng.normal(0.004, 0.01, 37)
+    mean, se = paired_difference(a, b)
+    assert mean / se == pytest.approx(stats.ttest_rel(a, b).statistic)
+
+
+def test_clear_sign() -> None:
+    base = np.linspace(0.5, 0.7, 30)
+    noise = np.tile([0.01, -0.01], 15)
+    assert clear_sign(base + 0.02 + noise, base) == 1
+    assert clear_sign(base - 0.02 + noise, base) == -1
+    assert clear_sign(base + 0.001 + noise, base) == 0      # t ≈ 0.54: within noise
+    assert clear_sign(base + 0.002, base) == 1              # constant difference: se = 0
+
+
+def test_paired_rows_align_by_id_and_drop_unmatched() -> None:
+    rows = [{"method": "A", "id": "2", "VIF": "0.2"}, {"method": "B", "id": "1", "VIF": "0.5"},
+            {"method": "A", "id": "1", "VIF": "0.1"}, {"method": "B", "id": "2", "VIF": "0.7"},
+            {"method": "A", "id": "3", "VIF": "0.9"}, {"method": "C", "id": "1", "VIF": "1.0"}]
+    a, b = paired_rows(rows, "A", "B", "VIF")
+    np.testing.assert_array_equal(a, [0.1, 0.2])
+    np.testing.assert_array_equal(b, [0.5, 0.7])
+
+
+def test_paired_difference_rejects_unpaired_input() -> None:
+    with pytest.raises(ValueError, match="equal 1-D"):
+        paired_difference(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_difference(np.zeros(1), np.zeros(1))
