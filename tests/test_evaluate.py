@@ -20,6 +20,8 @@ from lwnet.data import fuse_in_luma, harvard_pairs, read_image, write_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.evaluation import (
     best_two,
+    paired_difference,
+    paired_rows,
     evaluate_folders,
     result_files,
     rows_to_csv,
@@ -195,6 +197,21 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
     assert {n: (out_dir / n).read_bytes() for n in names} == before
     code, _, _ = _cli(capsys, *argv, "--overwrite")
     assert code == 0
+
+
+def test_cli_evaluate_paired(dataset, results, tmp_path, capsys):
+    out_dir = tmp_path / "eval"
+    base = ["evaluate", "--root", dataset, "--pair", PAIR, "--split", "test",
+            f"mean={results['mean']}", f"max={results['max']}", "--out", out_dir, "--quiet"]
+    code, out, _ = _cli(capsys, *base, "--paired", "max")
+    assert code == 0 and "| max minus | VIF |" in out and "paired.md" in out
+    table = (out_dir / "paired.md").read_text()
+    per_image = list(csv.DictReader((out_dir / "per_image.csv").open()))
+    a, b = paired_rows(per_image, "max", "mean", "PSNR")
+    mean, se = paired_difference(a, b)
+    assert f"{mean:+.4f} ± {se:.4f}" in table.splitlines()[2]
+    _assert_clean_failure(capsys, base + ["--paired", "gff"], "--paired gff",
+                          tmp_path / "none")
 
 
 def _assert_clean_failure(capsys, argv, needle: str, out_dir: Path | None = None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lwnet.evaluation import clear_sign, paired_difference, paired_rows
+from lwnet.evaluation import clear_sign, paired_difference, paired_rows, paired_table
 
 
 def test_paired_difference_by_hand() -> None:
@@ -47,3 +47,18 @@ def test_paired_difference_rejects_unpaired_input() -> None:
         paired_difference(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="at least 2"):
         paired_difference(np.zeros(1), np.zeros(1))
+
+
+def test_paired_table_marks_only_clear_differences() -> None:
+    rows = []
+    for i in range(10):
+        rows.append({"method": "net", "id": str(i), "VIF": 0.5 + 0.01 * i,
+                     "SSIM": 0.7 + (0.01 if i % 2 else -0.01)})
+        rows.append({"method": "gff", "id": str(i), "VIF": 0.4 + 0.01 * i, "SSIM": 0.7})
+        rows.append({"method": "max", "id": str(i), "VIF": 0.6 + 0.01 * i, "SSIM": 0.7})
+    lines = paired_table(rows, "net", ["VIF", "SSIM"]).splitlines()
+    assert lines[0] == "| net minus | VIF | SSIM |"
+    assert lines[2] == "| gff | +0.1000 ± 0.0000 ▲ | +0.0000 ± 0.0033 |"
+    assert lines[3] == "| max | -0.1000 ± 0.0000 ▼ | +0.0000 ± 0.0033 |"
+    with pytest.raises(ValueError, match="another method"):
+        paired_table([r for r in rows if r["method"] == "net"], "net", ["VIF"])

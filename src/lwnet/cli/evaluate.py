@@ -8,8 +8,16 @@ from pathlib import Path
 from lwnet.cli.metrics import add_metric_options
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.errors import ConfigError
-from lwnet.evaluation import evaluate_folders, summarise, to_markdown, write_evaluation
+from lwnet.evaluation import (
+    evaluate_folders,
+    paired_table,
+    summarise,
+    to_markdown,
+    write_evaluation,
+)
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
+
+PAIRED_MD = "paired.md"
 
 
 def _named(spec: str) -> tuple[str, str]:
@@ -38,6 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--extras", action="store_true",
                    help="also put EN, SD, SF, AG and Qabf in the summary table")
+    p.add_argument("--paired", metavar="NAME",
+                   help="also write paired.md: NAME minus every other result per metric, mean ± "
+                        "standard error over the images, ▲/▼ where beyond two standard errors")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_metric_options(p)
     p.set_defaults(func=run)
@@ -47,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     results = dict(args.results + args.method)
     if len(results) != len(args.results) + len(args.method):
         raise ConfigError("each result NAME must be given once")
+    if args.paired is not None and (args.paired not in results or len(results) < 2):
+        raise ConfigError(f"--paired {args.paired}: needs that result and at least one other "
+                          f"(given: {', '.join(results) or 'none'})")
     root = args.root if args.root is not None else default_data_root() / "harvard"
     pairs = harvard_pairs(root, args.pair, args.split)
     rows = evaluate_folders(pairs, results, args.jobs, reduction=args.reduction,
@@ -55,8 +69,13 @@ def run(args: argparse.Namespace) -> int:
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
     caption = f"{args.pair}" + (f" ({args.split} split)" if args.split else "") + \
         f", {len(pairs)} pairs"
-    write_evaluation(args.out, rows, table, all_metrics, overwrite=args.overwrite,
-                     caption=caption)
+    extra = {}
+    if args.paired is not None:
+        extra[PAIRED_MD] = paired_table(rows, args.paired, table.metrics)
+    written = write_evaluation(args.out, rows, table, all_metrics, overwrite=args.overwrite,
+                               caption=caption, extra=extra)
     print(to_markdown(table), end="")
-    print(f"wrote per_image.csv, summary.md, summary.csv, summary.tex to {args.out}")
+    if extra:
+        print("\n" + extra[PAIRED_MD], end="")
+    print(f"wrote {', '.join(path.name for path in written)} to {args.out}")
     return 0

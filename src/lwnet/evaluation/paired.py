@@ -8,7 +8,7 @@ standard error say how large a difference is against its own spread: the paired 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -49,3 +49,28 @@ def paired_rows(rows: Iterable[Mapping[str, object]], method_a: str, method_b: s
     ids = sorted(by_method[method_a].keys() & by_method[method_b].keys())
     return (np.array([by_method[method_a][i] for i in ids]),
             np.array([by_method[method_b][i] for i in ids]))
+
+
+def paired_table(rows: Iterable[Mapping[str, object]], reference: str,
+                 metrics: Sequence[str], n_se: float = 2.0) -> str:
+    """Markdown table of ``reference − other`` per method and metric, paired over the images.
+
+    Each cell is ``mean ± standard error``, marked ▲ where ``reference`` is ahead by more than
+    ``n_se`` standard errors and ▼ where it is behind by more (every metric here is "higher is
+    better"); unmarked cells are within noise.
+    """
+    rows = list(rows)
+    others = sorted({str(r["method"]) for r in rows} - {reference})
+    if not any(r["method"] == reference for r in rows) or not others:
+        raise ValueError(f"paired table needs rows of {reference!r} and of another method")
+    mark = {1: " ▲", -1: " ▼", 0: ""}
+    lines = [f"| {reference} minus | " + " | ".join(metrics) + " |",
+             "|---|" + "---:|" * len(metrics)]
+    for other in others:
+        cells = []
+        for metric in metrics:
+            a, b = paired_rows(rows, reference, other, metric)
+            mean, se = paired_difference(a, b)
+            cells.append(f"{mean:+.4f} ± {se:.4f}{mark[clear_sign(a, b, n_se)]}")
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -18,8 +18,10 @@ SUMMARY_TEX = "summary.tex"
 
 def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, object]],
                      table: SummaryTable, row_metrics: Sequence[str],
-                     overwrite: bool = False, caption: str | None = None) -> list[Path]:
-    """Write ``per_image.csv``, ``summary.md``, ``summary.csv`` and ``summary.tex``.
+                     overwrite: bool = False, caption: str | None = None,
+                     extra: Mapping[str, str] | None = None) -> list[Path]:
+    """Write ``per_image.csv``, ``summary.md``, ``summary.csv`` and ``summary.tex``, and the
+    files of ``extra`` (name → text, e.g. ``paired.md``).
 
     Every target is checked before anything is written, so a refused run leaves no partial
     output; each file is written atomically. Returns the written paths.
@@ -30,6 +32,7 @@ def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str
         SUMMARY_MD: to_markdown(table),
         SUMMARY_CSV: to_csv(table),
         SUMMARY_TEX: to_latex(table, caption=caption),
+        **(extra or {}),
     }
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a folder")
