@@ -132,6 +132,9 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert "| mean |" in table and "| CopyMRI |" in table and "always-fails" not in table
     assert "| LWNet |" in table and "| LWNet-no-mca |" in table
     assert "LWNet" not in (out / "tables/SPECT-MRI.md").read_text()
+    paired = (out / "tables/CT-MRI_paired.md").read_text()  # one test pair: no spread to judge
+    assert paired.startswith("| LWNet minus | VIF |") and "| mean | — |" in paired
+    assert "LWNet minus each method" in html and not (out / "tables/SPECT-MRI_paired.md").exists()
     # The pixel mean maximises this PSNR by construction (SPEC §5): it must be marked best.
     with (out / "tables/CT-MRI.csv").open() as fh:
         ranks = {r["method"]: r["PSNR_rank"] for r in csv.DictReader(fh)}

@@ -62,3 +62,8 @@ def test_paired_table_marks_only_clear_differences() -> None:
     assert lines[3] == "| max | -0.1000 ± 0.0000 ▼ | +0.0000 ± 0.0033 |"
     with pytest.raises(ValueError, match="another method"):
         paired_table([r for r in rows if r["method"] == "net"], "net", ["VIF"])
+
+
+def test_paired_table_with_one_shared_image_says_so() -> None:
+    rows = [{"method": "net", "id": "1", "VIF": 0.5}, {"method": "gff", "id": "1", "VIF": 0.4}]
+    assert paired_table(rows, "net", ["VIF"]).splitlines()[2] == "| gff | — |"

@@ -1,6 +1,12 @@
 """Evaluating fused results: per-image metrics over a dataset, summary tables and their writers."""
 
-from lwnet.evaluation.paired import clear_sign, paired_difference, paired_rows, paired_table
+from lwnet.evaluation.paired import (
+    clear_sign,
+    paired_cells,
+    paired_difference,
+    paired_rows,
+    paired_table,
+)
 from lwnet.evaluation.report import write_evaluation
 from lwnet.evaluation.runner import (
     BUILTIN_PREFIX,
@@ -22,6 +28,7 @@ from lwnet.evaluation.tables import (
 
 __all__ = [
     "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign",
-    "evaluate_folders", "evaluate_pair", "paired_difference", "paired_rows", "paired_table", "read_triple", "result_files", "rows_to_csv", "summarise", "to_csv",
+    "evaluate_folders", "evaluate_pair", "paired_cells", "paired_difference", "paired_rows",
+    "paired_table", "read_triple", "result_files", "rows_to_csv", "summarise", "to_csv",
     "to_latex", "to_markdown", "write_evaluation",
 ]

@@ -51,26 +51,36 @@ def paired_rows(rows: Iterable[Mapping[str, object]], method_a: str, method_b: s
             np.array([by_method[method_b][i] for i in ids]))
 
 
-def paired_table(rows: Iterable[Mapping[str, object]], reference: str,
-                 metrics: Sequence[str], n_se: float = 2.0) -> str:
-    """Markdown table of ``reference − other`` per method and metric, paired over the images.
-
-    Each cell is ``mean ± standard error``, marked ▲ where ``reference`` is ahead by more than
+def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
+                 metrics: Sequence[str], n_se: float = 2.0) -> list[list[str]]:
+    """``reference − other`` per method (one row each, name first) and metric, paired over the
+    images: cells ``mean ± standard error``, marked ▲ where ``reference`` is ahead by more than
     ``n_se`` standard errors and ▼ where it is behind by more (every metric here is "higher is
-    better"); unmarked cells are within noise.
-    """
+    better"); unmarked cells are within noise; "—" where fewer than two images are shared."""
     rows = list(rows)
     others = sorted({str(r["method"]) for r in rows} - {reference})
     if not any(r["method"] == reference for r in rows) or not others:
         raise ValueError(f"paired table needs rows of {reference!r} and of another method")
     mark = {1: " ▲", -1: " ▼", 0: ""}
-    lines = [f"| {reference} minus | " + " | ".join(metrics) + " |",
-             "|---|" + "---:|" * len(metrics)]
+    table = []
     for other in others:
-        cells = []
+        cells = [other]
         for metric in metrics:
             a, b = paired_rows(rows, reference, other, metric)
+            if len(a) < 2:  # no spread to judge from
+                cells.append("—")
+                continue
             mean, se = paired_difference(a, b)
             cells.append(f"{mean:+.4f} ± {se:.4f}{mark[clear_sign(a, b, n_se)]}")
-        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+        table.append(cells)
+    return table
+
+
+def paired_table(rows: Iterable[Mapping[str, object]], reference: str,
+                 metrics: Sequence[str], n_se: float = 2.0) -> str:
+    """:func:`paired_cells` as a Markdown table headed ``<reference> minus | <metrics>``."""
+    lines = [f"| {reference} minus | " + " | ".join(metrics) + " |",
+             "|---|" + "---:|" * len(metrics)]
+    lines += ["| " + " | ".join(cells) + " |"
+              for cells in paired_cells(rows, reference, metrics, n_se)]
     return "\n".join(lines) + "\n"

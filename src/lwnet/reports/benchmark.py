@@ -5,6 +5,7 @@ Layout of a report folder::
     REPORT_DIR/
       index.html                      everything below, images embedded (no server needed)
       tables/<PAIR>.{md,csv,tex}      metric means ± std, best / second best marked
+      tables/<PAIR>_paired.md         LWNet minus each method, paired over the images
       scores/<PAIR>.csv               per-image metric values (what the box plots show)
       figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
@@ -38,6 +39,8 @@ from lwnet.errors import InputError, OutputExistsError
 from lwnet.evaluation import (
     best_two,
     evaluate_folders,
+    paired_cells,
+    paired_table,
     result_files,
     rows_to_csv,
     summarise,
@@ -608,6 +611,16 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                          + html_table(header, cells, marks))
         sec.parts.append(f'<p class="note">Also as tables/{pt}.md, .csv and .tex (extras: '
                          f'tables/{pt}_extras.*); per-image values in scores/{pt}.csv.</p>')
+        if "LWNet" in res.scores and len(res.scores) > 1:
+            image_rows = [r for m in res.scores for r in res.image_rows(m)]
+            writer.write(f"tables/{pt}_paired.md", paired_table(image_rows, "LWNet", METRIC_NAMES))
+            sec.parts.append(
+                "<h3>LWNet minus each method, paired over the test images</h3>"
+                + html_table(["LWNet minus", *METRIC_NAMES],
+                             paired_cells(image_rows, "LWNet", METRIC_NAMES))
+                + '<p class="note">Mean ± standard error of the per-image difference; ▲/▼: '
+                  "LWNet ahead/behind by more than two standard errors; unmarked: within noise "
+                  f"(also as tables/{pt}_paired.md).</p>")
         metrics = list(next(iter(res.scores.values())))
         png = writer.write(f"figures/boxplots_{pt}.png",
                            figures.box_plots(res.scores, metrics, title=pt))
