@@ -210,8 +210,9 @@ def test_cli_evaluate_paired(dataset, results, tmp_path, capsys):
     a, b = paired_rows(per_image, "max", "mean", "PSNR")
     mean, se = paired_difference(a, b)
     assert f"{mean:+.4f} ± {se:.4f}" in table.splitlines()[2]
-    _assert_clean_failure(capsys, base + ["--paired", "gff"], "--paired gff",
-                          tmp_path / "none")
+    refused = tmp_path / "refused"
+    argv = [refused if arg == out_dir else arg for arg in base] + ["--paired", "gff"]
+    _assert_clean_failure(capsys, argv, "--paired gff", refused)
 
 
 def _assert_clean_failure(capsys, argv, needle: str, out_dir: Path | None = None):

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
     caption = f"{args.pair}" + (f" ({args.split} split)" if args.split else "") + \
         f", {len(pairs)} pairs"
-    extra = {}
+    extra: dict[str, str] = {}
     if args.paired is not None:
         extra[PAIRED_MD] = paired_table(rows, args.paired, table.metrics)
     written = write_evaluation(args.out, rows, table, all_metrics, overwrite=args.overwrite,

@@ -19,6 +19,7 @@ from lwnet.evaluation.runner import (
 from lwnet.evaluation.tables import (
     SummaryTable,
     best_two,
+    markdown_table,
     rows_to_csv,
     summarise,
     to_csv,
@@ -28,7 +29,7 @@ from lwnet.evaluation.tables import (
 
 __all__ = [
     "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign",
-    "evaluate_folders", "evaluate_pair", "paired_cells", "paired_difference", "paired_rows",
-    "paired_table", "read_triple", "result_files", "rows_to_csv", "summarise", "to_csv",
-    "to_latex", "to_markdown", "write_evaluation",
+    "evaluate_folders", "evaluate_pair", "markdown_table", "paired_cells", "paired_difference",
+    "paired_rows", "paired_table", "read_triple", "result_files", "rows_to_csv", "summarise",
+    "to_csv", "to_latex", "to_markdown", "write_evaluation",
 ]

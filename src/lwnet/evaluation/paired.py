@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lwnet.evaluation.tables import markdown_table
+
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean of ``a − b`` and its standard error ``std(a − b, ddof=1) / sqrt(n)``.
@@ -34,7 +36,10 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def clear_sign(a: np.ndarray, b: np.ndarray, n_se: float = 2.0) -> int:
     """+1 where ``a`` is ahead of ``b`` by more than ``n_se`` paired standard errors, −1 where it
     is behind by more, 0 where the difference is within noise."""
-    mean, se = paired_difference(a, b)
+    return _clear_sign(*paired_difference(a, b), n_se)
+
+
+def _clear_sign(mean: float, se: float, n_se: float) -> int:
     return int(np.sign(mean)) if abs(mean) > n_se * se else 0
 
 
@@ -71,7 +76,7 @@ def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
                 cells.append("—")
                 continue
             mean, se = paired_difference(a, b)
-            cells.append(f"{mean:+.4f} ± {se:.4f}{mark[clear_sign(a, b, n_se)]}")
+            cells.append(f"{mean:+.4f} ± {se:.4f}{mark[_clear_sign(mean, se, n_se)]}")
         table.append(cells)
     return table
 
@@ -79,8 +84,5 @@ def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
 def paired_table(rows: Iterable[Mapping[str, object]], reference: str,
                  metrics: Sequence[str], n_se: float = 2.0) -> str:
     """:func:`paired_cells` as a Markdown table headed ``<reference> minus | <metrics>``."""
-    lines = [f"| {reference} minus | " + " | ".join(metrics) + " |",
-             "|---|" + "---:|" * len(metrics)]
-    lines += ["| " + " | ".join(cells) + " |"
-              for cells in paired_cells(rows, reference, metrics, n_se)]
-    return "\n".join(lines) + "\n"
+    return markdown_table([f"{reference} minus", *metrics],
+                          paired_cells(rows, reference, metrics, n_se))

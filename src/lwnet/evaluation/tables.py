@@ -83,6 +83,13 @@ def to_markdown(table: SummaryTable, digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain Markdown table (for tables that carry no best/second-best marks)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def to_csv(table: SummaryTable) -> str:
     """CSV with ``<metric>_mean``, ``<metric>_std`` and ``<metric>_rank`` (1, 2 or empty)."""
     marks = _marks(table)

@@ -39,8 +39,8 @@ from lwnet.errors import InputError, OutputExistsError
 from lwnet.evaluation import (
     best_two,
     evaluate_folders,
+    markdown_table,
     paired_cells,
-    paired_table,
     result_files,
     rows_to_csv,
     summarise,
@@ -396,13 +396,6 @@ def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], 
                      f"{float(r['latency_ms']):.1f}"] for r in table]
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain Markdown table (for tables that carry no best/second-best marks)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
 def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -613,11 +606,12 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                          f'tables/{pt}_extras.*); per-image values in scores/{pt}.csv.</p>')
         if "LWNet" in res.scores and len(res.scores) > 1:
             image_rows = [r for m in res.scores for r in res.image_rows(m)]
-            writer.write(f"tables/{pt}_paired.md", paired_table(image_rows, "LWNet", METRIC_NAMES))
+            header = ["LWNet minus", *METRIC_NAMES]
+            cells = paired_cells(image_rows, "LWNet", METRIC_NAMES)
+            writer.write(f"tables/{pt}_paired.md", markdown_table(header, cells))
             sec.parts.append(
                 "<h3>LWNet minus each method, paired over the test images</h3>"
-                + html_table(["LWNet minus", *METRIC_NAMES],
-                             paired_cells(image_rows, "LWNet", METRIC_NAMES))
+                + html_table(header, cells)
                 + '<p class="note">Mean ± standard error of the per-image difference; ▲/▼: '
                   "LWNet ahead/behind by more than two standard errors; unmarked: within noise "
                   f"(also as tables/{pt}_paired.md).</p>")
