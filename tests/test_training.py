@@ -167,7 +167,8 @@ def test_config_layers_and_validation(tmp_path) -> None:
     assert TrainConfig(pair_type="CT-MRI").labelled_count(7546) == 4000
     for bad, key in [("epochs=0", "epochs"), ("lr=-1", "lr"), ("mode='gan'", "mode"),
                      ("labelled=1.5", "labelled"), ("bogus=1", "bogus"),
-                     ("batch_size=2.5", "batch_size"), ("score='psnr'", "score")]:
+                     ("batch_size=2.5", "batch_size"), ("score='psnr'", "score"),
+                     ("lr_schedule='step'", "lr_schedule"), ("lr_min=0.5", "lr_min")]:
         with pytest.raises(ConfigError, match=key):
             load_config(None, None, [bad])
     cfg_file.write_text("epochs = 2\nunknown_key = 1\n")
@@ -221,3 +222,18 @@ def test_model_card_names_the_score_and_its_weights() -> None:
     assert "- Score: ssim_vif_qcb (w_vif = 0.5, w_qcb = 2); τ = 1.0." in card
     assert "| 1 | 10 | 2 | 8 | 2 | 0 |" in card
     assert "- Score: ssim_sum; τ" in model_card(TrainConfig(), ["mean"], rows)
+
+
+def test_cosine_schedule_matches_its_formula_and_constant_is_flat() -> None:
+    from lwnet.training.schedule import learning_rate
+
+    # SGDR eq. 5 by hand: lr_min + ½(lr − lr_min)(1 + cos(π·p)).
+    assert learning_rate("cosine", 1e-3, 1e-5, 0.0) == pytest.approx(1e-3)
+    assert learning_rate("cosine", 1e-3, 1e-5, 0.5) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert learning_rate("cosine", 1e-3, 0.0, 0.25) == pytest.approx(1e-3 * (1 + 2**-0.5) / 2)
+    assert learning_rate("cosine", 1e-3, 1e-5, 1.0) == pytest.approx(1e-5)
+    rates = [learning_rate("cosine", 1e-3, 0.0, p) for p in np.linspace(0, 1, 50)]
+    assert all(x >= y for x, y in zip(rates, rates[1:]))
+    assert {learning_rate("constant", 1e-3, 0.0, p) for p in (0.0, 0.3, 1.0)} == {1e-3}
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate("step", 1e-3, 0.0, 0.5)

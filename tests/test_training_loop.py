@@ -39,6 +39,26 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) ->
         train(cfg, tmp_path / "run", progress=False)
 
 
+def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    from lwnet.training import load_config, train
+    from lwnet.training.checkpoint import load_checkpoint
+    from lwnet.training.schedule import learning_rate
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=2", "epochs=2", "samples_per_epoch=20"]
+    cfg = load_config(None, None, [*sets, "lr_schedule='cosine'", "lr_min=0.001"])
+    train(cfg, tmp_path / "cos", progress=False)
+    _, meta = load_checkpoint(tmp_path / "cos/checkpoint.safetensors")
+    steps = 5  # 20 samples in batches of 4
+    last = (2 * 2 - 1 + (steps - 1) / steps) / (2 * 2)
+    assert meta["param_groups"][0]["lr"] == pytest.approx(learning_rate("cosine", 0.01, 0.001, last))
+    assert meta["param_groups"][0]["lr"] < 0.0011  # decayed from lr = 0.01 to near lr_min
+    const = train(load_config(None, None, sets), tmp_path / "const", progress=False)
+    a, b = load_file(str(const)), load_file(str(tmp_path / "cos/weights.safetensors"))
+    assert any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)  # it changes training
+
+
 def test_torchrun_two_ranks_make_the_same_pool_decisions(tmp_path) -> None:
     worker = str(Path(__file__).with_name("spi_screen_worker.py"))
     single, multi = tmp_path / "single.npz", tmp_path / "multi.npz"

@@ -14,6 +14,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
             if cfg.mode != "unsupervised" else
             "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
+    decay = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} decay to {cfg.lr_min})"
     lines = [
         f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'})",
         "",
@@ -24,7 +25,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
         f"{cfg.val_patches} held out for validation; |L| = {cfg.labelled}.",
         f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
         f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
-        f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}, seed {cfg.seed}.",
+        f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, seed {cfg.seed}.",
         f"- Loss: {loss}.",
         f"- Score: {cfg.score}{_weights_text(cfg.score_weights())}; τ = {cfg.tau}.",
         f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",

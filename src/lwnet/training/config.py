@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lwnet.errors import ConfigError
+from lwnet.training.schedule import SCHEDULES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,6 +59,8 @@ class TrainConfig:
     samples_per_epoch: int = 0  # 0 = all of L ∪ P once per epoch
     batch_size: int = 4
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # "constant" (SPEC §3) or "cosine" decay to lr_min at the end
+    lr_min: float = 0.0
     alpha: float = 1.10
     beta: float = 1.00
     tau: float = 1.00
@@ -110,12 +113,17 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         v = getattr(cfg, key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"config key '{key}': expected an integer ≥ 0, got {v!r}")
-    for key in ("lr", "alpha", "beta", "tau", "vif_weight", "qcb_weight"):
+    for key in ("lr", "lr_min", "alpha", "beta", "tau", "vif_weight", "qcb_weight"):
         v = getattr(cfg, key)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"config key '{key}': expected a number ≥ 0, got {v!r}")
     if cfg.lr <= 0:
         raise ConfigError(f"config key 'lr': must be > 0, got {cfg.lr!r}")
+    if cfg.lr_schedule not in SCHEDULES:
+        raise ConfigError(f"config key 'lr_schedule': expected one of {SCHEDULES}, "
+                          f"got {cfg.lr_schedule!r}")
+    if cfg.lr_min > cfg.lr:
+        raise ConfigError(f"config key 'lr_min': must be ≤ lr ({cfg.lr}), got {cfg.lr_min!r}")
     if cfg.mode not in MODES:
         raise ConfigError(f"config key 'mode': expected one of {MODES}, got {cfg.mode!r}")
     if cfg.score not in SCORES:

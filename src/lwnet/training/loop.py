@@ -39,6 +39,7 @@ from lwnet.training.config import TrainConfig
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.patches import extract, grid_positions, patch_index
 from lwnet.training.pools import admit, best_candidate, refine, split_pools
+from lwnet.training.schedule import learning_rate
 from lwnet.training.score import Score, get_score, ssim_sum
 
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
@@ -349,6 +350,9 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
     bar = tqdm(range(steps), desc=f"iter {iteration + 1}/{cfg.iterations} "
                f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=False)
     for s in bar:
+        progress = (iteration * cfg.epochs + epoch + s / steps) / (cfg.iterations * cfg.epochs)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg.lr_schedule, cfg.lr, cfg.lr_min, progress)
         items = mine[s * cfg.batch_size:(s + 1) * cfg.batch_size]
         ids = pool[items] if unsup else np.concatenate([pools.L, pools.P])[items]
         a, b = (t.to(device) for t in ps.sources(ids))
