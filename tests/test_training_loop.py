@@ -59,6 +59,35 @@ def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None
     assert any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)  # it changes training
 
 
+def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_root, tmp_path):
+    """The README's ``torchrun ... -m lwnet train`` end to end (gloo, 2 CPU processes)."""
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=2", "epochs=1", "samples_per_epoch=16"]
+    cli = [x for s in sets for x in ("--set", s)] + ["--no-progress"]
+    multi = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+         "-m", "lwnet", "train", *cli, "--set", "batch_size=4", "--run-dir", str(tmp_path / "m")],
+        env=env(), check=True, capture_output=True, text=True)
+    assert multi.stdout.splitlines() == [str(tmp_path / "m/weights.safetensors")]  # rank 0 only
+    assert "Grad strides" not in multi.stderr
+    subprocess.run([sys.executable, "-m", "lwnet", "train", *cli, "--set", "batch_size=8",
+                    "--run-dir", str(tmp_path / "s")], env=env(), check=True, capture_output=True)
+    import csv
+
+    m_rows, s_rows = ([r for r in csv.DictReader((tmp_path / d / "log.csv").open())]
+                      for d in ("m", "s"))
+    for m, s in zip(m_rows, s_rows, strict=True):
+        assert [m[k] for k in ("L", "P", "U", "admitted", "refined")] == \
+            [s[k] for k in ("L", "P", "U", "admitted", "refined")]
+        # The same samples in every step: the loss of the first steps agrees to float rounding.
+        assert float(m["train_loss"]) == pytest.approx(float(s["train_loss"]), rel=1e-4)
+        assert float(m["val_ssim_sum"]) == pytest.approx(float(s["val_ssim_sum"]), abs=1e-3)
+    from safetensors.torch import load_file
+
+    a, b = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("m", "s"))
+    # Adam's first steps amplify rounding where a gradient is near 0, hence a tolerance.
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 5e-3
+
+
 def test_torchrun_two_ranks_make_the_same_pool_decisions(tmp_path) -> None:
     worker = str(Path(__file__).with_name("spi_screen_worker.py"))
     single, multi = tmp_path / "single.npz", tmp_path / "multi.npz"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,5 +27,6 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.preset, args.overrides)
     out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
-    print(out)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line rather than one per rank
+        print(out)
     return 0

@@ -57,7 +57,7 @@ class TrainConfig:
     iterations: int = 10
     epochs: int = 10
     samples_per_epoch: int = 0  # 0 = all of L ∪ P once per epoch
-    batch_size: int = 4
+    batch_size: int = 4  # per process: N torchrun processes of batch B train like one of N·B
     lr: float = 1e-3
     lr_schedule: str = "constant"  # "constant" (SPEC §3) or "cosine" decay to lr_min at the end
     lr_min: float = 0.0

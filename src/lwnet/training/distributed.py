@@ -6,9 +6,11 @@ Without ``WORLD_SIZE`` in the environment everything degrades to one process (ra
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 def init() -> tuple[int, int, torch.device]:
@@ -23,6 +25,27 @@ def init() -> tuple[int, int, torch.device]:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
+
+
+def wrap(model: torch.nn.Module, world: int) -> torch.nn.Module:
+    """``model`` under DistributedDataParallel when there are several processes, else itself."""
+    if world == 1:
+        return model
+    # DDP flags the 1×1 convolutions' gradients, whose strides differ from the bucket's only on
+    # size-1 dimensions: the memory layout is the same, the warning spurious (pytorch#47163).
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+    return DistributedDataParallel(model)
+
+
+def mean_over_ranks(value: float, world: int) -> float:
+    """The mean of each rank's ``value`` (every rank gets it)."""
+    if world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return float(t.item()) / world
 
 
 def shutdown() -> None:

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lwnet.data.datasets import default_data_root, harvard_pairs
@@ -281,7 +280,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     pools = Pools(ps, pool[lab], pool[unl])
 
     model = build_model(cfg).to(device)
-    net = DistributedDataParallel(model) if world > 1 else model
+    net = ddp.wrap(model, world)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     it0, ep0, rows, losses = 0, 0, [], []
     if resume:
@@ -306,8 +305,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
 
     for it in range(it0, cfg.iterations):
         for ep in range(ep0 if it == it0 else 0, cfg.epochs):
-            losses.append(_train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world,
-                                       device, show))
+            loss = _train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world, device, show)
+            losses.append(ddp.mean_over_ranks(loss, world))
             checkpoint(it, ep + 1)
         row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
                "train_loss": float(np.mean(losses[-cfg.epochs:]))}
@@ -343,9 +342,11 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
     unsup = cfg.mode == "unsupervised"
     n_items = len(pool) if unsup else len(pools.L) + len(pools.P)
     order = epoch_order(cfg, n_items, iteration, epoch)
-    per_rank = len(order) // world
-    mine = order[rank * per_rank:(rank + 1) * per_rank]
-    steps = math.ceil(len(mine) / cfg.batch_size)
+    order = order[:len(order) // world * world]  # every rank takes the same number of samples
+    # Step s takes the next world × batch samples and gives each rank an equal share, so N
+    # processes of batch B train like one process of batch N·B (DDP averages the gradients).
+    step_size = cfg.batch_size * world
+    steps = math.ceil(len(order) / step_size)
     total = 0.0
     bar = tqdm(range(steps), desc=f"iter {iteration + 1}/{cfg.iterations} "
                f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=False)
@@ -353,7 +354,9 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
         progress = (iteration * cfg.epochs + epoch + s / steps) / (cfg.iterations * cfg.epochs)
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg.lr_schedule, cfg.lr, cfg.lr_min, progress)
-        items = mine[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+        chunk = order[s * step_size:(s + 1) * step_size]
+        share = len(chunk) // world
+        items = chunk[rank * share:(rank + 1) * share]
         ids = pool[items] if unsup else np.concatenate([pools.L, pools.P])[items]
         a, b = (t.to(device) for t in ps.sources(ids))
         f = net(a, b)
