@@ -39,6 +39,33 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) ->
         train(cfg, tmp_path / "run", progress=False)
 
 
+def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from lwnet.training import load_config, train
+    from lwnet.training.loop import build_patch_set, candidate_scores
+    from lwnet.training.score import get_score
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1",
+            "samples_per_epoch=8", f"cache_dir='{tmp_path / 'cache'}'"]
+    cfg = load_config(None, None, sets)
+    first = train(cfg, tmp_path / "a", progress=False)
+    files = sorted((tmp_path / "cache/SPECT-MRI").glob("scores-*.npy"))
+    assert [f.name.split("-")[1] for f in files] == ["ssim_sum"]
+    ps, _, _ = build_patch_set(cfg, tmp_path / "cache")
+    direct = candidate_scores(ps, get_score("ssim_sum"), np.arange(len(ps.index)), 0, 1,
+                              torch.device("cpu"), False)
+    np.testing.assert_array_equal(np.load(files[0]), direct)
+    second = train(cfg, tmp_path / "b", progress=False)  # from the cached scores
+    a, b = load_file(str(first)), load_file(str(second))
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    vif = [*sets, "score='ssim_vif'", "patch_size=96", "stride=80"]  # VIF needs ≥ 81 pixels
+    train(load_config(None, None, vif), tmp_path / "c", progress=False)
+    names = sorted(f.name.split("-")[1] for f in (tmp_path / "cache/SPECT-MRI").glob("scores-*"))
+    assert names == ["ssim_sum", "ssim_vif"]
+
+
 def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None:
     from safetensors.torch import load_file
 

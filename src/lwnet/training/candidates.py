@@ -4,7 +4,8 @@ Candidates are 8-bit greyscale luminance images (what the metrics see). Each met
 candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
 folder under a key made of the method name, its source (built-in or the external folder) and
 the ordered pair ids, written atomically, so a re-run (or a second run on the same pair type)
-reuses them.
+reuses them. The score of every candidate on every patch is cached beside them (see
+:func:`content_key`).
 """
 
 from __future__ import annotations
@@ -36,13 +37,37 @@ def cache_key(name: str, source: str, ids: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
+def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
+    """Short hash of arrays' contents (shape, dtype, bytes) and strings: a cache file name."""
+    h = hashlib.blake2b(digest_size=8)
+    for arr in arrays:
+        h.update(f"{arr.shape}{arr.dtype}".encode())
+        h.update(np.ascontiguousarray(arr).data)
+    h.update("\n".join([CACHE_VERSION, *texts]).encode())
+    return h.hexdigest()
+
+
+def metric_sources() -> list[str]:
+    """The source text of the score and metric modules: a change there invalidates scores."""
+    import lwnet.metrics
+    import lwnet.training.score
+
+    files = sorted(Path(lwnet.metrics.__file__).parent.glob("*.py"))
+    return [f.read_text() for f in [*files, Path(lwnet.training.score.__file__)]]
+
+
+def save_array(path: Path, arr: np.ndarray) -> None:
+    """Write ``arr`` as ``.npy`` atomically (a killed run leaves no half-written cache)."""
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+
+
 def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     if path.is_file():
         return np.load(path, allow_pickle=False)
     arr = compute()
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+    save_array(path, arr)
     return arr
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -46,6 +48,38 @@ def mean_over_ranks(value: float, world: int) -> float:
         t = t.cuda()
     dist.all_reduce(t)
     return float(t.item()) / world
+
+
+def all_ranks(flag: bool, world: int) -> bool:
+    """True when ``flag`` holds on every rank (so that all take the same branch)."""
+    if world == 1:
+        return flag
+    t = torch.tensor([int(flag)])
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
+def sharded(fn: Callable[[np.ndarray], tuple[np.ndarray, ...]], ids: np.ndarray, rank: int,
+            world: int, device: torch.device) -> tuple[np.ndarray, ...]:
+    """``fn`` over ``ids`` split round-robin across ranks; every rank gets all results.
+
+    ``fn(ids_subset)`` returns arrays whose first axis follows ``ids_subset``; the gathered
+    arrays follow ``ids``.
+    """
+    mine = np.arange(rank, len(ids), world)
+    parts = fn(ids[mine])
+    if world == 1:
+        return parts
+    pos = gather_concat(torch.from_numpy(mine).to(device), world).cpu().numpy()
+    out = []
+    for part in parts:
+        gathered = gather_concat(torch.from_numpy(part).to(device), world).cpu().numpy()
+        full = np.empty_like(gathered)
+        full[pos] = gathered
+        out.append(full)
+    return tuple(out)
 
 
 def shutdown() -> None:

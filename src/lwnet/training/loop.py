@@ -31,7 +31,8 @@ from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
 from lwnet.training import distributed as ddp
-from lwnet.training.candidates import all_candidates, load_sources
+from lwnet.training.candidates import (all_candidates, content_key, load_sources,
+                                       metric_sources, save_array)
 from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
                                        rng_state, save_checkpoint, set_rng_state)
 from lwnet.training.config import TrainConfig
@@ -107,8 +108,7 @@ def patch_table(cfg: TrainConfig, n_pairs: int,
     return full, np.sort(pool), np.sort(val)
 
 
-def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
-                    show: bool) -> tuple[PatchSet, np.ndarray, np.ndarray]:
+def build_patch_set(cfg: TrainConfig, cache_dir: Path) -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
 
     Only ids of the ``train`` split are ever read, for the sources and for external results.
@@ -123,18 +123,28 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, score: Score,
     full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
-    # Score every candidate on every patch once: initial labels and the admission bar
-    # (the unsupervised baseline uses neither).
-    ids = np.arange(len(order) if cfg.mode != "unsupervised" else 0)
-    scores = np.zeros((len(order), len(names)))
-    chunks = range(0, len(ids), 256)
-    for s in tqdm(chunks, desc="scoring candidates", disable=not show):
-        sel = ids[s:s + 256]
-        a, b = ps.sources(sel)
-        for k in range(len(names)):
-            scores[sel, k] = score_batches(score, ps.candidate(np.full(len(sel), k), sel), a, b)
-    ps.cand_scores = scores
     return ps, np.arange(len(pool)), np.arange(len(pool), len(order))
+
+
+def score_candidates(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path, rank: int,
+                     world: int, device: torch.device, show: bool) -> None:
+    """Fill ``ps.cand_scores``: every candidate scored on every patch once, for the initial
+    labels and the admission bar (the unsupervised baseline uses neither), cached on disk
+    under a key of the score, the patches and the metric code."""
+    if cfg.mode == "unsupervised":
+        ps.cand_scores = np.zeros((len(ps.index), len(ps.names)))
+        return
+    key = content_key([ps.a, ps.b, ps.cands, ps.index],
+                      [cfg.score, repr(cfg.score_weights()), str(ps.size), *ps.names,
+                       *metric_sources()])
+    path = cache_dir / cfg.pair_type / f"scores-{cfg.score}-{key}.npy"
+    if ddp.all_ranks(path.is_file(), world):
+        ps.cand_scores = np.load(path, allow_pickle=False)
+        return
+    ps.cand_scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device,
+                                      show)
+    if rank == 0:
+        save_array(path, ps.cand_scores)
 
 
 def predict(model: torch.nn.Module, ps: PatchSet, ids: np.ndarray, device: torch.device,
@@ -156,18 +166,26 @@ def screen(model: torch.nn.Module, ps: PatchSet, score: Score, ids: np.ndarray, 
 
     Returns (8-bit predictions ``(n, size, size)``, scores ``(n,)``) in the order of ``ids``.
     """
-    mine = np.arange(rank, len(ids), world)
-    pred = predict(model, ps, ids[mine], device)
-    a, b = ps.sources(ids[mine])
-    sc = score_batches(score, pred, a, b)
-    pos = ddp.gather_concat(torch.from_numpy(mine).to(device), world).cpu().numpy()
-    preds = ddp.gather_concat(torch.from_numpy(pred).to(device), world).cpu().numpy()
-    scs = ddp.gather_concat(torch.from_numpy(sc).to(device), world).cpu().numpy()
-    out_p = np.empty_like(preds)
-    out_s = np.empty_like(scs)
-    out_p[pos] = preds
-    out_s[pos] = scs
-    return out_p, out_s
+    def predict_and_score(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pred = predict(model, ps, sel, device)
+        a, b = ps.sources(sel)
+        return pred, score_batches(score, pred, a, b)
+    return ddp.sharded(predict_and_score, ids, rank, world, device)
+
+
+def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, world: int,
+                     device: torch.device, show: bool) -> np.ndarray:
+    """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
+    def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
+        out = np.zeros((len(sel), len(ps.names)))
+        for s in tqdm(range(0, len(sel), 256), desc="scoring candidates", disable=not show):
+            part = sel[s:s + 256]
+            a, b = ps.sources(part)
+            for k in range(len(ps.names)):
+                out[s:s + 256, k] = score_batches(score, ps.candidate(np.full(len(part), k),
+                                                                      part), a, b)
+        return (out,)
+    return ddp.sharded(score_all, ids, rank, world, device)[0]
 
 
 class Pools:
@@ -275,7 +293,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                            json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
-    ps, pool, val = build_patch_set(cfg, cache, score, show)
+    ps, pool, val = build_patch_set(cfg, cache)
+    score_candidates(cfg, ps, score, cache, rank, world, device, show)
     lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
     pools = Pools(ps, pool[lab], pool[unl])
 
