@@ -66,6 +66,24 @@ def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -
     assert names == ["ssim_sum", "ssim_vif"]
 
 
+def test_worker_processes_give_the_same_run(tiny_root, tmp_path) -> None:
+    """Candidates, their scores and screening in 2 worker processes: identical weights and log."""
+    from safetensors.torch import load_file
+
+    from lwnet.training import load_config, train
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=2", "epochs=1", "samples_per_epoch=8"]
+    one = train(load_config(None, None, sets), tmp_path / "one", progress=False)
+    two = train(load_config(None, None, [*sets, "workers=2"]), tmp_path / "two", progress=False)
+    a, b = load_file(str(one)), load_file(str(two))
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert (tmp_path / "one/log.csv").read_text() == (tmp_path / "two/log.csv").read_text()
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "two/log.csv").open()))
+    assert int(rows[0]["admitted"]) > 0  # screening ran and decided something
+
+
 def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None:
     from safetensors.torch import load_file
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from lwnet.data.datasets import ImagePair
 from lwnet.data.io import check_same_size, is_image_file, read_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
+from lwnet.parallel import process_pool
 
 BUILTIN_PREFIX = "builtin:"
 #: A resolved result: a mapping id → fused file, or the name of a built-in method.
@@ -121,20 +121,6 @@ def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: s
     return rows
 
 
-def _pool_context():
-    """Fork workers from a server that has imported this module (and torch) but never run a
-    parallel op: workers start fast, and no OpenMP state is forked."""
-    ctx = get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ctx
-
-
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def evaluate_folders(
     pairs: Sequence[ImagePair], results: Mapping[str, str | os.PathLike[str]], jobs: int = 1, *,
     reduction: str | None = None, vif_flavour: str = "viff", extras: bool = True,
@@ -161,8 +147,7 @@ def evaluate_folders(
                 per_pair[k] = evaluate_pair(pair, *args)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(),
-                                     initializer=_init_worker) as pool:
+            with process_pool(jobs, preload=[__name__]) as pool:
                 futures = {pool.submit(evaluate_pair, pair, *args): k
                            for k, pair in enumerate(pairs)}
                 try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import remove_stale_temps
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
 from lwnet.methods.registry import get_method
+from lwnet.parallel import process_pool
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def fuse_pairs(
     fusers = dict(fusers or {})
     fns = {name: get_method(name) for name in methods if name not in fusers}
     run = DatasetRun(written=0, skipped=0)
-    pool = ProcessPoolExecutor(jobs, initializer=_single_thread) if jobs > 1 else None
+    pool = process_pool(jobs) if jobs > 1 else None
     try:
         for name in methods:
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
@@ -136,14 +136,3 @@ def fuse_pairs(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return run
-
-
-def _single_thread() -> None:
-    # Workers already run in parallel; nested BLAS/OpenMP threads would only oversubscribe.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass

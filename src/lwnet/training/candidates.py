@@ -20,6 +20,7 @@ import numpy as np
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, read_image
+from lwnet.parallel import INLINE, Workers
 
 CACHE_VERSION = "1"
 
@@ -71,19 +72,24 @@ def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     return arr
 
 
-def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, name: str,
-                       cache_dir: Path) -> np.ndarray:
-    """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
-    as uint8 luma ``(N, H, W)``; cached."""
+def fused_luma(name: str, a8: np.ndarray, b8: np.ndarray) -> np.ndarray:
+    """The built-in method ``name`` on one pair of 8-bit luma images → 8-bit luma."""
     from lwnet.methods import get_method
 
+    fn = get_method(name)
+    return luma8(fn(a8.astype(np.float32) / 255, b8.astype(np.float32) / 255))
+
+
+def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, name: str,
+                       cache_dir: Path, workers: Workers = INLINE) -> np.ndarray:
+    """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
+    as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given."""
     ids = [p.id for p in pairs]
     path = cache_dir / f"{name}-{cache_key(name, 'builtin', ids)}.npy"
 
     def compute() -> np.ndarray:
-        fn = get_method(name)
-        return np.stack([luma8(fn(a.astype(np.float32) / 255, b.astype(np.float32) / 255))
-                         for a, b in zip(a8, b8)])
+        args = ((name, a, b) for a, b in zip(a8, b8))
+        return np.stack(list(workers.map(fused_luma, args)))
     return _cached(path, compute)
 
 
@@ -102,7 +108,8 @@ def external_candidates(pairs: list[ImagePair], method, cache_dir: Path) -> np.n
 
 def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
                    methods: list[str], external_root: Path | None,
-                   cache_dir: Path) -> tuple[list[str], np.ndarray]:
+                   cache_dir: Path, workers: Workers = INLINE,
+                   ) -> tuple[list[str], np.ndarray]:
     """Candidates of every requested method: (names, ``(K, N, H, W)`` uint8).
 
     ``methods`` lists built-in names, ``["all"]`` for every built-in one. Every method folder
@@ -111,7 +118,7 @@ def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
     from lwnet.methods import external_methods, method_names
 
     names = method_names() if methods == ["all"] else list(methods)
-    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir) for n in names]
+    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers) for n in names]
     if external_root is not None and external_root.is_dir():
         pair_type = pairs[0].pair_type
         for m in external_methods(external_root):

@@ -68,7 +68,8 @@ class TrainConfig:
     vif_weight: float = 1.0  # w_vif of the composite scores (ssim_sum + w_vif·VIF [+ w_qcb·Qcb])
     qcb_weight: float = 1.0  # w_qcb of the ssim_vif_qcb score
     seed: int = 0
-    threads: int = 1
+    threads: int = 1  # torch threads of each training process
+    workers: int = 1  # processes for label candidates and scoring (1 = in the training process)
     model: dict = field(default_factory=dict)  # LWNet constructor kwargs
     preset: str = ""
 
@@ -99,7 +100,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "samples_per_epoch": 3200, "labelled": 0.5, "val_patches": 200},
 }
 
-_POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "threads")
+_POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "threads",
+             "workers")
 _NON_NEGATIVE = ("max_patches", "val_patches", "samples_per_epoch", "seed")
 
 

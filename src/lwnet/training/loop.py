@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
+from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
 from lwnet.training.candidates import (all_candidates, content_key, load_sources,
                                        metric_sources, save_array)
@@ -63,9 +65,15 @@ class PatchSet:
     size: int
     cand_scores: np.ndarray
 
+    def sources8(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sources of patches ``ids``: two ``(n, size, size)`` uint8 arrays."""
+        return extract(self.a, self.index[ids], self.size), \
+            extract(self.b, self.index[ids], self.size)
+
     def sources(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return _to_tensor(extract(self.a, self.index[ids], self.size)), \
-            _to_tensor(extract(self.b, self.index[ids], self.size))
+        """The sources of patches ``ids`` as network input: two ``(n, 1, size, size)`` in [0, 1]."""
+        a8, b8 = self.sources8(ids)
+        return _to_tensor(a8), _to_tensor(b8)
 
     def candidate(self, k: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Candidate ``k[i]`` of patch ``ids[i]``: ``(n, size, size)`` uint8."""
@@ -93,6 +101,28 @@ def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def _score_stack(score: Score, fused: np.ndarray, a8: np.ndarray, b8: np.ndarray) -> np.ndarray:
+    """Score K fused versions ``(K, n, H, W)`` uint8 of n patches with sources ``(n, H, W)``
+    uint8 → ``(n, K)``."""
+    a, b = _to_tensor(a8), _to_tensor(b8)
+    return np.stack([score_batches(score, f, a, b) for f in fused], axis=1)
+
+
+def score_patches(score: Score, ps: PatchSet, ids: np.ndarray,
+                  fused: Callable[[int, int], np.ndarray], workers: Workers = INLINE,
+                  show: bool = False, desc: str = "") -> np.ndarray:
+    """Score K fused versions of the patches ``ids`` → ``(len(ids), K)``, chunk by chunk in
+    ``workers``; ``fused(lo, hi)`` gives those of ``ids[lo:hi]``, ``(K, hi − lo, H, W)`` uint8.
+
+    Chunks of 64 patches are :func:`score_batches`' batches, so the values do not depend on
+    the number of workers."""
+    starts = range(0, len(ids), 64)
+    jobs = ((score, fused(s, s + 64), *ps.sources8(ids[s:s + 64])) for s in starts)
+    parts = tqdm(workers.map(_score_stack, jobs), total=len(starts), desc=desc,
+                 disable=not show)
+    return np.concatenate(list(parts)) if len(starts) else np.zeros((0, len(fused(0, 0))))
+
+
 def patch_table(cfg: TrainConfig, n_pairs: int,
                 shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (pair, row, col) patch ``(G, 3)`` and the seeded choice of the run's pool and
@@ -108,7 +138,8 @@ def patch_table(cfg: TrainConfig, n_pairs: int,
     return full, np.sort(pool), np.sort(val)
 
 
-def build_patch_set(cfg: TrainConfig, cache_dir: Path) -> tuple[PatchSet, np.ndarray, np.ndarray]:
+def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE,
+                    ) -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
 
     Only ids of the ``train`` split are ever read, for the sources and for external results.
@@ -119,7 +150,8 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path) -> tuple[PatchSet, np.nda
                                                    Path(cfg.external_root or "."))
     pairs = harvard_pairs(root, cfg.pair_type, "train")
     a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, cfg.methods, ext, cache_dir / cfg.pair_type)
+    names, cands = all_candidates(pairs, a8, b8, cfg.methods, ext, cache_dir / cfg.pair_type,
+                                  workers)
     full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
@@ -127,7 +159,8 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path) -> tuple[PatchSet, np.nda
 
 
 def score_candidates(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path, rank: int,
-                     world: int, device: torch.device, show: bool) -> None:
+                     world: int, device: torch.device, show: bool,
+                     workers: Workers = INLINE) -> None:
     """Fill ``ps.cand_scores``: every candidate scored on every patch once, for the initial
     labels and the admission bar (the unsupervised baseline uses neither), cached on disk
     under a key of the score, the patches and the metric code."""
@@ -142,7 +175,7 @@ def score_candidates(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Pa
         ps.cand_scores = np.load(path, allow_pickle=False)
         return
     ps.cand_scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device,
-                                      show)
+                                      show, workers)
     if rank == 0:
         save_array(path, ps.cand_scores)
 
@@ -161,30 +194,27 @@ def predict(model: torch.nn.Module, ps: PatchSet, ids: np.ndarray, device: torch
 
 
 def screen(model: torch.nn.Module, ps: PatchSet, score: Score, ids: np.ndarray, rank: int,
-           world: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+           world: int, device: torch.device,
+           workers: Workers = INLINE) -> tuple[np.ndarray, np.ndarray]:
     """Predict and score patches ``ids``, sharded over ranks; every rank gets all results.
 
     Returns (8-bit predictions ``(n, size, size)``, scores ``(n,)``) in the order of ``ids``.
     """
     def predict_and_score(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pred = predict(model, ps, sel, device)
-        a, b = ps.sources(sel)
-        return pred, score_batches(score, pred, a, b)
+        return pred, score_patches(score, ps, sel, lambda lo, hi: pred[None, lo:hi],
+                                   workers)[:, 0]
     return ddp.sharded(predict_and_score, ids, rank, world, device)
 
 
 def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, world: int,
-                     device: torch.device, show: bool) -> np.ndarray:
+                     device: torch.device, show: bool, workers: Workers = INLINE) -> np.ndarray:
     """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
     def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
-        out = np.zeros((len(sel), len(ps.names)))
-        for s in tqdm(range(0, len(sel), 256), desc="scoring candidates", disable=not show):
-            part = sel[s:s + 256]
-            a, b = ps.sources(part)
-            for k in range(len(ps.names)):
-                out[s:s + 256, k] = score_batches(score, ps.candidate(np.full(len(part), k),
-                                                                      part), a, b)
-        return (out,)
+        def candidates(lo: int, hi: int) -> np.ndarray:
+            return np.stack([ps.candidate(np.full(len(sel[lo:hi]), k), sel[lo:hi])
+                             for k in range(len(ps.names))])
+        return (score_patches(score, ps, sel, candidates, workers, show, "scoring candidates"),)
     return ddp.sharded(score_all, ids, rank, world, device)[0]
 
 
@@ -293,63 +323,65 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                            json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
-    ps, pool, val = build_patch_set(cfg, cache)
-    score_candidates(cfg, ps, score, cache, rank, world, device, show)
-    lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
-    pools = Pools(ps, pool[lab], pool[unl])
+    with Workers(cfg.workers, preload=[__name__]) as workers:
+        ps, pool, val = build_patch_set(cfg, cache, workers)
+        score_candidates(cfg, ps, score, cache, rank, world, device, show, workers)
+        lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
+        pools = Pools(ps, pool[lab], pool[unl])
 
-    model = build_model(cfg).to(device)
-    net = ddp.wrap(model, world)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    it0, ep0, rows, losses = 0, 0, [], []
-    if resume:
-        remove_stale_temps(run_dir)  # a killed run's half-written checkpoint
-        t, meta = load_checkpoint(ckpt_path)
-        model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
-        load_optimizer(opt, t, meta["param_groups"])
-        pools.load(t)
-        set_rng_state(t, meta)
-        it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
+        model = build_model(cfg).to(device)
+        net = ddp.wrap(model, world)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        it0, ep0, rows, losses = 0, 0, [], []
+        if resume:
+            remove_stale_temps(run_dir)  # a killed run's half-written checkpoint
+            t, meta = load_checkpoint(ckpt_path)
+            model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+            load_optimizer(opt, t, meta["param_groups"])
+            pools.load(t)
+            set_rng_state(t, meta)
+            it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
 
-    def checkpoint(iteration: int, epoch: int) -> None:
-        if not main:
-            return
-        ot, groups = optimizer_tensors(opt)
-        rt, rmeta = rng_state()
-        tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **ot,
-                   **pools.tensors(), **rt}
-        save_checkpoint(ckpt_path, tensors, {"iteration": iteration, "epoch": epoch,
-                                             "param_groups": groups, "log": rows,
-                                             "losses": losses, **rmeta})
+        def checkpoint(iteration: int, epoch: int) -> None:
+            if not main:
+                return
+            ot, groups = optimizer_tensors(opt)
+            rt, rmeta = rng_state()
+            tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **ot,
+                       **pools.tensors(), **rt}
+            save_checkpoint(ckpt_path, tensors, {"iteration": iteration, "epoch": epoch,
+                                                 "param_groups": groups, "log": rows,
+                                                 "losses": losses, **rmeta})
 
-    for it in range(it0, cfg.iterations):
-        for ep in range(ep0 if it == it0 else 0, cfg.epochs):
-            loss = _train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world, device, show)
-            losses.append(ddp.mean_over_ranks(loss, world))
-            checkpoint(it, ep + 1)
-        row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
-               "train_loss": float(np.mean(losses[-cfg.epochs:]))}
-        if cfg.mode == "spi":
-            ids = np.concatenate([pools.U, pools.P])
-            preds, scores = screen(model, ps, score, ids, rank, world, device)
-            row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
-        row.update({"P": len(pools.P), "U": len(pools.U),
-                    "mean_label_score": pools.mean_label_score()})
-        if len(val):
-            pred = predict(model, ps, val, device)
-            a, b = ps.sources(val)
-            row["val_ssim_sum"] = float(score_batches(ssim_sum, pred, a, b).mean())
-            row["val_score"] = float(score_batches(score, pred, a, b).mean())
-        rows.append(row)
-        checkpoint(it + 1, 0)
+        for it in range(it0, cfg.iterations):
+            for ep in range(ep0 if it == it0 else 0, cfg.epochs):
+                loss = _train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world, device,
+                                    show)
+                losses.append(ddp.mean_over_ranks(loss, world))
+                checkpoint(it, ep + 1)
+            row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
+                   "train_loss": float(np.mean(losses[-cfg.epochs:]))}
+            if cfg.mode == "spi":
+                ids = np.concatenate([pools.U, pools.P])
+                preds, scores = screen(model, ps, score, ids, rank, world, device, workers)
+                row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
+            row.update({"P": len(pools.P), "U": len(pools.U),
+                        "mean_label_score": pools.mean_label_score()})
+            if len(val):
+                pred = predict(model, ps, val, device)
+                a, b = ps.sources(val)
+                row["val_ssim_sum"] = float(score_batches(ssim_sum, pred, a, b).mean())
+                row["val_score"] = float(score_batches(score, pred, a, b).mean())
+            rows.append(row)
+            checkpoint(it + 1, 0)
+            if main:
+                _write_log(run_dir, rows)
+                if show:
+                    tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                        for k, v in row.items()))
+        out = run_dir / "weights.safetensors"
         if main:
-            _write_log(run_dir, rows)
-            if show:
-                tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                    for k, v in row.items()))
-    out = run_dir / "weights.safetensors"
-    if main:
-        _save_final(out, model, cfg, ps, rows)
+            _save_final(out, model, cfg, ps, rows)
     ddp.shutdown()
     return out
 

@@ -11,6 +11,7 @@ values in [0, 1], mean over the valid region). The composites add fusion metrics
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -53,19 +54,21 @@ def qcb_fusion(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tenso
     return per_patch(qcb, f, a, b)
 
 
+def composite(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+              terms: tuple[tuple[float, Score], ...]) -> torch.Tensor:
+    """The SSIM sum plus ``weight · term(f, a, b)`` for each of ``terms`` → ``(N,)``."""
+    total = ssim_sum(f, a, b).double()
+    for weight, term in terms:
+        total = total + weight * term(f, a, b)
+    return total
+
+
 def get_score(name: str, vif_weight: float = 1.0, qcb_weight: float = 1.0) -> Score:
     """The score called ``name`` (one of :data:`lwnet.training.config.SCORE_TERMS`) as
-    ``score(f, a, b) -> (N,)``: the SSIM sum plus its weighted terms (none for ``ssim_sum``)."""
+    ``score(f, a, b) -> (N,)``: the SSIM sum plus its weighted terms (none for ``ssim_sum``).
+    Picklable, so worker processes can score too."""
     if name not in SCORE_TERMS:
         raise ValueError(f"unknown score {name!r}")
     term_fns = {"vif": (vif_weight, vif_fusion), "qcb": (qcb_weight, qcb_fusion)}
-    terms = [term_fns[t] for t in SCORE_TERMS[name]]
-    if not terms:
-        return ssim_sum
-
-    def composite(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        total = ssim_sum(f, a, b).double()
-        for weight, term in terms:
-            total = total + weight * term(f, a, b)
-        return total
-    return composite
+    terms = tuple(term_fns[t] for t in SCORE_TERMS[name])
+    return partial(composite, terms=terms) if terms else ssim_sum

@@ -1,0 +1,64 @@
+"""Worker processes for the CPU-bound loops: metrics, classical methods, SPI label candidates."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+
+def process_pool(jobs: int, preload: Sequence[str] = ("lwnet.metrics", "lwnet.methods"),
+                 ) -> ProcessPoolExecutor:
+    """``jobs`` single-threaded worker processes.
+
+    Workers fork from a server that has imported ``preload`` (and torch with them) but never
+    run a parallel op: they start fast, and no OpenMP state is forked (forking a process whose
+    OpenMP pool has run can hang the child).
+    """
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(list(preload))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_single_thread)
+
+
+class Workers:
+    """``jobs`` worker processes behind an ordered, memory-bounded ``map``; ``jobs`` = 1 runs
+    everything in this process. A context manager: the processes end on leaving."""
+
+    def __init__(self, jobs: int = 1, preload: Sequence[str] = ("lwnet.metrics",)):
+        self.jobs = jobs
+        self._pool = process_pool(jobs, preload) if jobs > 1 else None
+
+    def map(self, fn: Callable[..., Any], args: Iterable[tuple]) -> Iterator[Any]:
+        """``fn(*a)`` for each ``a`` of ``args``, in order. At most 2 × ``jobs`` tasks are in
+        flight, so a lazy ``args`` never holds more than that many inputs in memory."""
+        if self._pool is None:
+            yield from (fn(*a) for a in args)
+            return
+        pending: deque[Future] = deque()
+        for a in args:
+            pending.append(self._pool.submit(fn, *a))
+            if len(pending) >= 2 * self.jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+INLINE = Workers(1)  # the default where a function takes ``workers``: run in this process
+
+
+def _single_thread() -> None:
+    # Workers already run in parallel; nested BLAS/OpenMP threads would only oversubscribe.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
