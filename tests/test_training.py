@@ -168,7 +168,8 @@ def test_config_layers_and_validation(tmp_path) -> None:
     for bad, key in [("epochs=0", "epochs"), ("lr=-1", "lr"), ("mode='gan'", "mode"),
                      ("labelled=1.5", "labelled"), ("bogus=1", "bogus"),
                      ("batch_size=2.5", "batch_size"), ("score='psnr'", "score"),
-                     ("lr_schedule='step'", "lr_schedule"), ("lr_min=0.5", "lr_min")]:
+                     ("lr_schedule='step'", "lr_schedule"), ("lr_min=0.5", "lr_min"),
+                     ("workers=-1", "workers")]:
         with pytest.raises(ConfigError, match=key):
             load_config(None, None, [bad])
     cfg_file.write_text("epochs = 2\nunknown_key = 1\n")

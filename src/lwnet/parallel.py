@@ -23,13 +23,21 @@ def process_pool(jobs: int, preload: Sequence[str] = ("lwnet.metrics", "lwnet.me
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_single_thread)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS tells it, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Workers:
     """``jobs`` worker processes behind an ordered, memory-bounded ``map``; ``jobs`` = 1 runs
-    everything in this process. A context manager: the processes end on leaving."""
+    everything in this process, 0 means one per CPU this process may use. A context manager:
+    the processes end on leaving."""
 
     def __init__(self, jobs: int = 1, preload: Sequence[str] = ("lwnet.metrics",)):
-        self.jobs = jobs
-        self._pool = process_pool(jobs, preload) if jobs > 1 else None
+        self.jobs = jobs or usable_cpus()
+        self._pool = process_pool(self.jobs, preload) if self.jobs > 1 else None
 
     def map(self, fn: Callable[..., Any], args: Iterable[tuple]) -> Iterator[Any]:
         """``fn(*a)`` for each ``a`` of ``args``, in order. At most 2 × ``jobs`` tasks are in

@@ -69,7 +69,7 @@ class TrainConfig:
     qcb_weight: float = 1.0  # w_qcb of the ssim_vif_qcb score
     seed: int = 0
     threads: int = 1  # torch threads of each training process
-    workers: int = 1  # processes for label candidates and scoring (1 = in the training process)
+    workers: int = 1  # processes for label candidates and scoring: 1 = none, 0 = one per CPU
     model: dict = field(default_factory=dict)  # LWNet constructor kwargs
     preset: str = ""
 
@@ -100,9 +100,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "samples_per_epoch": 3200, "labelled": 0.5, "val_patches": 200},
 }
 
-_POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "threads",
-             "workers")
-_NON_NEGATIVE = ("max_patches", "val_patches", "samples_per_epoch", "seed")
+_POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "threads")
+_NON_NEGATIVE = ("max_patches", "val_patches", "samples_per_epoch", "seed", "workers")
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
