@@ -33,7 +33,8 @@ def usable_cpus() -> int:
 class Workers:
     """``jobs`` worker processes behind an ordered, memory-bounded ``map``; ``jobs`` = 1 runs
     everything in this process, 0 means one per CPU this process may use. A context manager:
-    the processes end on leaving."""
+    the processes end on leaving. As with any process pool, a script that starts one needs the
+    ``if __name__ == "__main__":`` guard (workers import the main module)."""
 
     def __init__(self, jobs: int = 1, preload: Sequence[str] = ("lwnet.metrics",)):
         self.jobs = jobs or usable_cpus()
