@@ -10,8 +10,11 @@ from multiprocessing import get_context
 from typing import Any
 
 
-def process_pool(jobs: int, preload: Sequence[str] = ("lwnet.metrics", "lwnet.methods"),
-                 ) -> ProcessPoolExecutor:
+# Imported once by the fork server, so that workers start with them loaded.
+PRELOAD = ("lwnet.metrics", "lwnet.methods")
+
+
+def process_pool(jobs: int, preload: Sequence[str] = PRELOAD) -> ProcessPoolExecutor:
     """``jobs`` single-threaded worker processes.
 
     Workers fork from a server that has imported ``preload`` (and torch with them) but never
@@ -36,7 +39,7 @@ class Workers:
     the processes end on leaving. As with any process pool, a script that starts one needs the
     ``if __name__ == "__main__":`` guard (workers import the main module)."""
 
-    def __init__(self, jobs: int = 1, preload: Sequence[str] = ("lwnet.metrics",)):
+    def __init__(self, jobs: int = 1, preload: Sequence[str] = PRELOAD):
         self.jobs = jobs or usable_cpus()
         self._pool = process_pool(self.jobs, preload) if self.jobs > 1 else None
 

@@ -32,12 +32,6 @@ def load_sources(pairs: list[ImagePair]) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def cache_key(name: str, source: str, ids: list[str]) -> str:
-    """Short hash naming one method's candidates for an ordered list of pair ids."""
-    h = hashlib.sha1("\n".join([CACHE_VERSION, name, source, *ids]).encode())
-    return h.hexdigest()[:16]
-
-
 def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
     """Short hash of arrays' contents (shape, dtype, bytes) and strings: a cache file name."""
     h = hashlib.blake2b(digest_size=8)
@@ -46,6 +40,11 @@ def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
         h.update(np.ascontiguousarray(arr).data)
     h.update("\n".join([CACHE_VERSION, *texts]).encode())
     return h.hexdigest()
+
+
+def cache_key(name: str, source: str, ids: list[str]) -> str:
+    """Short hash naming one method's candidates for an ordered list of pair ids."""
+    return content_key([], [name, source, *ids])
 
 
 def metric_sources() -> list[str]:

@@ -39,26 +39,22 @@ def wrap(model: torch.nn.Module, world: int) -> torch.nn.Module:
     return DistributedDataParallel(model)
 
 
+def _all_reduce(value: float, op: dist.ReduceOp) -> float:
+    t = torch.tensor([value], dtype=torch.float64)
+    if dist.get_backend() == "nccl":  # nccl reduces device tensors only
+        t = t.cuda()
+    dist.all_reduce(t, op=op)
+    return float(t.item())
+
+
 def mean_over_ranks(value: float, world: int) -> float:
     """The mean of each rank's ``value`` (every rank gets it)."""
-    if world == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
-    dist.all_reduce(t)
-    return float(t.item()) / world
+    return value if world == 1 else _all_reduce(value, dist.ReduceOp.SUM) / world
 
 
 def all_ranks(flag: bool, world: int) -> bool:
     """True when ``flag`` holds on every rank (so that all take the same branch)."""
-    if world == 1:
-        return flag
-    t = torch.tensor([int(flag)])
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
-    return bool(t.item())
+    return flag if world == 1 else bool(_all_reduce(float(flag), dist.ReduceOp.MIN))
 
 
 def sharded(fn: Callable[[np.ndarray], tuple[np.ndarray, ...]], ids: np.ndarray, rank: int,

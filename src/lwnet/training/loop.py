@@ -47,6 +47,9 @@ from lwnet.training.score import Score, get_score, ssim_sum
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
+# Patches per scoring call: score_batches' batches and score_patches' worker chunks alike, so
+# results never depend on the number of workers.
+SCORE_BATCH = 64
 
 
 @dataclass
@@ -94,7 +97,7 @@ def _quantise(f: torch.Tensor) -> np.ndarray:
 
 
 def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
-                  batch: int = 64) -> np.ndarray:
+                  batch: int = SCORE_BATCH) -> np.ndarray:
     """Score uint8 fused patches ``(n, H, W)`` against sources ``(n, 1, H, W)`` → ``(n,)``."""
     out = [score(_to_tensor(f[i:i + batch]), a[i:i + batch], b[i:i + batch]).double().numpy()
            for i in range(0, len(f), batch)]
@@ -114,10 +117,11 @@ def score_patches(score: Score, ps: PatchSet, ids: np.ndarray,
     """Score K fused versions of the patches ``ids`` → ``(len(ids), K)``, chunk by chunk in
     ``workers``; ``fused(lo, hi)`` gives those of ``ids[lo:hi]``, ``(K, hi − lo, H, W)`` uint8.
 
-    Chunks of 64 patches are :func:`score_batches`' batches, so the values do not depend on
-    the number of workers."""
-    starts = range(0, len(ids), 64)
-    jobs = ((score, fused(s, s + 64), *ps.sources8(ids[s:s + 64])) for s in starts)
+    Chunks of :data:`SCORE_BATCH` patches are :func:`score_batches`' batches, so the values
+    do not depend on the number of workers."""
+    n = SCORE_BATCH
+    starts = range(0, len(ids), n)
+    jobs = ((score, fused(s, s + n), *ps.sources8(ids[s:s + n])) for s in starts)
     parts = tqdm(workers.map(_score_stack, jobs), total=len(starts), desc=desc,
                  disable=not show)
     return np.concatenate(list(parts)) if len(starts) else np.zeros((0, len(fused(0, 0))))
@@ -158,26 +162,25 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE
     return ps, np.arange(len(pool)), np.arange(len(pool), len(order))
 
 
-def score_candidates(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path, rank: int,
-                     world: int, device: torch.device, show: bool,
-                     workers: Workers = INLINE) -> None:
-    """Fill ``ps.cand_scores``: every candidate scored on every patch once, for the initial
-    labels and the admission bar (the unsupervised baseline uses neither), cached on disk
-    under a key of the score, the patches and the metric code."""
+def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path,
+                            rank: int, world: int, device: torch.device, show: bool,
+                            workers: Workers = INLINE) -> np.ndarray:
+    """:func:`candidate_scores` of every patch ``(P, K)``, for the initial labels and the
+    admission bar, cached on disk under a key of the score, the patches and the metric code;
+    zeros for the unsupervised baseline, which uses neither."""
     if cfg.mode == "unsupervised":
-        ps.cand_scores = np.zeros((len(ps.index), len(ps.names)))
-        return
+        return np.zeros((len(ps.index), len(ps.names)))
     key = content_key([ps.a, ps.b, ps.cands, ps.index],
                       [cfg.score, repr(cfg.score_weights()), str(ps.size), *ps.names,
                        *metric_sources()])
     path = cache_dir / cfg.pair_type / f"scores-{cfg.score}-{key}.npy"
     if ddp.all_ranks(path.is_file(), world):
-        ps.cand_scores = np.load(path, allow_pickle=False)
-        return
-    ps.cand_scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device,
-                                      show, workers)
+        return np.load(path, allow_pickle=False)
+    scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device, show,
+                              workers)
     if rank == 0:
-        save_array(path, ps.cand_scores)
+        save_array(path, scores)
+    return scores
 
 
 def predict(model: torch.nn.Module, ps: PatchSet, ids: np.ndarray, device: torch.device,
@@ -212,7 +215,8 @@ def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, wor
     """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
     def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
         def candidates(lo: int, hi: int) -> np.ndarray:
-            return np.stack([ps.candidate(np.full(len(sel[lo:hi]), k), sel[lo:hi])
+            chunk = sel[lo:hi]
+            return np.stack([ps.candidate(np.full(len(chunk), k), chunk)
                              for k in range(len(ps.names))])
         return (score_patches(score, ps, sel, candidates, workers, show, "scoring candidates"),)
     return ddp.sharded(score_all, ids, rank, world, device)[0]
@@ -325,7 +329,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
     with Workers(cfg.workers, preload=[__name__]) as workers:
         ps, pool, val = build_patch_set(cfg, cache, workers)
-        score_candidates(cfg, ps, score, cache, rank, world, device, show, workers)
+        ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
+                                                 show, workers)
         lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
         pools = Pools(ps, pool[lab], pool[unl])
 
