@@ -106,8 +106,8 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_method("always-fails", _fail, replace=True)
     spi = tmp_path / "log.csv"
-    spi.write_text("iteration,L,P,admitted,refined,mean_label_score,loss\n"
-                   "1,100,0,0,0,1.50,0.3\n2,100,20,20,0,1.55,0.2\n3,100,30,10,5,1.58,0.1\n")
+    spi.write_text("iteration,L,P,admitted,refined,label_gain,loss\n"
+                   "1,100,0,0,0,0.0,0.3\n2,100,20,20,0,0.01,0.2\n3,100,30,10,5,0.02,0.1\n")
     weights = tmp_path / "weights"  # untrained CT-MRI model and ablation: only CT-MRI gets them
     torch.manual_seed(0)
     save_weights(weights / "ct-mri.safetensors", LWNet(width=4), "untrained, for tests")
@@ -183,16 +183,16 @@ def test_read_spi_log_rejects_other_csv(tmp_path: Path) -> None:
 
 def test_default_spi_logs_finds_only_spi_logs(tmp_path: Path) -> None:
     (tmp_path / "spect-mri.log.csv").write_text(
-        "iteration,admitted,refined,mean_label_score\n1,5,0,1.6\n")
+        "iteration,admitted,refined,label_gain\n1,5,0,0.01\n")
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     (tmp_path / "ct-mri.md").write_text(  # a model card with its SPI log table
-        "# card\n\n## SPI log\n\n| iteration | L | admitted | refined | mean label score |\n"
-        "|---|---|---|---|---|\n| 1 | 300 | 0 | 0 | 1.3099 |\n| 2 | 300 | 4 | 1 | 1.3105 |\n"
+        "# card\n\n## SPI log\n\n| iteration | L | admitted | refined | label gain |\n"
+        "|---|---|---|---|---|\n| 1 | 300 | 0 | 0 | 0.0000 |\n| 2 | 300 | 4 | 1 | 0.0012 |\n"
         "\n## Test metrics\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     (tmp_path / "notes.md").write_text("# no log here\n")
     assert default_spi_logs(tmp_path) == {"spect-mri": tmp_path / "spect-mri.log.csv",
                                           "ct-mri": tmp_path / "ct-mri.md"}
     assert read_spi_log(tmp_path / "ct-mri.md") == [
-        {"iteration": 1.0, "admitted": 0.0, "refined": 0.0, "mean_label_score": 1.3099},
-        {"iteration": 2.0, "admitted": 4.0, "refined": 1.0, "mean_label_score": 1.3105}]
+        {"iteration": 1.0, "admitted": 0.0, "refined": 0.0, "label_gain": 0.0},
+        {"iteration": 2.0, "admitted": 4.0, "refined": 1.0, "label_gain": 0.0012}]
     assert default_spi_logs(tmp_path / "absent") == {}

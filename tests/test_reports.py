@@ -97,7 +97,7 @@ def test_comparison_grid_png() -> None:
 
 def test_spi_curves_png() -> None:
     log = [{"iteration": i, "admitted": 100 - 9 * i, "refined": 5 * i,
-            "mean_label_score": 1.5 + 0.01 * i} for i in range(1, 11)]
+            "label_gain": 0.002 * i} for i in range(1, 11)]
     assert min(_png_size(figures.spi_curves({"spect-mri": log, "ct-mri": log[:5]}))) > 200
 
 
@@ -142,7 +142,7 @@ def check_page_in_chromium(page: Path, tmp_path: Path) -> tuple[str, Path]:
 
 def test_page_loads_in_chromium(tmp_path: Path) -> None:
     png = figures.spi_curves({"m": [{"iteration": 1, "admitted": 3, "refined": 0,
-                                     "mean_label_score": 1.7}]})
+                                     "label_gain": 0.01}]})
     page = tmp_path / "index.html"
     page.write_text(render_page("Test report", [
         Section("Table", [html_table(["m", "v"], [["a", "1"]], {(0, 1): "best"})]),

@@ -132,6 +132,10 @@ def test_pool_update_admits_refines_and_never_worsens() -> None:
     assert (adm, ref) == (2, 0)
     np.testing.assert_array_equal(pools.P, [2, 4])
     np.testing.assert_array_equal(pools.U, [3, 5])
+    # Best candidates of patches 0..5: 1.2, 1.2, 1.2, 1.3, 1.4, 1.5 (sum 7.8); patch 4's pseudo
+    # label beats its best candidate by 0.1, patch 2's ties it.
+    assert pools.pool_label_score(ps) == pytest.approx((7.9 / 6, 0.1 / 6))
+    assert pools.mean_label_score() == pytest.approx((1.2 + 1.2 + 1.2 + 1.5) / 4)
     np.testing.assert_array_equal(pools.P_labels[:, 0, 0], [10, 30])
     old = pools.P_scores.copy()
     # Second round: U = [3, 5], P = [2, 4]; patch 2 improves, patch 4 gets worse.
@@ -217,11 +221,12 @@ def test_model_card_names_the_score_and_its_weights() -> None:
     from lwnet.training.card import model_card
 
     rows = [{"iteration": 1, "L": 10, "P": 2, "U": 8, "admitted": 2, "refined": 0,
-             "mean_label_score": 2.5, "train_loss": 0.2, "val_ssim_sum": 1.3}]
+             "mean_label_score": 2.5, "pool_label_score": 2.4, "label_gain": 0.01,
+             "train_loss": 0.2, "val_ssim_sum": 1.3}]
     card = model_card(TrainConfig(score="ssim_vif_qcb", vif_weight=0.5, qcb_weight=2.0),
                       ["mean", "gff"], rows)
     assert "- Score: ssim_vif_qcb (w_vif = 0.5, w_qcb = 2); τ = 1.0." in card
-    assert "| 1 | 10 | 2 | 8 | 2 | 0 |" in card
+    assert "| 1 | 10 | 2 | 8 | 2 | 0 | 2.5000 | 2.4000 | 0.0100 | 0.2000 | 1.3000 |" in card
     assert "- Score: ssim_sum; τ" in model_card(TrainConfig(), ["mean"], rows)
 
 

@@ -32,6 +32,9 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) ->
     assert [int(r["iteration"]) for r in rows] == [1, 2]
     assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
     assert int(rows[0]["L"]) == 45 and int(rows[0]["P"]) + int(rows[0]["U"]) == 45
+    # The pool's best labels never get worse; the gain is what P's labels add beyond them.
+    pool, gain = ([float(r[k]) for r in rows] for k in ("pool_label_score", "label_gain"))
+    assert 0 <= gain[0] <= gain[1] and pool[1] - pool[0] == pytest.approx(gain[1] - gain[0])
     assert out.is_file() and (tmp_path / "run/weights.md").is_file()
     assert (tmp_path / "run/config.json").is_file()
     # A second run in the same folder without --resume is refused.

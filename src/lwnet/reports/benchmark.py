@@ -419,8 +419,8 @@ def _spi_rows(rows: Sequence[Mapping[str, str]], path: Path) -> list[dict[str, f
 
 def read_spi_log(path: Path) -> list[dict[str, float]]:
     """Rows of an SPI log: a training run's ``log.csv``, or the ``## SPI log`` Markdown table
-    of a model card (``<model>.md`` beside the weights; headers like "mean label score" are
-    matched as ``mean_label_score``). Columns include :data:`figures.SPI_COLUMNS`.
+    of a model card (``<model>.md`` beside the weights; headers like "label gain" are
+    matched as ``label_gain``). Columns include :data:`figures.SPI_COLUMNS`.
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8")

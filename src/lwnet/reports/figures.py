@@ -239,15 +239,16 @@ def comparison_grid(
 # --- SPI curves ---------------------------------------------------------------------------------
 
 #: Columns an SPI log must have (one row per iteration; SPEC §3 step 5).
-SPI_COLUMNS = ("iteration", "admitted", "refined", "mean_label_score")
+SPI_COLUMNS = ("iteration", "admitted", "refined", "label_gain")
 
 
 def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
-    """Admitted and refined patches and the mean label score per SPI iteration.
+    """Admitted and refined patches and the label gain per SPI iteration.
 
     ``logs[model]`` is a table: rows with at least the keys of :data:`SPI_COLUMNS`.
     Left panel: patches admitted to / refined in the pseudo-labelled pool (solid / dashed);
-    right panel: mean score s of the labels in use (whichever SPI score the run used).
+    right panel: the label gain, mean over the pool of each patch's best label score minus its
+    best candidate's (in the run's SPI score), from 0 before the first iteration.
     """
     fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (model, rows) in enumerate(logs.items()):
@@ -257,14 +258,14 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
                   label=f"{model}: admitted")
         ax_n.plot(it, [float(r["refined"]) for r in rows], "--s", color=colour, markersize=3,
                   label=f"{model}: refined")
-        ax_s.plot(it, [float(r["mean_label_score"]) for r in rows], "-o", color=colour,
-                  markersize=3, label=model)
+        ax_s.plot([0.0, *it], [0.0, *(float(r["label_gain"]) for r in rows)], "-o",
+                  color=colour, markersize=3, label=model)
     ax_n.set_xlabel("iteration")
     ax_n.set_ylabel("patches")
     ax_n.set_title("pseudo labels admitted / refined")
     ax_s.set_xlabel("iteration")
-    ax_s.set_ylabel("mean label score s (the run's SPI score)")
-    ax_s.set_title("mean score of the labels in use")
+    ax_s.set_ylabel("mean gain in score s over the best candidate")
+    ax_s.set_title("what the pseudo labels add (whole pool)")
     ax_n.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax_n, ax_s):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers

@@ -33,15 +33,20 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
         "",
         "## SPI log",
         "",
-        "| iteration | L | P | U | admitted | refined | mean label score | train loss "
-        "| val SSIM sum |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Mean label score: over the labels in use (L ∪ P). Pool label score: over the whole "
+        "pool (L ∪ U ∪ P) of the best label each patch holds (a U patch: its best candidate); "
+        "label gain: how far that is above the best candidates, i.e. what the pseudo labels add.",
+        "",
+        "| iteration | L | P | U | admitted | refined | mean label score | pool label score "
+        "| label gain | train loss | val SSIM sum |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         val = r.get("val_ssim_sum")
         lines.append(f"| {r['iteration']} | {r['L']} | {r['P']} | {r['U']} | {r['admitted']} | "
-                     f"{r['refined']} | {r['mean_label_score']:.4f} | {r['train_loss']:.4f} | "
-                     f"{'' if val is None else f'{val:.4f}'} |")
+                     f"{r['refined']} | {r['mean_label_score']:.4f} | "
+                     f"{r['pool_label_score']:.4f} | {r['label_gain']:.4f} | "
+                     f"{r['train_loss']:.4f} | {'' if val is None else f'{val:.4f}'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,8 +5,8 @@ Run folder layout (only rank 0 writes):
 * ``config.json`` — the resolved configuration;
 * ``checkpoint.safetensors`` — the latest state, rewritten atomically after every epoch and
   after every screening (see :mod:`lwnet.training.checkpoint`);
-* ``log.csv`` — one row per iteration (|L|, |P|, admitted, refined, mean label score, training
-  loss, validation scores);
+* ``log.csv`` — one row per iteration (|L|, |P|, admitted, refined, mean label score, pool
+  label score and label gain, training loss, validation scores);
 * ``weights.safetensors`` + ``weights.md`` — the final model.
 
 Exact resume: the order of the samples of epoch e in iteration t comes from a generator seeded by
@@ -45,7 +45,7 @@ from lwnet.training.schedule import learning_rate
 from lwnet.training.score import Score, get_score, ssim_sum
 
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
-              "train_loss", "val_ssim_sum", "val_score"]
+              "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
 # Patches per scoring call: score_batches' batches and score_patches' worker chunks alike, so
 # results never depend on the number of workers.
@@ -256,7 +256,22 @@ class Pools:
         return out
 
     def mean_label_score(self) -> float:
+        """Mean score of the labels in use (L ∪ P); admitting hard patches can lower it."""
         return float(np.concatenate([self.L_scores, self.P_scores]).mean())
+
+    def pool_label_score(self, ps: PatchSet) -> tuple[float, float]:
+        """(mean, gain) of the best label every patch of the pool L ∪ U ∪ P holds.
+
+        A patch of L holds its best candidate, of U its best candidate (its label if it were
+        in L), of P its pseudo label. ``gain`` is that mean minus the mean best-candidate
+        score: what SPI's pseudo labels add over every method. The denominator is fixed, so
+        unlike :meth:`mean_label_score` this never falls (admission needs at least the best
+        candidate's score, refinement a higher one).
+        """
+        n = len(self.L) + len(self.U) + len(self.P)
+        best = ps.cand_scores[np.concatenate([self.L, self.U, self.P])].max(axis=1)
+        gain = float((self.P_scores - ps.cand_scores[self.P].max(axis=1)).sum() / n)
+        return float(best.mean()) + gain, gain
 
     def update(self, ps: PatchSet, preds: np.ndarray, scores: np.ndarray,
                tau: float) -> tuple[int, int]:
@@ -370,8 +385,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                 ids = np.concatenate([pools.U, pools.P])
                 preds, scores = screen(model, ps, score, ids, rank, world, device, workers)
                 row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
+            pool_score, gain = pools.pool_label_score(ps)
             row.update({"P": len(pools.P), "U": len(pools.U),
-                        "mean_label_score": pools.mean_label_score()})
+                        "mean_label_score": pools.mean_label_score(),
+                        "pool_label_score": pool_score, "label_gain": gain})
             if len(val):
                 pred = predict(model, ps, val, device)
                 a, b = ps.sources(val)
