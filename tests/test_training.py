@@ -243,3 +243,44 @@ def test_cosine_schedule_matches_its_formula_and_constant_is_flat() -> None:
     assert {learning_rate("constant", 1e-3, 0.0, p) for p in (0.0, 0.3, 1.0)} == {1e-3}
     with pytest.raises(ValueError, match="schedule"):
         learning_rate("step", 1e-3, 0.0, 0.5)
+
+
+def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path,
+                                                                 monkeypatch) -> None:
+    import inspect
+    import shutil
+
+    import lwnet.methods.laplacian
+    from lwnet.data.colour import luma8
+    from lwnet.data.datasets import ImagePair
+    from lwnet.data.io import read_image, write_image
+    from lwnet.methods import ExternalMethod
+    from lwnet.training import candidates as cand
+
+    mri, spect = sample / "SPECT-MRI/MRI/9028.png", sample / "SPECT-MRI/SPECT/9028.png"
+    pairs = [ImagePair("9028", mri, spect, "SPECT-MRI")]
+    a8, b8 = cand.load_sources(pairs)
+    cache = tmp_path / "cache"
+    # The key covers the code a built-in method runs (a stale Laplacian cache once trained
+    # models on the pyramid's old border handling).
+    assert inspect.getsource(lwnet.methods.laplacian) in cand.source_texts(cand.METHOD_CODE)
+    first = cand.builtin_candidates(pairs, a8, b8, "laplacian", cache)
+    [path] = cache.glob("laplacian-*.npy")
+    np.save(path, np.zeros_like(first))  # a cache hit returns the file, not a recomputation
+    assert not cand.builtin_candidates(pairs, a8, b8, "laplacian", cache).any()
+    monkeypatch.setattr(cand, "source_texts", lambda modules: ["the method was edited"])
+    np.testing.assert_array_equal(cand.builtin_candidates(pairs, a8, b8, "laplacian", cache),
+                                  first)
+    assert len(list(cache.glob("laplacian-*.npy"))) == 2
+    # External results: a replaced file gets new candidates.
+    result = tmp_path / "ext/Net/SPECT-MRI/9028.png"
+    result.parent.mkdir(parents=True)
+    shutil.copy(spect, result)
+    method = ExternalMethod(tmp_path / "ext/Net")
+    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0], b8[0])
+    write_image(result, read_image(mri), overwrite=True)
+    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0],
+                                  luma8(read_image(mri)))
+    result.unlink()
+    with pytest.raises(Exception, match="9028.png"):
+        cand.external_candidates(pairs, method, cache)

@@ -2,15 +2,18 @@
 
 Candidates are 8-bit greyscale luminance images (what the metrics see). Each method's
 candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
-folder under a key made of the method name, its source (built-in or the external folder) and
-the ordered pair ids, written atomically, so a re-run (or a second run on the same pair type)
-reuses them. The score of every candidate on every patch is cached beside them (see
-:func:`content_key`).
+folder, written atomically, so a re-run (or a second run on the same pair type) reuses them.
+The key holds everything the array depends on: the method name and the ordered pair ids, and
+for a built-in method the source code it runs (:data:`METHOD_CODE`), for an external one the
+path, size and modification time of every result file. An edited method or a replaced result
+folder thus gets new candidates instead of stale ones. The score of every candidate on every
+patch is cached beside them (see :func:`content_key`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,7 @@ import numpy as np
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, read_image
+from lwnet.errors import InputError
 from lwnet.parallel import INLINE, Workers
 
 CACHE_VERSION = "1"
@@ -42,18 +46,33 @@ def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
     return h.hexdigest()
 
 
-def cache_key(name: str, source: str, ids: list[str]) -> str:
-    """Short hash naming one method's candidates for an ordered list of pair ids."""
-    return content_key([], [name, source, *ids])
+#: Modules (packages: every file in them) whose code makes the built-in candidates.
+METHOD_CODE = ("lwnet.methods", "lwnet.metrics", "lwnet.data.colour")
+#: Modules whose code makes the candidate scores.
+SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
 
 
-def metric_sources() -> list[str]:
-    """The source text of the score and metric modules: a change there invalidates scores."""
-    import lwnet.metrics
-    import lwnet.training.score
+def source_texts(modules: tuple[str, ...]) -> list[str]:
+    """The source text of ``modules``, every ``.py`` file of a package, for cache keys: any
+    edit there invalidates what was cached (conservative: comments count too)."""
+    texts = []
+    for name in modules:
+        path = Path(importlib.import_module(name).__file__)
+        files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+        texts += [f.read_text(encoding="utf-8") for f in files]
+    return texts
 
-    files = sorted(Path(lwnet.metrics.__file__).parent.glob("*.py"))
-    return [f.read_text() for f in [*files, Path(lwnet.training.score.__file__)]]
+
+def file_stamps(paths: list[Path]) -> list[str]:
+    """``path:size:mtime_ns`` of each file, for cache keys over files read from disk."""
+    stamps = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read label candidate ({exc.strerror})") from None
+        stamps.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+    return stamps
 
 
 def save_array(path: Path, arr: np.ndarray) -> None:
@@ -84,7 +103,8 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
     """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
     as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given."""
     ids = [p.id for p in pairs]
-    path = cache_dir / f"{name}-{cache_key(name, 'builtin', ids)}.npy"
+    key = content_key([], [name, "builtin", *ids, *source_texts(METHOD_CODE)])
+    path = cache_dir / f"{name}-{key}.npy"
 
     def compute() -> np.ndarray:
         args = ((name, a, b) for a, b in zip(a8, b8))
@@ -97,7 +117,8 @@ def external_candidates(pairs: list[ImagePair], method, cache_dir: Path) -> np.n
     uint8 luma ``(N, H, W)``; cached. Callers pass train pairs only."""
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
-    key = cache_key(method.name, str(method.path(pair_type, ids[0])), ids)
+    key = content_key([], [method.name, *ids,
+                           *file_stamps([Path(method.path(pair_type, i)) for i in ids])])
     path = cache_dir / f"ext-{method.name}-{key}.npy"
 
     def compute() -> np.ndarray:
