@@ -16,7 +16,8 @@ from lwnet.data.io import read_image, write_image
 from lwnet.errors import OutputExistsError
 from lwnet.inference import save_weights
 from lwnet.model import LWNet
-from lwnet.methods import register_method, registry
+from lwnet.methods import builtin_code_digest, register_method, registry
+from lwnet.reports import benchmark as benchmark_module
 from lwnet.reports.benchmark import (
     BenchmarkConfig,
     PairResult,
@@ -143,18 +144,22 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert "| mean | — | — |" in complexity and "CopyMRI" not in complexity
     params = sum(p.numel() for p in LWNet(width=4).parameters())
     assert f"| LWNet (ct-mri) | {params:,} |" in complexity
-    assert (out / "cache/mean/CT-MRI/16011.png").is_file()
+    cached = out / f"cache/mean@{builtin_code_digest()}/CT-MRI/16011.png"
+    assert cached.is_file()
 
     # A second run refuses to overwrite, and with --overwrite reuses the cached outputs.
     with pytest.raises(OutputExistsError):
         run_benchmark(cfg)
-    cached = out / "cache/mean/CT-MRI/16011.png"
     before = cached.stat().st_mtime_ns
     cfg.overwrite = True
     cfg.methods, cfg.pairs = ["mean", "CopyMRI"], ["CT-MRI"]
     run_benchmark(cfg)
     assert cached.stat().st_mtime_ns == before
     assert "always-fails" not in index.read_text()
+    # After an edit of the methods' code, their outputs are computed afresh.
+    monkeypatch.setattr(benchmark_module, "builtin_code_digest", lambda: "edited")
+    run_benchmark(cfg)
+    assert (out / "cache/mean@edited/CT-MRI/16011.png").is_file()
 
     dom, shot = check_page_in_chromium(index, tmp_path)
     assert 'data-images="ok"' in dom

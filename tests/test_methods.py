@@ -141,3 +141,45 @@ def test_base_rule_on_flat_images(name: str) -> None:
     np.testing.assert_allclose(fn(a, b, base_rule="max"), 0.6, atol=1e-6)
     with pytest.raises(ValueError, match="base_rule"):
         fn(a, b, base_rule="min")
+
+
+def test_code_digest_follows_every_file_of_a_package(tmp_path, monkeypatch) -> None:
+    from lwnet._code import code_digest
+
+    pkg = tmp_path / "fake_methods"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "rule.py").write_text("WEIGHT = 0.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = code_digest(("fake_methods",))
+    (pkg / "rule.py").write_text("WEIGHT = 0.6\n")
+    code_digest.cache_clear()
+    assert code_digest(("fake_methods",)) != before
+    code_digest.cache_clear()
+
+
+def test_builtin_code_covers_every_module_a_builtin_method_uses() -> None:
+    """Every lwnet module a built-in method reaches is in BUILTIN_CODE, so its output caches
+    (SPI candidates, the benchmark's fused images) follow any edit of it."""
+    import importlib
+    import types
+
+    from lwnet.methods.registry import _REGISTRY, BUILTIN_CODE
+
+    def covered(module: str) -> bool:
+        return any(module == c or module.startswith(c + ".") for c in BUILTIN_CODE)
+
+    todo = [t.split(":")[0] for t in _REGISTRY.values() if isinstance(t, str)]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name == "lwnet.methods.registry":
+            continue
+        seen.add(name)
+        assert covered(name), name
+        for value in vars(importlib.import_module(name)).values():
+            used = value.__name__ if isinstance(value, types.ModuleType) else getattr(
+                value, "__module__", None)
+            if isinstance(used, str) and used.startswith("lwnet."):
+                todo.append(used)
+    assert {"lwnet.methods.pyramid", "lwnet.methods._common"} <= seen

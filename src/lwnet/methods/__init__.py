@@ -6,12 +6,19 @@ keeps the common zero background at exactly 0 (SPEC §1); :func:`get_method` fin
 
 from lwnet.methods.dataset import DatasetRun, fuse_dataset, fuse_folders, fuse_pairs, output_path
 from lwnet.methods.external import ExternalMethod, external_methods
-from lwnet.methods.registry import FuseFn, get_method, method_names, register_method
+from lwnet.methods.registry import (
+    FuseFn,
+    builtin_code_digest,
+    get_method,
+    method_names,
+    register_method,
+)
 
 __all__ = [
     "DatasetRun",
     "ExternalMethod",
     "FuseFn",
+    "builtin_code_digest",
     "external_methods",
     "fuse_dataset",
     "fuse_folders",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lwnet._code import code_digest
 from lwnet.errors import InputError
 
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -26,6 +27,17 @@ _REGISTRY: dict[str, str | FuseFn] = {
     "edge": "lwnet.methods.edge:edge",
     "pcnn": "lwnet.methods.pcnn:pcnn",
 }
+
+
+#: The code the built-in methods' cached outputs depend on: the methods and the BT.601 colour
+#: conversion that turns their results into 8-bit luma.
+BUILTIN_CODE = ("lwnet.methods", "lwnet.data.colour")
+
+
+def builtin_code_digest() -> str:
+    """Digest of :data:`BUILTIN_CODE`: caches of built-in methods' outputs carry it, so an
+    edited method is recomputed (methods added with :func:`register_method` are not covered)."""
+    return code_digest(BUILTIN_CODE)
 
 
 def register_method(name: str, target: str | FuseFn, *, replace: bool = False) -> None:

@@ -9,8 +9,9 @@ Layout of a report folder::
       scores/<PAIR>.csv               per-image metric values (what the box plots show)
       figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
-      cache/<Method>/<PAIR>/<id>.png  fused luminance of every computed method (reused;
-                                      LWNet as LWNet@<weights digest>)
+      cache/<Method>@<digest>/<PAIR>/<id>.png  fused luminance of every computed method
+                                      (reused; the digest is of the weights for LWNet, of the
+                                      methods' code for classical methods)
       cache/metrics/<PAIR>/<Method>.csv  per-image metrics (reused while newer than the images)
 
 A computed method's fused luminance is cached in the layout of an external results folder, so
@@ -52,10 +53,12 @@ from lwnet.evaluation.tables import ROW_KEYS
 from lwnet.inference import WEIGHTS_DIR
 from lwnet.methods import (
     ExternalMethod,
+    builtin_code_digest,
     external_methods,
-    fuse_dataset,
+    fuse_pairs,
     get_method,
     method_names,
+    output_path,
     register_method,
 )
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
@@ -122,12 +125,14 @@ class Row:
 
     @property
     def cache_name(self) -> str:
-        """Folder name in the cache; LWNet rows carry their weights' digest, so retrained
-        weights never reuse stale outputs."""
-        if self.weights is None:
-            return self.name
-        digest = hashlib.sha256(self.weights.read_bytes()).hexdigest()[:12]
-        return f"{self.name}@{digest}"
+        """Folder name in the cache: LWNet rows carry their weights' digest, classical rows the
+        digest of the built-in methods' code, so retrained weights or an edited method never
+        reuse stale outputs."""
+        if self.weights is not None:
+            return f"{self.name}@{hashlib.sha256(self.weights.read_bytes()).hexdigest()[:12]}"
+        if self.kind == "classical":
+            return f"{self.name}@{builtin_code_digest()}"
+        return self.name
 
 
 @dataclass
@@ -243,15 +248,18 @@ def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
              progress: bool) -> int:
     """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written.
 
-    An LWNet row is registered (as its cache name) in the method registry for the run, since
-    :func:`fuse_dataset` runs registered methods.
+    Outputs go to ``cache/<row.cache_name>``. An LWNet row is registered (as its cache name) in
+    the method registry for the run, since :func:`fuse_pairs` runs registered methods.
     """
     if row.kind == "external":
         return 0
-    if row.kind == "LWNet":  # fuse_dataset runs registered methods; the name is per weights
-        register_method(row.cache_name, row.fn, replace=True)
-    run = fuse_dataset([row.cache_name], harvard, pair_type, cache, split="test", jobs=jobs,
-                       luma=True, progress=progress)
+    method = row.name
+    if row.kind == "LWNet":  # the name is per weights
+        method = row.cache_name
+        register_method(method, row.fn, replace=True)
+    run = fuse_pairs([method], harvard_pairs(harvard, pair_type, "test"),
+                     lambda _, pair: output_path(cache, row.cache_name, pair_type, pair.id),
+                     jobs=jobs, luma=True, progress=progress, label=pair_type)
     return run.written
 
 

@@ -4,7 +4,8 @@ Candidates are 8-bit greyscale luminance images (what the metrics see). Each met
 candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
 folder, written atomically, so a re-run (or a second run on the same pair type) reuses them.
 The key holds everything the array depends on: the method name and the ordered pair ids, and
-for a built-in method the source code it runs (:data:`METHOD_CODE`), for an external one the
+for a built-in method a digest of the code it runs
+(:func:`lwnet.methods.builtin_code_digest`), for an external one the
 path, size and modification time of every result file. An edited method or a replaced result
 folder thus gets new candidates instead of stale ones. The score of every candidate on every
 patch is cached beside them (see :func:`content_key`).
@@ -13,7 +14,6 @@ patch is cached beside them (see :func:`content_key`).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +24,7 @@ from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, read_image
 from lwnet.errors import InputError
+from lwnet.methods.registry import builtin_code_digest
 from lwnet.parallel import INLINE, Workers
 
 CACHE_VERSION = "1"
@@ -46,21 +47,8 @@ def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
     return h.hexdigest()
 
 
-#: Modules (packages: every file in them) whose code makes the built-in candidates.
-METHOD_CODE = ("lwnet.methods", "lwnet.metrics", "lwnet.data.colour")
 #: Modules whose code makes the candidate scores.
 SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
-
-
-def source_texts(modules: tuple[str, ...]) -> list[str]:
-    """The source text of ``modules``, every ``.py`` file of a package, for cache keys: any
-    edit there invalidates what was cached (conservative: comments count too)."""
-    texts = []
-    for name in modules:
-        path = Path(importlib.import_module(name).__file__)
-        files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
-        texts += [f.read_text(encoding="utf-8") for f in files]
-    return texts
 
 
 def file_stamps(paths: list[Path]) -> list[str]:
@@ -103,7 +91,7 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
     """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
     as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given."""
     ids = [p.id for p in pairs]
-    key = content_key([], [name, "builtin", *ids, *source_texts(METHOD_CODE)])
+    key = content_key([], [name, "builtin", *ids, builtin_code_digest()])
     path = cache_dir / f"{name}-{key}.npy"
 
     def compute() -> np.ndarray:

@@ -33,8 +33,9 @@ from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
+from lwnet._code import code_digest
 from lwnet.training.candidates import (SCORE_CODE, all_candidates, content_key, load_sources,
-                                       save_array, source_texts)
+                                       save_array)
 from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
                                        rng_state, save_checkpoint, set_rng_state)
 from lwnet.training.config import TrainConfig
@@ -172,7 +173,7 @@ def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_
         return np.zeros((len(ps.index), len(ps.names)))
     key = content_key([ps.a, ps.b, ps.cands, ps.index],
                       [cfg.score, repr(cfg.score_weights()), str(ps.size), *ps.names,
-                       *source_texts(SCORE_CODE)])
+                       code_digest(SCORE_CODE)])
     path = cache_dir / cfg.pair_type / f"scores-{cfg.score}-{key}.npy"
     if ddp.all_ranks(path.is_file(), world):
         return np.load(path, allow_pickle=False)
