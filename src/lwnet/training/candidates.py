@@ -4,10 +4,9 @@ Candidates are 8-bit greyscale luminance images (what the metrics see). Each met
 candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
 folder, written atomically, so a re-run (or a second run on the same pair type) reuses them.
 The key holds everything the array depends on: the method name and the ordered pair ids, and
-for a built-in method a digest of the code it runs
-(:func:`lwnet.methods.builtin_code_digest`), for an external one the
-path, size and modification time of every result file. An edited method or a replaced result
-folder thus gets new candidates instead of stale ones. The score of every candidate on every
+for a built-in method a digest of the code it runs (:func:`lwnet.methods.builtin_code_digest`),
+for an external one the path, size and modification time of every result file. An edited
+method or a replaced result folder thus gets new candidates instead of stale ones. The score of every candidate on every
 patch is cached beside them (see :func:`content_key`).
 """
 
@@ -45,10 +44,6 @@ def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
         h.update(np.ascontiguousarray(arr).data)
     h.update("\n".join([CACHE_VERSION, *texts]).encode())
     return h.hexdigest()
-
-
-#: Modules whose code makes the candidate scores.
-SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
 
 
 def file_stamps(paths: list[Path]) -> list[str]:

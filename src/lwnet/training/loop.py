@@ -34,8 +34,7 @@ from lwnet.errors import ConfigError, InputError
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
 from lwnet._code import code_digest
-from lwnet.training.candidates import (SCORE_CODE, all_candidates, content_key, load_sources,
-                                       save_array)
+from lwnet.training.candidates import all_candidates, content_key, load_sources, save_array
 from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
                                        rng_state, save_checkpoint, set_rng_state)
 from lwnet.training.config import TrainConfig
@@ -48,6 +47,8 @@ from lwnet.training.score import Score, get_score, ssim_sum
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
+#: Modules whose code makes the candidate scores (part of the score cache's key).
+SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
 # Patches per scoring call: score_batches' batches and score_patches' worker chunks alike, so
 # results never depend on the number of workers.
 SCORE_BATCH = 64
