@@ -2,8 +2,9 @@
 
 SPEC §6 protocol: the SPECT-MRI model on SPECT-MRI (37 test pairs) and, unchanged, on PET-MRI
 (30); the CT-MRI model on CT-MRI (30). Metrics via :func:`lwnet.evaluation.evaluate_folders`
-(i.e. :func:`lwnet.metrics.compute_metrics`). Per-method rows are cached as CSV in ``--out`` so
-reference methods are computed once and models can be added later. ``--reference-rows`` takes
+(i.e. :func:`lwnet.metrics.compute_metrics`). Per-method rows are cached as CSV in ``--out``
+(named with a digest of the method and metric code) so reference methods are computed once and
+models can be added later. ``--reference-rows`` takes
 per-image rows written by ``lwnet evaluate`` (same metric code) instead of recomputing them.
 
     python benchmarks/bench_spi.py --out DIR \
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lwnet._code import code_digest
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import (
     clear_sign,
@@ -40,7 +42,9 @@ from lwnet.evaluation import (
 from lwnet.inference import load_model
 from lwnet.inference.api import network_method
 from lwnet.methods import external_methods, method_names, register_method
+from lwnet.methods.registry import BUILTIN_CODE
 from lwnet.metrics import METRIC_NAMES
+from lwnet.reports.benchmark import METRIC_CODE
 from lwnet.training.card import ship
 
 # Which model's pair type serves each test pair type.
@@ -48,7 +52,9 @@ MODEL_FOR = {"SPECT-MRI": "SPECT-MRI", "PET-MRI": "SPECT-MRI", "CT-MRI": "CT-MRI
 
 
 def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[dict]:
-    path = out / pair_type / f"{name.replace(':', '_')}.csv"
+    # Keyed by the code that makes the rows, so an edited method or metric recomputes them.
+    digest = code_digest((*METRIC_CODE, *BUILTIN_CODE))
+    path = out / pair_type / f"{name.replace(':', '_')}@{digest}.csv"
     if not path.is_file():
         rows = evaluate_folders(pairs, {name: spec}, jobs=1, extras=False, progress=False)
         path.parent.mkdir(parents=True, exist_ok=True)

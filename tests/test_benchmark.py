@@ -160,6 +160,10 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     monkeypatch.setattr(benchmark_module, "builtin_code_digest", lambda: "edited")
     run_benchmark(cfg)
     assert (out / "cache/mean@edited/CT-MRI/16011.png").is_file()
+    # After an edit of the metric code, the per-image metrics are computed afresh.
+    monkeypatch.setattr(benchmark_module, "code_digest", lambda modules: "metrics-edited")
+    run_benchmark(cfg)
+    assert (out / "cache/metrics@metrics-edited/CT-MRI/mean@edited.csv").is_file()
 
     dom, shot = check_page_in_chromium(index, tmp_path)
     assert 'data-images="ok"' in dom

@@ -12,7 +12,9 @@ Layout of a report folder::
       cache/<Method>@<digest>/<PAIR>/<id>.png  fused luminance of every computed method
                                       (reused; the digest is of the weights for LWNet, of the
                                       methods' code for classical methods)
-      cache/metrics/<PAIR>/<Method>.csv  per-image metrics (reused while newer than the images)
+      cache/metrics@<digest>/<PAIR>/<Method>[@<digest>].csv  per-image metrics (reused while
+                                      newer than the images; the folder's digest is that of
+                                      the metric code)
 
 A computed method's fused luminance is cached in the layout of an external results folder, so
 cached and external methods are read back the same way (:class:`ExternalMethod`). A method that
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from lwnet._code import code_digest
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, read_image
@@ -64,6 +67,9 @@ from lwnet.methods import (
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
 from lwnet.reports.html import Section, html_table, image_tag, render_page
+
+#: The code behind the cached per-image metrics: an edit there recomputes them.
+METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour")
 
 #: Weights applied to each pair type: the SPECT-MRI model also runs, unchanged, on PET-MRI.
 MODEL_FOR_PAIR = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
@@ -334,7 +340,7 @@ def _evaluate(pairs: Sequence, todo: Mapping[str, Path], jobs: int, progress: bo
 
 
 def _score_store(cache: Path, pair_type: str, name: str) -> Path:
-    return cache / "metrics" / pair_type / f"{name}.csv"
+    return cache / f"metrics@{code_digest(METRIC_CODE)}" / pair_type / f"{name}.csv"
 
 
 # --- complexity ---------------------------------------------------------------------------------
