@@ -4,8 +4,8 @@ SPEC §6 protocol: the SPECT-MRI model on SPECT-MRI (37 test pairs) and, unchang
 (30); the CT-MRI model on CT-MRI (30). Metrics via :func:`lwnet.evaluation.evaluate_folders`
 (i.e. :func:`lwnet.metrics.compute_metrics`). Per-method rows are cached as CSV in ``--out``
 (named with a digest of the method and metric code) so reference methods are computed once and
-models can be added later. ``--reference-rows`` takes
-per-image rows written by ``lwnet evaluate`` (same metric code) instead of recomputing them.
+models can be added later. ``--reference-rows`` takes per-image rows written by
+``lwnet evaluate`` (same metric code) instead of recomputing them.
 
     python benchmarks/bench_spi.py --out DIR \
         --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
