@@ -6,8 +6,8 @@ folder, written atomically, so a re-run (or a second run on the same pair type) 
 The key holds everything the array depends on: the method name and the ordered pair ids, and
 for a built-in method a digest of the code it runs (:func:`lwnet.methods.builtin_code_digest`),
 for an external one the path, size and modification time of every result file. An edited
-method or a replaced result folder thus gets new candidates instead of stale ones. The score of every candidate on every
-patch is cached beside them (see :func:`content_key`).
+method or a replaced result folder thus gets new candidates instead of stale ones. The score of
+every candidate on every patch is cached beside them (see :func:`content_key`).
 """
 
 from __future__ import annotations

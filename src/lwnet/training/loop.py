@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lwnet._code import code_digest
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
-from lwnet._code import code_digest
 from lwnet.training.candidates import all_candidates, content_key, load_sources, save_array
 from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
                                        rng_state, save_checkpoint, set_rng_state)
