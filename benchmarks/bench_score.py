@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import paired_difference
 from lwnet.inference import load_model
 from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
 from lwnet.training.config import TrainConfig
-from lwnet.training.loop import PatchSet, patch_table, predict, score_batches
+from lwnet.training.loop import PatchSet, patch_table, predict, score_batches, training_pairs
 from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
 
 
@@ -32,8 +31,7 @@ def main() -> None:
     p.add_argument("runs", nargs="+", type=Path)
     args = p.parse_args()
     cfg = TrainConfig(**json.loads((args.runs[0] / "config.json").read_text()))
-    root = Path(cfg.data_root) if cfg.data_root else default_data_root() / "harvard"
-    a8, b8 = load_sources(harvard_pairs(root, cfg.pair_type, "train"))
+    a8, b8 = load_sources(training_pairs(cfg))
     full, _, val = patch_table(cfg, len(a8), a8.shape[1:])
     ps = PatchSet(a8, b8, np.zeros((0,) + a8.shape, np.uint8), [], full[val], cfg.patch_size,
                   np.zeros(0))

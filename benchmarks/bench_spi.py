@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +133,7 @@ def main() -> None:
     if args.ship:
         for pair, weights in models.get("LWNet", {}).items():
             head = ("## Test metrics (lwnet.metrics; best **bold**, second *italic*)\n\n"
-                    "Command: `python benchmarks/bench_spi.py` (see docs/benchmarks.md).\n\n")
+                    f"Command: `python {shlex.join(sys.argv)}` (docs/benchmarks.md).\n\n")
             extras = [Path(f).read_text().strip() for key, f in
                       (item.split("=", 1) for item in args.card_extra) if key == pair]
             print(ship(Path(weights), args.ship / f"{pair.lower()}.safetensors",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _killable import TINY, env, make_tiny_root
+from _killable import TINY, env, make_tiny_root, weights_hash
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,69 @@ def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None
     const = train(load_config(None, None, sets), tmp_path / "const", progress=False)
     a, b = load_file(str(const)), load_file(str(tmp_path / "cos/weights.safetensors"))
     assert any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)  # it changes training
+
+
+def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_them(
+        tiny_root, tmp_path) -> None:
+    """A folder of one's own pairs: no split file (``split = ""``), external results beside it."""
+    import shutil
+
+    from lwnet.errors import InputError
+    from lwnet.training import load_config
+    from lwnet.training.loop import build_patch_set
+
+    own = tmp_path / "mine"
+    shutil.copytree(tiny_root / "SPECT-MRI", own / "SPECT-MRI")
+    sets = [*TINY, f"data_root='{own}'", "external_root=''"]
+    with pytest.raises(InputError, match='SPECT-MRI_train.txt: no such split file.*split = ""'):
+        build_patch_set(load_config(None, None, sets), tmp_path / "cache")
+    results = tmp_path / "external/Mine/SPECT-MRI"  # external/<Method>/<PAIR>/<id>.png
+    results.mkdir(parents=True)
+    for i in range(4):
+        shutil.copy(own / f"SPECT-MRI/MRI/{i}.png", results / f"{i}.png")
+    ps, pool, val = build_patch_set(load_config(None, None, [*sets, "split=''"]),
+                                    tmp_path / "cache")
+    assert ps.names == ["mean", "max", "ext:Mine"]
+    assert len(ps.a) == 4 and len(pool) + len(val) == 4 * 25  # every pair, 5×5 patches each
+    missing = [*sets, "split=''", f"external_root='{tmp_path / 'nowhere'}'"]
+    with pytest.raises(InputError, match="nowhere: no such external results folder"):
+        build_patch_set(load_config(None, None, missing), tmp_path / "cache")
+
+
+def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    from lwnet.errors import WeightsError
+    from lwnet.inference import shipped_weights
+    from lwnet.training import load_config, train
+    from lwnet.training.loop import build_model, init_weights_path
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1", "samples_per_epoch=8"]
+    first = train(load_config(None, None, sets), tmp_path / "a", progress=False)
+    init = tmp_path / "start.safetensors"
+    init.write_bytes(first.read_bytes())
+    cfg = load_config(None, None, [*sets, f"init_weights='{init}'"])
+    assert init_weights_path(cfg) == init
+    start = build_model(cfg, init).state_dict()
+    saved = load_file(str(init))
+    assert all(np.array_equal(start[k].numpy(), saved[k].numpy()) for k in saved)
+    assert not all(np.array_equal(v.numpy(), build_model(cfg).state_dict()[k].numpy())
+                   for k, v in start.items())  # not the seeded random init
+    tuned = train(cfg, tmp_path / "b", progress=False)
+    card = (tmp_path / "b/weights.md").read_text()
+    assert "initial weights: start.safetensors (sha256 " in card
+    assert f"Data: pairs under {tiny_root}, SPECT-MRI, train split only" in card
+    assert "pool 90 patches, |L| = 45, 10 held out" in card  # 4 pairs × 25 patches, as run
+    # A finished run resumed after the init file is gone: weights and card from the checkpoint.
+    before = weights_hash(tuned)
+    init.unlink()
+    train(cfg, tmp_path / "b", resume=True, progress=False)
+    assert weights_hash(tuned) == before and (tmp_path / "b/weights.md").read_text() == card
+    wider = load_config(None, None, [*sets, "model.width=6", f"init_weights='{first}'"])
+    with pytest.raises(WeightsError, match=f"{first}: weights do not fit"):
+        build_model(wider, init_weights_path(wider))
+    pet = load_config(None, None, [*sets, "pair_type=PET-MRI", "init_weights=shipped"])
+    assert init_weights_path(pet) == shipped_weights("SPECT-MRI")
 
 
 def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_root, tmp_path):

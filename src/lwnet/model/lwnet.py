@@ -77,7 +77,7 @@ class LWNet(nn.Module):
         self.decoder = Decoder(width, **blocks)
         self.background_threshold = background_threshold
         # Channels-last (NHWC) parameters make the CPU convolutions run channels-last, about
-        # 1.5-2x faster at these widths for inference and training (docs/benchmarks.md); the
+        # 1.4x less CPU at widths 12 and 16 for inference and training (docs/benchmarks.md); the
         # input layout does not matter and the (N, 1, H, W) output is plainly contiguous.
         self.to(memory_format=torch.channels_last)
 

@@ -9,8 +9,10 @@ import torch
 from lwnet.training.config import TrainConfig
 
 
-def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> str:
-    """Markdown card: data, preset, mode, label sources, score and the per-iteration SPI log."""
+def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
+               init_note: str = "") -> str:
+    """Markdown card: data, preset, mode, label sources, score, initial weights and the
+    per-iteration SPI log. ``init_note``: the weights the run started from ('' = random)."""
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
             if cfg.mode != "unsupervised" else
             "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
@@ -18,18 +20,17 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
     lines = [
         f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'})",
         "",
-        f"- Data: Harvard Whole Brain Atlas (AANLIB; K. A. Johnson, J. A. Becker), "
-        f"{cfg.pair_type} train split only.",
+        f"- Data: {_data_text(cfg)}.",
         f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "
-        f"pool {'all' if not cfg.max_patches else cfg.max_patches} patches, "
-        f"{cfg.val_patches} held out for validation; |L| = {cfg.labelled}.",
+        f"{_pool_text(cfg, rows)}, {cfg.val_patches} held out for validation.",
         f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
         f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
         f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, seed {cfg.seed}.",
         f"- Loss: {loss}.",
         f"- Score: {cfg.score}{_weights_text(cfg.score_weights())}; τ = {cfg.tau}.",
         f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",
-        f"- Model config: {cfg.model or 'defaults'}.",
+        f"- Model config: {cfg.model or 'defaults'}; initial weights: "
+        f"{init_note or 'random (seeded)'}.",
         "",
         "## SPI log",
         "",
@@ -48,6 +49,22 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict]) -> 
                      f"{r['pool_label_score']:.4f} | {r['label_gain']:.4f} | "
                      f"{r['train_loss']:.4f} | {'' if val is None else f'{val:.4f}'} |")
     return "\n".join(lines) + "\n"
+
+
+def _pool_text(cfg: TrainConfig, rows: list[dict]) -> str:
+    """The pool as the run had it (from its log), e.g. ``pool 4000 patches, |L| = 2000``."""
+    if not rows:
+        return f"pool {cfg.max_patches or 'all'} patches, |L| = {cfg.labelled}"
+    first = rows[0]
+    return f"pool {first['L'] + first['P'] + first['U']} patches, |L| = {first['L']}"
+
+
+def _data_text(cfg: TrainConfig) -> str:
+    """Which pairs trained the model: the shared Harvard data or the folder named."""
+    source = (f"pairs under {cfg.data_root}" if cfg.data_root else
+              "Harvard Whole Brain Atlas (AANLIB; K. A. Johnson, J. A. Becker)")
+    split = f"{cfg.split} split only" if cfg.split else "every pair"
+    return f"{source}, {cfg.pair_type}, {split}"
 
 
 def _weights_text(weights: dict[str, float]) -> str:

@@ -45,7 +45,9 @@ class TrainConfig:
 
     pair_type: str = "SPECT-MRI"
     data_root: str = ""  # Harvard-layout root; "" = <$LWNET_DATA>/harvard
-    external_root: str = ""  # external/ results folder; "" = <$LWNET_DATA>/external, "none" = off
+    split: str = "train"  # ids from <data_root>/splits/<pair_type>_<split>.txt; "" = every pair
+    external_root: str = ""  # external results; "" = the `external` folder beside data_root
+    init_weights: str = ""  # "" = random init; "shipped" or a weights file to fine-tune from
     methods: list[str] = field(default_factory=lambda: ["all"])  # built-in label candidates
     cache_dir: str = ""  # candidate cache; "" = <run_dir>/cache
     mode: str = "spi"

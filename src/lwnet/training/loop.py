@@ -17,6 +17,7 @@ interrupted epoch from the same state and data order and ends with the same weig
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -29,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._code import code_digest
-from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
 from lwnet.parallel import INLINE, Workers
@@ -144,20 +145,53 @@ def patch_table(cfg: TrainConfig, n_pairs: int,
     return full, np.sort(pool), np.sort(val)
 
 
+def data_root(cfg: TrainConfig) -> Path:
+    """The Harvard-layout folder a run reads: ``data_root``, or ``<$LWNET_DATA>/harvard``."""
+    return Path(cfg.data_root) if cfg.data_root else default_data_root() / "harvard"
+
+
+def training_pairs(cfg: TrainConfig) -> list[ImagePair]:
+    """The pairs of ``pair_type`` a run trains on: the ids of ``split``, or every pair for
+    ``split = ""`` (a folder of one's own pairs without a split file)."""
+    root = data_root(cfg)
+    try:
+        return harvard_pairs(root, cfg.pair_type, cfg.split or None)
+    except InputError as exc:
+        if cfg.split and not (root / "splits").is_dir():
+            raise InputError(f"{exc} (to train on every pair of {root / cfg.pair_type}, "
+                             "set split = \"\")") from None
+        raise
+
+
+def external_root(cfg: TrainConfig) -> Path | None:
+    """Folder of external results used as label candidates, or None.
+
+    ``external_root = ""`` takes the ``external`` folder beside the data root when there is one
+    (``$LWNET_DATA/external`` for the shared data); ``"none"`` turns them off; a folder named
+    explicitly must exist.
+    """
+    if cfg.external_root == "none":
+        return None
+    if not cfg.external_root:
+        beside = data_root(cfg).parent / "external"
+        return beside if beside.is_dir() else None
+    path = Path(cfg.external_root)
+    if not path.is_dir():
+        raise InputError(f"{path}: no such external results folder (config key "
+                         "'external_root'; \"none\" turns external candidates off)")
+    return path
+
+
 def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE,
                     ) -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
 
-    Only ids of the ``train`` split are ever read, for the sources and for external results.
+    Only ids of ``split`` are ever read, for the sources and for external results.
     """
-    data = default_data_root()
-    root = Path(cfg.data_root) if cfg.data_root else data / "harvard"
-    ext = {"": data / "external", "none": None}.get(cfg.external_root,
-                                                   Path(cfg.external_root or "."))
-    pairs = harvard_pairs(root, cfg.pair_type, "train")
+    pairs = training_pairs(cfg)
     a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, cfg.methods, ext, cache_dir / cfg.pair_type,
-                                  workers)
+    names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
+                                  cache_dir / cfg.pair_type, workers)
     full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
@@ -300,14 +334,38 @@ def epoch_order(cfg: TrainConfig, n_items: int, iteration: int, epoch: int) -> n
     return order[:cfg.samples_per_epoch] if cfg.samples_per_epoch else order
 
 
-def build_model(cfg: TrainConfig) -> torch.nn.Module:
+def init_weights_path(cfg: TrainConfig) -> Path | None:
+    """The weights file a run starts from: None (random init), the shipped model of
+    ``pair_type`` for ``init_weights = "shipped"``, or the file named."""
+    from lwnet.inference import shipped_weights
+
+    if not cfg.init_weights:
+        return None
+    return shipped_weights(cfg.pair_type) if cfg.init_weights == "shipped" else Path(
+        cfg.init_weights)
+
+
+def init_weights_note(path: Path | None) -> str:
+    """How a run was initialised, for its model card: the file and its SHA-256 prefix."""
+    if path is None:
+        return ""
+    return f"{path.name} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:16]})"
+
+
+def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
+    """The network of ``cfg.model``: seeded random weights, or those of the weights file
+    ``init``, which must be of that architecture (a :class:`WeightsError` names the file)."""
+    from lwnet.inference import load_weights
     from lwnet.model import LWNet
 
     torch.manual_seed(cfg.seed)
     try:
-        return LWNet(**cfg.model)
+        model = LWNet(**cfg.model)
     except TypeError as exc:
         raise ConfigError(f"config table 'model': {exc}") from None
+    if init is not None:
+        model.load_state_dict(load_weights(init, config=model.config).state_dict())
+    return model.train()
 
 
 def _write_log(run_dir: Path, rows: list[dict]) -> None:
@@ -351,7 +409,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
         pools = Pools(ps, pool[lab], pool[unl])
 
-        model = build_model(cfg).to(device)
+        # A resumed run takes its weights from the checkpoint, so it needs no init file.
+        init = None if resume else init_weights_path(cfg)
+        model = build_model(cfg, init).to(device)
+        init_note = init_weights_note(init)
         net = ddp.wrap(model, world)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         it0, ep0, rows, losses = 0, 0, [], []
@@ -363,6 +424,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
             pools.load(t)
             set_rng_state(t, meta)
             it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
+            init_note = meta.get("init", "")
 
         def checkpoint(iteration: int, epoch: int) -> None:
             if not main:
@@ -373,7 +435,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                        **pools.tensors(), **rt}
             save_checkpoint(ckpt_path, tensors, {"iteration": iteration, "epoch": epoch,
                                                  "param_groups": groups, "log": rows,
-                                                 "losses": losses, **rmeta})
+                                                 "losses": losses, "init": init_note,
+                                                 **rmeta})
 
         for it in range(it0, cfg.iterations):
             for ep in range(ep0 if it == it0 else 0, cfg.epochs):
@@ -405,7 +468,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                                         for k, v in row.items()))
         out = run_dir / "weights.safetensors"
         if main:
-            _save_final(out, model, cfg, ps, rows)
+            _save_final(out, model, cfg, ps, rows, init_note)
     ddp.shutdown()
     return out
 
@@ -449,7 +512,7 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
 
 
 def _save_final(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
-                rows: list[dict]) -> None:
+                rows: list[dict], init_note: str) -> None:
     from lwnet.training.card import model_card, save_model
 
-    save_model(path, model, model_card(cfg, ps.names, rows))
+    save_model(path, model, model_card(cfg, ps.names, rows, init_note))
