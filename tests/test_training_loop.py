@@ -165,7 +165,8 @@ def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_p
     assert weights_hash(tuned) == before and (tmp_path / "b/weights.md").read_text() == card
     wider = load_config(None, None, [*sets, "model.width=6", f"init_weights='{first}'"])
     with pytest.raises(WeightsError, match=f"{first}: weights do not fit"):
-        build_model(wider, init_weights_path(wider))
+        train(wider, tmp_path / "w", progress=False)
+    assert not (tmp_path / "w").exists()  # refused before any work
     pet = load_config(None, None, [*sets, "pair_type=PET-MRI", "init_weights=shipped"])
     assert init_weights_path(pet) == shipped_weights("SPECT-MRI")
 

@@ -396,6 +396,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         raise InputError(f"{ckpt_path}: no checkpoint to resume from")
     if not resume and ckpt_path.exists():
         raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
+    # Built first, so that an unfit init_weights file stops the run before any other work. A
+    # resumed run takes its weights from the checkpoint and needs no init file.
+    init = None if resume else init_weights_path(cfg)
+    model = build_model(cfg, init).to(device)
+    init_note = init_weights_note(init)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json",
@@ -409,10 +414,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
         pools = Pools(ps, pool[lab], pool[unl])
 
-        # A resumed run takes its weights from the checkpoint, so it needs no init file.
-        init = None if resume else init_weights_path(cfg)
-        model = build_model(cfg, init).to(device)
-        init_note = init_weights_note(init)
         net = ddp.wrap(model, world)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         it0, ep0, rows, losses = 0, 0, [], []
