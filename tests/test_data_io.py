@@ -132,3 +132,23 @@ def test_unwritable_destination_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("a file, not a folder")
     with pytest.raises(InputError, match="cannot write here"):
         atomic_write_bytes(tmp_path / "file" / "out.png", b"x")
+
+
+def test_written_files_get_the_umask_mode_or_keep_the_replaced_files(tmp_path: Path) -> None:
+    """Atomic writes go through a private temp file; the result is not left owner-only."""
+    import os
+
+    from lwnet.data import io
+
+    mask = os.umask(0o022)
+    io._umask.cache_clear()  # read afresh under this umask
+    try:
+        new = atomic_write_bytes(tmp_path / "new.csv", b"x")
+        assert new.stat().st_mode & 0o777 == 0o644
+        (tmp_path / "old.csv").write_bytes(b"y")
+        os.chmod(tmp_path / "old.csv", 0o640)
+        atomic_write_bytes(tmp_path / "old.csv", b"z", overwrite=True)
+        assert (tmp_path / "old.csv").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(mask)
+        io._umask.cache_clear()

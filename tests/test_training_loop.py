@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _killable import TINY, env, make_tiny_root, weights_hash
+from _killable import TINY, env, lwnet_cmd, make_tiny_root, weights_hash
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +169,27 @@ def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_p
     assert not (tmp_path / "w").exists()  # refused before any work
     pet = load_config(None, None, [*sets, "pair_type=PET-MRI", "init_weights=shipped"])
     assert init_weights_path(pet) == shipped_weights("SPECT-MRI")
+
+
+def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path) -> None:
+    from lwnet.errors import ConfigError
+    from lwnet.training import load_config, train
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1", "samples_per_epoch=8"]
+    out = train(load_config(None, None, sets), tmp_path / "run", progress=False)
+    saved = [(tmp_path / "run" / f).read_bytes() for f in ("config.json", "weights.md")]
+    before = weights_hash(out)
+    changed = load_config(None, None, [*sets, "pair_type=CT-MRI", "lr=0.5"])
+    with pytest.raises(ConfigError, match="pair_type 'SPECT-MRI' → 'CT-MRI', lr 0.01 → 0.5"):
+        train(changed, tmp_path / "run", resume=True, progress=False)
+    # Threads may differ; `lwnet train --resume --run-dir DIR` alone takes DIR's config.
+    train(load_config(None, None, [*sets, "threads=2"]), tmp_path / "run", resume=True,
+          progress=False)
+    done = subprocess.run(lwnet_cmd("train", "--resume", "--run-dir", str(tmp_path / "run"),
+                                    "--no-progress"), env=env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert weights_hash(out) == before
+    assert [(tmp_path / "run" / f).read_bytes() for f in ("config.json", "weights.md")] == saved
 
 
 def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_root, tmp_path):

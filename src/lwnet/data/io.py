@@ -12,6 +12,7 @@ step is a hard link, which fails if the file appeared meanwhile (two writers nev
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -134,6 +135,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
     except OSError as exc:
         raise InputError(f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
+        # mkstemp makes the file owner-only; give it the mode a plain open() would have, or
+        # keep the mode of the file it replaces.
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -151,6 +155,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read once (reading it means setting it, which is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:

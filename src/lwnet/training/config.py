@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,3 +216,32 @@ def load_config(
         _apply(values, {key.strip(): _coerce(key, text.strip())}, "--set")
     values["preset"] = preset
     return validate(TrainConfig(**values))
+
+
+#: Keys a resumed run may change: how it runs, not what it computes.
+RUNTIME_KEYS = ("threads", "workers", "cache_dir")
+
+
+def read_run_config(run_dir: str | Path) -> TrainConfig:
+    """The validated config a run folder was started with (its ``config.json``)."""
+    path = Path(run_dir) / "config.json"
+    try:
+        values = json.loads(path.read_text())
+        return validate(TrainConfig(**values))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; not a run folder") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a run config ({exc})") from None
+
+
+def check_resume_config(cfg: TrainConfig, run_dir: str | Path) -> None:
+    """Raise :class:`ConfigError` naming every key where ``cfg`` differs from the config the
+    run in ``run_dir`` was started with (``RUNTIME_KEYS`` may differ)."""
+    saved = read_run_config(run_dir).to_dict()
+    new = cfg.to_dict()
+    changed = [f"{k} {saved[k]!r} → {new[k]!r}" for k in new
+               if k not in RUNTIME_KEYS and new[k] != saved[k]]
+    if changed:
+        raise ConfigError(f"{Path(run_dir) / 'config.json'}: --resume with a different config: "
+                          f"{', '.join(changed)} (resume without --config, --preset and --set "
+                          "to continue with the run's own)")

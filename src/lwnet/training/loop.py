@@ -38,7 +38,7 @@ from lwnet.training import distributed as ddp
 from lwnet.training.candidates import all_candidates, content_key, load_sources, save_array
 from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
                                        rng_state, save_checkpoint, set_rng_state)
-from lwnet.training.config import TrainConfig
+from lwnet.training.config import TrainConfig, check_resume_config
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.patches import extract, grid_positions, patch_index
 from lwnet.training.pools import admit, best_candidate, refine, split_pools
@@ -394,6 +394,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     ckpt_path = run_dir / CHECKPOINT
     if resume and not ckpt_path.is_file():
         raise InputError(f"{ckpt_path}: no checkpoint to resume from")
+    if resume:
+        check_resume_config(cfg, run_dir)
     if not resume and ckpt_path.exists():
         raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
     # Built first, so that an unfit init_weights file stops the run before any other work. A
@@ -401,7 +403,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     init = None if resume else init_weights_path(cfg)
     model = build_model(cfg, init).to(device)
     init_note = init_weights_note(init)
-    if main:
+    if main and not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json",
                            json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
