@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -165,6 +166,46 @@ def test_wrong_architecture_weights_are_refused(sample, tmp_path, capsys):
     out = tmp_path / "f.png"
     _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--weights", str(bad)],
            "wrong.safetensors", "do not fit")
+    assert not out.exists()
+
+
+def test_non_finite_weights_are_refused(sample, tmp_path, capsys):
+    model = LWNet()
+    tensors = {k: v.contiguous().clone() for k, v in model.state_dict().items()}
+    key = next(iter(tensors))
+    tensors[key].view(-1)[0] = float("nan")
+    bad = tmp_path / "nan.safetensors"
+    save_file(tensors, str(bad), metadata={"format": FORMAT, "format_version": FORMAT_VERSION,
+                                           "config": json.dumps(model.config)})
+    a, b = _pair(sample)
+    out = tmp_path / "f.png"
+    _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--weights", str(bad)],
+           "nan.safetensors", key, "NaN or infinite")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["profile", "--device", "nonsense"], ["'nonsense'", "not a torch device"]),
+    (["profile", "--device", "cuda:0"] if not torch.cuda.is_available() else
+     ["profile", "--device", "cuda:99"], ["not available on this machine"]),
+    (["profile", "--scales", "4"], ["scales must be odd", "[4]"]),
+    (["profile", "--scales", "0", "3"], ["scales must be odd"]),
+    (["profile", "--size", "10", "10"], ["--size 10 10", "16×16"]),
+    (["train", "--set", "model.scales=[4]", "--run-dir", "{tmp}/run"], ["model", "scales"]),
+    (["export", "--pair", "SPECT-MRI", "-o", "{tmp}/x.onnx", "--opset", "5"], ["opset 5", "11–23"]),
+    (["export", "--pair", "SPECT-MRI", "-o", "{tmp}/x.txt"], ["x.txt", ".onnx"]),
+], ids=["device-name", "device-absent", "scales-even", "scales-zero", "size-tiny",
+        "train-scales", "opset", "onnx-suffix"])
+def test_bad_options_are_named_before_any_work(argv, needles, tmp_path, capsys):
+    _fails(capsys, [x.format(tmp=tmp_path) for x in argv], *needles)
+    assert list(tmp_path.iterdir()) == []  # no run folder, no half-written graph
+
+
+def test_bad_device_is_named_by_fuse(sample, tmp_path, capsys):
+    a, b = _pair(sample)
+    out = tmp_path / "f.png"
+    _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--device", "nonsense"],
+           "'nonsense'", "not a torch device")
     assert not out.exists()
 
 

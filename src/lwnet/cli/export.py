@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--weights", help="LWNet weights (.safetensors)")
     source.add_argument("--pair", dest="pair_type", help="shipped weights of this pair type")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset, 11 to 23 (default: 18)")
     p.add_argument("--dynamo", action="store_true",
                    help="use the torch.export-based exporter instead of the TorchScript one")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")

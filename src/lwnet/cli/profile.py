@@ -28,14 +28,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lwnet.data.io import MIN_SIDE
     from lwnet.errors import ConfigError
     from lwnet.model import LWNet, profile_model
 
     architecture = args.width is not None or args.scales or args.no_aca or args.no_mca
     if args.weights and architecture:
         raise ConfigError("--weights fixes the architecture; drop --width/--scales/--no-*")
-    if min(args.size) < 1 or args.batch < 1 or args.repeats < 1 or args.threads < 1:
-        raise ConfigError("--size, --batch, --repeats and --threads must be positive")
+    if args.batch < 1 or args.repeats < 1 or args.threads < 1:
+        raise ConfigError("--batch, --repeats and --threads must be positive")
+    if min(args.size) < MIN_SIDE:
+        raise ConfigError(f"--size {args.size[0]} {args.size[1]}: images are at least "
+                          f"{MIN_SIDE}×{MIN_SIDE}, as for lwnet fuse")
     if args.weights:
         from lwnet.inference import load_model
 

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
-from lwnet.data.io import pil_to_float, check_same_size
-from lwnet.errors import ConfigError, InputError, WeightsError
+from lwnet.data.io import check_same_size, pil_to_float
+from lwnet.errors import InputError, WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
 
@@ -62,9 +63,7 @@ def load_model(
     Returns a model in eval mode on ``device``. Each call returns a fresh copy; files are parsed
     once and cached by path and modification time.
     """
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device}: CUDA is not available on this machine")
+    device = resolve_device(device)
     path = Path(path) if path is not None else shipped_weights(pair_type or "SPECT-MRI")
     try:
         mtime = path.stat().st_mtime_ns

@@ -16,15 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from lwnet.data.io import atomic_write_bytes
 from lwnet._optional import optional_import
-from lwnet.errors import InputError, WeightsError
+from lwnet.data.io import atomic_write_bytes
+from lwnet.errors import ConfigError, InputError, OutputExistsError, WeightsError
 
 #: Maximum absolute difference from PyTorch accepted when an export is verified.
 PARITY_TOL = 1e-4
 
 _INPUTS, _OUTPUT = ("a", "b"), "f"
 _VERIFY_SHAPES = ((1, 37, 53), (2, 64, 48))
+
+
+#: ONNX opsets at which LWNet exports and verifies with both exporters (torch 2.13; below 11 the
+#: TorchScript exporter lacks operators LWNet needs, above 23 torch has none).
+OPSETS = range(11, 24)
 
 
 def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
@@ -83,9 +88,12 @@ def export_onnx(model, path: str | os.PathLike[str], *, opset: int = 18, dynamo:
     to ``path``; an existing file is kept unless ``overwrite``. Returns the verified difference.
     """
     path = Path(path)
+    if opset not in OPSETS:
+        raise ConfigError(f"opset {opset}: LWNet exports at opsets {OPSETS.start}–"
+                          f"{OPSETS.stop - 1}")
+    if path.suffix.lower() != ".onnx":
+        raise InputError(f"{path}: an ONNX graph is written to a .onnx file")
     if not overwrite and path.exists():
-        from lwnet.errors import OutputExistsError
-
         raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
     model = model.eval().cpu()
     data = _onnx_bytes(model, opset, dynamo)

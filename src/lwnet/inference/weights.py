@@ -155,6 +155,9 @@ def load_weights(
     except (TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: config {config} does not describe an LWNet ({exc})") from None
     _check_state(path, model, tensors)
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"{path}: tensor {key} holds NaN or infinite values")
     model.load_state_dict(tensors)
     return model.eval()
 

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from lwnet._device import resolve_device
+
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
@@ -63,7 +65,7 @@ def measure_latency(
     Runs under ``torch.inference_mode()``; on CUDA each pass is synchronised. ``channels_last``
     converts model and inputs to the NHWC memory format first.
     """
-    device = torch.device(device)
+    device = resolve_device(device)
     model = model.to(device).eval()
     a, b = _pair(size, batch, device)
     if channels_last:

@@ -61,6 +61,9 @@ class LWNet(nn.Module):
         super().__init__()
         if width < 2:
             raise ValueError(f"width must be at least 2, got {width}")
+        if use_mca and (not scales or any(int(k) < 1 or int(k) % 2 == 0 for k in scales)):
+            raise ValueError(f"scales must be odd kernel sizes ≥ 1 (MCA keeps the image size), "
+                             f"got {list(scales)}")
         self.config: dict[str, Any] = {
             "width": int(width), "scales": [int(s) for s in scales], "use_aca": bool(use_aca),
             "use_mca": bool(use_mca), "negative_slope": float(negative_slope),
