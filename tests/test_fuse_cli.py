@@ -10,6 +10,7 @@ import pytest
 
 from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image, write_image
+from lwnet.inference import shipped_weights
 from lwnet.methods import ExternalMethod, fuse_dataset, get_method
 
 
@@ -90,6 +91,26 @@ def test_dataset_mode_writes_skips_and_redoes(sample: Path, tmp_path: Path, caps
     # the output folder is itself an external-method folder
     y = ExternalMethod(out / "dwt").luma("SPECT-MRI", "9028")
     assert y.shape == (256, 256)
+
+
+def test_resume_into_a_folder_of_other_settings_is_refused(sample: Path, tmp_path: Path,
+                                                          capsys) -> None:
+    """Colour outputs are never taken for luma ones, nor one model's results for another's."""
+    out = tmp_path / "out"
+    args = ["fuse", "--root", str(sample), "--pair", "SPECT-MRI", "--out", str(out)]
+    assert main([*args, "-m", "mean"]) == 0
+    capsys.readouterr()
+    assert main([*args, "-m", "mean", "--luma"]) == 2
+    err = capsys.readouterr().err
+    assert str(out / "mean" / "SPECT-MRI") in err and "output 'colour' → 'luma'" in err
+    assert read_image(out / "mean/SPECT-MRI/9028.png").ndim == 3  # left as it was
+    assert main([*args, "-m", "mean", "--luma", "--redo"]) == 0
+    assert read_image(out / "mean/SPECT-MRI/9028.png").ndim == 2
+    assert main([*args, "-m", "lwnet"]) == 0  # the shipped SPECT-MRI model
+    capsys.readouterr()
+    ct = str(shipped_weights("CT-MRI"))
+    assert main([*args, "-m", "lwnet", "--weights", ct]) == 2
+    assert "model 'spect-mri.safetensors (sha256" in capsys.readouterr().err
 
 
 def test_fuse_dataset_luma_in_parallel(sample: Path, tmp_path: Path) -> None:

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join([NETWORK] + [m for m in method_names() if m != NETWORK]))
         return 0
     args.method = args.method or [NETWORK]
-    for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx")):
+    for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
+                          (args.onnx, "--onnx")):
         if given and NETWORK not in args.method:
             raise InputError(f"{option} applies to the network only (--method {NETWORK})")
     if not args.out:
@@ -140,12 +141,22 @@ def _run_many(args: argparse.Namespace) -> int:
                              "(use --luma)")
         if not args.pair:
             raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
-    elif NETWORK in args.method and not (args.pair or args.weights or args.onnx):
-        raise InputError(f"folder mode with the network ({NETWORK}) needs --pair, --weights "
-                         "or --onnx to choose the model")
-    fusers = {NETWORK: _network_fuser(args, args.pair)} if NETWORK in args.method else {}
+    else:
+        if args.split:
+            raise InputError("--split needs dataset mode (--root)")
+        if NETWORK in args.method and not (args.pair or args.weights or args.onnx):
+            raise InputError(f"folder mode with the network ({NETWORK}) needs --pair, "
+                             "--weights or --onnx to choose the model")
+    fusers, models = {}, {}
+    if NETWORK in args.method:
+        from lwnet.inference import shipped_weights
+        from lwnet.inference.weights import weights_id
+
+        fusers[NETWORK] = _network_fuser(args, args.pair)
+        models[NETWORK] = weights_id(args.onnx if args.backend == "onnx" else
+                                     args.weights or shipped_weights(args.pair))
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
-                   fusers=fusers,
+                   fusers=fusers, models=models,
                    batch_size=args.batch_size or (1 if args.backend == "onnx" else 8))
     if args.root:
         done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,

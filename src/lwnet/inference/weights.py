@@ -8,6 +8,7 @@ written beside the weights as ``<stem>.md`` so people can read it without tools.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -43,6 +44,12 @@ def render_card(card: Mapping[str, Any] | str, config: Mapping[str, Any]) -> str
     lines += [f"- **{key}**: {value}" for key, value in card.items() if key != "title"]
     lines += ["", f"Architecture (`LWNet(**config)`): `{json.dumps(dict(config))}`", ""]
     return "\n".join(lines)
+
+
+def weights_id(path: str | os.PathLike[str]) -> str:
+    """``name (sha256 <16 hex>)`` of a weights or ONNX file: which model made a result."""
+    path = Path(path)
+    return f"{path.name} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:16]})"
 
 
 def card_path(path: str | os.PathLike[str]) -> Path:

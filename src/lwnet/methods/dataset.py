@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
-from lwnet.data.io import remove_stale_temps
+from lwnet.data.io import atomic_write_bytes, remove_stale_temps
+from lwnet.errors import InputError
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
 from lwnet.methods.registry import get_method
 from lwnet.parallel import process_pool
@@ -31,6 +33,30 @@ class DatasetRun:
         return self.fused / self.seconds if self.seconds > 0 else 0.0
 
 
+#: Written into every output folder: what made its images, checked when a run resumes there.
+SETTINGS_FILE = ".lwnet-outputs.json"
+
+
+def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool) -> None:
+    """Record ``settings`` (method, output kind, model) in ``folder``; raise
+    :class:`InputError` when the folder holds outputs made with other settings, unless ``redo``
+    (which replaces them). Resuming into it is then safe: every image in it is alike."""
+    path = folder / SETTINGS_FILE
+    settings = dict(settings)
+    if path.is_file() and not redo:
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        changed = [f"{k} {old.get(k)!r} → {v!r}" for k, v in settings.items() if old.get(k) != v]
+        if changed:
+            raise InputError(f"{folder}: holds outputs made with other settings "
+                             f"({', '.join(changed)}); use --redo to replace them, or another "
+                             "output folder")
+        return
+    atomic_write_bytes(path, json.dumps(settings, indent=1).encode(), overwrite=True)
+
+
 def output_path(out: str | os.PathLike[str], method: str, pair_type: str, pair_id: str) -> Path:
     """``<out>/<method>/<pair_type>/<id>.png``, the layout :class:`ExternalMethod` reads."""
     return Path(out) / method / pair_type / f"{pair_id}.png"
@@ -49,6 +75,7 @@ def fuse_dataset(
     progress: bool = True,
     fusers: Mapping[str, BatchFuser] | None = None,
     batch_size: int = 8,
+    models: Mapping[str, str] | None = None,
 ) -> DatasetRun:
     """Fuse every pair of a Harvard-layout dataset with each of ``methods``.
 
@@ -70,12 +97,14 @@ def fuse_dataset(
         fusers: batch fusers by name (e.g. LWNet through PyTorch or onnxruntime), used instead
             of the registry for those names.
         batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
+        models: what each of ``fusers`` runs, recorded in its output folders (see
+            :func:`fuse_pairs`).
     """
     return fuse_pairs(
         methods, harvard_pairs(root, pair_type, split),
         lambda method, pair: output_path(out, method, pair_type, pair.id), jobs=jobs,
         redo=redo, luma=luma, progress=progress, fusers=fusers, batch_size=batch_size,
-        label=pair_type)
+        label=pair_type, models=models)
 
 
 def fuse_folders(
@@ -105,10 +134,14 @@ def fuse_pairs(
     fusers: Mapping[str, BatchFuser] | None = None,
     batch_size: int = 8,
     label: str = "",
+    models: Mapping[str, str] | None = None,
 ) -> DatasetRun:
     """Fuse ``pairs`` with each of ``methods``, writing to ``destination(method, pair)``.
 
     The engine of :func:`fuse_dataset` and :func:`fuse_folders`; see there for the options.
+    ``models`` names what each of ``fusers`` runs (e.g. the weights file and its digest); with
+    the method and the output kind it is recorded in every output folder
+    (:func:`claim_output_folder`), so a resumed run never mixes outputs of other settings.
     """
     fusers = dict(fusers or {})
     fns = {name: get_method(name) for name in methods if name not in fusers}
@@ -119,8 +152,11 @@ def fuse_pairs(
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
             todo = (FuseJob(p, destination(name, p)) for p in pairs)
-            # A run killed midway left temp files beside its outputs: clear them.
+            settings = {"method": name, "output": "luma" if luma else "colour",
+                        "model": (models or {}).get(name, "")}
             for folder in {destination(name, p).parent for p in pairs}:
+                claim_output_folder(folder, settings, redo)
+                # A run killed midway left temp files beside its outputs: clear them.
                 remove_stale_temps(folder)
             with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
                       disable=not progress) as bar:

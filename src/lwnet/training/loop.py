@@ -17,7 +17,6 @@ interrupted epoch from the same state and data order and ends with the same weig
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -33,6 +32,7 @@ from lwnet._code import code_digest
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError
+from lwnet.inference.weights import weights_id
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
 from lwnet.training.candidates import all_candidates, content_key, load_sources, save_array
@@ -345,13 +345,6 @@ def init_weights_path(cfg: TrainConfig) -> Path | None:
         cfg.init_weights)
 
 
-def init_weights_note(path: Path | None) -> str:
-    """How a run was initialised, for its model card: the file and its SHA-256 prefix."""
-    if path is None:
-        return ""
-    return f"{path.name} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:16]})"
-
-
 def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
     """The network of ``cfg.model``: seeded random weights, or those of the weights file
     ``init``, which must be of that architecture (a :class:`WeightsError` names the file)."""
@@ -402,7 +395,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     # resumed run takes its weights from the checkpoint and needs no init file.
     init = None if resume else init_weights_path(cfg)
     model = build_model(cfg, init).to(device)
-    init_note = init_weights_note(init)
+    init_note = "" if init is None else weights_id(init)
     if main and not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json",
