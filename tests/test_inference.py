@@ -164,6 +164,19 @@ def test_fuse_accepts_pil_and_uint8(sample: Path, weights: Path) -> None:
         from_uint8 = fuse(np.asarray(a), np.asarray(b), model=model)
     np.testing.assert_array_equal(from_pil, from_arrays)
     np.testing.assert_array_equal(from_uint8, from_arrays)
+    np.testing.assert_array_equal(fuse(str(pair.a), pair.b, model=model), from_arrays)
+
+
+def test_colour_mri_is_refused_as_swapped(sample: Path, weights: Path, tmp_path: Path,
+                                          capsys) -> None:
+    from lwnet.cli import main
+
+    pair = harvard_pairs(sample, "SPECT-MRI")[0]
+    with pytest.raises(InputError, match=f"{pair.b}: a colour image as A.*swapped"):
+        fuse(pair.b, pair.a, model=weights)
+    out = tmp_path / "f.png"
+    assert main(["fuse", "-m", "mean", str(pair.b), str(pair.a), "-o", str(out)]) == 2
+    assert "a colour image as A" in capsys.readouterr().err and not out.exists()
 
 
 def test_fuse_picks_shipped_model_by_pair_or_colour(monkeypatch, tmp_path: Path) -> None:

@@ -236,6 +236,10 @@ def test_pickled_payload_is_refused_on_every_loading_path(sample, tmp_path, caps
     run.mkdir()
     shutil.copy(evil, run / "checkpoint.safetensors")
     root = make_tiny_root(tmp_path / "harvard", sample)
+    from lwnet.training import load_config
+
+    config = load_config(None, None, [f"data_root='{root}'", "model.width=4"]).to_dict()
+    (run / "config.json").write_text(json.dumps(config))  # the rest of the run folder is genuine
     _fails(capsys, ["train", "--set", f"data_root='{root}'", "--set", "model.width=4",
                     "--run-dir", str(run), "--resume", "--no-progress"],
            "checkpoint.safetensors", "refused")

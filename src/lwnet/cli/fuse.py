@@ -94,7 +94,7 @@ def _network_fuser(args: argparse.Namespace, pair_type: str | None):
 
 
 def _run_pair(args: argparse.Namespace) -> int:
-    from lwnet.data import check_same_size, fuse_in_luma, read_image, write_image
+    from lwnet.data import check_fusion_pair, fuse_in_luma, read_image, write_image
     from lwnet.methods import get_method
 
     # --pair also picks the network's shipped model, so it is only refused for other methods.
@@ -112,7 +112,7 @@ def _run_pair(args: argparse.Namespace) -> int:
             raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
     a_path, b_path = args.images
     a, b = read_image(a_path), read_image(b_path)
-    check_same_size(a, b, a_path, b_path)
+    check_fusion_pair(a, b, a_path, b_path)
     if args.method[0] == NETWORK:
         from lwnet.inference import default_pair_type
 

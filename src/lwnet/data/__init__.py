@@ -5,6 +5,7 @@ from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs, read_spl
 from lwnet.data.io import (
     MIN_SIDE,
     atomic_write_bytes,
+    check_fusion_pair,
     check_same_size,
     read_image,
     remove_stale_temps,
@@ -16,6 +17,7 @@ __all__ = [
     "MIN_SIDE",
     "ImagePair",
     "atomic_write_bytes",
+    "check_fusion_pair",
     "check_same_size",
     "folder_pairs",
     "fuse_in_luma",

@@ -110,6 +110,18 @@ def check_same_size(
             )
 
 
+def check_fusion_pair(
+    a: np.ndarray, b: np.ndarray, a_name: object = "A", b_name: object = "B"
+) -> None:
+    """:func:`check_same_size`, and A must be greyscale: A is the MRI, and a colour A would lose
+    its colour silently (only B's chroma goes back onto the fused luminance, SPEC §1)."""
+    check_same_size(a, b, a_name, b_name)
+    if a.ndim == 3:
+        swapped = " (are A and B swapped?)" if b.ndim == 2 else ""
+        raise InputError(f"{a_name}: a colour image as A; A is the greyscale MRI and B the "
+                         f"SPECT/PET/CT image{swapped}")
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """Round and clip a float image in [0, 1] to uint8, exactly as saving it as PNG would."""
     if img.dtype == np.uint8:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
-from lwnet.data.io import check_same_size, pil_to_float
+from lwnet.data.io import check_fusion_pair, pil_to_float, read_image
 from lwnet.errors import InputError, WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
@@ -75,8 +75,10 @@ def load_model(
     return model.eval().to(device)
 
 
-def _as_array(image: Any, name: str) -> np.ndarray:
-    """A numpy array or PIL image → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1]."""
+def _as_array(image: Any, name: str | os.PathLike[str]) -> np.ndarray:
+    """A numpy array, PIL image or image file → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1]."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
     if isinstance(image, Image.Image):
         arr = pil_to_float(image, Path(name))
     else:
@@ -130,7 +132,7 @@ def fuse(
     """Fuse an MRI with a SPECT/PET/CT image with LWNet (SPEC §1: through luminance).
 
     Args:
-        mri: the MRI, numpy array (uint8, uint16 or float in [0, 1]) or PIL image.
+        mri: the MRI: numpy array (uint8, uint16 or float in [0, 1]), PIL image or file path.
         functional: SPECT/PET (colour) or CT (greyscale), same H×W.
         model: an :class:`LWNet`, a weights file, or None for the shipped model.
         pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model; by
@@ -141,9 +143,10 @@ def fuse(
         float32 in [0, 1]: ``(H, W, 3)`` with the functional image's chroma when it is colour,
         else ``(H, W)``.
     """
-    a = _as_array(mri, "mri")
-    b = _as_array(functional, "functional")
-    check_same_size(a, b, "mri", "functional")
+    names = [x if isinstance(x, (str, os.PathLike)) else n
+             for x, n in ((mri, "mri"), (functional, "functional"))]
+    a, b = (_as_array(x, n) for x, n in zip((mri, functional), names))
+    check_fusion_pair(a, b, *names)
     if not isinstance(model, torch.nn.Module):
         model = load_model(model, pair_type or default_pair_type(b), device)
     result, _ = fuse_in_luma(network_method(model), a, b)

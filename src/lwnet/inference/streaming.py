@@ -26,7 +26,7 @@ import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import atomic_write_bytes, check_same_size, encode_image, read_image
+from lwnet.data.io import atomic_write_bytes, check_fusion_pair, encode_image, read_image
 from lwnet.errors import ConfigError, OutputExistsError
 
 #: ``(a, b) -> f`` on float32 ``(N, H, W)`` arrays in [0, 1].
@@ -94,7 +94,7 @@ class _Loaded:
 
 def _load(job: FuseJob) -> _Loaded:
     a_img, b_img = read_image(job.pair.a), read_image(job.pair.b)
-    check_same_size(a_img, b_img, job.pair.a, job.pair.b)
+    check_fusion_pair(a_img, b_img, job.pair.a, job.pair.b)
     a, _ = split_luma(a_img)
     b, chroma = split_luma(b_img)
     return _Loaded(job, a, b, chroma)
