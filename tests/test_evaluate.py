@@ -118,6 +118,12 @@ def test_summarise_means_stds_and_writers():
     tex = to_latex(table, digits=2, caption="SPECT_MRI & co")
     assert r"\textbf{0.60 $\pm$ 0.20}" in tex and r"\underline{20.00 $\pm$ 0.00}" in tex
     assert r"SPECT\_MRI \& co" in tex and tex.count(r"\\") == 4
+    # One image: no spread to show; one method: nothing to mark.
+    one = summarise([r for r in _rows() if r["id"] == "1"], ("VIF",))
+    assert to_markdown(one, 2).splitlines()[2:] == [
+        "| x | 1 | *0.20* |", "| y | 1 | **0.40** |", "| z | 1 | 0.10 |"]
+    alone = summarise([r for r in _rows() if r["method"] == "x"], ("VIF",))
+    assert to_markdown(alone, 2).splitlines()[2] == "| x | 2 | 0.30 ± 0.10 |"
     per_image = list(csv.DictReader(io.StringIO(rows_to_csv(_rows(), ("VIF", "PSNR")))))
     assert len(per_image) == 6 and per_image[1] == {
         "method": "y", "pair_type": PAIR, "id": "1", "VIF": "0.4", "PSNR": "10.0"}

@@ -113,6 +113,28 @@ def test_resume_into_a_folder_of_other_settings_is_refused(sample: Path, tmp_pat
     assert "model 'spect-mri.safetensors (sha256" in capsys.readouterr().err
 
 
+def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys) -> None:
+    a, b = _pet(sample)
+    cases = [
+        (["fuse", str(a.parent), str(b), "--out", str(tmp_path / "o")],
+         f"{a.parent}: A is a folder but B is a file"),
+        (["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path), "--overwrite"],
+         f"{tmp_path}: is a folder"),
+        (["fuse", "--root", str(sample), "--pair", "FOO-MRI", "--out", str(tmp_path / "o")],
+         f"{sample / 'FOO-MRI'}: no such pair-type folder"),
+        (["fuse", "-m", "nope", str(a), str(b), "-o", str(tmp_path / "o.png")],
+         "known methods: lwnet, "),
+        (["fuse", "-m", "mean", "--onnx", "x.onnx", str(a), str(b), "-o", str(tmp_path / "o.png")],
+         "--onnx applies to the network only"),
+        (["fuse", "-m", "mean", "--split", "test", str(a.parent), str(b.parent), "--out",
+          str(tmp_path / "o")], "--split needs dataset mode"),
+    ]
+    for argv, needle in cases:
+        assert main(argv) == 2, argv
+        assert needle in capsys.readouterr().err, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
+
+
 def test_fuse_dataset_luma_in_parallel(sample: Path, tmp_path: Path) -> None:
     run = fuse_dataset(["laplacian", "max"], sample, "CT-MRI", tmp_path, jobs=2, luma=True,
                        progress=False)

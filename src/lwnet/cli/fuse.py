@@ -62,16 +62,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="folders/dataset: recompute existing outputs")
     p.add_argument("--luma", action="store_true",
                    help="folders/dataset: write the fused luminance instead of the colour result")
+    p.add_argument("--quiet", "-q", action="store_true", help="folders/dataset: no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from lwnet.methods import method_names
 
+    known = [NETWORK] + [m for m in method_names() if m != NETWORK]
     if args.list_methods:
-        print("\n".join([NETWORK] + [m for m in method_names() if m != NETWORK]))
+        print("\n".join(known))
         return 0
     args.method = args.method or [NETWORK]
+    unknown = [m for m in args.method if m not in known]
+    if unknown:
+        raise InputError(f"unknown fusion method {unknown[0]!r}; known methods: "
+                         f"{', '.join(known)}")
     for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
                           (args.onnx, "--onnx")):
         if given and NETWORK not in args.method:
@@ -80,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("name the output with -o/--out")
     if args.root:
         return _run_many(args)
-    if len(args.images) == 2 and any(Path(p).is_dir() for p in args.images):
+    folders = [Path(p).is_dir() for p in args.images]
+    if len(args.images) == 2 and folders[0] != folders[1]:
+        which = ("A", "B") if folders[0] else ("B", "A")
+        raise InputError(f"{args.images[0 if folders[0] else 1]}: {which[0]} is a folder but "
+                         f"{which[1]} is a file; give two images or two folders")
+    if len(args.images) == 2 and all(folders):
         return _run_many(args)
     return _run_pair(args)
 
@@ -108,6 +119,8 @@ def _run_pair(args: argparse.Namespace) -> int:
         raise InputError("a single pair takes exactly one --method")
     outputs = [Path(args.out)] + ([Path(args.luma_out)] if args.luma_out else [])
     for path in outputs:  # refuse before computing, so nothing is half-written
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; a single pair is written to an image file")
         if path.exists() and not args.overwrite:
             raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
     a_path, b_path = args.images
@@ -141,6 +154,8 @@ def _run_many(args: argparse.Namespace) -> int:
                              "(use --luma)")
         if not args.pair:
             raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
+        if not (Path(args.root) / args.pair).is_dir():
+            raise InputError(f"{Path(args.root) / args.pair}: no such pair-type folder")
     else:
         if args.split:
             raise InputError("--split needs dataset mode (--root)")
@@ -156,7 +171,7 @@ def _run_many(args: argparse.Namespace) -> int:
         models[NETWORK] = weights_id(args.onnx if args.backend == "onnx" else
                                      args.weights or shipped_weights(args.pair))
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
-                   fusers=fusers, models=models,
+                   fusers=fusers, models=models, progress=not args.quiet,
                    batch_size=args.batch_size or (1 if args.backend == "onnx" else 8))
     if args.root:
         done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,

@@ -62,11 +62,20 @@ def best_two(column: Sequence[float]) -> list[int]:
 
 
 def _marks(table: SummaryTable) -> np.ndarray:
+    """Best/second marks per cell; none for a single method, which has nothing to beat."""
+    if len(table.methods) < 2:
+        return np.zeros(table.mean.shape, dtype=int)
     return np.stack([best_two(list(table.mean[:, j])) for j in range(len(table.metrics))], 1)
 
 
 def _fmt(x: float, digits: int) -> str:
     return f"{x:.{digits}f}" if math.isfinite(x) else str(x)
+
+
+def _cell(table: SummaryTable, i: int, j: int, digits: int, pm: str) -> str:
+    """``mean ± std``; the mean alone for one image, whose spread is not measured."""
+    mean = _fmt(table.mean[i, j], digits)
+    return mean if table.count[i] < 2 else f"{mean}{pm}{_fmt(table.std[i, j], digits)}"
 
 
 def to_markdown(table: SummaryTable, digits: int = 4) -> str:
@@ -76,9 +85,8 @@ def to_markdown(table: SummaryTable, digits: int = 4) -> str:
     lines = ["| method | n | " + " | ".join(table.metrics) + " |",
              "|---|---:|" + "---:|" * len(table.metrics)]
     for i, method in enumerate(table.methods):
-        cells = [wrap[int(marks[i, j])].format(
-            f"{_fmt(table.mean[i, j], digits)} ± {_fmt(table.std[i, j], digits)}")
-            for j in range(len(table.metrics))]
+        cells = [wrap[int(marks[i, j])].format(_cell(table, i, j, digits, " ± "))
+                 for j in range(len(table.metrics))]
         lines.append(f"| {method} | {table.count[i]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -124,9 +132,8 @@ def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None) -
               "Method & " + " & ".join(_latex_escape(m) for m in table.metrics) + r" \\",
               r"\hline"]
     for i, method in enumerate(table.methods):
-        cells = [wrap[int(marks[i, j])].format(
-            rf"{_fmt(table.mean[i, j], digits)} $\pm$ {_fmt(table.std[i, j], digits)}")
-            for j in range(len(table.metrics))]
+        cells = [wrap[int(marks[i, j])].format(_cell(table, i, j, digits, r" $\pm$ "))
+                 for j in range(len(table.metrics))]
         lines.append(_latex_escape(method) + " & " + " & ".join(cells) + r" \\")
     lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
