@@ -145,6 +145,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP,
                                    dir=path.parent)
     except OSError as exc:
+        blocker = next((q for q in [path.parent, *path.parent.parents] if q.is_file()), None)
+        if blocker is not None:
+            raise InputError(f"{blocker}: is a file, so {path} cannot be written") from None
         raise InputError(f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
         # mkstemp makes the file owner-only; give it the mode a plain open() would have, or
