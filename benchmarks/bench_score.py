@@ -11,7 +11,6 @@ the paired difference to the first with its standard error.
 from __future__ import annotations
 
 import argparse
-import json
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from lwnet.evaluation import paired_difference
 from lwnet.inference import load_model
 from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
-from lwnet.training.config import TrainConfig
+from lwnet.training.config import read_run_config
 from lwnet.training.loop import PatchSet, patch_table, predict, score_batches, training_pairs
 from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
 
@@ -30,7 +29,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
     args = p.parse_args()
-    cfg = TrainConfig(**json.loads((args.runs[0] / "config.json").read_text()))
+    cfg = read_run_config(args.runs[0])
     a8, b8 = load_sources(training_pairs(cfg))
     full, _, val = patch_table(cfg, len(a8), a8.shape[1:])
     ps = PatchSet(a8, b8, np.zeros((0,) + a8.shape, np.uint8), [], full[val], cfg.patch_size,
@@ -43,14 +42,14 @@ def main() -> None:
           "|---|---|---|---|---|---|---|")
     per_run: list[np.ndarray] = []
     for run in args.runs:
-        run_cfg = json.loads((run / "config.json").read_text())
+        run_cfg = read_run_config(run)
         model = load_model(run / "weights.safetensors")
         f = predict(model, ps, ids, "cpu")
         values = np.stack([score_batches(fn, f, a, b) for fn in (
             ssim_sum, vif_fusion, qcb_fusion, partial(per_patch, fusion_uqi))])
         per_run.append(values)
         means = " | ".join(f"{m:.4f}" for m in values.mean(axis=1))
-        print(f"| {run.name} | {run_cfg['score']} | {model.config['width']} | {means} |")
+        print(f"| {run.name} | {run_cfg.score} | {model.config['width']} | {means} |")
     if len(per_run) > 1:
         # Paired over the same patches: a difference within about two standard errors is noise.
         print(f"\nDifference to {args.runs[0].name}, paired over the patches (mean ± standard "

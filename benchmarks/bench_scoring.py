@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.parallel import Workers, usable_cpus
 from lwnet.training.candidates import all_candidates, load_sources
 from lwnet.training.config import PRESETS, SCORES, TrainConfig
-from lwnet.training.loop import PatchSet, candidate_scores, patch_table
+from lwnet.training.loop import (PatchSet, candidate_scores, external_root, patch_table,
+                                 training_pairs)
 from lwnet.training.score import get_score
 
 
@@ -36,12 +36,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
 
-    data = default_data_root()
-    pairs = harvard_pairs(data / "harvard", args.pair_type, "train")
-    a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, ["all"], data / "external",
-                                  args.cache_dir / args.pair_type)
     cfg = TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"])
+    pairs = training_pairs(cfg)
+    a8, b8 = load_sources(pairs)
+    names, cands = all_candidates(pairs, a8, b8, ["all"], external_root(cfg),
+                                  args.cache_dir / args.pair_type)
     full, pool, _ = patch_table(cfg, len(pairs), a8.shape[1:])
     chosen = np.random.default_rng(1).choice(pool, min(args.patches, len(pool)), replace=False)
     ps = PatchSet(a8, b8, cands, names, full[chosen], cfg.patch_size, np.zeros(0))

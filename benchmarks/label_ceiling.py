@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.metrics import fusion_uqi, qcb, viff
 from lwnet.training.candidates import all_candidates, load_sources
 from lwnet.training.config import PRESETS, TrainConfig
-from lwnet.training.loop import PatchSet, patch_table, score_batches
+from lwnet.training.loop import (PatchSet, external_root, patch_table, score_batches,
+                                 training_pairs)
 from lwnet.training.score import per_patch, ssim_sum
 
 METRICS = {"SSIM sum": ssim_sum, "VIFF": partial(per_patch, viff), "Qcb": partial(per_patch, qcb),
@@ -40,11 +40,10 @@ def main() -> None:
     p.add_argument("--cache-dir", type=Path, required=True, help="candidate cache of the type")
     args = p.parse_args()
 
-    data = default_data_root()
-    pairs = harvard_pairs(data / "harvard", args.pair_type, "train")
-    a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, ["all"], data / "external", args.cache_dir)
     cfg = TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"])
+    pairs = training_pairs(cfg)
+    a8, b8 = load_sources(pairs)
+    names, cands = all_candidates(pairs, a8, b8, ["all"], external_root(cfg), args.cache_dir)
     full, pool, _ = patch_table(cfg, len(pairs), a8.shape[1:])
     chosen = np.random.default_rng(1).choice(pool, min(args.patches, len(pool)), replace=False)
     ps = PatchSet(a8, b8, cands, names, full[chosen], cfg.patch_size, np.zeros(0))

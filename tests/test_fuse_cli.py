@@ -12,6 +12,7 @@ from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image, write_image
 from lwnet.inference import shipped_weights
 from lwnet.methods import ExternalMethod, fuse_dataset, get_method
+from lwnet.methods.dataset import claim_output_folder
 
 
 def _pet(sample: Path) -> tuple[Path, Path]:
@@ -106,6 +107,12 @@ def test_resume_into_a_folder_of_other_settings_is_refused(sample: Path, tmp_pat
     assert read_image(out / "mean/SPECT-MRI/9028.png").ndim == 3  # left as it was
     assert main([*args, "-m", "mean", "--luma", "--redo"]) == 0
     assert read_image(out / "mean/SPECT-MRI/9028.png").ndim == 2
+    # A redo killed midway leaves the folder marked mixed: no plain resume, either way.
+    claim_output_folder(out / "mean/SPECT-MRI", {"method": "mean", "output": "colour",
+                                                 "model": ""}, redo=True)
+    for luma in ([], ["--luma"]):
+        assert main([*args, "-m", "mean", *luma]) == 2
+        assert "a --redo has not finished" in capsys.readouterr().err
     assert main([*args, "-m", "lwnet"]) == 0  # the shipped SPECT-MRI model
     capsys.readouterr()
     ct = str(shipped_weights("CT-MRI"))

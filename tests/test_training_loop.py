@@ -113,7 +113,7 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
     import shutil
 
     from lwnet.errors import InputError
-    from lwnet.training import load_config
+    from lwnet.training import load_config, train
     from lwnet.training.loop import build_patch_set
 
     own = tmp_path / "mine"
@@ -132,6 +132,21 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
     missing = [*sets, "split=''", f"external_root='{tmp_path / 'nowhere'}'"]
     with pytest.raises(InputError, match="nowhere: no such external results folder"):
         build_patch_set(load_config(None, None, missing), tmp_path / "cache")
+    # A run resumed after its label sources changed (the external folder gone) is refused.
+    cfg = load_config(None, None, [*sets, "split=''", "iterations=1", "epochs=1",
+                                   "samples_per_epoch=8"])
+    train(cfg, tmp_path / "run", progress=False)
+    shutil.rmtree(tmp_path / "external")
+    with pytest.raises(InputError, match=r"label sources \['mean', 'max', 'ext:Mine'\]"):
+        train(cfg, tmp_path / "run", resume=True, progress=False)
+    # Pairs of another size than the first cannot share its patch grid: named.
+    from lwnet.data.io import read_image, write_image
+
+    for modality in ("MRI", "SPECT"):
+        img = read_image(own / f"SPECT-MRI/{modality}/0.png")
+        write_image(own / f"SPECT-MRI/{modality}/4.png", img[:240, :200])
+    with pytest.raises(InputError, match="4.png: 200x240, but the training pairs must share"):
+        build_patch_set(cfg, tmp_path / "cache")
 
 
 def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_path) -> None:
@@ -164,7 +179,8 @@ def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_p
     train(cfg, tmp_path / "b", resume=True, progress=False)
     assert weights_hash(tuned) == before and (tmp_path / "b/weights.md").read_text() == card
     wider = load_config(None, None, [*sets, "model.width=6", f"init_weights='{first}'"])
-    with pytest.raises(WeightsError, match=f"{first}: weights do not fit"):
+    with pytest.raises(WeightsError, match=f"{first}: initial weights of another architecture.*"
+                                           "width 4 \\(file\\) vs 6"):
         train(wider, tmp_path / "w", progress=False)
     assert not (tmp_path / "w").exists()  # refused before any work
     pet = load_config(None, None, [*sets, "pair_type=PET-MRI", "init_weights=shipped"])
@@ -182,12 +198,22 @@ def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path
     changed = load_config(None, None, [*sets, "pair_type=CT-MRI", "lr=0.5"])
     with pytest.raises(ConfigError, match="pair_type 'SPECT-MRI' → 'CT-MRI', lr 0.01 → 0.5"):
         train(changed, tmp_path / "run", resume=True, progress=False)
-    # Threads may differ; `lwnet train --resume --run-dir DIR` alone takes DIR's config.
+    # Threads may differ; `lwnet train --resume --run-dir DIR` takes DIR's config.
     train(load_config(None, None, [*sets, "threads=2"]), tmp_path / "run", resume=True,
           progress=False)
     done = subprocess.run(lwnet_cmd("train", "--resume", "--run-dir", str(tmp_path / "run"),
-                                    "--no-progress"), env=env(), capture_output=True, text=True)
+                                    "--set", "threads=2", "--no-progress"),
+                          env=env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    other = subprocess.run(lwnet_cmd("train", "--resume", "--run-dir", str(tmp_path / "run"),
+                                     "--set", "seed=3", "--no-progress"),
+                           env=env(), capture_output=True, text=True)
+    assert other.returncode == 2 and "seed 0 → 3" in other.stderr
+    # The label sources are part of the run too (an external folder that appeared, say).
+    more = load_config(None, None, [*sets, "methods=['mean','max','dwt']"])
+    from lwnet.training.config import check_resume_config
+    with pytest.raises(ConfigError, match="methods"):
+        check_resume_config(more, tmp_path / "run")
     assert weights_hash(out) == before
     assert [(tmp_path / "run" / f).read_bytes() for f in ("config.json", "weights.md")] == saved
 

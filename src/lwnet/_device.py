@@ -19,4 +19,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
                  "mps": torch.backends.mps.is_available}.get(device.type)
     if available is None or not available():
         raise ConfigError(f"device {device}: not available on this machine")
+    if device.type == "cuda" and device.index is not None and (
+            device.index >= torch.cuda.device_count()):
+        raise ConfigError(f"device {device}: this machine has {torch.cuda.device_count()} "
+                          "CUDA device(s)")
     return device

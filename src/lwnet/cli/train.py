@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,19 +19,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", required=True, metavar="DIR",
                    help="run folder: config, log.csv, checkpoint, final weights")
     p.add_argument("--resume", action="store_true",
-                   help="continue from DIR's checkpoint, with DIR's config.json (a config given "
-                        "as well must agree with it)")
+                   help="continue from DIR's checkpoint with DIR's config.json (--set may "
+                        "change threads, workers, cache_dir; a --config must agree with it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from lwnet.training import load_config, train
-    from lwnet.training.config import read_run_config
+    from lwnet.training.config import read_run_config, with_overrides
 
-    given = args.config or args.preset or args.overrides
-    cfg = (read_run_config(args.run_dir) if args.resume and not given else
-           load_config(args.config, args.preset, args.overrides))
+    saved = Path(args.run_dir) / "config.json"
+    if args.resume and not (args.config or args.preset) and saved.is_file():
+        cfg = with_overrides(read_run_config(args.run_dir), args.overrides)
+    else:
+        cfg = load_config(args.config, args.preset, args.overrides)
     out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line rather than one per rank
         print(out)

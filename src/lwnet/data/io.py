@@ -16,6 +16,7 @@ import functools
 import io
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -150,10 +151,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
             raise InputError(f"{blocker}: is a file, so {path} cannot be written") from None
         raise InputError(f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
-        # mkstemp makes the file owner-only; give it the mode a plain open() would have, or
-        # keep the mode of the file it replaces.
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
+            # mkstemp makes the file owner-only; give it the mode of the file it replaces, or
+            # the one a plain open() would give.
+            os.chmod(tmp, _new_file_mode(path))
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -172,11 +173,25 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
     return path
 
 
+def _new_file_mode(path: Path) -> int:
+    """Permission bits for a file written to ``path``: those of the file there, else
+    ``0o666`` less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+_UMASK_LOCK = threading.Lock()
+
+
 @functools.cache
 def _umask() -> int:
-    """The process's umask, read once (reading it means setting it, which is not thread-safe)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
+    """The process's umask, read once: reading it means setting it, so writer threads must
+    not race here."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return mask
 
 

@@ -27,8 +27,9 @@ _INPUTS, _OUTPUT = ("a", "b"), "f"
 _VERIFY_SHAPES = ((1, 37, 53), (2, 64, 48))
 
 
-#: ONNX opsets at which LWNet exports and verifies with both exporters (torch 2.13; below 11 the
-#: TorchScript exporter lacks operators LWNet needs, above 23 torch has none).
+#: ONNX opsets at which LWNet exports and verifies with both exporters, measured with torch
+#: 2.13 (below 11 the TorchScript exporter lacks operators LWNet needs; 23 is that torch's
+#: newest). An older torch may stop lower; its exporter then names the problem.
 OPSETS = range(11, 24)
 
 

@@ -46,10 +46,14 @@ def render_card(card: Mapping[str, Any] | str, config: Mapping[str, Any]) -> str
     return "\n".join(lines)
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, in hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def weights_id(path: str | os.PathLike[str]) -> str:
     """``name (sha256 <16 hex>)`` of a weights or ONNX file: which model made a result."""
-    path = Path(path)
-    return f"{path.name} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:16]})"
+    return f"{Path(path).name} (sha256 {file_sha256(path)[:16]})"
 
 
 def card_path(path: str | os.PathLike[str]) -> Path:

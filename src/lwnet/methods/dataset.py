@@ -38,23 +38,38 @@ SETTINGS_FILE = ".lwnet-outputs.json"
 
 
 def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool) -> None:
-    """Record ``settings`` (method, output kind, model) in ``folder``; raise
-    :class:`InputError` when the folder holds outputs made with other settings, unless ``redo``
-    (which replaces them). Resuming into it is then safe: every image in it is alike."""
+    """Record ``settings`` (method, output kind, model) in ``folder`` before fusing into it.
+
+    Raises :class:`InputError` when the folder holds outputs made with other settings, or a
+    redo that has not finished, unless ``redo``. A redo marks the folder as mixed until
+    :func:`finish_output_folder`, so a redo killed midway is never resumed as if complete.
+    """
     path = folder / SETTINGS_FILE
-    settings = dict(settings)
-    if path.is_file() and not redo:
+    if redo:
+        _write_record(path, {**settings, "outputs": "mixed: a --redo has not finished"})
+        return
+    record = {**settings, "outputs": "alike"}
+    if path.is_file():
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
-        changed = [f"{k} {old.get(k)!r} → {v!r}" for k, v in settings.items() if old.get(k) != v]
+        changed = [f"{k} {old.get(k)!r} → {v!r}" for k, v in record.items() if old.get(k) != v]
         if changed:
             raise InputError(f"{folder}: holds outputs made with other settings "
                              f"({', '.join(changed)}); use --redo to replace them, or another "
                              "output folder")
         return
-    atomic_write_bytes(path, json.dumps(settings, indent=1).encode(), overwrite=True)
+    _write_record(path, record)
+
+
+def finish_output_folder(folder: Path, settings: Mapping[str, str]) -> None:
+    """Mark ``folder`` as holding only outputs of ``settings`` (after a finished redo)."""
+    _write_record(folder / SETTINGS_FILE, {**settings, "outputs": "alike"})
+
+
+def _write_record(path: Path, record: Mapping[str, str]) -> None:
+    atomic_write_bytes(path, json.dumps(record, indent=1).encode(), overwrite=True)
 
 
 def output_path(out: str | os.PathLike[str], method: str, pair_type: str, pair_id: str) -> Path:
@@ -154,7 +169,8 @@ def fuse_pairs(
             todo = (FuseJob(p, destination(name, p)) for p in pairs)
             settings = {"method": name, "output": "luma" if luma else "colour",
                         "model": (models or {}).get(name, "")}
-            for folder in {destination(name, p).parent for p in pairs}:
+            folders = sorted({destination(name, p).parent for p in pairs})
+            for folder in folders:
                 claim_output_folder(folder, settings, redo)
                 # A run killed midway left temp files beside its outputs: clear them.
                 remove_stale_temps(folder)
@@ -166,6 +182,9 @@ def fuse_pairs(
 
                 stats = stream_fuse(todo, fuser, batch_size=per_batch, overwrite=redo,
                                     luma=luma, progress=show)
+            if redo:
+                for folder in folders:
+                    finish_output_folder(folder, settings)
             run = DatasetRun(run.written + stats.written, run.skipped + stats.skipped,
                              run.fused + stats.fused, run.seconds + stats.seconds)
     finally:

@@ -24,7 +24,6 @@ fails on a pair type is reported on the page and left out of that pair type's re
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import statistics
 import time
@@ -54,6 +53,7 @@ from lwnet.evaluation import (
 )
 from lwnet.evaluation.tables import ROW_KEYS
 from lwnet.inference import WEIGHTS_DIR
+from lwnet.inference.weights import file_sha256
 from lwnet.methods import (
     ExternalMethod,
     builtin_code_digest,
@@ -135,7 +135,7 @@ class Row:
         digest of the built-in methods' code, so retrained weights or an edited method never
         reuse stale outputs."""
         if self.weights is not None:
-            return f"{self.name}@{hashlib.sha256(self.weights.read_bytes()).hexdigest()[:12]}"
+            return f"{self.name}@{file_sha256(self.weights)[:12]}"
         if self.kind == "classical":
             return f"{self.name}@{builtin_code_digest()}"
         return self.name

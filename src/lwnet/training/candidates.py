@@ -21,7 +21,7 @@ import numpy as np
 
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import atomic_write_bytes, read_image
+from lwnet.data.io import atomic_write_bytes, check_fusion_pair, read_image
 from lwnet.errors import InputError
 from lwnet.methods.registry import builtin_code_digest
 from lwnet.parallel import INLINE, Workers
@@ -30,10 +30,23 @@ CACHE_VERSION = "1"
 
 
 def load_sources(pairs: list[ImagePair]) -> tuple[np.ndarray, np.ndarray]:
-    """8-bit luma of the sources: (A, B) each ``(N, H, W)`` uint8."""
-    a = np.stack([luma8(read_image(p.a)) for p in pairs])
-    b = np.stack([luma8(read_image(p.b)) for p in pairs])
-    return a, b
+    """8-bit luma of the sources: (A, B) each ``(N, H, W)`` uint8.
+
+    Every pair is checked as for fusion (same size, greyscale A), and all pairs must share the
+    first pair's size (one patch grid serves them all); a misfit raises :class:`InputError`
+    naming the file.
+    """
+    a, b = [], []
+    for pair in pairs:
+        a_img, b_img = read_image(pair.a), read_image(pair.b)
+        check_fusion_pair(a_img, b_img, pair.a, pair.b)
+        if a and a_img.shape[:2] != a[0].shape:
+            raise InputError(f"{pair.a}: {a_img.shape[1]}x{a_img.shape[0]}, but the training "
+                             f"pairs must share one size ({pairs[0].a} is "
+                             f"{a[0].shape[1]}x{a[0].shape[0]})")
+        a.append(luma8(a_img))
+        b.append(luma8(b_img))
+    return np.stack(a), np.stack(b)
 
 
 def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:

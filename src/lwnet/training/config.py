@@ -38,6 +38,8 @@ SCORE_TERMS: dict[str, tuple[str, ...]] = {
 SCORES = tuple(SCORE_TERMS)
 # Default |L| per pair type (SPEC §3.3); other pair types fall back to half the patches.
 DEFAULT_LABELLED = {"SPECT-MRI": 8000, "CT-MRI": 4000}
+#: Keys a resumed run may change: how it runs, not what it computes.
+RUNTIME_KEYS = ("threads", "workers", "cache_dir")
 
 
 @dataclass
@@ -209,17 +211,24 @@ def load_config(
     values: dict[str, Any] = {}
     _apply(values, PRESETS.get(preset, {}), f"preset {preset}")
     _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
+    _apply_overrides(values, overrides)
+    values["preset"] = preset
+    return validate(TrainConfig(**values))
+
+
+def with_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """``cfg`` with ``key=value`` overrides applied (e.g. a resumed run's ``threads``)."""
+    values = cfg.to_dict()
+    _apply_overrides(values, overrides)
+    return validate(TrainConfig(**values))
+
+
+def _apply_overrides(values: dict[str, Any], overrides: list[str]) -> None:
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, text = item.split("=", 1)
         _apply(values, {key.strip(): _coerce(key, text.strip())}, "--set")
-    values["preset"] = preset
-    return validate(TrainConfig(**values))
-
-
-#: Keys a resumed run may change: how it runs, not what it computes.
-RUNTIME_KEYS = ("threads", "workers", "cache_dir")
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:
@@ -243,5 +252,5 @@ def check_resume_config(cfg: TrainConfig, run_dir: str | Path) -> None:
                if k not in RUNTIME_KEYS and new[k] != saved[k]]
     if changed:
         raise ConfigError(f"{Path(run_dir) / 'config.json'}: --resume with a different config: "
-                          f"{', '.join(changed)} (resume without --config, --preset and --set "
-                          "to continue with the run's own)")
+                          f"{', '.join(changed)} (resume without --config and --preset to "
+                          f"continue with the run's own; --set may change {', '.join(RUNTIME_KEYS)})")

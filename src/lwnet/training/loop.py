@@ -31,13 +31,26 @@ from tqdm import tqdm
 from lwnet._code import code_digest
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
-from lwnet.errors import ConfigError, InputError
+from lwnet.errors import ConfigError, InputError, WeightsError
+from lwnet.inference import load_weights, shipped_weights
 from lwnet.inference.weights import weights_id
+from lwnet.model import LWNet
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
-from lwnet.training.candidates import all_candidates, content_key, load_sources, save_array
-from lwnet.training.checkpoint import (load_checkpoint, load_optimizer, optimizer_tensors,
-                                       rng_state, save_checkpoint, set_rng_state)
+from lwnet.training.candidates import (
+    all_candidates,
+    content_key,
+    load_sources,
+    save_array,
+)
+from lwnet.training.checkpoint import (
+    load_checkpoint,
+    load_optimizer,
+    optimizer_tensors,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from lwnet.training.config import TrainConfig, check_resume_config
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.patches import extract, grid_positions, patch_index
@@ -337,8 +350,6 @@ def epoch_order(cfg: TrainConfig, n_items: int, iteration: int, epoch: int) -> n
 def init_weights_path(cfg: TrainConfig) -> Path | None:
     """The weights file a run starts from: None (random init), the shipped model of
     ``pair_type`` for ``init_weights = "shipped"``, or the file named."""
-    from lwnet.inference import shipped_weights
-
     if not cfg.init_weights:
         return None
     return shipped_weights(cfg.pair_type) if cfg.init_weights == "shipped" else Path(
@@ -347,9 +358,8 @@ def init_weights_path(cfg: TrainConfig) -> Path | None:
 
 def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
     """The network of ``cfg.model``: seeded random weights, or those of the weights file
-    ``init``, which must be of that architecture (a :class:`WeightsError` names the file)."""
-    from lwnet.inference import load_weights
-    from lwnet.model import LWNet
+    ``init``, whose architecture must be the same in every setting (a :class:`WeightsError`
+    names the file and the settings that differ)."""
 
     torch.manual_seed(cfg.seed)
     try:
@@ -357,7 +367,13 @@ def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
     except TypeError as exc:
         raise ConfigError(f"config table 'model': {exc}") from None
     if init is not None:
-        model.load_state_dict(load_weights(init, config=model.config).state_dict())
+        start = load_weights(init)
+        changed = [f"{k} {v!r} (file) vs {model.config[k]!r}" for k, v in start.config.items()
+                   if model.config.get(k) != v]
+        if changed:
+            raise WeightsError(f"{init}: initial weights of another architecture than the "
+                               f"config's model: {', '.join(changed)} (set model.<key> to match)")
+        model.load_state_dict(start.state_dict())
     return model.train()
 
 
@@ -415,6 +431,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         if resume:
             remove_stale_temps(run_dir)  # a killed run's half-written checkpoint
             t, meta = load_checkpoint(ckpt_path)
+            if meta.get("label_sources", ps.names) != ps.names:  # e.g. an external folder moved
+                raise InputError(f"{ckpt_path}: the run started with the label sources "
+                                 f"{meta['label_sources']}, now there are {ps.names}")
             model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
             load_optimizer(opt, t, meta["param_groups"])
             pools.load(t)
@@ -432,6 +451,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
             save_checkpoint(ckpt_path, tensors, {"iteration": iteration, "epoch": epoch,
                                                  "param_groups": groups, "log": rows,
                                                  "losses": losses, "init": init_note,
+                                                 "label_sources": ps.names,
                                                  **rmeta})
 
         for it in range(it0, cfg.iterations):
