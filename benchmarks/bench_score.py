@@ -21,7 +21,8 @@ from lwnet.inference import load_model
 from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
 from lwnet.training.config import read_run_config
-from lwnet.training.loop import PatchSet, patch_table, predict, score_batches, training_pairs
+from lwnet.training.data import PatchSet, patch_table, training_pairs
+from lwnet.training.loop import predict, score_batches
 from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
 
 

@@ -21,8 +21,8 @@ import torch
 from lwnet.parallel import Workers, usable_cpus
 from lwnet.training.candidates import all_candidates, load_sources
 from lwnet.training.config import PRESETS, SCORES, TrainConfig
-from lwnet.training.loop import (PatchSet, candidate_scores, external_root, patch_table,
-                                 training_pairs)
+from lwnet.training.data import PatchSet, external_root, patch_table, training_pairs
+from lwnet.training.loop import candidate_scores
 from lwnet.training.score import get_score
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from lwnet.metrics import fusion_uqi, qcb, viff
 from lwnet.training.candidates import all_candidates, load_sources
 from lwnet.training.config import PRESETS, TrainConfig
-from lwnet.training.loop import (PatchSet, external_root, patch_table, score_batches,
-                                 training_pairs)
+from lwnet.training.data import PatchSet, external_root, patch_table, training_pairs
+from lwnet.training.loop import score_batches
 from lwnet.training.score import per_patch, ssim_sum
 
 METRICS = {"SSIM sum": ssim_sum, "VIFF": partial(per_patch, viff), "Qcb": partial(per_patch, qcb),

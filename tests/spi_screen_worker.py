@@ -12,7 +12,8 @@ import torch
 
 from lwnet.model import LWNet
 from lwnet.training import distributed as ddp
-from lwnet.training.loop import PatchSet, Pools, screen
+from lwnet.training.data import PatchSet
+from lwnet.training.loop import Pools, screen
 from lwnet.training.score import ssim_sum
 
 

@@ -47,7 +47,8 @@ def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -
     from safetensors.torch import load_file
 
     from lwnet.training import load_config, train
-    from lwnet.training.loop import build_patch_set, candidate_scores
+    from lwnet.training.data import build_patch_set
+    from lwnet.training.loop import candidate_scores
     from lwnet.training.score import get_score
 
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1",
@@ -114,7 +115,7 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
 
     from lwnet.errors import InputError
     from lwnet.training import load_config, train
-    from lwnet.training.loop import build_patch_set
+    from lwnet.training.data import build_patch_set
 
     own = tmp_path / "mine"
     shutil.copytree(tiny_root / "SPECT-MRI", own / "SPECT-MRI")

@@ -21,7 +21,6 @@ import io
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,6 @@ import torch
 from tqdm import tqdm
 
 from lwnet._code import code_digest
-from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
@@ -38,9 +36,7 @@ from lwnet.model import LWNet
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
 from lwnet.training.candidates import (
-    all_candidates,
     content_key,
-    load_sources,
     save_array,
 )
 from lwnet.training.checkpoint import (
@@ -52,8 +48,8 @@ from lwnet.training.checkpoint import (
     set_rng_state,
 )
 from lwnet.training.config import TrainConfig, check_resume_config
+from lwnet.training.data import PatchSet, build_patch_set, to_tensor
 from lwnet.training.loss import spi_loss, unsupervised_loss
-from lwnet.training.patches import extract, grid_positions, patch_index
 from lwnet.training.pools import admit, best_candidate, refine, split_pools
 from lwnet.training.schedule import learning_rate
 from lwnet.training.score import Score, get_score, ssim_sum
@@ -68,45 +64,6 @@ SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
 SCORE_BATCH = 64
 
 
-@dataclass
-class PatchSet:
-    """Sources and candidates of one pair type, and the patch table over them.
-
-    ``a``, ``b``: ``(N, H, W)`` uint8 luma; ``cands``: ``(K, N, H, W)`` uint8; ``index``:
-    ``(P, 3)`` (pair, row, col) of the patches the run uses; ``cand_scores``: ``(P, K)``.
-    """
-
-    a: np.ndarray
-    b: np.ndarray
-    cands: np.ndarray
-    names: list[str]
-    index: np.ndarray
-    size: int
-    cand_scores: np.ndarray
-
-    def sources8(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The sources of patches ``ids``: two ``(n, size, size)`` uint8 arrays."""
-        return extract(self.a, self.index[ids], self.size), \
-            extract(self.b, self.index[ids], self.size)
-
-    def sources(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The sources of patches ``ids`` as network input: two ``(n, 1, size, size)`` in [0, 1]."""
-        a8, b8 = self.sources8(ids)
-        return _to_tensor(a8), _to_tensor(b8)
-
-    def candidate(self, k: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Candidate ``k[i]`` of patch ``ids[i]``: ``(n, size, size)`` uint8."""
-        out = np.empty((len(ids), self.size, self.size), dtype=np.uint8)
-        for j, (kk, (i, r, c)) in enumerate(zip(k, self.index[ids])):
-            out[j] = self.cands[kk, i, r:r + self.size, c:c + self.size]
-        return out
-
-
-def _to_tensor(u8: np.ndarray) -> torch.Tensor:
-    """uint8 ``(n, H, W)`` → float32 ``(n, 1, H, W)`` in [0, 1]."""
-    return torch.from_numpy(u8.astype(np.float32) / 255).unsqueeze(1)
-
-
 def _quantise(f: torch.Tensor) -> np.ndarray:
     """Network output ``(n, 1, H, W)`` in [0, 1] → 8-bit ``(n, H, W)``, as every label is held."""
     return np.clip(np.rint(f.detach().cpu().numpy()[:, 0] * 255), 0, 255).astype(np.uint8)
@@ -115,7 +72,7 @@ def _quantise(f: torch.Tensor) -> np.ndarray:
 def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
                   batch: int = SCORE_BATCH) -> np.ndarray:
     """Score uint8 fused patches ``(n, H, W)`` against sources ``(n, 1, H, W)`` → ``(n,)``."""
-    out = [score(_to_tensor(f[i:i + batch]), a[i:i + batch], b[i:i + batch]).double().numpy()
+    out = [score(to_tensor(f[i:i + batch]), a[i:i + batch], b[i:i + batch]).double().numpy()
            for i in range(0, len(f), batch)]
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -123,7 +80,7 @@ def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
 def _score_stack(score: Score, fused: np.ndarray, a8: np.ndarray, b8: np.ndarray) -> np.ndarray:
     """Score K fused versions ``(K, n, H, W)`` uint8 of n patches with sources ``(n, H, W)``
     uint8 → ``(n, K)``."""
-    a, b = _to_tensor(a8), _to_tensor(b8)
+    a, b = to_tensor(a8), to_tensor(b8)
     return np.stack([score_batches(score, f, a, b) for f in fused], axis=1)
 
 
@@ -141,74 +98,6 @@ def score_patches(score: Score, ps: PatchSet, ids: np.ndarray,
     parts = tqdm(workers.map(_score_stack, jobs), total=len(starts), desc=desc,
                  disable=not show)
     return np.concatenate(list(parts)) if len(starts) else np.zeros((0, len(fused(0, 0))))
-
-
-def patch_table(cfg: TrainConfig, n_pairs: int,
-                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (pair, row, col) patch ``(G, 3)`` and the seeded choice of the run's pool and
-    held-out validation patches (sorted row numbers into it)."""
-    full = patch_index(n_pairs, grid_positions(shape[0], shape[1], cfg.patch_size, cfg.stride))
-    perm = np.random.default_rng(cfg.seed).permutation(len(full))
-    val = perm[:cfg.val_patches]
-    rest = perm[cfg.val_patches:]
-    pool = rest[:cfg.max_patches] if cfg.max_patches else rest
-    if len(pool) < 2:
-        raise ConfigError(f"config keys 'max_patches'/'val_patches': only {len(pool)} training "
-                          f"patches left for the pools")
-    return full, np.sort(pool), np.sort(val)
-
-
-def data_root(cfg: TrainConfig) -> Path:
-    """The Harvard-layout folder a run reads: ``data_root``, or ``<$LWNET_DATA>/harvard``."""
-    return Path(cfg.data_root) if cfg.data_root else default_data_root() / "harvard"
-
-
-def training_pairs(cfg: TrainConfig) -> list[ImagePair]:
-    """The pairs of ``pair_type`` a run trains on: the ids of ``split``, or every pair for
-    ``split = ""`` (a folder of one's own pairs without a split file)."""
-    root = data_root(cfg)
-    try:
-        return harvard_pairs(root, cfg.pair_type, cfg.split or None)
-    except InputError as exc:
-        if cfg.split and not (root / "splits").is_dir():
-            raise InputError(f"{exc} (to train on every pair of {root / cfg.pair_type}, "
-                             "set split = \"\")") from None
-        raise
-
-
-def external_root(cfg: TrainConfig) -> Path | None:
-    """Folder of external results used as label candidates, or None.
-
-    ``external_root = ""`` takes the ``external`` folder beside the data root when there is one
-    (``$LWNET_DATA/external`` for the shared data); ``"none"`` turns them off; a folder named
-    explicitly must exist.
-    """
-    if cfg.external_root == "none":
-        return None
-    if not cfg.external_root:
-        beside = data_root(cfg).parent / "external"
-        return beside if beside.is_dir() else None
-    path = Path(cfg.external_root)
-    if not path.is_dir():
-        raise InputError(f"{path}: no such external results folder (config key "
-                         "'external_root'; \"none\" turns external candidates off)")
-    return path
-
-
-def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE,
-                    ) -> tuple[PatchSet, np.ndarray, np.ndarray]:
-    """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
-
-    Only ids of ``split`` are ever read, for the sources and for external results.
-    """
-    pairs = training_pairs(cfg)
-    a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
-                                  cache_dir / cfg.pair_type, workers)
-    full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
-    order = np.concatenate([pool, val])
-    ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
-    return ps, np.arange(len(pool)), np.arange(len(pool), len(order))
 
 
 def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path,
@@ -517,7 +406,7 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
         if unsup:
             loss = unsupervised_loss(f, a, b)
         else:
-            y = _to_tensor(pools.labels(ps, items)).to(device)
+            y = to_tensor(pools.labels(ps, items)).to(device)
             loss = spi_loss(f, y, cfg.alpha, cfg.beta)
         opt.zero_grad(set_to_none=True)
         loss.backward()
