@@ -35,10 +35,7 @@ from lwnet.inference.weights import weights_id
 from lwnet.model import LWNet
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
-from lwnet.training.candidates import (
-    content_key,
-    save_array,
-)
+from lwnet.training.candidates import content_key, save_array
 from lwnet.training.checkpoint import (
     load_checkpoint,
     load_optimizer,
@@ -241,15 +238,15 @@ def init_weights_path(cfg: TrainConfig) -> Path | None:
     ``pair_type`` for ``init_weights = "shipped"``, or the file named."""
     if not cfg.init_weights:
         return None
-    return shipped_weights(cfg.pair_type) if cfg.init_weights == "shipped" else Path(
-        cfg.init_weights)
+    if cfg.init_weights == "shipped":
+        return shipped_weights(cfg.pair_type)
+    return Path(cfg.init_weights)
 
 
 def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
     """The network of ``cfg.model``: seeded random weights, or those of the weights file
     ``init``, whose architecture must be the same in every setting (a :class:`WeightsError`
     names the file and the settings that differ)."""
-
     torch.manual_seed(cfg.seed)
     try:
         model = LWNet(**cfg.model)
@@ -290,11 +287,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     main = rank == 0
     show = progress and main
     ckpt_path = run_dir / CHECKPOINT
-    if resume and not ckpt_path.is_file():
-        raise InputError(f"{ckpt_path}: no checkpoint to resume from")
     if resume:
+        if not ckpt_path.is_file():
+            raise InputError(f"{ckpt_path}: no checkpoint to resume from")
         check_resume_config(cfg, run_dir)
-    if not resume and ckpt_path.exists():
+    elif ckpt_path.exists():
         raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
     # Built first, so that an unfit init_weights file stops the run before any other work. A
     # resumed run takes its weights from the checkpoint and needs no init file.
