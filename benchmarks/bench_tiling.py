@@ -21,7 +21,6 @@ from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import evaluate_folders, paired_table, summarise, to_markdown
 from lwnet.inference import load_model
 from lwnet.inference.api import fuse_batch, network_method
-from lwnet.methods import register_method
 from lwnet.metrics import METRIC_NAMES
 from lwnet.model import LWNet
 
@@ -52,11 +51,10 @@ def main() -> None:
     args = p.parse_args()
     for pair_type in args.pair_types:
         model = load_model(pair_type=pair_type)
-        register_method("whole", network_method(model), replace=True)
-        register_method("tiled", tiled_method(model, args.tile, args.tiles_per_side),
-                        replace=True)
         pairs = harvard_pairs(default_data_root() / "harvard", pair_type, "test")
-        rows = evaluate_folders(pairs, {"whole": "builtin:whole", "tiled": "builtin:tiled"},
+        rows = evaluate_folders(pairs, {"whole": network_method(model),
+                                        "tiled": tiled_method(model, args.tile,
+                                                              args.tiles_per_side)},
                                 extras=False, progress=False)
         print(f"\n#### {pair_type} (test, {len(pairs)} pairs)\n")
         print(to_markdown(summarise(rows)))

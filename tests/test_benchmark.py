@@ -102,8 +102,8 @@ def _expected_files(pts: list[str]) -> list[str]:
 @pytest.mark.slow
 def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    # The benchmark registers its LWNet rows, the test a failing method: keep both out of the
-    # process-wide registry that other tests enumerate.
+    # A failing method, registered as a user would: kept out of the process-wide registry
+    # that other tests enumerate.
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     register_method("always-fails", _fail, replace=True)
     spi = tmp_path / "log.csv"

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import math
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +18,9 @@ from lwnet.data import fuse_in_luma, harvard_pairs, read_image, write_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.evaluation import (
     best_two,
+    evaluate_folders,
     paired_difference,
     paired_rows,
-    evaluate_folders,
     result_files,
     rows_to_csv,
     summarise,
@@ -30,6 +28,7 @@ from lwnet.evaluation import (
     to_latex,
     to_markdown,
 )
+from lwnet.methods import register_method, registry
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES, compute_metrics
 
 PAIR = "SPECT-MRI"
@@ -281,20 +280,25 @@ def test_cli_evaluate_bad_input(dataset, results, tmp_path, capsys, kind):
     _assert_clean_failure(capsys, argv, needle, out_dir)
 
 
-def test_builtin_methods_run_on_the_fly(dataset, tmp_path, monkeypatch):
-    # A stand-in registry keeps this test independent of which methods are built.
-    fake = types.ModuleType("lwnet.methods")
-    fake.get_method = {"mean": _mean}.__getitem__
-    fake.method_names = lambda: ["mean"]
-    monkeypatch.setitem(sys.modules, "lwnet.methods", fake)
+def test_methods_run_on_the_fly(dataset, tmp_path, monkeypatch):
+    # A method registered at run time, as a user would (kept out of the process-wide registry
+    # that other tests enumerate).
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_method("my-mean", _mean)
     pairs = harvard_pairs(dataset, PAIR, "test")
     saved_luma = _write_results(dataset, tmp_path / "mean", _mean, nested=False, luma=True)
-    rows = evaluate_folders(pairs, {"saved": saved_luma, "live": "builtin:mean"},
-                            progress=False)
-    saved = [r for r in rows if r["method"] == "saved"]
-    live = [r for r in rows if r["method"] == "live"]
-    # A built-in method is scored on its fused luminance exactly as if saved to PNG with
-    # `lwnet fuse --luma`, so both routes agree to the bit.
-    assert [{**r, "method": None} for r in saved] == [{**r, "method": None} for r in live]
-    with pytest.raises(ConfigError, match="unknown built-in method 'nope'; known: mean"):
+    rows = evaluate_folders(pairs, {"saved": saved_luma, "live": "builtin:my-mean",
+                                    "function": _mean}, progress=False)
+    saved = [{**r, "method": None} for r in rows if r["method"] == "saved"]
+    # A method is scored on its fused luminance exactly as if saved to PNG with
+    # `lwnet fuse --luma`, so every route agrees to the bit.
+    for route in ("live", "function"):
+        assert [{**r, "method": None} for r in rows if r["method"] == route] == saved
+    # Worker processes receive the function itself, so a method registered at run time works
+    # in parallel too (they never see this process's registry).
+    parallel = evaluate_folders(pairs, {"live": "builtin:my-mean"}, jobs=2, progress=False)
+    assert [{**r, "method": None} for r in parallel] == saved
+    with pytest.raises(ConfigError, match="unknown built-in method 'nope'; known: .*my-mean"):
         evaluate_folders(pairs, {"x": "builtin:nope"}, progress=False)
+    with pytest.raises(ConfigError, match="lambda: this fusion function cannot be sent"):
+        evaluate_folders(pairs, {"lambda": lambda a, b: a}, jobs=2, progress=False)

@@ -10,9 +10,9 @@ import pytest
 
 from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image, write_image
-from lwnet.inference import shipped_weights
-from lwnet.methods import ExternalMethod, fuse_dataset, get_method
-from lwnet.methods.dataset import claim_output_folder
+from lwnet.inference import fuse_dataset, shipped_weights
+from lwnet.inference.dataset import claim_output_folder
+from lwnet.methods import ExternalMethod, get_method
 
 
 def _pet(sample: Path) -> tuple[Path, Path]:

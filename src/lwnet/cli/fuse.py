@@ -69,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lwnet.methods import method_names
 
-    known = [NETWORK] + [m for m in method_names() if m != NETWORK]
+    known = [NETWORK, *method_names()]
     if args.list_methods:
         print("\n".join(known))
         return 0
@@ -142,7 +142,7 @@ def _run_pair(args: argparse.Namespace) -> int:
 
 def _run_many(args: argparse.Namespace) -> int:
     """Folder or dataset mode, through the streaming pipeline."""
-    from lwnet.methods import fuse_dataset, fuse_folders
+    from lwnet.inference import fuse_dataset, fuse_folders
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")

@@ -1,21 +1,21 @@
 """Metrics of fused results over a set of source pairs, in parallel.
 
-A *result* is either a folder of fused images or a built-in method (``"builtin:<name>"``, run on
-the fly through :func:`lwnet.methods.get_method` and :func:`lwnet.data.fuse_in_luma`, and scored
-on its fused luminance — the convention of ``lwnet fuse --luma`` folders and of the external
-folders, so that every row of a table is scored alike; scoring the colour result would also
-score the RGB gamut clipping of the colour round trip). A folder
-holds ``<id>.<ext>`` or ``<PAIR>/<id>.<ext>`` (both layouts are accepted; the pair-type
-subfolder wins when it exists). Every id of the pairs must be present: a folder missing some is
-an error naming the folder and the first missing ids, never a smaller average.
+A *result* is a folder of fused images, or a fusion method run on the fly — a per-image function
+``(a, b) -> f`` or a registered method named ``"builtin:<name>"`` (:func:`lwnet.methods.get_method`)
+— through :func:`lwnet.data.fuse_in_luma`, and scored on its fused luminance: the convention of
+``lwnet fuse --luma`` folders and of the external folders, so that every row of a table is
+scored alike (scoring the colour result would also score the RGB gamut clipping of the colour
+round trip). A folder holds ``<id>.<ext>`` or ``<PAIR>/<id>.<ext>`` (both layouts are accepted;
+the pair-type subfolder wins when it exists). Every id of the pairs must be present: a folder
+missing some is an error naming the folder and the first missing ids, never a smaller average.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +25,13 @@ from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import check_same_size, is_image_file, read_image
 from lwnet.errors import ConfigError, InputError
+from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
-from lwnet.parallel import process_pool
+from lwnet.parallel import Workers
 
 BUILTIN_PREFIX = "builtin:"
-#: A resolved result: a mapping id → fused file, or the name of a built-in method.
-Resolved = dict[str, Path] | str
+#: A resolved result: a mapping id → fused file, or the fusion function to run.
+Resolved = dict[str, Path] | FuseFn
 
 
 def check_metric_size(img: np.ndarray, path: object) -> None:
@@ -41,14 +42,25 @@ def check_metric_size(img: np.ndarray, path: object) -> None:
                          f"{VIF_MIN_SIDE}x{VIF_MIN_SIDE} (VIF's coarsest scale)")
 
 
-def read_triple(a_path: Path, b_path: Path, f_path: Path) -> tuple[np.ndarray, ...]:
-    """Read sources and fused image, checking sizes; errors name the offending file."""
+def read_sources(a_path: Path, b_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a source pair for scoring, checking sizes; errors name the offending file."""
     a, b = read_image(a_path), read_image(b_path)
     check_same_size(a, b, a_path, b_path)
     check_metric_size(a, a_path)
+    return a, b
+
+
+def read_fused(f_path: Path, a: np.ndarray, a_path: Path) -> np.ndarray:
+    """Read a fused image and check it has the size of its source ``a``."""
     f = read_image(f_path)
     check_same_size(a, f, a_path, f_path)
-    return a, b, f
+    return f
+
+
+def read_triple(a_path: Path, b_path: Path, f_path: Path) -> tuple[np.ndarray, ...]:
+    """Read sources and fused image, checking sizes; errors name the offending file."""
+    a, b = read_sources(a_path, b_path)
+    return a, b, read_fused(f_path, a, a_path)
 
 
 def result_files(folder: str | os.PathLike[str], pair_type: str | None,
@@ -70,8 +82,8 @@ def result_files(folder: str | os.PathLike[str], pair_type: str | None,
     return {i: files[i] for i in ids}
 
 
-def resolve_results(results: Mapping[str, str | os.PathLike[str]], pairs: Sequence[ImagePair]
-                    ) -> dict[str, Resolved]:
+def resolve_results(results: Mapping[str, str | os.PathLike[str] | FuseFn],
+                    pairs: Sequence[ImagePair]) -> dict[str, Resolved]:
     """Check every result before any work: folders complete, built-in names known."""
     if not results:
         raise ConfigError("no results to evaluate (give at least one NAME=DIR)")
@@ -81,10 +93,14 @@ def resolve_results(results: Mapping[str, str | os.PathLike[str]], pairs: Sequen
     ids = [p.id for p in pairs]
     resolved: dict[str, Resolved] = {}
     for name, spec in results.items():
-        if isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX):
+        if callable(spec):
+            resolved[name] = spec
+        elif isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX):
             method = spec[len(BUILTIN_PREFIX):]
-            _builtin(method)  # fail early on an unknown name
-            resolved[name] = method
+            if method not in method_names():
+                raise ConfigError(f"unknown built-in method {method!r}; known: "
+                                  f"{', '.join(method_names())}")
+            resolved[name] = get_method(method)
         else:
             if len(pair_types) > 1:
                 raise ConfigError("evaluate one pair type at a time")
@@ -92,29 +108,28 @@ def resolve_results(results: Mapping[str, str | os.PathLike[str]], pairs: Sequen
     return resolved
 
 
-def _builtin(name: str):
-    try:
-        from lwnet.methods import get_method, method_names
-    except ImportError:  # the methods package is optional for metrics-only installs
-        raise ConfigError(f"built-in method {name!r}: lwnet.methods is not available") from None
-    if name not in method_names():
-        raise ConfigError(f"unknown built-in method {name!r}; known: {', '.join(method_names())}")
-    return get_method(name)
+def _check_picklable(resolved: Mapping[str, Resolved]) -> None:
+    """Worker processes receive the fusion functions pickled: name one that cannot be."""
+    for name, res in resolved.items():
+        if callable(res):
+            try:
+                pickle.dumps(res)
+            except Exception as exc:  # pickling raises several types (PicklingError, ...)
+                raise ConfigError(f"{name}: this fusion function cannot be sent to worker "
+                                  f"processes ({exc}); make it a module-level function, or "
+                                  "evaluate with jobs=1") from None
 
 
 def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: str | None,
                   vif_flavour: str, extras: bool) -> list[dict[str, object]]:
     """Per-image rows of every result for one pair (sources read once)."""
-    a, b = read_image(pair.a), read_image(pair.b)
-    check_same_size(a, b, pair.a, pair.b)
-    check_metric_size(a, pair.a)
+    a, b = read_sources(pair.a, pair.b)
     rows = []
     for name, res in results.items():
-        if isinstance(res, str):
-            _, f = fuse_in_luma(_builtin(res), a, b)  # the fused luminance, see above
+        if callable(res):
+            _, f = fuse_in_luma(res, a, b)  # the fused luminance, see above
         else:
-            f = read_image(res[pair.id])
-            check_same_size(a, f, pair.a, res[pair.id])
+            f = read_fused(res[pair.id], a, pair.a)
         scores = compute_metrics(a, b, f, reduction=reduction, vif_flavour=vif_flavour,
                                  extras=extras)
         rows.append({"method": name, "pair_type": pair.pair_type, "id": pair.id, **scores})
@@ -122,41 +137,34 @@ def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: s
 
 
 def evaluate_folders(
-    pairs: Sequence[ImagePair], results: Mapping[str, str | os.PathLike[str]], jobs: int = 1, *,
+    pairs: Sequence[ImagePair], results: Mapping[str, str | os.PathLike[str] | FuseFn],
+    jobs: int = 1, *,
     reduction: str | None = None, vif_flavour: str = "viff", extras: bool = True,
     progress: bool = True,
 ) -> list[dict[str, object]]:
     """Metrics of every result on every pair → per-image rows, grouped by method then pair order.
 
-    ``results`` maps a display name to a folder (see the module docstring) or
-    ``"builtin:<method>"``. Each row holds ``method``, ``pair_type``, ``id`` and the metric
-    keys of :func:`lwnet.metrics.compute_metrics`. ``jobs > 1`` uses a process pool; a tqdm
-    bar goes to stderr unless ``progress`` is false. The first error (an :class:`InputError`
+    ``results`` maps a display name to a folder (see the module docstring), a fusion function
+    ``(a, b) -> f`` or ``"builtin:<method>"``. Each row holds ``method``, ``pair_type``, ``id``
+    and the metric keys of :func:`lwnet.metrics.compute_metrics`. ``jobs > 1`` uses worker
+    processes, which receive the functions pickled (module-level functions, or objects such as
+    :class:`lwnet.reports.benchmark.WeightsFusion`); a tqdm bar goes to stderr unless
+    ``progress`` is false. The first error (an :class:`InputError`
     naming the file) stops the run.
     """
     if jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {jobs}")
+        raise ConfigError(f"jobs must be at least 1, not {jobs}")
     resolved = resolve_results(results, pairs)
+    if jobs > 1:
+        _check_picklable(resolved)
     args = (resolved, reduction, vif_flavour, extras)
-    per_pair: list[list[dict[str, object]]] = [[] for _ in pairs]
     bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", file=sys.stderr,
                disable=not progress)
-    with bar:
-        if jobs == 1:
-            for k, pair in enumerate(pairs):
-                per_pair[k] = evaluate_pair(pair, *args)
-                bar.update()
-        else:
-            with process_pool(jobs, preload=[__name__]) as pool:
-                futures = {pool.submit(evaluate_pair, pair, *args): k
-                           for k, pair in enumerate(pairs)}
-                try:
-                    for fut in as_completed(futures):
-                        per_pair[futures[fut]] = fut.result()
-                        bar.update()
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+    per_pair: list[list[dict[str, object]]] = []
+    with bar, Workers(jobs, preload=[__name__]) as workers:
+        for rows in workers.map(evaluate_pair, ((pair, *args) for pair in pairs)):
+            per_pair.append(rows)
+            bar.update()
     order = {name: i for i, name in enumerate(resolved)}
     rows = [row for rows in per_pair for row in rows]
     return sorted(rows, key=lambda r: order[str(r["method"])])  # stable: pair order kept

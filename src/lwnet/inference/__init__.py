@@ -1,6 +1,8 @@
-"""Inference with LWNet: weights I/O and the ``fuse`` Python API."""
+"""Inference: weights I/O, the ``fuse`` Python API, and fusing whole datasets or folders with
+the network or any classical method."""
 
 from lwnet.inference.api import (
+    SHIPPED_MODELS,
     WEIGHTS_DIR,
     default_pair_type,
     fuse,
@@ -9,6 +11,7 @@ from lwnet.inference.api import (
     network_method,
     shipped_weights,
 )
+from lwnet.inference.dataset import fuse_dataset, fuse_folders, fuse_pairs, output_path
 from lwnet.inference.weights import (
     FORMAT_VERSION,
     card_path,
@@ -21,14 +24,19 @@ from lwnet.inference.weights import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "SHIPPED_MODELS",
     "WEIGHTS_DIR",
     "card_path",
     "default_pair_type",
     "fuse",
     "fuse_batch",
+    "fuse_dataset",
+    "fuse_folders",
+    "fuse_pairs",
     "load_model",
     "load_weights",
     "network_method",
+    "output_path",
     "read_card",
     "read_weights",
     "render_card",

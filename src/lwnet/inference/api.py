@@ -27,9 +27,10 @@ from lwnet.model import LWNet
 #: Folder of the shipped weights, ``<name>.safetensors`` with a ``<name>.md`` card each.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
-# Pair type (and modality) → shipped weights name.
-_SHIPPED = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri",
-            "SPECT": "spect-mri", "PET": "spect-mri", "CT": "ct-mri"}
+#: Pair type → name of the shipped weights that fuse it (PET-MRI has no model of its own).
+SHIPPED_MODELS = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
+# The modality alone names the same model.
+_SHIPPED = {**SHIPPED_MODELS, **{k.split("-")[0]: v for k, v in SHIPPED_MODELS.items()}}
 
 
 def shipped_weights(pair_type: str) -> Path:

@@ -1,10 +1,10 @@
-"""Classical fusion methods, external result folders and dataset-wide fusion.
+"""Classical fusion methods and external result folders (dataset-wide fusion:
+:mod:`lwnet.inference.dataset`).
 
 Every method is a pure function ``(a, b) -> f`` on float32 ``(H, W)`` images in [0, 1] that
 keeps the common zero background at exactly 0 (SPEC §1); :func:`get_method` finds one by name.
 """
 
-from lwnet.methods.dataset import DatasetRun, fuse_dataset, fuse_folders, fuse_pairs, output_path
 from lwnet.methods.external import ExternalMethod, external_methods
 from lwnet.methods.registry import (
     FuseFn,
@@ -15,16 +15,11 @@ from lwnet.methods.registry import (
 )
 
 __all__ = [
-    "DatasetRun",
     "ExternalMethod",
     "FuseFn",
     "builtin_code_digest",
     "external_methods",
-    "fuse_dataset",
-    "fuse_folders",
-    "fuse_pairs",
     "get_method",
     "method_names",
-    "output_path",
     "register_method",
 ]

@@ -2,8 +2,8 @@
 
 A method is any callable ``(a, b) -> f`` on float32 ``(H, W)`` images in [0, 1]. Built-in
 entries are ``"module:function"`` targets imported on first use, so registering a method costs
-nothing until it runs; other parts of LWNet (the network) add themselves with
-:func:`register_method`.
+nothing until it runs; users add their own with :func:`register_method`, and the functions of
+the Python API that take a method name then know it.
 """
 
 from __future__ import annotations

@@ -52,17 +52,14 @@ from lwnet.evaluation import (
     to_markdown,
 )
 from lwnet.evaluation.tables import ROW_KEYS
-from lwnet.inference import WEIGHTS_DIR
+from lwnet.inference import SHIPPED_MODELS, WEIGHTS_DIR, fuse_pairs, output_path
 from lwnet.inference.weights import file_sha256
 from lwnet.methods import (
     ExternalMethod,
     builtin_code_digest,
     external_methods,
-    fuse_pairs,
     get_method,
     method_names,
-    output_path,
-    register_method,
 )
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
@@ -70,9 +67,6 @@ from lwnet.reports.html import Section, html_table, image_tag, render_page
 
 #: The code behind the cached per-image metrics: an edit there recomputes them.
 METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour")
-
-#: Weights applied to each pair type: the SPECT-MRI model also runs, unchanged, on PET-MRI.
-MODEL_FOR_PAIR = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
 
 LATENCY_SIZE = (256, 256)
 
@@ -195,7 +189,7 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
     if not weights_dir.is_dir():
         return []
     for path in sorted(weights_dir.glob("*.safetensors")):
-        for key in set(MODEL_FOR_PAIR.values()):
+        for key in set(SHIPPED_MODELS.values()):
             if path.stem == key or path.stem.startswith(key + "-"):
                 variant = path.stem[len(key):]
                 name = f"LWNet{variant}"
@@ -208,8 +202,7 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
 def collect_rows(cfg: BenchmarkConfig) -> list[Row]:
     """Every method of the benchmark, LWNet rows first, filtered by ``cfg.methods``."""
     rows = lwnet_rows(cfg.weights or WEIGHTS_DIR)
-    rows += [Row(name, "classical", get_method(name)) for name in method_names()
-             if not name.lower().startswith("lwnet")]
+    rows += [Row(name, "classical", get_method(name)) for name in method_names()]
     ext_dirs = cfg.external
     if ext_dirs is None:
         default = cfg.data / "external"
@@ -229,12 +222,12 @@ def collect_rows(cfg: BenchmarkConfig) -> list[Row]:
 def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:
     """The rows that apply to a pair type.
 
-    LWNet weights by :data:`MODEL_FOR_PAIR`; an external method only where it has a
+    LWNet weights by :data:`SHIPPED_MODELS`; an external method only where it has a
     ``<PAIR>`` folder (a folder with some of its results missing is a failure, not skipped).
     """
     def applies(r: Row) -> bool:
         if r.kind == "LWNet":
-            return r.model_key == MODEL_FOR_PAIR.get(pair_type)
+            return r.model_key == SHIPPED_MODELS.get(pair_type)
         if r.kind == "external":
             return (r.folder / pair_type).is_dir()  # type: ignore[operator]
         return True
@@ -254,16 +247,13 @@ def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
              progress: bool) -> int:
     """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written.
 
-    Outputs go to ``cache/<row.cache_name>``. An LWNet row is registered (as its cache name) in
-    the method registry for the run, since :func:`fuse_pairs` runs registered methods.
+    Outputs go to ``cache/<row.cache_name>``.
     """
     if row.kind == "external":
         return 0
-    method = row.name
-    if row.kind == "LWNet":  # the name is per weights
-        method = row.cache_name
-        register_method(method, row.fn, replace=True)
-    run = fuse_pairs([method], harvard_pairs(harvard, pair_type, "test"),
+    # The name its output folder records: LWNet rows are told apart by their weights.
+    method = row.cache_name if row.kind == "LWNet" else row.name
+    run = fuse_pairs({method: row.fn}, harvard_pairs(harvard, pair_type, "test"),
                      lambda _, pair: output_path(cache, row.cache_name, pair_type, pair.id),
                      jobs=jobs, luma=True, progress=progress, label=pair_type)
     return run.written

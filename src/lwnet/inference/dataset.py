@@ -1,11 +1,10 @@
-"""Running fusion methods over a whole dataset, in parallel, resumably."""
+"""Running fusion methods over a whole dataset or two folders, in parallel, resumably."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -14,23 +13,11 @@ from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import InputError
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
-from lwnet.methods.registry import get_method
+from lwnet.methods.registry import FuseFn, get_method
 from lwnet.parallel import process_pool
 
-
-@dataclass(frozen=True)
-class DatasetRun:
-    """What :func:`fuse_dataset` did: outputs written, outputs left as they were, pairs fused
-    and the seconds spent."""
-
-    written: int
-    skipped: int
-    fused: int = 0
-    seconds: float = 0.0
-
-    @property
-    def pairs_per_second(self) -> float:
-        return self.fused / self.seconds if self.seconds > 0 else 0.0
+#: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f``.
+Methods = Sequence[str] | Mapping[str, FuseFn]
 
 
 #: Written into every output folder: what made its images, checked when a run resumes there.
@@ -78,7 +65,7 @@ def output_path(out: str | os.PathLike[str], method: str, pair_type: str, pair_i
 
 
 def fuse_dataset(
-    methods: Sequence[str],
+    methods: Methods,
     root: str | os.PathLike[str],
     pair_type: str,
     out: str | os.PathLike[str],
@@ -91,7 +78,7 @@ def fuse_dataset(
     fusers: Mapping[str, BatchFuser] | None = None,
     batch_size: int = 8,
     models: Mapping[str, str] | None = None,
-) -> DatasetRun:
+) -> StreamStats:
     """Fuse every pair of a Harvard-layout dataset with each of ``methods``.
 
     Writes ``<out>/<method>/<pair_type>/<id>.png``: the colour result (SPEC §1), or with
@@ -100,7 +87,10 @@ def fuse_dataset(
     outputs are skipped unless ``redo``, so an interrupted run resumes; every write is atomic.
 
     Args:
-        methods: registry names, or keys of ``fusers`` (unknown names raise before any work).
+        methods: registry names (unknown names raise before any work), or display names
+            mapped to per-image functions (module-level functions when ``jobs > 1``, so
+            that worker processes can receive them); names that are keys of ``fusers`` run
+            those instead.
         root: Harvard-layout root, e.g. ``<data>/harvard``.
         pair_type: e.g. ``"SPECT-MRI"``.
         out: output root.
@@ -123,12 +113,12 @@ def fuse_dataset(
 
 
 def fuse_folders(
-    methods: Sequence[str],
+    methods: Methods,
     dir_a: str | os.PathLike[str],
     dir_b: str | os.PathLike[str],
     out: str | os.PathLike[str],
     **options,
-) -> DatasetRun:
+) -> StreamStats:
     """Fuse the pairs of two folders matched by file stem (A = MRI) with each of ``methods``.
 
     Writes ``<out>/<method>/<stem>.png``; ``options`` are those of :func:`fuse_pairs`.
@@ -138,7 +128,7 @@ def fuse_folders(
 
 
 def fuse_pairs(
-    methods: Sequence[str],
+    methods: Methods,
     pairs: Sequence[ImagePair],
     destination: Callable[[str, ImagePair], Path],
     *,
@@ -150,7 +140,7 @@ def fuse_pairs(
     batch_size: int = 8,
     label: str = "",
     models: Mapping[str, str] | None = None,
-) -> DatasetRun:
+) -> StreamStats:
     """Fuse ``pairs`` with each of ``methods``, writing to ``destination(method, pair)``.
 
     The engine of :func:`fuse_dataset` and :func:`fuse_folders`; see there for the options.
@@ -159,8 +149,9 @@ def fuse_pairs(
     (:func:`claim_output_folder`), so a resumed run never mixes outputs of other settings.
     """
     fusers = dict(fusers or {})
-    fns = {name: get_method(name) for name in methods if name not in fusers}
-    run = DatasetRun(written=0, skipped=0)
+    fns = (dict(methods) if isinstance(methods, Mapping) else
+           {name: get_method(name) for name in methods if name not in fusers})
+    run = StreamStats()
     pool = process_pool(jobs) if jobs > 1 else None
     try:
         for name in methods:
@@ -185,8 +176,8 @@ def fuse_pairs(
             if redo:
                 for folder in folders:
                     finish_output_folder(folder, settings)
-            run = DatasetRun(run.written + stats.written, run.skipped + stats.skipped,
-                             run.fused + stats.fused, run.seconds + stats.seconds)
+            run = StreamStats(run.fused + stats.fused, run.written + stats.written,
+                              run.skipped + stats.skipped, run.seconds + stats.seconds)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
