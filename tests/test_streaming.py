@@ -17,8 +17,7 @@ from lwnet.data.io import read_image, write_image
 from lwnet.errors import InputError
 from lwnet.inference.onnx import export_onnx
 from lwnet.inference.streaming import FuseJob, module_fuser, pairwise_fuser, stream_fuse
-
-from _attention_net import AttentionNet
+from lwnet.model import LWNet
 
 MEAN = pairwise_fuser(lambda a, b: (a + b) / 2)
 
@@ -39,7 +38,7 @@ def _copies(sample: Path, tmp_path: Path, n: int) -> list[ImagePair]:
 
 def test_stream_matches_per_pair_fusion(sample, tmp_path):
     torch.manual_seed(0)
-    fuser = module_fuser(AttentionNet())
+    fuser = module_fuser(LWNet(width=2))
     pairs = _copies(sample, tmp_path, 7)
     jobs = [FuseJob(p, tmp_path / "out" / f"{p.id}.png") for p in pairs]
     stats = stream_fuse(jobs, fuser, batch_size=2, readers=2, writers=2, prefetch=3)
@@ -116,7 +115,7 @@ def test_unreadable_pair_stops_with_error(sample, tmp_path):
 
 def test_fuse_cli_dataset_with_onnx_backend(sample, tmp_path, capsys):
     torch.manual_seed(0)
-    model = AttentionNet()
+    model = LWNet(width=2)
     export_onnx(model, tmp_path / "m.onnx")
     out = tmp_path / "out"
     args = ["fuse", "--root", str(sample), "--pair", "SPECT-MRI", "--out", str(out),

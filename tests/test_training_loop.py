@@ -137,6 +137,17 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
     cfg = load_config(None, None, [*sets, "split=''", "iterations=1", "epochs=1",
                                    "samples_per_epoch=8"])
     train(cfg, tmp_path / "run", progress=False)
+    # Labels of L other than those the run started with (a candidate's results edited) too.
+    from lwnet.training.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = tmp_path / "run/checkpoint.safetensors"
+    original = ckpt.read_bytes()
+    t, meta = load_checkpoint(ckpt)
+    t["pools.choice"] = (t["pools.choice"] + 1) % len(ps.names)
+    save_checkpoint(ckpt, t, meta)
+    with pytest.raises(InputError, match="labelled pool or its labels differ"):
+        train(cfg, tmp_path / "run", resume=True, progress=False)
+    ckpt.write_bytes(original)
     shutil.rmtree(tmp_path / "external")
     with pytest.raises(InputError, match=r"label sources \['mean', 'max', 'ext:Mine'\]"):
         train(cfg, tmp_path / "run", resume=True, progress=False)

@@ -18,8 +18,7 @@ from lwnet.data.volumes import check_same_geometry, read_volume, robust_window
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.inference.streaming import module_fuser, pairwise_fuser
 from lwnet.inference.volume import VolumeOptions, fuse_slices, fuse_volume_files
-
-from _attention_net import AttentionNet
+from lwnet.model import LWNet
 
 MEAN = pairwise_fuser(lambda a, b: (a + b) / 2)
 
@@ -166,7 +165,7 @@ def test_slice_axis_and_batches():
         fuse_slices(a[..., :5], b[..., :5], first, axis=0)
 def test_sample_stack_matches_slicewise_fusion(sample, tmp_path):
     torch.manual_seed(0)
-    fuser = module_fuser(AttentionNet())
+    fuser = module_fuser(LWNet(width=2))
     (p,) = harvard_pairs(sample, "SPECT-MRI")
     mri, spect = read_image(p.a), read_image(p.b)
     _, fused_2d = fuse_in_luma(lambda a, b: fuser(a[None], b[None])[0], mri, spect)
@@ -288,7 +287,7 @@ def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
     affine = _write_dicom_series(tmp_path / "mri", stored, 2.0, 0.0)
     _save_nifti(tmp_path / "pet.nii.gz", _phantom(shape=(20, 18, 5), seed=9), affine)
     torch.manual_seed(0)
-    model = AttentionNet()
+    model = LWNet(width=2)
     export_onnx(model, tmp_path / "m.onnx")
     out = tmp_path / "fused.nii.gz"
     args = ["fuse-volume", str(tmp_path / "mri"), str(tmp_path / "pet.nii.gz"), "-o", str(out),

@@ -3,7 +3,9 @@
 from lwnet.data.colour import fuse_in_luma, luma8, merge_luma, rgb_to_ycbcr, split_luma, ycbcr_to_rgb
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs, read_split, sample_root
 from lwnet.data.io import (
+    BACKGROUND_LEVEL,
     MIN_SIDE,
+    as_float_image,
     atomic_write_bytes,
     check_fusion_pair,
     check_same_size,
@@ -14,8 +16,10 @@ from lwnet.data.io import (
 )
 
 __all__ = [
+    "BACKGROUND_LEVEL",
     "MIN_SIDE",
     "ImagePair",
+    "as_float_image",
     "atomic_write_bytes",
     "check_fusion_pair",
     "check_same_size",

@@ -68,6 +68,36 @@ def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+def _unit_range(arr: np.ndarray) -> np.ndarray:
+    """uint8/uint16 scaled by their type's range to float32; other arrays as they are."""
+    if arr.dtype in (np.uint8, np.uint16):
+        return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+    return arr
+
+
+def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
+    """An array → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1] by the rules of :func:`read_image`.
+
+    uint8 and uint16 are scaled by their type's range; floats must be finite and in [0, 1]; a
+    trailing channel axis of 1 is dropped and greyscale stored as RGB becomes ``(H, W)``.
+    Raises :class:`InputError` naming ``name`` for any other type or shape.
+    """
+    arr = _unit_range(np.asarray(image))
+    if arr.dtype.kind != "f":
+        raise InputError(f"{name}: unsupported array type {arr.dtype}")
+    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+        raise InputError(f"{name}: float image must hold finite values in [0, 1]")
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
+        raise InputError(f"{name}: expected (H, W) or (H, W, 3), got shape {arr.shape}")
+    if arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(
+        arr[..., 0], arr[..., 2]
+    ):
+        arr = arr[..., 0]
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as float32 in [0, 1].
 
@@ -87,11 +117,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(f"{path}: not a readable image file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
-    if arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(
-        arr[..., 0], arr[..., 2]
-    ):
-        arr = arr[..., 0]
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return as_float_image(arr, path)
 
 
 def check_same_size(
@@ -121,6 +147,11 @@ def check_fusion_pair(
         swapped = " (are A and B swapped?)" if b.ndim == 2 else ""
         raise InputError(f"{a_name}: a colour image as A; A is the greyscale MRI and B the "
                          f"SPECT/PET/CT image{swapped}")
+
+
+#: Half an 8-bit grey level: a value at or below it rounds to grey level 0 at 8 bits. Where both
+#: sources are at or below it, a pixel is background, and every fused image must be 0 (SPEC §1).
+BACKGROUND_LEVEL = 0.5 / 255
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -222,7 +253,12 @@ def _process_alive(pid: int) -> bool:
 
 
 def encode_image(img: np.ndarray, suffix: str, bits: int = 8) -> bytes:
-    """Encode a float image in [0, 1] (or uint8/uint16) to the bytes of a ``suffix`` file."""
+    """Encode an image to the bytes of a ``suffix`` file, with ``bits`` (8 or 16) per sample.
+
+    ``img``: float in [0, 1] (rounded, and clipped to the range), or uint8/uint16 (scaled by
+    their type's range); ``(H, W)``, or ``(H, W, 3)`` at 8 bits.
+    """
+    img = _unit_range(np.asarray(img))
     if bits == 16:
         if img.ndim != 2:
             raise ValueError("16-bit output is supported for greyscale images only")

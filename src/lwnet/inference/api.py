@@ -1,4 +1,4 @@
-"""Python inference API: ``load_model`` and ``fuse`` (issue 4).
+"""Python inference API: ``load_model`` and ``fuse``.
 
 Model choice (SPEC §6): the SPECT-MRI model serves SPECT and PET, the CT-MRI model serves CT.
 It follows ``pair_type`` when given, else the functional image: colour → SPECT-MRI model,
@@ -19,8 +19,8 @@ from PIL import Image
 
 from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
-from lwnet.data.io import check_fusion_pair, pil_to_float, read_image
-from lwnet.errors import InputError, WeightsError
+from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image
+from lwnet.errors import WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
 
@@ -81,25 +81,8 @@ def _as_array(image: Any, name: str | os.PathLike[str]) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_image(image)
     if isinstance(image, Image.Image):
-        arr = pil_to_float(image, Path(name))
-    else:
-        arr = np.asarray(image)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / 255.0
-        elif arr.dtype == np.uint16:
-            arr = arr.astype(np.float32) / 65535.0
-        elif arr.dtype.kind == "f":
-            if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-                raise InputError(f"{name}: float image must hold finite values in [0, 1]")
-        else:
-            raise InputError(f"{name}: unsupported array type {arr.dtype}")
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
-        raise InputError(f"{name}: expected (H, W) or (H, W, 3), got shape {arr.shape}")
-    if arr.ndim == 3 and (arr[..., 0] == arr[..., 1]).all() and (arr[..., 0] == arr[..., 2]).all():
-        arr = arr[..., 0]  # greyscale stored as RGB
-    return np.ascontiguousarray(arr, dtype=np.float32)
+        image = pil_to_float(image, Path(name))
+    return as_float_image(image, name)
 
 
 def default_pair_type(functional: np.ndarray) -> str:

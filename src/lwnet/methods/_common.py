@@ -1,7 +1,7 @@
 """Building blocks shared by the classical fusion methods.
 
-All helpers work on float arrays ``(H, W)``; borders are handled by symmetric reflection so any
-H×W (odd sizes included) is accepted.
+All helpers work on float arrays ``(H, W)`` of any H×W (odd sizes included); each says how it
+treats the borders.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-#: A pixel counts as background when it rounds to grey level 0 at 8 bits.
-_ZERO_LEVEL = 0.5 / 255.0
+from lwnet.data.io import BACKGROUND_LEVEL
+
 
 
 def as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +30,7 @@ def finish(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     (filter support), so the shared background is masked explicitly here.
     """
     f = np.clip(f, 0.0, 1.0)
-    f[(a < _ZERO_LEVEL) & (b < _ZERO_LEVEL)] = 0.0
+    f[(a <= BACKGROUND_LEVEL) & (b <= BACKGROUND_LEVEL)] = 0.0
     return f.astype(np.float32)
 
 

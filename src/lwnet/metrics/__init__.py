@@ -23,7 +23,7 @@ from lwnet.metrics.peak_snr import psnr
 from lwnet.metrics.ssim import ssim_index
 from lwnet.metrics.stats import average_gradient, spatial_frequency, standard_deviation
 from lwnet.metrics.uqi import uqi_index, uqi_map
-from lwnet.metrics.vif import VIF_MIN_SIDE, viff, viff_single, vifp
+from lwnet.metrics.vif import VIF_MIN_SIDE, viff, vifp
 from lwnet.metrics.xydeas_petrovic import qabf
 
 __all__ = [
@@ -31,5 +31,5 @@ __all__ = [
     "average_gradient", "compute_metrics", "entropy", "fusion_mi", "fusion_ssim", "fusion_uqi",
     "fusion_vif", "mutual_information", "psnr", "qabf", "qcb", "reduce_sources",
     "spatial_frequency", "ssim_index", "standard_deviation", "uqi_index", "uqi_map", "viff",
-    "viff_single", "vifp",
+    "vifp",
 ]

@@ -89,9 +89,10 @@ def _preservation(cx: np.ndarray, cf: np.ndarray) -> np.ndarray:
 
 def qcb(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     """Chen–Blum metric of fused ``f`` from ``a`` and ``b``: ``(H, W)`` images → [0, 1]."""
+    if not (np.ndim(a) == 2 and np.shape(a) == np.shape(b) == np.shape(f)):
+        raise ValueError(f"Qcb needs three (H, W) images of one shape, not "
+                         f"{np.shape(a)}, {np.shape(b)}, {np.shape(f)}")
     imgs = np.stack([minmax_255(x) for x in (a, b, f)])
-    if imgs.shape[0] != 3 or imgs[0].shape != imgs[1].shape or imgs[0].shape != imgs[2].shape:
-        raise ValueError("Qcb needs three (H, W) images of one shape")
     filtered = np.fft.ifft2(np.fft.fft2(imgs) * csf_filter(imgs.shape[1:])).real
     ca, cb, cf = local_contrast(filtered)
     sa, sb = ca * ca, cb * cb

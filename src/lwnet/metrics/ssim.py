@@ -49,7 +49,7 @@ def ssim_map(
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
     # One filtering pass over the five moment images, stacked along channels.
-    n, c = x.shape[:2]
+    c = x.shape[1]
     moments = _filter_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1), g)
     mu_x, mu_y, xx, yy, xy = moments.split(c, dim=1)
     var_x = xx - mu_x * mu_x

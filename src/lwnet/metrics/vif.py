@@ -144,13 +144,6 @@ def viff(a: np.ndarray, b: np.ndarray, f: np.ndarray,
     return float(total)
 
 
-def viff_single(src: np.ndarray, f: np.ndarray, windows: Sequence[int] = VIFF_WINDOWS) -> float:
-    """VIFF of ``f`` against a single source (equals :func:`viff` with ``a = b = src``)."""
-    scales = information_scales([src], f, VIFF_NOISE_VAR, windows)[0]
-    return float(sum(w * (s.vid.sum() + VIFF_C * s.vid.size) / (s.vind.sum() + VIFF_C * s.vid.size)
-                     for s, w in zip(scales, VIFF_SCALE_WEIGHTS)))
-
-
 def vifp(ref: np.ndarray, dist: np.ndarray, noise_var: float = VIFP_NOISE_VAR,
          windows: Sequence[int] = VIFP_WINDOWS) -> float:
     """Pixel-domain VIF of ``dist`` against ``ref`` (Sheikh & Bovik 2006).

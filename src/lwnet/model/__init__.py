@@ -4,12 +4,11 @@ from lwnet.model.aca import ACA, aca_kernel_size
 from lwnet.model.complexity import count_macs, count_parameters, measure_latency, profile_model
 from lwnet.model.decoder import Decoder
 from lwnet.model.encoder import Encoder
-from lwnet.model.lwnet import BACKGROUND_THRESHOLD, LWNet, background_gate
+from lwnet.model.lwnet import LWNet, background_gate
 from lwnet.model.mca import MCA, cross_channel_attention
 
 __all__ = [
     "ACA",
-    "BACKGROUND_THRESHOLD",
     "Decoder",
     "Encoder",
     "LWNet",

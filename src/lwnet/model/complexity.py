@@ -58,20 +58,15 @@ def _num_threads(threads: int | None) -> Iterator[None]:
 def measure_latency(
     model: nn.Module, size: Sequence[int] = (256, 256), batch: int = 1,
     device: torch.device | str = "cpu", threads: int | None = 2, warmup: int = 5,
-    repeats: int = 30, channels_last: bool = False,
+    repeats: int = 30,
 ) -> list[float]:
     """Wall-clock seconds of ``repeats`` forward passes after ``warmup`` untimed ones.
 
-    Runs under ``torch.inference_mode()``; on CUDA each pass is synchronised. ``channels_last``
-    converts model and inputs to the NHWC memory format first.
+    Runs under ``torch.inference_mode()``; on CUDA each pass is synchronised.
     """
     device = resolve_device(device)
     model = model.to(device).eval()
     a, b = _pair(size, batch, device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        a = a.contiguous(memory_format=torch.channels_last)
-        b = b.contiguous(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     with _num_threads(threads), torch.inference_mode():

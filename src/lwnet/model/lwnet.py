@@ -12,16 +12,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from lwnet.data.io import BACKGROUND_LEVEL
 from lwnet.model.decoder import Decoder
 from lwnet.model.encoder import Encoder
 from lwnet.model.mca import MCA
 
-#: Half an 8-bit grey level: a pixel below it in both sources is 0 once saved as 8 bits.
-BACKGROUND_THRESHOLD = 0.5 / 255
 
 
 def background_gate(
-    f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, threshold: float = BACKGROUND_THRESHOLD
+    f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, threshold: float = BACKGROUND_LEVEL
 ) -> torch.Tensor:
     """Set ``f`` to exactly 0 where both sources are background (SPEC §1).
 
@@ -56,7 +55,7 @@ class LWNet(nn.Module):
     def __init__(
         self, width: int = 8, scales: Sequence[int] = (3, 5, 7), use_aca: bool = True,
         use_mca: bool = True, negative_slope: float = 0.2, aca_max_pool: bool = False,
-        background_threshold: float | None = BACKGROUND_THRESHOLD,
+        background_threshold: float | None = BACKGROUND_LEVEL,
     ) -> None:
         super().__init__()
         if width < 2:

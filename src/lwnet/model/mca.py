@@ -64,7 +64,6 @@ class MCA(nn.Module):
 
     def __init__(self, channels: int, scales: Sequence[int] = (3, 5, 7)) -> None:
         super().__init__()
-        self.channels = channels
         self.scales = tuple(scales)
         self.depthwise = nn.ModuleList(
             nn.Conv2d(2 * channels, 2 * channels, k, padding=k // 2, groups=2 * channels)

@@ -168,7 +168,7 @@ def _validate_model(model: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'model': {exc}") from None
 
 
-def _coerce(key: str, text: str) -> Any:
+def _coerce(text: str) -> Any:
     """Parse the value of ``--set key=value`` as a TOML value, falling back to a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -228,7 +228,7 @@ def _apply_overrides(values: dict[str, Any], overrides: list[str]) -> None:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, text = item.split("=", 1)
-        _apply(values, {key.strip(): _coerce(key, text.strip())}, "--set")
+        _apply(values, {key.strip(): _coerce(text.strip())}, "--set")
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:

@@ -28,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._code import code_digest
-from lwnet.data.io import atomic_write_bytes, remove_stale_temps
+from lwnet.data.io import atomic_write_bytes, remove_stale_temps, to_uint8
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
 from lwnet.inference.weights import weights_id
@@ -62,8 +62,9 @@ SCORE_BATCH = 64
 
 
 def _quantise(f: torch.Tensor) -> np.ndarray:
-    """Network output ``(n, 1, H, W)`` in [0, 1] → 8-bit ``(n, H, W)``, as every label is held."""
-    return np.clip(np.rint(f.detach().cpu().numpy()[:, 0] * 255), 0, 255).astype(np.uint8)
+    """Network output ``(n, 1, H, W)`` in [0, 1] → 8-bit ``(n, H, W)``, as every label is held
+    (rounded exactly as a saved PNG would be)."""
+    return to_uint8(f.detach().cpu().numpy()[:, 0])
 
 
 def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
@@ -175,7 +176,14 @@ class Pools:
                 "pools.P_labels": torch.from_numpy(self.P_labels),
                 "pools.P_scores": torch.from_numpy(self.P_scores)}
 
-    def load(self, t: dict[str, torch.Tensor]) -> None:
+    def load(self, t: dict[str, torch.Tensor], source: Path) -> None:
+        """Restore U and P from a checkpoint; L and its labels are recomputed from the seed
+        and the candidates, and must equal the saved ones (else the candidates changed)."""
+        if not (np.array_equal(t["pools.L"].numpy(), self.L)
+                and np.array_equal(t["pools.choice"].numpy(), self.choice)):
+            raise InputError(f"{source}: the labelled pool or its labels differ from those the "
+                             "run started with; the label candidates or their scores changed "
+                             "since (start a new run)")
         self.U = t["pools.U"].numpy()
         self.P = t["pools.P"].numpy()
         self.P_labels = t["pools.P_labels"].numpy()
@@ -322,7 +330,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                                  f"{meta['label_sources']}, now there are {ps.names}")
             model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
             load_optimizer(opt, t, meta["param_groups"])
-            pools.load(t)
+            pools.load(t, ckpt_path)
             set_rng_state(t, meta)
             it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
             init_note = meta.get("init", "")

@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from lwnet.data.io import to_uint8
 from lwnet.metrics.ssim import ssim
 from lwnet.training.config import SCORE_TERMS
 
@@ -34,10 +35,7 @@ def per_patch(metric: PatchMetric, f: torch.Tensor, a: torch.Tensor,
 
     Inputs ``(N, 1, H, W)`` in [0, 1] are rounded to 8 bits first, as the metrics require.
     """
-    def u8(t: torch.Tensor) -> np.ndarray:
-        return np.clip(np.rint(t.detach().double().cpu().numpy() * 255), 0, 255).astype(np.uint8)
-
-    fa, aa, ba = u8(f), u8(a), u8(b)
+    fa, aa, ba = (to_uint8(t.detach().cpu().numpy()) for t in (f, a, b))
     return torch.tensor([metric(aa[i, 0], ba[i, 0], fa[i, 0]) for i in range(len(fa))],
                         dtype=torch.float64)
 
