@@ -57,6 +57,11 @@ def test_tables_mark_best_and_second(tmp_path: Path) -> None:
     tex = (tmp_path / "tables/x.tex").read_text()
     assert r"\textbf{0.9000 $\pm$ 0.0100}" in tex and r"\underline{0.7000 $\pm$ 0.0100}" in tex
     assert (tmp_path / "tables/x.csv").read_text().startswith("method,n,VIF_mean")
+    # One method on one image: nothing to beat and no spread, in the HTML as in the files.
+    one = PairResult("CT-MRI", ["1"], {"a": {k: [v] for k, v in zip(metrics, means["a"])}})
+    _, cells, marks = write_metric_tables(one, ReportWriter(tmp_path), "tables/one", metrics)
+    assert marks == {} and cells[0][col["PSNR"]] == "30.0000"
+    assert "| a | 1 | 0.9000 |" in (tmp_path / "tables/one.md").read_text()
 
 
 def test_grid_ids_spread() -> None:

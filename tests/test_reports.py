@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lwnet.metrics import METRIC_NAMES
 from lwnet.reports import figures
 from lwnet.reports.html import Section, html_table, image_tag, render_page
 
@@ -55,7 +56,7 @@ def test_minmax_normalise_hand_made() -> None:
 
 
 def test_radar_chart_areas_best_and_worst() -> None:
-    metrics = figures.RADAR_METRICS
+    metrics = METRIC_NAMES
     means = {
         "top": {k: 2.0 for k in metrics},
         "bottom": {k: 0.0 for k in metrics},

@@ -20,8 +20,10 @@ from lwnet.evaluation.tables import (
     SummaryTable,
     best_two,
     markdown_table,
+    rank_marks,
     rows_to_csv,
     summarise,
+    summary_cell,
     to_csv,
     to_latex,
     to_markdown,
@@ -30,6 +32,6 @@ from lwnet.evaluation.tables import (
 __all__ = [
     "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign",
     "evaluate_folders", "evaluate_pair", "markdown_table", "paired_cells", "paired_difference",
-    "paired_rows", "paired_table", "read_triple", "result_files", "rows_to_csv", "summarise",
-    "to_csv", "to_latex", "to_markdown", "write_evaluation",
+    "paired_rows", "paired_table", "rank_marks", "read_triple", "result_files", "rows_to_csv",
+    "summarise", "summary_cell", "to_csv", "to_latex", "to_markdown", "write_evaluation",
 ]

@@ -61,8 +61,9 @@ def best_two(column: Sequence[float]) -> list[int]:
     return [top.index(v) + 1 if v in top else 0 for v in column]
 
 
-def _marks(table: SummaryTable) -> np.ndarray:
-    """Best/second marks per cell; none for a single method, which has nothing to beat."""
+def rank_marks(table: SummaryTable) -> np.ndarray:
+    """Best/second marks per cell ``(methods, metrics)``: 1, 2 or 0 (:func:`best_two`); none for
+    a single method, which has nothing to beat. Every table writer marks by it."""
     if len(table.methods) < 2:
         return np.zeros(table.mean.shape, dtype=int)
     return np.stack([best_two(list(table.mean[:, j])) for j in range(len(table.metrics))], 1)
@@ -72,20 +73,21 @@ def _fmt(x: float, digits: int) -> str:
     return f"{x:.{digits}f}" if math.isfinite(x) else str(x)
 
 
-def _cell(table: SummaryTable, i: int, j: int, digits: int, pm: str) -> str:
-    """``mean ± std``; the mean alone for one image, whose spread is not measured."""
+def summary_cell(table: SummaryTable, i: int, j: int, digits: int = 4, pm: str = " ± ") -> str:
+    """Method ``i``, metric ``j`` as ``mean ± std``; the mean alone for one image, whose spread
+    is not measured. Every table writer formats by it."""
     mean = _fmt(table.mean[i, j], digits)
     return mean if table.count[i] < 2 else f"{mean}{pm}{_fmt(table.std[i, j], digits)}"
 
 
 def to_markdown(table: SummaryTable, digits: int = 4) -> str:
     """GitHub Markdown table of ``mean ± std``; best in **bold**, second best in *italics*."""
-    marks = _marks(table)
+    marks = rank_marks(table)
     wrap = {1: "**{}**", 2: "*{}*", 0: "{}"}
     lines = ["| method | n | " + " | ".join(table.metrics) + " |",
              "|---|---:|" + "---:|" * len(table.metrics)]
     for i, method in enumerate(table.methods):
-        cells = [wrap[int(marks[i, j])].format(_cell(table, i, j, digits, " ± "))
+        cells = [wrap[int(marks[i, j])].format(summary_cell(table, i, j, digits, " ± "))
                  for j in range(len(table.metrics))]
         lines.append(f"| {method} | {table.count[i]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -100,7 +102,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def to_csv(table: SummaryTable) -> str:
     """CSV with ``<metric>_mean``, ``<metric>_std`` and ``<metric>_rank`` (1, 2 or empty)."""
-    marks = _marks(table)
+    marks = rank_marks(table)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["method", "n"] + [f"{m}_{s}" for m in table.metrics
@@ -123,7 +125,7 @@ def _latex_escape(text: str) -> str:
 
 def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None) -> str:
     """LaTeX ``table`` of ``mean ± std``; best in ``\\textbf``, second in ``\\underline``."""
-    marks = _marks(table)
+    marks = rank_marks(table)
     wrap = {1: r"\textbf{{{}}}", 2: r"\underline{{{}}}", 0: "{}"}
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
@@ -132,7 +134,7 @@ def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None) -
               "Method & " + " & ".join(_latex_escape(m) for m in table.metrics) + r" \\",
               r"\hline"]
     for i, method in enumerate(table.methods):
-        cells = [wrap[int(marks[i, j])].format(_cell(table, i, j, digits, r" $\pm$ "))
+        cells = [wrap[int(marks[i, j])].format(summary_cell(table, i, j, digits, r" $\pm$ "))
                  for j in range(len(table.metrics))]
         lines.append(_latex_escape(method) + " & " + " & ".join(cells) + r" \\")
     lines += [r"\hline", r"\end{tabular}", r"\end{table}"]

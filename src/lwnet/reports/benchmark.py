@@ -40,13 +40,14 @@ from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, read_image
 from lwnet.errors import InputError, OutputExistsError
 from lwnet.evaluation import (
-    best_two,
     evaluate_folders,
     markdown_table,
     paired_cells,
+    rank_marks,
     result_files,
     rows_to_csv,
     summarise,
+    summary_cell,
     to_csv,
     to_latex,
     to_markdown,
@@ -625,7 +626,7 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
         sec.parts.append("<h3>Distribution over test images</h3>" + image_tag(png, "box plots"))
         means = {m: {k: float(np.mean(v)) for k, v in s.items()} for m, s in res.scores.items()}
         if len(means) >= 2:
-            radar, areas = figures.radar_chart(means, figures.RADAR_METRICS, title=pt)
+            radar, areas = figures.radar_chart(means, METRIC_NAMES, title=pt)
             writer.write(f"figures/radar_{pt}.png", radar)
             ranked = sorted(areas.items(), key=lambda kv: -kv[1])
             sec.parts.append(
@@ -693,8 +694,8 @@ def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str,
                         ) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
     """Write ``<stem>.{md,csv,tex}`` with the evaluation writers; return the HTML table parts.
 
-    Returns ``(header, cells, marks)`` for :func:`html_table`, marked like the written tables
-    (:func:`lwnet.evaluation.best_two`: best, second best).
+    Returns ``(header, cells, marks)`` for :func:`html_table`, marked and formatted like the
+    written tables (:func:`lwnet.evaluation.rank_marks`, :func:`lwnet.evaluation.summary_cell`).
     """
     rows = [r for method in res.scores for r in res.image_rows(method)]
     table = summarise(rows, metrics)
@@ -702,12 +703,10 @@ def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str,
     writer.write(f"{stem}.csv", to_csv(table))
     writer.write(f"{stem}.tex", to_latex(table, caption=f"{res.pair_type}: mean ± std over "
                                          f"{len(res.ids)} test pairs"))
-    marks: dict[tuple[int, int], str] = {}
-    for j in range(len(table.metrics)):
-        for i, rank in enumerate(best_two(list(table.mean[:, j]))):
-            if rank:
-                marks[(i, j + 2)] = "best" if rank == 1 else "second"
-    cells = [[m, str(table.count[i]), *(f"{table.mean[i, j]:.4f} ± {table.std[i, j]:.4f}"
+    ranks = rank_marks(table)
+    marks = {(i, j + 2): "best" if ranks[i, j] == 1 else "second"
+             for i, j in zip(*np.nonzero(ranks))}
+    cells = [[m, str(table.count[i]), *(summary_cell(table, i, j)
                                         for j in range(len(table.metrics)))]
              for i, m in enumerate(table.methods)]
     return ["method", "n", *table.metrics], cells, marks

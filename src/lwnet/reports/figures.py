@@ -20,9 +20,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lwnet.data.colour import split_luma  # noqa: E402
-
-#: The six primary metrics of SPEC §5, in the order the radar chart draws them.
-RADAR_METRICS = ("VIF", "MI", "UQI", "SSIM", "PSNR", "Qcb")
+from lwnet.metrics import METRIC_NAMES  # noqa: E402
 
 _DPI = 100
 
@@ -83,7 +81,7 @@ def radar_area_percent(radii: Sequence[float]) -> float:
 
 
 def radar_chart(
-    means: Mapping[str, Mapping[str, float]], metrics: Sequence[str] = RADAR_METRICS,
+    means: Mapping[str, Mapping[str, float]], metrics: Sequence[str] = METRIC_NAMES,
     title: str = "",
 ) -> tuple[bytes, dict[str, float]]:
     """Radar chart of metric means, min-max normalised across methods.

@@ -83,9 +83,8 @@ def save_model(path: Path, model: torch.nn.Module, card: str) -> None:
 def ship(weights: Path, out: Path, extra: str) -> Path:
     """Re-save trained ``weights`` as ``out`` (e.g. ``src/lwnet/weights/spect-mri.safetensors``)
     with the training card extended by ``extra`` Markdown (e.g. test-split metrics)."""
-    from lwnet.inference import load_model, save_weights
-    from lwnet.inference.weights import read_weights
+    from lwnet.inference import load_model, read_card, save_weights
 
-    card = read_weights(weights)[1]["card"]
+    card = read_card(weights)
     return save_weights(out, load_model(weights), card.rstrip("\n") + "\n\n" + extra,
                         overwrite=True)
