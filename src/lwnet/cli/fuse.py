@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lwnet.errors import InputError, OutputExistsError
+from lwnet.errors import InputError
 
 #: Registry name of the network; the default method.
 NETWORK = "lwnet"
@@ -105,7 +105,7 @@ def _network_fuser(args: argparse.Namespace, pair_type: str | None):
 
 
 def _run_pair(args: argparse.Namespace) -> int:
-    from lwnet.data import check_fusion_pair, fuse_in_luma, read_image, write_image
+    from lwnet.inference import fuse_file_pair
     from lwnet.methods import get_method
 
     # --pair also picks the network's shipped model, so it is only refused for other methods.
@@ -117,26 +117,18 @@ def _run_pair(args: argparse.Namespace) -> int:
         raise InputError(f"expected two input images A B, got {len(args.images)}")
     if len(args.method) != 1:
         raise InputError("a single pair takes exactly one --method")
-    outputs = [Path(args.out)] + ([Path(args.luma_out)] if args.luma_out else [])
-    for path in outputs:  # refuse before computing, so nothing is half-written
-        if path.is_dir():
-            raise InputError(f"{path}: is a folder; a single pair is written to an image file")
-        if path.exists() and not args.overwrite:
-            raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
     a_path, b_path = args.images
-    a, b = read_image(a_path), read_image(b_path)
-    check_fusion_pair(a, b, a_path, b_path)
     if args.method[0] == NETWORK:
+        from lwnet.data import read_image
         from lwnet.inference import default_pair_type
+        from lwnet.inference.streaming import single_pair
 
-        fuser = _network_fuser(args, args.pair or default_pair_type(b))
-        fn = lambda x, y: fuser(x[None], y[None])[0]  # noqa: E731 - one pair as a batch
+        pair_type = args.pair or default_pair_type(read_image(b_path))
+        method = single_pair(_network_fuser(args, pair_type))
     else:
-        fn = get_method(args.method[0])
-    result, fused_luma = fuse_in_luma(fn, a, b)
-    write_image(args.out, result, overwrite=args.overwrite)
-    if args.luma_out:
-        write_image(args.luma_out, fused_luma, overwrite=args.overwrite)
+        method = get_method(args.method[0])
+    fuse_file_pair(method, a_path, b_path, args.out, luma_out=args.luma_out,
+                   overwrite=args.overwrite)
     return 0
 
 

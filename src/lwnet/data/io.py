@@ -17,6 +17,7 @@ import io
 import os
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,19 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(img, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
+def _exists_error(path: Path) -> OutputExistsError:
+    return OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+
+
+def refuse_existing(paths: Iterable[str | os.PathLike[str]], overwrite: bool = False) -> None:
+    """Unless ``overwrite``, raise :class:`OutputExistsError` naming the first of ``paths`` that
+    exists. Writers call it before any work, so a refused run leaves nothing half-written."""
+    if not overwrite:
+        for path in map(Path, paths):
+            if path.exists():
+                raise _exists_error(path)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically; refuse an existing file unless ``overwrite``.
 
@@ -168,8 +182,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
     another process created it meanwhile) and ``overwrite`` is false.
     """
     path = Path(path)
-    if not overwrite and path.exists():
-        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    refuse_existing([path], overwrite)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # The writer's pid in the name lets remove_stale_temps tell a killed writer's file
@@ -195,9 +208,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
             try:
                 os.link(tmp, path)
             except FileExistsError:
-                raise OutputExistsError(
-                    f"{path}: already exists (use --overwrite to replace it)"
-                ) from None
+                raise _exists_error(path) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

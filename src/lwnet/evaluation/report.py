@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lwnet.data.io import atomic_write_bytes
+from lwnet.data.io import atomic_write_bytes, refuse_existing
 from lwnet.errors import OutputExistsError
 from lwnet.evaluation.tables import SummaryTable, rows_to_csv, to_csv, to_latex, to_markdown
 
@@ -36,10 +36,6 @@ def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str
     }
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a folder")
-    if not overwrite:
-        for name in contents:
-            if (out / name).exists():
-                raise OutputExistsError(f"{out / name}: already exists (use --overwrite to "
-                                        "replace it)")
+    refuse_existing((out / name for name in contents), overwrite)
     return [atomic_write_bytes(out / name, text.encode(), overwrite=overwrite)
             for name, text in contents.items()]

@@ -11,7 +11,13 @@ from lwnet.inference.api import (
     network_method,
     shipped_weights,
 )
-from lwnet.inference.dataset import fuse_dataset, fuse_folders, fuse_pairs, output_path
+from lwnet.inference.dataset import (
+    fuse_dataset,
+    fuse_file_pair,
+    fuse_folders,
+    fuse_pairs,
+    output_path,
+)
 from lwnet.inference.weights import (
     FORMAT_VERSION,
     card_path,
@@ -31,6 +37,7 @@ __all__ = [
     "fuse",
     "fuse_batch",
     "fuse_dataset",
+    "fuse_file_pair",
     "fuse_folders",
     "fuse_pairs",
     "load_model",

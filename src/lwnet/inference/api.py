@@ -101,12 +101,9 @@ def fuse_batch(model: LWNet, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def network_method(model: LWNet) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``model`` as a fusion method ``(a, b) -> f`` on float32 ``(H, W)`` luminance images."""
-    model.eval()
+    from lwnet.inference.streaming import module_fuser, single_pair
 
-    def lwnet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return fuse_batch(model, a[None], b[None])[0]
-
-    return lwnet
+    return single_pair(module_fuser(model))
 
 
 def fuse(

@@ -1,4 +1,4 @@
-"""Running fusion methods over a whole dataset or two folders, in parallel, resumably."""
+"""Fusing image files: one pair, or a whole dataset or two folders, in parallel, resumably."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
-from lwnet.data.io import atomic_write_bytes, remove_stale_temps
+from lwnet.data.io import (
+    atomic_write_bytes,
+    check_fusion_pair,
+    read_image,
+    refuse_existing,
+    remove_stale_temps,
+    write_image,
+)
 from lwnet.errors import InputError
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
 from lwnet.methods.registry import FuseFn, get_method
@@ -18,6 +26,31 @@ from lwnet.parallel import process_pool
 
 #: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f``.
 Methods = Sequence[str] | Mapping[str, FuseFn]
+
+
+def fuse_file_pair(
+    method: FuseFn, a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
+    out: str | os.PathLike[str], *, luma_out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Fuse the image files A (MRI) and B with a per-image ``method``; returns ``out``.
+
+    Writes the colour result (SPEC §1: B's chroma back on the fused luminance) to ``out`` and,
+    with ``luma_out``, the fused luminance too. Existing outputs are refused before any work
+    unless ``overwrite``; each write is atomic.
+    """
+    outputs = [Path(out)] + ([Path(luma_out)] if luma_out else [])
+    for path in outputs:
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; a single pair is written to an image file")
+    refuse_existing(outputs, overwrite)
+    a, b = read_image(a_path), read_image(b_path)
+    check_fusion_pair(a, b, a_path, b_path)
+    result, fused_luma = fuse_in_luma(method, a, b)
+    write_image(out, result, overwrite=overwrite)
+    if luma_out:
+        write_image(luma_out, fused_luma, overwrite=overwrite)
+    return Path(out)
 
 
 #: Written into every output folder: what made its images, checked when a run resumes there.

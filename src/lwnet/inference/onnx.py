@@ -13,12 +13,16 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lwnet._optional import optional_import
-from lwnet.data.io import atomic_write_bytes
-from lwnet.errors import ConfigError, InputError, OutputExistsError, WeightsError
+from lwnet.data.io import atomic_write_bytes, refuse_existing
+from lwnet.errors import ConfigError, InputError, WeightsError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Maximum absolute difference from PyTorch accepted when an export is verified.
 PARITY_TOL = 1e-4
@@ -33,7 +37,7 @@ _VERIFY_SHAPES = ((1, 37, 53), (2, 64, 48))
 OPSETS = range(11, 24)
 
 
-def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
+def _onnx_bytes(model: torch.nn.Module, opset: int, dynamo: bool) -> bytes:
     import torch
 
     # Batch 2, not 1: torch.export specialises dimensions of size 1 to constants.
@@ -59,7 +63,7 @@ def _onnx_bytes(model, opset: int, dynamo: bool) -> bytes:
         return path.read_bytes()
 
 
-def verify_onnx(model, onnx_model: bytes | str | os.PathLike[str], tol: float = PARITY_TOL,
+def verify_onnx(model: torch.nn.Module, onnx_model: bytes | str | os.PathLike[str], tol: float = PARITY_TOL,
                 shapes: tuple[tuple[int, int, int], ...] = _VERIFY_SHAPES) -> float:
     """Largest |onnxruntime − PyTorch| over random inputs of ``shapes`` ``(N, H, W)``.
 
@@ -81,7 +85,7 @@ def verify_onnx(model, onnx_model: bytes | str | os.PathLike[str], tol: float = 
     return worst
 
 
-def export_onnx(model, path: str | os.PathLike[str], *, opset: int = 18, dynamo: bool = False,
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], *, opset: int = 18, dynamo: bool = False,
                 overwrite: bool = False) -> float:
     """Export ``model(a, b) -> f`` to ONNX with dynamic batch, height and width.
 
@@ -94,8 +98,7 @@ def export_onnx(model, path: str | os.PathLike[str], *, opset: int = 18, dynamo:
                           f"{OPSETS.stop - 1}")
     if path.suffix.lower() != ".onnx":
         raise InputError(f"{path}: an ONNX graph is written to a .onnx file")
-    if not overwrite and path.exists():
-        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    refuse_existing([path], overwrite)
     model = model.eval().cpu()
     data = _onnx_bytes(model, opset, dynamo)
     worst = verify_onnx(model, data)
@@ -131,7 +134,8 @@ class OnnxFuser:
         if names != _INPUTS:
             raise WeightsError(f"{model}: expected ONNX inputs {_INPUTS}, found {names}")
 
-    def __call__(self, a, b):
+    def __call__(self, a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor
+                 ) -> np.ndarray | torch.Tensor:
         is_torch = type(a).__module__.startswith("torch")
         if is_torch:
             import torch

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, check_fusion_pair, encode_image, read_image
 from lwnet.errors import ConfigError, OutputExistsError
+
+if TYPE_CHECKING:
+    import torch
 
 #: ``(a, b) -> f`` on float32 ``(N, H, W)`` arrays in [0, 1].
 BatchFuser = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -49,7 +53,16 @@ def pairwise_fuser(
     return fuse_batch
 
 
-def module_fuser(model) -> BatchFuser:
+def single_pair(fuse_batch: BatchFuser) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A batch fuser as a per-image method ``(a, b) -> f`` on ``(H, W)``: a batch of one."""
+    return functools.partial(_fuse_one, fuse_batch)
+
+
+def _fuse_one(fuse_batch: BatchFuser, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return fuse_batch(a[None], b[None])[0]
+
+
+def module_fuser(model: torch.nn.Module) -> BatchFuser:
     """Batch fuser running a torch module ``model(a, b) -> f`` (``(N, 1, H, W)``) in eval mode,
     on the device of its parameters (see :func:`lwnet.inference.fuse_batch`)."""
     from lwnet.inference.api import fuse_batch

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
-from lwnet.data.io import MIN_SIDE, write_image
+from lwnet.data.io import MIN_SIDE, refuse_existing, write_image
 from lwnet.data.volumes import (
     DEFAULT_WINDOW,
     Volume,
@@ -145,9 +145,8 @@ def fuse_volume_files(
     Returns the fused float32 volume.
     """
     out_path = Path(out_path)
+    refuse_existing([out_path], overwrite)
     if not overwrite:
-        if out_path.exists():
-            raise OutputExistsError(f"{out_path}: already exists (use --overwrite to replace it)")
         if colour_dir is not None and Path(colour_dir).exists() and any(Path(colour_dir).iterdir()):
             raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
     if colour_dir is not None:

@@ -19,8 +19,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
-from lwnet.data.io import atomic_write_bytes
-from lwnet.errors import OutputExistsError, WeightsError
+from lwnet.data.io import atomic_write_bytes, refuse_existing
+from lwnet.errors import WeightsError
 from lwnet.model import LWNet
 
 FORMAT = "lwnet"
@@ -72,10 +72,7 @@ def save_weights(
     """
     path = Path(path)
     md = card_path(path)
-    if not overwrite:
-        for target in (path, md):
-            if target.exists():
-                raise OutputExistsError(f"{target}: already exists (use overwrite to replace it)")
+    refuse_existing((path, md), overwrite)
     text = render_card(card, model.config)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {

@@ -30,7 +30,8 @@ def sobel_strength_orientation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return strength, alpha
 
 
-def _edge_preservation(gx, ax, gf, af) -> np.ndarray:
+def _edge_preservation(gx: np.ndarray, ax: np.ndarray, gf: np.ndarray, af: np.ndarray
+                       ) -> np.ndarray:
     lo, hi = np.minimum(gx, gf), np.maximum(gx, gf)
     rel = np.divide(lo, hi, out=np.zeros_like(hi), where=lo > 0)
     agree = 1.0 - np.abs(ax - af) / (np.pi / 2)

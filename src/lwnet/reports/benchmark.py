@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -65,6 +66,9 @@ from lwnet.methods import (
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
 from lwnet.reports.html import Section, html_table, image_tag, render_page
+
+if TYPE_CHECKING:
+    import torch
 
 #: The code behind the cached per-image metrics: an edit there recomputes them.
 METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour")
@@ -349,7 +353,8 @@ class _ArrayMethod:
     def eval(self) -> _ArrayMethod:
         return self
 
-    def __call__(self, a, b):  # torch (1, 1, H, W) in, as measure_latency passes them
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+        # torch (1, 1, H, W) in, as measure_latency passes them
         return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
 
 

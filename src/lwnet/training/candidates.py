@@ -23,6 +23,7 @@ from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, check_fusion_pair, read_image
 from lwnet.errors import InputError
+from lwnet.methods.external import ExternalMethod
 from lwnet.methods.registry import builtin_code_digest
 from lwnet.parallel import INLINE, Workers
 
@@ -108,8 +109,9 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
     return _cached(path, compute)
 
 
-def external_candidates(pairs: list[ImagePair], method, cache_dir: Path) -> np.ndarray:
-    """An external method's results (``lwnet.methods.ExternalMethod``) for every pair, as
+def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_dir: Path
+                        ) -> np.ndarray:
+    """An external method's results for every pair, as
     uint8 luma ``(N, H, W)``; cached. Callers pass train pairs only."""
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
