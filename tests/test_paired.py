@@ -60,6 +60,9 @@ def test_paired_table_marks_only_clear_differences() -> None:
     assert lines[0] == "| net minus | VIF | SSIM |"
     assert lines[2] == "| gff | +0.1000 ± 0.0000 ▲ | +0.0000 ± 0.0033 |"
     assert lines[3] == "| max | -0.1000 ± 0.0000 ▼ | +0.0000 ± 0.0033 |"
+    # Methods come in the order of the rows (the summary table's), not by name.
+    max_first = sorted(rows, key=lambda r: r["method"] != "max")
+    assert paired_table(max_first, "net", ["VIF"]).splitlines()[2].startswith("| max |")
     with pytest.raises(ValueError, match="another method"):
         paired_table([r for r in rows if r["method"] == "net"], "net", ["VIF"])
 

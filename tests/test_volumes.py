@@ -195,6 +195,39 @@ def test_colour_slices(pair, tmp_path):
                           cmap="nosuchmap")
     assert not (tmp_path / "g.nii").exists()
     assert luma8(rgb).max() > 0
+    # A colour folder that is a file is refused before any work, with --overwrite too.
+    (tmp_path / "x.png").write_bytes(b"")
+    for overwrite in (False, True):
+        with pytest.raises(InputError, match="x.png: is a file"):
+            fuse_volume_files(*pair, tmp_path / "h.nii", MEAN, colour_dir=tmp_path / "x.png",
+                              overwrite=overwrite)
+        assert not (tmp_path / "h.nii").exists()
+    # Replaced by a volume of fewer slices: the folder holds that volume only.
+    short = [_save_nifti(tmp_path / f"s{i}.nii", _phantom(shape=(24, 20, 3), seed=i + 1))
+             for i in range(2)]
+    fuse_volume_files(*short, tmp_path / "f.nii", MEAN, colour_dir=tmp_path / "png",
+                      overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+        "slice_0000.png", "slice_0001.png", "slice_0002.png"]
+
+
+def test_colour_slices_follow_the_affine_not_the_storage_order(tmp_path):
+    # One anatomy stored two ways: RAS+ voxel order, and LPS order (as DICOM series are read)
+    # with the matching affine. The PNGs must show it the same way up.
+    ras_affine = np.diag([1.5, 1.5, 3.0, 1.0])
+    lps_affine = ras_affine @ np.array([[-1, 0, 0, 23], [0, -1, 0, 19], [0, 0, 1, 0],
+                                        [0, 0, 0, 1.0]])
+    np.testing.assert_allclose(lps_affine @ [23, 19, 0, 1], ras_affine @ [0, 0, 0, 1])
+    vols = [_phantom(shape=(24, 20, 5), seed=s) for s in (3, 4)]
+    vols[0][:6, :4] = 0  # make the anatomy asymmetric
+    for name, affine, flip in (("ras", ras_affine, False), ("lps", lps_affine, True)):
+        paths = [_save_nifti(tmp_path / f"{name}{i}.nii", v[::-1, ::-1] if flip else v, affine)
+                 for i, v in enumerate(vols)]
+        fuse_volume_files(*paths, tmp_path / f"{name}.nii", MEAN, colour_dir=tmp_path / name)
+    for k in range(5):
+        ras, lps = (read_image(tmp_path / d / f"slice_{k:04d}.png") for d in ("ras", "lps"))
+        np.testing.assert_array_equal(ras, lps)
+    assert not np.array_equal(ras, ras[::-1])  # the check could fail: not symmetric
 
 
 # --- DICOM ------------------------------------------------------------------------------

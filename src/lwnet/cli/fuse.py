@@ -135,6 +135,7 @@ def _run_pair(args: argparse.Namespace) -> int:
 def _run_many(args: argparse.Namespace) -> int:
     """Folder or dataset mode, through the streaming pipeline."""
     from lwnet.inference import fuse_dataset, fuse_folders
+    from lwnet.inference.streaming import default_batch_size
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
@@ -164,7 +165,7 @@ def _run_many(args: argparse.Namespace) -> int:
                                      args.weights or shipped_weights(args.pair))
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
                    fusers=fusers, models=models, progress=not args.quiet,
-                   batch_size=args.batch_size or (1 if args.backend == "onnx" else 8))
+                   batch_size=args.batch_size or default_batch_size(args.backend))
     if args.root:
         done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,
                             **options)

@@ -48,15 +48,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=OUTPUT_DTYPES, default="float32",
                    help="output data type; integers are scaled so readers see [0, 1]")
     p.add_argument("--colour-dir", help="also write colour PNGs of the fused slices here")
-    p.add_argument("--cmap", default="hot",
-                   help="matplotlib colour map of the functional image (default: hot)")
+    p.add_argument("--cmap",
+                   help="matplotlib colour map of the functional image in --colour-dir "
+                        "(default: gray for --pair CT-MRI, else hot)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     _add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.inference.streaming import make_batch_fuser
+    from lwnet.inference.streaming import default_batch_size, make_batch_fuser
     from lwnet.inference.volume import VolumeOptions, fuse_volume_files
 
     fuser = make_batch_fuser(method=args.method, weights=args.weights, pair_type=args.pair_type,
@@ -65,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
-        batch_size=args.batch_size or (1 if args.backend == "onnx" else 8),
+        batch_size=(default_batch_size(args.backend) if args.batch_size is None
+                    else args.batch_size),
         affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,
-                              colour_dir=args.colour_dir, cmap=args.cmap,
+                              colour_dir=args.colour_dir,
+                              cmap=args.cmap or ("gray" if args.pair_type.upper() == "CT-MRI"
+                                                 else "hot"),
                               overwrite=args.overwrite)
     print(f"wrote {args.output}: {fused.shape[args.axis]} slices of "
           f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}")

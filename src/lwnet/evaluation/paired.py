@@ -61,9 +61,10 @@ def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
     """``reference − other`` per method (one row each, name first) and metric, paired over the
     images: cells ``mean ± standard error``, marked ▲ where ``reference`` is ahead by more than
     ``n_se`` standard errors and ▼ where it is behind by more (every metric here is "higher is
-    better"); unmarked cells are within noise; "—" where fewer than two images are shared."""
+    better"); unmarked cells are within noise; "—" where fewer than two images are shared.
+    The other methods come in the order of their first row, as in the summary table."""
     rows = list(rows)
-    others = sorted({str(r["method"]) for r in rows} - {reference})
+    others = [m for m in dict.fromkeys(str(r["method"]) for r in rows) if m != reference]
     if not any(r["method"] == reference for r in rows) or not others:
         raise ValueError(f"paired table needs rows of {reference!r} and of another method")
     mark = {1: " ▲", -1: " ▼", 0: ""}

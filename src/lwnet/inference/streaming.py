@@ -53,6 +53,12 @@ def pairwise_fuser(
     return fuse_batch
 
 
+def default_batch_size(backend: str) -> int:
+    """Pairs per batch: 8 through PyTorch; 1 through onnxruntime, which gains nothing from
+    batching on CPU (docs/benchmarks.md)."""
+    return 1 if backend == "onnx" else 8
+
+
 def single_pair(fuse_batch: BatchFuser) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A batch fuser as a per-image method ``(a, b) -> f`` on ``(H, W)``: a batch of one."""
     return functools.partial(_fuse_one, fuse_batch)

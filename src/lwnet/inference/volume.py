@@ -78,22 +78,39 @@ def colourise_slice(fused: np.ndarray, functional: np.ndarray, cmap: str = "hot"
     return merge_luma(fused, chroma)
 
 
-def _slice_for_display(vol: np.ndarray, axis: int, k: int) -> np.ndarray:
-    # Voxel axes are RAS-like: show the second remaining axis pointing up.
-    return np.flipud(np.take(vol, k, axis=axis).T)
+def display_slices(vol: np.ndarray, affine: np.ndarray, axis: int) -> list[np.ndarray]:
+    """The slices of ``vol`` along voxel ``axis`` as a radiologist views them, in voxel order.
+
+    The volume is first turned to the closest RAS+ orientation of ``affine`` (so a DICOM series
+    or an LPS-stored NIfTI is not shown upside down); each slice is then drawn with its second
+    remaining world axis pointing up and its first to the right (R, A or S), the view of
+    viewers that show RAS+ data without flipping. Returns ``(H, W)`` arrays.
+    """
+    from nibabel.orientations import apply_orientation, io_orientation
+
+    ornt = io_orientation(affine)  # row per voxel axis: (RAS axis, ±1)
+    ras = apply_orientation(vol, ornt)
+    world_axis, flipped = int(ornt[axis, 0]), ornt[axis, 1] < 0
+    n = vol.shape[axis]
+    return [np.flipud(np.take(ras, n - 1 - k if flipped else k, axis=world_axis).T)
+            for k in range(n)]
 
 
 def write_colour_slices(
-    folder: str | os.PathLike[str], fused: np.ndarray, functional: np.ndarray, axis: int = 2,
-    cmap: str = "hot", overwrite: bool = False,
+    folder: str | os.PathLike[str], fused: np.ndarray, functional: np.ndarray,
+    affine: np.ndarray, axis: int = 2, cmap: str = "hot", overwrite: bool = False,
 ) -> list[Path]:
-    """Write one ``slice_NNNN.png`` per slice along ``axis`` (see :func:`colourise_slice`)."""
+    """Write one ``slice_NNNN.png`` per voxel slice along ``axis``, oriented by ``affine``
+    (:func:`display_slices`) and coloured by :func:`colourise_slice`. With ``overwrite``,
+    ``slice_*.png`` files of an earlier, longer volume are removed, so the folder holds one
+    volume only."""
     folder = Path(folder)
-    paths = []
-    for k in range(fused.shape[axis]):
-        rgb = colourise_slice(_slice_for_display(fused, axis, k),
-                              _slice_for_display(functional, axis, k), cmap)
-        paths.append(write_image(folder / f"slice_{k:04d}.png", rgb, overwrite=overwrite))
+    paths = [write_image(folder / f"slice_{k:04d}.png", colourise_slice(f, b, cmap),
+                         overwrite=overwrite)
+             for k, (f, b) in enumerate(zip(display_slices(fused, affine, axis),
+                                            display_slices(functional, affine, axis)))]
+    for stale in set(folder.glob("slice_*.png")) - set(paths):
+        stale.unlink()
     return paths
 
 
@@ -146,15 +163,17 @@ def fuse_volume_files(
     """
     out_path = Path(out_path)
     refuse_existing([out_path], overwrite)
-    if not overwrite:
-        if colour_dir is not None and Path(colour_dir).exists() and any(Path(colour_dir).iterdir()):
-            raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
     if colour_dir is not None:
+        colour_dir = Path(colour_dir)
+        if colour_dir.exists() and not colour_dir.is_dir():
+            raise InputError(f"{colour_dir}: is a file; --colour-dir names a folder")
+        if not overwrite and colour_dir.is_dir() and any(colour_dir.iterdir()):
+            raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
         _colour_map(cmap)
     mri, functional = read_volume(mri_path), read_volume(functional_path)
     a, b = prepare_pair(mri, functional, options)
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size)
     write_nifti(out_path, fused, mri, options.dtype, overwrite)
     if colour_dir is not None:
-        write_colour_slices(colour_dir, fused, b, options.axis, cmap, overwrite)
+        write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite)
     return fused
