@@ -194,14 +194,18 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
     assert code == 0 and "| mean | 3 |" in out
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["per_image.csv", "summary.csv", "summary.md", "summary.tex"]
+    convention = "3 pairs; VIF: VIFF; two-source scores: SPEC §5 defaults"
+    assert convention in (out_dir / "summary.md").read_text().splitlines()[0]
+    assert convention in (out_dir / "summary.tex").read_text()
     per_image = list(csv.DictReader((out_dir / "per_image.csv").open()))
     assert len(per_image) == 6 and set(METRIC_NAMES + EXTRA_NAMES) <= set(per_image[0])
     before = {n: (out_dir / n).read_bytes() for n in names}
     code, _, err = _cli(capsys, *argv)
     assert code == 2 and "already exists" in err and len(err.strip().splitlines()) == 1
     assert {n: (out_dir / n).read_bytes() for n in names} == before
-    code, _, _ = _cli(capsys, *argv, "--overwrite")
+    code, _, _ = _cli(capsys, *argv, "--overwrite", "--reduction", "sum", "--vif", "vifp")
     assert code == 0
+    assert "VIF: VIFP; two-source scores: sum over A and B" in (out_dir / "summary.md").read_text()
 
 
 def test_cli_evaluate_paired(dataset, results, tmp_path, capsys):

@@ -67,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
                             vif_flavour=args.vif_flavour, progress=not args.quiet)
     all_metrics = METRIC_NAMES + EXTRA_NAMES
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
-    caption = f"{args.pair}" + (f" ({args.split} split)" if args.split else "") + \
-        f", {len(pairs)} pairs"
+    # The metric convention goes into every table, so tables of other conventions differ.
+    convention = (f"VIF: {args.vif_flavour.upper()}; two-source scores: "
+                  + (f"{args.reduction} over A and B" if args.reduction else "SPEC §5 defaults"))
+    caption = (f"{args.pair}" + (f" ({args.split} split)" if args.split else "")
+               + f", {len(pairs)} pairs; {convention}")
     extra: dict[str, str] = {}
     if args.paired is not None:
         extra[PAIRED_MD] = paired_table(rows, args.paired, table.metrics)

@@ -21,7 +21,8 @@ def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str
                      overwrite: bool = False, caption: str | None = None,
                      extra: Mapping[str, str] | None = None) -> list[Path]:
     """Write ``per_image.csv``, ``summary.md``, ``summary.csv`` and ``summary.tex``, and the
-    files of ``extra`` (name → text, e.g. ``paired.md``).
+    files of ``extra`` (name → text, e.g. ``paired.md``). ``caption`` heads ``summary.md`` and
+    captions the LaTeX table.
 
     Every target is checked before anything is written, so a refused run leaves no partial
     output; each file is written atomically. Returns the written paths.
@@ -29,7 +30,7 @@ def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str
     out = Path(out_dir)
     contents = {
         PER_IMAGE: rows_to_csv(rows, row_metrics),
-        SUMMARY_MD: to_markdown(table),
+        SUMMARY_MD: (f"{caption}\n\n" if caption else "") + to_markdown(table),
         SUMMARY_CSV: to_csv(table),
         SUMMARY_TEX: to_latex(table, caption=caption),
         **(extra or {}),

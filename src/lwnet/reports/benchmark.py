@@ -573,7 +573,11 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
                   cfg)
 
     sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)
-    sections.append(_complexity_section(rows, cfg, writer, failures))
+    # Only the rows of the pair types run: a SPECT-MRI-only report times no CT-MRI model.
+    ran = [r for r in rows if any(r in done for done in done_rows.values())]
+    complexity, failed = _complexity_section(ran, cfg, writer)
+    sections.append(complexity)
+    failures += failed
     spi = _spi_section(cfg, writer)
     if spi is not None:
         sections.append(spi)
@@ -582,8 +586,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
             f"<li>{_esc(f)}</li>" for f in failures) + "</ul>"], "failures"))
     intro = (f'<p class="note">Test split of {_esc(str(harvard))}: '
              + ", ".join(f"{pt} ({len(r.ids)} pairs)" for pt, r in results.items())
-             + ". The SPECT-MRI model runs unchanged on PET-MRI. All metrics are higher-is-"
-             "better, computed on 8-bit luma; best in bold, second best underlined.</p>")
+             + (". The SPECT-MRI model runs unchanged on PET-MRI" if "PET-MRI" in results else "")
+             + ". All metrics are higher-is-better, computed on 8-bit luma; best in bold, second best underlined.</p>")
     page = render_page("LWNet benchmark report", sections, intro)
     writer.write("index.html", page)
     return index
@@ -657,11 +661,11 @@ def _per_image_csv(res: PairResult) -> str:
     return rows_to_csv([r for m in res.scores for r in res.image_rows(m)], metrics)
 
 
-def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: ReportWriter,
-                        failures: list[str]) -> Section:
+def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: ReportWriter
+                        ) -> tuple[Section, list[str]]:
+    """The complexity table of ``rows``, and the methods that failed to run."""
     _progress("measuring complexity (parameters, MACs, latency at 256x256)", cfg)
     table, failed = complexity_table(rows, cfg.latency_repeats, cfg.latency_threads)
-    failures += failed
     header, cells = complexity_cells(table)
     writer.write("complexity.md", markdown_table(header, cells))
     writer.write("complexity.csv", csv_table(
@@ -674,7 +678,7 @@ def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: Repor
             f"{cfg.latency_repeats} runs after 2 warm-up runs, all measured in this run one "
             "after the other. External methods are read from their result folders (their "
             "timings are in their folder's MANIFEST).</p>")
-    return Section("Complexity", [html_table(header, cells), note], "complexity")
+    return Section("Complexity", [html_table(header, cells), note], "complexity"), failed
 
 
 def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter) -> Section | None:

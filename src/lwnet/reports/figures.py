@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # before pyplot: figures are files, never windows
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -87,7 +88,8 @@ def radar_chart(
     """Radar chart of metric means, min-max normalised across methods.
 
     Returns ``(png, areas)``: ``areas[method]`` is the polygon's area in % of the full polygon
-    (:func:`radar_area_percent`), also shown in the legend, highest first.
+    (:func:`radar_area_percent`), also shown in the legend, highest first. Each method keeps
+    the colour of its place in ``means``, so charts of one report colour a method alike.
     """
     radii = minmax_normalise(means, metrics)
     areas = {m: radar_area_percent(r) for m, r in radii.items()}
@@ -95,9 +97,10 @@ def radar_chart(
     closed = np.append(angles, angles[0])
     fig = plt.figure(figsize=(7.5, 6.0))
     ax = fig.add_subplot(projection="polar")
-    for i, method in enumerate(sorted(radii, key=areas.__getitem__, reverse=True)):
+    place = {method: i for i, method in enumerate(means)}
+    for method in sorted(radii, key=areas.__getitem__, reverse=True):
         r = np.append(radii[method], radii[method][0])
-        colour = _colour(i)
+        colour = _colour(place[method])
         ax.plot(closed, r, color=colour, linewidth=1.5, label=f"{method} ({areas[method]:.1f} %)")
         ax.fill(closed, r, color=colour, alpha=0.08)
     # Polygonal rings and spokes: the full polygon is the reference of the area percentages.
@@ -128,7 +131,7 @@ def box_plots(
     """One panel per metric, one box per method, over all test images.
 
     ``scores[method][metric]`` holds the per-image values. Boxes show quartiles, whiskers 1.5 IQR,
-    a white dot the mean.
+    a line the median and a white dot the mean (as the first panel's legend says).
     """
     methods = list(scores)
     ncols = min(3, len(metrics))
@@ -145,6 +148,10 @@ def box_plots(
         ax.set_xticklabels(methods, rotation=60, ha="right", fontsize=8)
         ax.set_title(metric)
         ax.grid(axis="y", alpha=0.3)
+    axes.flat[0].legend(handles=[Line2D([], [], color="C1", label="median"),
+                                 Line2D([], [], marker="o", linestyle="", label="mean",
+                                        markerfacecolor="white", markeredgecolor="black")],
+                        fontsize=7, loc="best")
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     if title:
