@@ -19,9 +19,8 @@ import numpy as np
 import torch
 
 from lwnet.parallel import Workers, usable_cpus
-from lwnet.training.candidates import all_candidates, load_sources
 from lwnet.training.config import PRESETS, SCORES, TrainConfig
-from lwnet.training.data import PatchSet, external_root, patch_table, training_pairs
+from lwnet.training.data import sample_patch_set
 from lwnet.training.loop import candidate_scores
 from lwnet.training.score import get_score
 
@@ -36,14 +35,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
 
-    cfg = TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"])
-    pairs = training_pairs(cfg)
-    a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, ["all"], external_root(cfg),
-                                  args.cache_dir / args.pair_type)
-    full, pool, _ = patch_table(cfg, len(pairs), a8.shape[1:])
-    chosen = np.random.default_rng(1).choice(pool, min(args.patches, len(pool)), replace=False)
-    ps = PatchSet(a8, b8, cands, names, full[chosen], cfg.patch_size, np.zeros(0))
+    ps = sample_patch_set(TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"]), args.patches,
+                          args.cache_dir)
+    chosen, names = ps.index, ps.names
     score = get_score(args.score)
     print(f"{args.pair_type}, {args.score}, {len(chosen)} patches × {len(names)} candidates; "
           f"{usable_cpus()} usable CPUs, load average {os.getloadavg()[0]:.1f}")

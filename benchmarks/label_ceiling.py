@@ -7,7 +7,7 @@ the labels it picks and how often it picks each method. A label set cannot lead 
 does not lead here, so this bounds what training on initial labels alone can reach.
 
     python benchmarks/label_ceiling.py --pair-type SPECT-MRI --patches 600 \
-        --cache-dir /work/runs/cache/SPECT-MRI
+        --cache-dir /work/runs/cache
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lwnet.metrics import fusion_uqi, qcb, viff
-from lwnet.training.candidates import all_candidates, load_sources
 from lwnet.training.config import PRESETS, TrainConfig
-from lwnet.training.data import PatchSet, external_root, patch_table, training_pairs
+from lwnet.training.data import sample_patch_set
 from lwnet.training.loop import score_batches
 from lwnet.training.score import per_patch, ssim_sum
 
@@ -37,17 +36,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pair-type", default="SPECT-MRI")
     p.add_argument("--patches", type=int, default=600, help="seeded sample of the cpu pool")
-    p.add_argument("--cache-dir", type=Path, required=True, help="candidate cache of the type")
+    p.add_argument("--cache-dir", type=Path, required=True,
+                   help="candidate cache (a training run's cache_dir)")
     args = p.parse_args()
 
-    cfg = TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"])
-    pairs = training_pairs(cfg)
-    a8, b8 = load_sources(pairs)
-    names, cands = all_candidates(pairs, a8, b8, ["all"], external_root(cfg), args.cache_dir)
-    full, pool, _ = patch_table(cfg, len(pairs), a8.shape[1:])
-    chosen = np.random.default_rng(1).choice(pool, min(args.patches, len(pool)), replace=False)
-    ps = PatchSet(a8, b8, cands, names, full[chosen], cfg.patch_size, np.zeros(0))
-    ids = np.arange(len(chosen))
+    ps = sample_patch_set(TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"]), args.patches,
+                          args.cache_dir)
+    names = ps.names
+    ids = np.arange(len(ps.index))
     a, b = ps.sources(ids)
 
     # values[m, patch, candidate] for the four metrics.

@@ -9,26 +9,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_reports import check_page_in_chromium
 
 from lwnet.cli import main
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import read_image, write_image
 from lwnet.errors import OutputExistsError
 from lwnet.inference import save_weights
-from lwnet.model import LWNet
 from lwnet.methods import builtin_code_digest, register_method, registry
+from lwnet.model import LWNet
 from lwnet.reports import benchmark as benchmark_module
 from lwnet.reports.benchmark import (
     BenchmarkConfig,
     PairResult,
     ReportWriter,
-    default_spi_logs,
     grid_ids,
-    read_spi_log,
     run_benchmark,
     write_metric_tables,
 )
-from test_reports import check_page_in_chromium
+from lwnet.reports.spi_log import default_spi_logs, read_spi_log
 
 
 def test_tables_mark_best_and_second(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,14 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.training import load_config, train
-    from lwnet.training.config import read_run_config, with_overrides
+    from lwnet.training import train
+    from lwnet.training.config import run_config
 
-    saved = Path(args.run_dir) / "config.json"
-    if args.resume and not (args.config or args.preset) and saved.is_file():
-        cfg = with_overrides(read_run_config(args.run_dir), args.overrides)
-    else:
-        cfg = load_config(args.config, args.preset, args.overrides)
+    cfg = run_config(args.run_dir, args.config, args.preset, args.overrides, args.resume)
     out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line rather than one per rank
         print(out)

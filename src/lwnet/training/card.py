@@ -8,6 +8,9 @@ import torch
 
 from lwnet.training.config import TrainConfig
 
+#: Heads the card's per-iteration table (read back by :mod:`lwnet.reports.spi_log`).
+SPI_LOG_HEADING = "## SPI log"
+
 
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
                init_note: str = "") -> str:
@@ -32,7 +35,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
         f"- Model config: {cfg.model or 'defaults'}; initial weights: "
         f"{init_note or 'random (seeded)'}.",
         "",
-        "## SPI log",
+        SPI_LOG_HEADING,
         "",
         "Mean label score: over the labels in use (L ∪ P). Pool label score: over the whole "
         "pool (L ∪ U ∪ P) of the best label each patch holds (a U patch: its best candidate); "

@@ -216,11 +216,19 @@ def load_config(
     return validate(TrainConfig(**values))
 
 
-def with_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
-    """``cfg`` with ``key=value`` overrides applied (e.g. a resumed run's ``threads``)."""
-    values = cfg.to_dict()
-    _apply_overrides(values, overrides)
-    return validate(TrainConfig(**values))
+def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str | None = None,
+               overrides: list[str] = (), resume: bool = False) -> TrainConfig:
+    """The config a run in ``run_dir`` trains with (what ``lwnet train`` resolves).
+
+    A resumed run given no config file or preset continues with its own ``config.json`` and
+    the ``overrides`` (which :func:`check_resume_config` limits to ``RUNTIME_KEYS``); otherwise
+    :func:`load_config` builds it.
+    """
+    if resume and path is None and preset is None and (Path(run_dir) / "config.json").is_file():
+        values = read_run_config(run_dir).to_dict()
+        _apply_overrides(values, overrides)
+        return validate(TrainConfig(**values))
+    return load_config(path, preset, overrides)
 
 
 def _apply_overrides(values: dict[str, Any], overrides: list[str]) -> None:

@@ -8,6 +8,7 @@ results beside the data (:mod:`lwnet.training.candidates`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,11 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
     return ps, np.arange(len(pool)), np.arange(len(pool), len(order))
+
+
+def sample_patch_set(cfg: TrainConfig, count: int, cache_dir: Path, seed: int = 1) -> PatchSet:
+    """A seeded sample of ``count`` patches of the run's pool, with every label candidate and no
+    scores yet: what the benchmark scripts study candidates and their scores on."""
+    ps, pool, _ = build_patch_set(cfg, cache_dir)
+    chosen = np.random.default_rng(seed).choice(len(pool), min(count, len(pool)), replace=False)
+    return dataclasses.replace(ps, index=ps.index[pool[chosen]])
