@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.errors import InputError
 
 #: Registry name of the network; the default method.
@@ -46,12 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pair", metavar="PAIR",
                    help="pair type, e.g. SPECT-MRI: the dataset to fuse (dataset mode) and the "
                    "shipped network model to use (SPECT-MRI model for SPECT/PET, CT-MRI for CT)")
-    p.add_argument("--weights", metavar="PATH", help=f"{NETWORK}: weights file (safetensors)")
-    p.add_argument("--device", default="cpu", help=f"{NETWORK}: torch device (cpu, cuda, ...)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                   help=f"{NETWORK}: run with PyTorch or onnxruntime (default: torch)")
-    p.add_argument("--onnx", metavar="PATH",
-                   help=f"{NETWORK}: exported graph (lwnet export), for --backend onnx")
+    add_network_options(p.add_argument_group(f"network ({NETWORK})"))
     p.add_argument("--split", metavar="NAME", help="dataset mode: only the ids of this split")
     p.add_argument("--jobs", "-j", type=int, default=1,
                    help="folders/dataset: worker processes for the classical methods")
@@ -96,14 +92,6 @@ def run(args: argparse.Namespace) -> int:
     return _run_pair(args)
 
 
-def _network_fuser(args: argparse.Namespace, pair_type: str | None):
-    """The network as a batch fuser, with the weights or ONNX graph the options select."""
-    from lwnet.inference.streaming import make_batch_fuser
-
-    return make_batch_fuser(weights=args.weights, pair_type=pair_type, backend=args.backend,
-                            onnx=args.onnx, device=args.device)
-
-
 def _run_pair(args: argparse.Namespace) -> int:
     from lwnet.inference import fuse_file_pair
     from lwnet.methods import get_method
@@ -124,7 +112,7 @@ def _run_pair(args: argparse.Namespace) -> int:
         from lwnet.inference.streaming import single_pair
 
         pair_type = args.pair or default_pair_type(read_image(b_path))
-        method = single_pair(_network_fuser(args, pair_type))
+        method = single_pair(selected_fuser(args, pair_type))
     else:
         method = get_method(args.method[0])
     fuse_file_pair(method, a_path, b_path, args.out, luma_out=args.luma_out,
@@ -160,7 +148,7 @@ def _run_many(args: argparse.Namespace) -> int:
         from lwnet.inference import shipped_weights
         from lwnet.inference.weights import weights_id
 
-        fusers[NETWORK] = _network_fuser(args, args.pair)
+        fusers[NETWORK] = selected_fuser(args, args.pair)
         models[NETWORK] = weights_id(args.onnx if args.backend == "onnx" else
                                      args.weights or shipped_weights(args.pair))
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,

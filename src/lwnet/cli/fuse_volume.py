@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
-
-
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options choosing what fuses: LWNet weights, an ONNX graph, or a classical method."""
-    group = parser.add_argument_group("fusion model")
-    group.add_argument("--weights", help="LWNet weights (.safetensors); default: shipped weights")
-    group.add_argument("--pair", dest="pair_type", default="SPECT-MRI",
-                       help="pair type whose shipped weights to use (default: SPECT-MRI)")
-    group.add_argument("--method", help="use a built-in classical method instead of LWNet")
-    group.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                       help="run LWNet with PyTorch or onnxruntime (default: torch)")
-    group.add_argument("--onnx", help="exported ONNX graph, with --backend onnx")
-    group.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
-    group.add_argument("--threads", type=int, default=0,
-                       help="CPU threads for inference (default: the library's choice)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,17 +38,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="matplotlib colour map of the functional image in --colour-dir "
                         "(default: gray for --pair CT-MRI, else hot)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    _add_model_options(p)
+    group = p.add_argument_group("what fuses")
+    group.add_argument("--method", help="a built-in classical method instead of the network")
+    group.add_argument("--pair", dest="pair_type", default="SPECT-MRI",
+                       help="pair type whose shipped network model to use (default: SPECT-MRI)")
+    group.add_argument("--threads", type=int, default=0,
+                       help="CPU threads for inference (default: the library's choice)")
+    add_network_options(group)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.inference.streaming import default_batch_size, make_batch_fuser
+    from lwnet.inference.streaming import default_batch_size
     from lwnet.inference.volume import VolumeOptions, fuse_volume_files
 
-    fuser = make_batch_fuser(method=args.method, weights=args.weights, pair_type=args.pair_type,
-                             backend=args.backend, onnx=args.onnx, threads=args.threads,
-                             device=args.device)
+    fuser = selected_fuser(args, args.pair_type, args.method, args.threads)
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,

@@ -28,7 +28,7 @@ import numpy as np
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import atomic_write_bytes, check_fusion_pair, encode_image, read_image
-from lwnet.errors import ConfigError, OutputExistsError
+from lwnet.errors import OutputExistsError
 
 if TYPE_CHECKING:
     import torch
@@ -207,48 +207,3 @@ def stream_fuse(
                 fut.exception()
     stats.seconds = time.perf_counter() - start
     return stats
-
-
-def make_batch_fuser(
-    *,
-    method: str | None = None,
-    weights: str | None = None,
-    pair_type: str | None = None,
-    backend: str = "torch",
-    onnx: str | None = None,
-    threads: int = 0,
-    device: str = "cpu",
-) -> BatchFuser:
-    """The batch fuser the CLI options select.
-
-    ``method`` names a built-in classical method (``lwnet.methods``); otherwise LWNet runs,
-    through PyTorch on ``device`` (weights from ``weights`` or the shipped ones for
-    ``pair_type``) or, with ``backend="onnx"``, through onnxruntime on the exported graph
-    ``onnx``. ``threads`` (0: the library's default) sets the CPU threads.
-    """
-    if backend not in ("torch", "onnx"):
-        raise ConfigError(f"backend must be 'torch' or 'onnx', not {backend!r}")
-    if method is not None:
-        if backend == "onnx" or weights or onnx:
-            raise ConfigError("--method runs a classical method; it takes no weights, "
-                              "ONNX graph or backend")
-        from lwnet.methods import get_method
-
-        return pairwise_fuser(get_method(method))
-    if backend == "onnx":
-        if weights:
-            raise ConfigError("--backend onnx runs the graph given by --onnx, not --weights")
-        if not onnx:
-            raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
-        from lwnet.inference.onnx import OnnxFuser
-
-        return OnnxFuser(onnx, threads=threads).fuse_batch
-    if onnx:
-        raise ConfigError("--onnx needs --backend onnx")
-    from lwnet.inference import load_model
-
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    return module_fuser(load_model(weights, pair_type=pair_type, device=device))

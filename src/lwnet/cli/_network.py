@@ -1,0 +1,61 @@
+"""The network options shared by ``lwnet fuse`` and ``lwnet fuse-volume``, and the fuser they
+select."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from lwnet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lwnet.inference.streaming import BatchFuser
+
+
+def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--weights``, ``--device``, ``--backend`` and ``--onnx``: what runs the network."""
+    parser.add_argument("--weights", metavar="PATH",
+                        help="network weights (.safetensors); default: the shipped model of "
+                             "the pair type")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="run the network with PyTorch or onnxruntime (default: torch)")
+    parser.add_argument("--onnx", metavar="PATH",
+                        help="exported graph (lwnet export), for --backend onnx")
+
+
+def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str | None = None,
+                   threads: int = 0) -> BatchFuser:
+    """The batch fuser the options select.
+
+    ``method`` names a built-in classical method; otherwise the network runs, through PyTorch on
+    ``--device`` (``--weights``, or the shipped model of ``pair_type``) or, with
+    ``--backend onnx``, through onnxruntime on the ``--onnx`` graph. ``threads`` (0: the
+    library's default) sets the CPU threads.
+    """
+    from lwnet.inference.streaming import module_fuser, pairwise_fuser
+
+    if method is not None:
+        if args.backend == "onnx" or args.weights or args.onnx:
+            raise ConfigError("--method runs a classical method; it takes no weights, "
+                              "ONNX graph or backend")
+        from lwnet.methods import get_method
+
+        return pairwise_fuser(get_method(method))
+    if args.backend == "onnx":
+        if args.weights:
+            raise ConfigError("--backend onnx runs the graph given by --onnx, not --weights")
+        if not args.onnx:
+            raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
+        from lwnet.inference.onnx import OnnxFuser
+
+        return OnnxFuser(args.onnx, threads=threads).fuse_batch
+    if args.onnx:
+        raise ConfigError("--onnx needs --backend onnx")
+    from lwnet.inference import load_model
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return module_fuser(load_model(args.weights, pair_type=pair_type, device=args.device))
