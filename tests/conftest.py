@@ -1,12 +1,17 @@
-"""Shared fixtures: the shipped sample and, when present, the full shared dataset."""
+"""Shared fixtures: the shipped sample, its pairs, seeded weights and, when present, the full
+shared dataset."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
-from lwnet.data.datasets import default_data_root, sample_root
+from lwnet.data.datasets import default_data_root, harvard_pairs, sample_root
+from lwnet.inference import save_weights
+from lwnet.model import LWNet
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +27,21 @@ def shared_data() -> Path:
     if not (root / "harvard").is_dir():
         pytest.skip(f"shared data not found at {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def sample_pair(sample: Path) -> Callable[[str], tuple[Path, Path]]:
+    """``sample_pair(pair_type)``: the (A, B) files of the sample's one pair of that type."""
+    def pair(pair_type: str) -> tuple[Path, Path]:
+        (p,) = harvard_pairs(sample, pair_type)
+        return p.a, p.b
+    return pair
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    """A weights file of the default LWNet, seeded random (seed 0)."""
+    torch.manual_seed(0)
+    path = tmp_path / "random.safetensors"
+    save_weights(path, LWNet().eval(), {"title": "Seeded random LWNet", "preset": "none"})
+    return path

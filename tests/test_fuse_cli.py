@@ -15,12 +15,8 @@ from lwnet.inference.dataset import claim_output_folder
 from lwnet.methods import ExternalMethod, get_method
 
 
-def _pet(sample: Path) -> tuple[Path, Path]:
-    return sample / "PET-MRI" / "MRI" / "41054.png", sample / "PET-MRI" / "PET" / "41054.png"
-
-
-def test_single_pair_colour_and_luma(sample: Path, tmp_path: Path) -> None:
-    a, b = _pet(sample)
+def test_single_pair_colour_and_luma(sample_pair, tmp_path: Path) -> None:
+    a, b = sample_pair("PET-MRI")
     out, luma_out = tmp_path / "f.png", tmp_path / "y.png"
     assert main(["fuse", "--method", "gff", str(a), str(b), "-o", str(out),
                  "--luma-out", str(luma_out)]) == 0
@@ -42,8 +38,8 @@ def test_grey_pair_gives_grey_output(sample: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(luma8(f), np.maximum(luma8(read_image(a)), luma8(read_image(b))))
 
 
-def test_refuses_to_overwrite(sample: Path, tmp_path: Path, capsys) -> None:
-    a, b = _pet(sample)
+def test_refuses_to_overwrite(sample_pair, tmp_path: Path, capsys) -> None:
+    a, b = sample_pair("PET-MRI")
     out = tmp_path / "f.png"
     out.write_bytes(b"keep")
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(out)]) == 2
@@ -59,8 +55,8 @@ def test_refuses_to_overwrite(sample: Path, tmp_path: Path, capsys) -> None:
     assert read_image(out).shape == (256, 256, 3)
 
 
-def test_bad_inputs_exit_2_with_one_line(sample: Path, tmp_path: Path, capsys) -> None:
-    a, _ = _pet(sample)
+def test_bad_inputs_exit_2_with_one_line(sample_pair, tmp_path: Path, capsys) -> None:
+    a, _ = sample_pair("PET-MRI")
     small = tmp_path / "small.png"
     write_image(small, np.zeros((20, 30)))
     assert main(["fuse", "-m", "mean", str(a), str(small), "-o", str(tmp_path / "o.png")]) == 2
@@ -120,8 +116,8 @@ def test_resume_into_a_folder_of_other_settings_is_refused(sample: Path, tmp_pat
     assert "model 'spect-mri.safetensors (sha256" in capsys.readouterr().err
 
 
-def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys) -> None:
-    a, b = _pet(sample)
+def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pair) -> None:
+    a, b = sample_pair("PET-MRI")
     cases = [
         (["fuse", str(a.parent), str(b), "--out", str(tmp_path / "o")],
          f"{a.parent}: A is a folder but B is a file"),
@@ -152,13 +148,13 @@ def test_fuse_dataset_luma_in_parallel(sample: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(luma8(y), luma8(get_method("laplacian")(a, b)))
 
 
-def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys) -> None:
+def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, sample_pair) -> None:
     assert main(["fuse", "-m", "mean", "--root", str(sample), "--out", str(tmp_path)]) == 2
     assert "--pair" in capsys.readouterr().err
     assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI",
                  "--split", "test", "--out", str(tmp_path)]) == 2
     assert "split" in capsys.readouterr().err
-    a, b = _pet(sample)
+    a, b = sample_pair("PET-MRI")
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "o.png"),
                  "--luma"]) == 2
     assert "--luma need dataset mode" in capsys.readouterr().err

@@ -34,13 +34,6 @@ def _random_model(seed: int = 0, **kwargs) -> LWNet:
     return LWNet(**kwargs).eval()
 
 
-@pytest.fixture
-def weights(tmp_path: Path) -> Path:
-    path = tmp_path / "random.safetensors"
-    save_weights(path, _random_model(), {"title": "Seeded random LWNet", "preset": "none"})
-    return path
-
-
 def test_round_trip_gives_identical_outputs(weights: Path) -> None:
     model = _random_model()
     loaded = load_model(weights)

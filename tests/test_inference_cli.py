@@ -10,29 +10,14 @@ import torch
 
 from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image
-from lwnet.inference import fuse, load_model, network_method, save_weights
-from lwnet.model import LWNet
-
-
-@pytest.fixture
-def weights(tmp_path: Path) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path / "w.safetensors"
-    save_weights(path, LWNet(), {"title": "test weights"})
-    return path
-
-
-def _pair(sample: Path, pair_type: str) -> tuple[Path, Path]:
-    functional = pair_type.split("-")[0]
-    a, = (sample / pair_type / "MRI").glob("*.png")
-    return a, sample / pair_type / functional / a.name
+from lwnet.inference import fuse, load_model, network_method
 
 
 @pytest.mark.parametrize(("pair_type", "ndim"), [("SPECT-MRI", 3), ("CT-MRI", 2)])
 def test_fuse_cli_network_with_weights(
-    sample: Path, tmp_path: Path, weights: Path, pair_type: str, ndim: int
+    sample_pair, tmp_path: Path, weights: Path, pair_type: str, ndim: int
 ) -> None:
-    a, b = _pair(sample, pair_type)
+    a, b = sample_pair(pair_type)
     out, luma_out = tmp_path / "f.png", tmp_path / "y.png"
     assert main(["fuse", str(a), str(b), "-o", str(out), "--weights", str(weights),
                  "--luma-out", str(luma_out)]) == 0
@@ -45,21 +30,21 @@ def test_fuse_cli_network_with_weights(
 
 
 def test_fuse_cli_dataset_mode_with_network(sample: Path, tmp_path: Path, weights: Path,
-                                            capsys) -> None:
+                                            capsys, sample_pair) -> None:
     out = tmp_path / "out"
     args = ["fuse", "-m", "lwnet", "-m", "mean", "--root", str(sample), "--pair", "PET-MRI",
             "--out", str(out), "--weights", str(weights), "--luma"]
     assert main(args) == 0
     assert "2 written, 0 already present" in capsys.readouterr().out
-    a, b = _pair(sample, "PET-MRI")
+    a, b = sample_pair("PET-MRI")
     y = read_image(out / "lwnet" / "PET-MRI" / a.name)
     network = network_method(load_model(weights))
     _, expected = fuse_in_luma(network, read_image(a), read_image(b))
     np.testing.assert_array_equal(luma8(y), luma8(expected))
 
 
-def test_fuse_cli_network_errors(sample: Path, tmp_path: Path, capsys) -> None:
-    a, b = _pair(sample, "CT-MRI")
+def test_fuse_cli_network_errors(sample_pair, tmp_path: Path, capsys) -> None:
+    a, b = sample_pair("CT-MRI")
     evil = tmp_path / "evil.safetensors"
     torch.save({"x": torch.zeros(1)}, evil)
     out = tmp_path / "f.png"

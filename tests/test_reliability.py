@@ -27,10 +27,6 @@ from lwnet.methods import get_method
 from lwnet.model import LWNet
 
 
-def _pair(sample: Path) -> tuple[Path, Path]:
-    return sample / "SPECT-MRI/MRI/9028.png", sample / "SPECT-MRI/SPECT/9028.png"
-
-
 def _fails(capsys, argv: list[str], *needles: str) -> str:
     """Run the CLI, expect exit 2 and one error line (after any progress bar) holding every
     needle."""
@@ -45,37 +41,37 @@ def _fails(capsys, argv: list[str], *needles: str) -> str:
 
 # --- bad input images ---------------------------------------------------------------------------
 
-def _truncated(path: Path, sample: Path) -> None:
-    data = _pair(sample)[0].read_bytes()
+def _truncated(path: Path, image: Path) -> None:
+    data = image.read_bytes()
     path.write_bytes(data[: len(data) // 2])
 
 
-def _text(path: Path, sample: Path) -> None:
+def _text(path: Path, image: Path) -> None:
     path.write_text("this is not an image\n")
 
 
-def _tiny(path: Path, sample: Path) -> None:
+def _tiny(path: Path, image: Path) -> None:
     write_image(path, np.full((1, 1), 0.5, np.float32))
 
 
-def _other_size(path: Path, sample: Path) -> None:
+def _other_size(path: Path, image: Path) -> None:
     write_image(path, np.zeros((200, 256), np.float32))
 
 
 @pytest.mark.parametrize("make, needle", [(_truncated, "bad.png"), (_text, "bad.png"),
                                           (_tiny, "1x1"), (_other_size, "256x200")])
-def test_bad_image_is_named_and_nothing_is_written(sample, tmp_path, capsys, make, needle):
-    a, _ = _pair(sample)
+def test_bad_image_is_named_and_nothing_is_written(sample_pair, tmp_path, capsys, make, needle):
+    a, _ = sample_pair("SPECT-MRI")
     bad = tmp_path / "bad.png"
-    make(bad, sample)
+    make(bad, a)
     out = tmp_path / "f.png"
     for method in ("mean", "lwnet"):
         _fails(capsys, ["fuse", "-m", method, str(a), str(bad), "-o", str(out)], needle)
     assert not out.exists() and list(tmp_path.glob(".*.tmp")) == []
 
 
-def test_missing_partner_in_folder_mode_is_named(sample, tmp_path, capsys):
-    a, b = _pair(sample)
+def test_missing_partner_in_folder_mode_is_named(sample_pair, tmp_path, capsys):
+    a, b = sample_pair("SPECT-MRI")
     dir_a, dir_b = tmp_path / "A", tmp_path / "B"
     dir_a.mkdir()
     dir_b.mkdir()
@@ -88,10 +84,10 @@ def test_missing_partner_in_folder_mode_is_named(sample, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("which", ["empty", "missing"])
-def test_empty_or_missing_folder_is_named(sample, tmp_path, capsys, which):
+def test_empty_or_missing_folder_is_named(sample_pair, tmp_path, capsys, which):
     dir_a = tmp_path / "A"
     dir_a.mkdir()
-    shutil.copy(_pair(sample)[0], dir_a / "x.png")
+    shutil.copy(sample_pair("SPECT-MRI")[0], dir_a / "x.png")
     dir_b = tmp_path / "B"
     if which == "empty":
         dir_b.mkdir()
@@ -100,9 +96,9 @@ def test_empty_or_missing_folder_is_named(sample, tmp_path, capsys, which):
     assert not out.exists()
 
 
-def test_unwritable_output_folder_is_named(sample, tmp_path, capsys):
+def test_unwritable_output_folder_is_named(sample_pair, tmp_path, capsys):
     # Tests run as root, so chmod cannot forbid writing: the output's parent is a regular file.
-    a, b = _pair(sample)
+    a, b = sample_pair("SPECT-MRI")
     blocker = tmp_path / "file"
     blocker.write_text("x")
     _fails(capsys, ["fuse", "-m", "mean", str(a), str(b), "-o", str(blocker / "f.png")], "file")
@@ -114,8 +110,8 @@ def test_unwritable_output_folder_is_named(sample, tmp_path, capsys):
     assert blocker.read_text() == "x"
 
 
-def test_existing_output_is_kept_without_overwrite(sample, tmp_path, capsys):
-    a, b = _pair(sample)
+def test_existing_output_is_kept_without_overwrite(sample_pair, tmp_path, capsys):
+    a, b = sample_pair("SPECT-MRI")
     out = tmp_path / "f.png"
     out.write_bytes(b"precious")
     _fails(capsys, ["fuse", "-m", "mean", str(a), str(b), "-o", str(out)], "f.png", "overwrite")
@@ -124,8 +120,8 @@ def test_existing_output_is_kept_without_overwrite(sample, tmp_path, capsys):
     assert read_image(out).shape == (256, 256, 3)
 
 
-def test_16bit_and_palette_inputs_fuse_like_their_8bit_rgb_equivalent(sample, tmp_path):
-    a, b = _pair(sample)
+def test_16bit_and_palette_inputs_fuse_like_their_8bit_rgb_equivalent(sample_pair, tmp_path):
+    a, b = sample_pair("SPECT-MRI")
     a8 = np.asarray(Image.open(a).convert("L"))
     a16 = tmp_path / "a16.png"
     Image.fromarray(a8.astype(np.uint16) * 257).save(a16)  # same values on the 16-bit scale
@@ -156,20 +152,20 @@ def test_4096_square_pair_fuses(tmp_path, method):
 
 # --- weights ------------------------------------------------------------------------------------
 
-def test_wrong_architecture_weights_are_refused(sample, tmp_path, capsys):
+def test_wrong_architecture_weights_are_refused(sample_pair, tmp_path, capsys):
     # Width-4 tensors under metadata that claims the default width.
     tensors = {k: v.contiguous() for k, v in LWNet(width=4).state_dict().items()}
     bad = tmp_path / "wrong.safetensors"
     save_file(tensors, str(bad), metadata={"format": FORMAT, "format_version": FORMAT_VERSION,
                                            "config": json.dumps(LWNet().config)})
-    a, b = _pair(sample)
+    a, b = sample_pair("SPECT-MRI")
     out = tmp_path / "f.png"
     _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--weights", str(bad)],
            "wrong.safetensors", "do not fit")
     assert not out.exists()
 
 
-def test_non_finite_weights_are_refused(sample, tmp_path, capsys):
+def test_non_finite_weights_are_refused(sample_pair, tmp_path, capsys):
     model = LWNet()
     tensors = {k: v.contiguous().clone() for k, v in model.state_dict().items()}
     key = next(iter(tensors))
@@ -177,7 +173,7 @@ def test_non_finite_weights_are_refused(sample, tmp_path, capsys):
     bad = tmp_path / "nan.safetensors"
     save_file(tensors, str(bad), metadata={"format": FORMAT, "format_version": FORMAT_VERSION,
                                            "config": json.dumps(model.config)})
-    a, b = _pair(sample)
+    a, b = sample_pair("SPECT-MRI")
     out = tmp_path / "f.png"
     _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--weights", str(bad)],
            "nan.safetensors", key, "NaN or infinite")
@@ -201,8 +197,8 @@ def test_bad_options_are_named_before_any_work(argv, needles, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []  # no run folder, no half-written graph
 
 
-def test_bad_device_is_named_by_fuse(sample, tmp_path, capsys):
-    a, b = _pair(sample)
+def test_bad_device_is_named_by_fuse(sample_pair, tmp_path, capsys):
+    a, b = sample_pair("SPECT-MRI")
     out = tmp_path / "f.png"
     _fails(capsys, ["fuse", str(a), str(b), "-o", str(out), "--device", "nonsense"],
            "'nonsense'", "not a torch device")
@@ -219,11 +215,11 @@ class _Marker:
         return (Path.touch, (self.path,))
 
 
-def test_pickled_payload_is_refused_on_every_loading_path(sample, tmp_path, capsys):
+def test_pickled_payload_is_refused_on_every_loading_path(sample, tmp_path, capsys, sample_pair):
     marker = tmp_path / "payload-ran"
     evil = tmp_path / "evil.safetensors"
     evil.write_bytes(pickle.dumps({"weight": _Marker(marker)}))
-    a, b = _pair(sample)
+    a, b = sample_pair("SPECT-MRI")
     with pytest.raises(Exception, match="evil.safetensors.*refused"):
         load_model(evil)
     _fails(capsys, ["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--weights",
