@@ -126,6 +126,18 @@ def test_nonfinite_voxels(tmp_path):
     assert np.isfinite(fused).all()
 
 
+def test_empty_and_colour_volumes_are_named(tmp_path):
+    b = _save_nifti(tmp_path / "b.nii", _phantom(seed=4))
+    empty = _save_nifti(tmp_path / "empty.nii", np.zeros((24, 20, 5), np.float32))
+    with pytest.raises(InputError, match="empty.nii: every voxel is 0"):
+        fuse_volume_files(empty, b, tmp_path / "f.nii", MEAN)
+    rgb = np.zeros((24, 20, 5), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    nib.save(nib.Nifti1Image(rgb, AFFINE), tmp_path / "rgb.nii")
+    with pytest.raises(InputError, match=r"rgb.nii: a colour \(RGB\) NIfTI volume"):
+        fuse_volume_files(b, tmp_path / "rgb.nii", tmp_path / "f.nii", MEAN)
+    assert not (tmp_path / "f.nii").exists()
+
+
 def test_robust_window():
     rng = np.random.default_rng(5)
     data = np.zeros((10, 10, 10), np.float32)

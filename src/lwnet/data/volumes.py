@@ -54,7 +54,12 @@ def _read_nifti(path: Path) -> Volume:
         raise InputError(f"{path}: no such file")
     try:
         img = nib.load(path)
+        if img.get_data_dtype().names:  # RGB24/RGBA32: one record of channels per voxel
+            raise InputError(f"{path}: a colour (RGB) NIfTI volume; give the scalar "
+                             "intensities (the colour of the output comes from --cmap)")
         data = np.asarray(img.get_fdata(dtype=np.float32))
+    except InputError:
+        raise
     except Exception as exc:  # nibabel raises many kinds for damaged files
         raise InputError(f"{path}: not a readable NIfTI file ({exc})") from None
     if data.ndim == 4 and data.shape[3] == 1:

@@ -131,6 +131,9 @@ def prepare_pair(mri: Volume, functional: Volume, options: VolumeOptions) -> tup
                                                                                     np.ndarray]:
     """Check geometry and finiteness, then window both volumes to [0, 1]."""
     check_same_geometry(mri, functional, options.affine_tol)
+    for volume in (mri, functional):
+        if not np.any(volume.data):
+            raise InputError(f"{volume.path}: every voxel is 0; there is nothing to fuse")
     mri = replace_nonfinite(mri, options.fill_value)
     functional = replace_nonfinite(functional, options.fill_value)
     try:
