@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -104,45 +105,17 @@ def fuse_dataset(
     out: str | os.PathLike[str],
     *,
     split: str | None = None,
-    jobs: int = 1,
-    redo: bool = False,
-    luma: bool = False,
-    progress: bool = True,
-    fusers: Mapping[str, BatchFuser] | None = None,
-    batch_size: int = 8,
-    models: Mapping[str, str] | None = None,
+    **options: Any,
 ) -> StreamStats:
-    """Fuse every pair of a Harvard-layout dataset with each of ``methods``.
+    """Fuse every pair of a Harvard-layout dataset (``root``, e.g. ``<data>/harvard``) of
+    ``pair_type`` with each of ``methods``; ``split`` restricts it to the ids of
+    ``splits/<pair_type>_<split>.txt``.
 
-    Writes ``<out>/<method>/<pair_type>/<id>.png``: the colour result (SPEC §1), or with
-    ``luma`` the fused luminance (what training and external folders use). Runs through the
-    bounded streaming pipeline (:func:`lwnet.inference.streaming.stream_fuse`): existing
-    outputs are skipped unless ``redo``, so an interrupted run resumes; every write is atomic.
-
-    Args:
-        methods: registry names (unknown names raise before any work), or display names
-            mapped to per-image functions (module-level functions when ``jobs > 1``, so
-            that worker processes can receive them); names that are keys of ``fusers`` run
-            those instead.
-        root: Harvard-layout root, e.g. ``<data>/harvard``.
-        pair_type: e.g. ``"SPECT-MRI"``.
-        out: output root.
-        split: restrict to the ids of ``splits/<pair_type>_<split>.txt``.
-        jobs: worker processes for per-image methods (1 runs in this process).
-        redo: recompute and replace existing outputs.
-        luma: write the fused luminance instead of the colour result.
-        progress: show a tqdm bar over pairs, with pairs per second.
-        fusers: batch fusers by name (e.g. LWNet through PyTorch or onnxruntime), used instead
-            of the registry for those names.
-        batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
-        models: what each of ``fusers`` runs, recorded in its output folders (see
-            :func:`fuse_pairs`).
+    Writes ``<out>/<method>/<pair_type>/<id>.png``; ``options`` are those of :func:`fuse_pairs`.
     """
-    return fuse_pairs(
-        methods, harvard_pairs(root, pair_type, split),
-        lambda method, pair: output_path(out, method, pair_type, pair.id), jobs=jobs,
-        redo=redo, luma=luma, progress=progress, fusers=fusers, batch_size=batch_size,
-        label=pair_type, models=models)
+    return fuse_pairs(methods, harvard_pairs(root, pair_type, split),
+                      lambda method, pair: output_path(out, method, pair_type, pair.id),
+                      label=pair_type, **options)
 
 
 def fuse_folders(
@@ -150,7 +123,7 @@ def fuse_folders(
     dir_a: str | os.PathLike[str],
     dir_b: str | os.PathLike[str],
     out: str | os.PathLike[str],
-    **options,
+    **options: Any,
 ) -> StreamStats:
     """Fuse the pairs of two folders matched by file stem (A = MRI) with each of ``methods``.
 
@@ -176,10 +149,30 @@ def fuse_pairs(
 ) -> StreamStats:
     """Fuse ``pairs`` with each of ``methods``, writing to ``destination(method, pair)``.
 
-    The engine of :func:`fuse_dataset` and :func:`fuse_folders`; see there for the options.
-    ``models`` names what each of ``fusers`` runs (e.g. the weights file and its digest); with
-    the method and the output kind it is recorded in every output folder
-    (:func:`claim_output_folder`), so a resumed run never mixes outputs of other settings.
+    The engine of :func:`fuse_dataset` and :func:`fuse_folders`. Writes the colour result
+    (SPEC §1), or with ``luma`` the fused luminance (what training and external folders use),
+    through the bounded streaming pipeline (:func:`lwnet.inference.streaming.stream_fuse`):
+    existing outputs are skipped unless ``redo``, so an interrupted run resumes; every write is
+    atomic.
+
+    Args:
+        methods: registry names (unknown names raise before any work), or display names
+            mapped to per-image functions (module-level functions when ``jobs > 1``, so
+            that worker processes can receive them); names that are keys of ``fusers`` run
+            those instead.
+        pairs: the source pairs.
+        destination: the output file of a method's result for a pair.
+        jobs: worker processes for per-image methods (1 runs in this process).
+        redo: recompute and replace existing outputs.
+        luma: write the fused luminance instead of the colour result.
+        progress: show a tqdm bar over pairs, with pairs per second.
+        fusers: batch fusers by name (e.g. LWNet through PyTorch or onnxruntime).
+        batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
+        label: shown on the progress bar (e.g. the pair type).
+        models: what each of ``fusers`` runs (e.g. the weights file and its digest); with the
+            method and the output kind it is recorded in every output folder
+            (:func:`claim_output_folder`), so a resumed run never mixes outputs of other
+            settings.
     """
     fusers = dict(fusers or {})
     fns = (dict(methods) if isinstance(methods, Mapping) else
