@@ -29,9 +29,10 @@ _REGISTRY: dict[str, str | FuseFn] = {
 }
 
 
-#: The code the built-in methods' cached outputs depend on: the methods and the BT.601 colour
-#: conversion that turns their results into 8-bit luma.
-BUILTIN_CODE = ("lwnet.methods", "lwnet.data.colour")
+#: The code the built-in methods' cached outputs depend on: the methods, the background level
+#: and 8-bit rounding (``lwnet.data.io``) and the BT.601 colour conversion that turns their
+#: results into 8-bit luma.
+BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour")
 
 
 def builtin_code_digest() -> str:
