@@ -10,6 +10,7 @@ import pytest
 
 from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image, write_image
+from lwnet.errors import ConfigError
 from lwnet.inference import fuse_dataset, shipped_weights
 from lwnet.inference.dataset import claim_output_folder
 from lwnet.methods import ExternalMethod, get_method
@@ -146,6 +147,25 @@ def test_fuse_dataset_luma_in_parallel(sample: Path, tmp_path: Path) -> None:
     a = read_image(sample / "CT-MRI" / "MRI" / "16011.png")
     b = read_image(sample / "CT-MRI" / "CT" / "16011.png")
     np.testing.assert_array_equal(luma8(y), luma8(get_method("laplacian")(a, b)))
+
+
+def _darker_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.5 * b)
+
+
+def test_fuse_dataset_runs_functions_by_name(sample: Path, tmp_path: Path) -> None:
+    # A user's own function, in worker processes: they receive it, not a registry name.
+    run = fuse_dataset({"mine": _darker_max}, sample, "CT-MRI", tmp_path, jobs=2, luma=True,
+                       progress=False)
+    assert run.written == 1
+    a = read_image(sample / "CT-MRI/MRI/16011.png")
+    b = read_image(sample / "CT-MRI/CT/16011.png")
+    np.testing.assert_array_equal(luma8(read_image(tmp_path / "mine/CT-MRI/16011.png")),
+                                  luma8(_darker_max(a, b)))
+    with pytest.raises(ConfigError, match="lambda: this fusion function cannot be sent"):
+        fuse_dataset({"lambda": lambda a, b: a}, sample, "CT-MRI", tmp_path / "x", jobs=2,
+                     progress=False)
+    assert not (tmp_path / "x").exists()
 
 
 def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, sample_pair) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
+from lwnet.errors import ConfigError
 
 # Imported once by the fork server, so that workers start with them loaded.
 PRELOAD = ("lwnet.metrics", "lwnet.methods")
@@ -24,6 +26,18 @@ def process_pool(jobs: int, preload: Sequence[str] = PRELOAD) -> ProcessPoolExec
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(list(preload))
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_single_thread)
+
+
+def require_picklable(functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Worker processes receive functions pickled: raise :class:`ConfigError` naming the first
+    one that cannot be (a lambda or a nested function), before any work."""
+    for name, fn in functions.items():
+        try:
+            pickle.dumps(fn)
+        except Exception as exc:  # pickling raises several types (PicklingError, ...)
+            raise ConfigError(f"{name}: this fusion function cannot be sent to worker "
+                              f"processes ({exc}); make it a module-level function, or use "
+                              "one job") from None
 
 
 def usable_cpus() -> int:

@@ -13,7 +13,6 @@ missing some is an error naming the folder and the first missing ids, never a sm
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from lwnet.data.io import check_same_size, is_image_file, read_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
-from lwnet.parallel import Workers
+from lwnet.parallel import Workers, require_picklable
 
 BUILTIN_PREFIX = "builtin:"
 #: A resolved result: a mapping id → fused file, or the fusion function to run.
@@ -108,18 +107,6 @@ def resolve_results(results: Mapping[str, str | os.PathLike[str] | FuseFn],
     return resolved
 
 
-def _check_picklable(resolved: Mapping[str, Resolved]) -> None:
-    """Worker processes receive the fusion functions pickled: name one that cannot be."""
-    for name, res in resolved.items():
-        if callable(res):
-            try:
-                pickle.dumps(res)
-            except Exception as exc:  # pickling raises several types (PicklingError, ...)
-                raise ConfigError(f"{name}: this fusion function cannot be sent to worker "
-                                  f"processes ({exc}); make it a module-level function, or "
-                                  "evaluate with jobs=1") from None
-
-
 def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: str | None,
                   vif_flavour: str, extras: bool) -> list[dict[str, object]]:
     """Per-image rows of every result for one pair (sources read once)."""
@@ -156,7 +143,7 @@ def evaluate_folders(
         raise ConfigError(f"jobs must be at least 1, not {jobs}")
     resolved = resolve_results(results, pairs)
     if jobs > 1:
-        _check_picklable(resolved)
+        require_picklable({name: res for name, res in resolved.items() if callable(res)})
     args = (resolved, reduction, vif_flavour, extras)
     bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", file=sys.stderr,
                disable=not progress)

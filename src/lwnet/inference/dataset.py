@@ -23,7 +23,7 @@ from lwnet.data.io import (
 from lwnet.errors import InputError
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
 from lwnet.methods.registry import FuseFn, get_method
-from lwnet.parallel import process_pool
+from lwnet.parallel import process_pool, require_picklable
 
 #: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f``.
 Methods = Sequence[str] | Mapping[str, FuseFn]
@@ -177,6 +177,8 @@ def fuse_pairs(
     fusers = dict(fusers or {})
     fns = (dict(methods) if isinstance(methods, Mapping) else
            {name: get_method(name) for name in methods if name not in fusers})
+    if jobs > 1:
+        require_picklable({name: fn for name, fn in fns.items() if name not in fusers})
     run = StreamStats()
     pool = process_pool(jobs) if jobs > 1 else None
     try:
