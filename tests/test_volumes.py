@@ -77,6 +77,16 @@ def test_fused_nifti_keeps_mri_geometry_and_header(pair, tmp_path):
     assert background.any() and (data[background] == 0).all()
 
 
+def test_nifti2_mri_gives_nifti2_output(tmp_path):
+    mri = nib.Nifti2Image(_phantom(seed=1), AFFINE)
+    nib.save(mri, tmp_path / "mri2.nii")
+    spect = _save_nifti(tmp_path / "spect.nii", _phantom(seed=2, scale=7.0))
+    fuse_volume_files(tmp_path / "mri2.nii", spect, tmp_path / "f.nii", MEAN)
+    out = nib.load(tmp_path / "f.nii")
+    assert isinstance(out, nib.Nifti2Image) and int(out.header["sizeof_hdr"]) == 540
+    np.testing.assert_allclose(out.affine, AFFINE, atol=1e-5)
+
+
 def test_integer_output_is_scaled_to_unit_range(pair, tmp_path):
     out = tmp_path / "fused.nii"
     fused = fuse_volume_files(*pair, out, MEAN, VolumeOptions(dtype="uint8"))

@@ -163,7 +163,9 @@ def _nifti_image(data: np.ndarray, like: Volume, dtype: str):
 
     if like.header is not None:
         src = like.header
-        img = nib.Nifti1Image(data, like.affine, header=src.copy())
+        # NIfTI-2 in, NIfTI-2 out: a NIfTI-1 image built on a NIfTI-2 header is malformed.
+        image_class = nib.Nifti2Image if isinstance(src, nib.Nifti2Header) else nib.Nifti1Image
+        img = image_class(data, like.affine, header=src.copy())
         qform, qcode = src.get_qform(coded=True)
         sform, scode = src.get_sform(coded=True)
         # The constructor rewrites the codes from the affine; put the source's back.
