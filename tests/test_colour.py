@@ -53,3 +53,31 @@ def test_fuse_in_luma_keeps_chroma_and_background() -> None:
     # chroma of the result equals the functional image's chroma where the colour is in gamut
     np.testing.assert_array_equal(to_uint8(out[:4]), 0)
     np.testing.assert_allclose(split_luma(out)[0][:4], 0, atol=1e-6)
+
+
+def _scaled_255(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a + b) * 127.5  # the classic mistake: 0..255 in a float array
+
+
+def test_a_method_returning_anything_but_unit_floats_is_named() -> None:
+    import pytest
+
+    from lwnet.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((20, 24), dtype=np.float32), rng.random((20, 24), dtype=np.float32)
+    bad = {
+        _scaled_255: "_scaled_255: returned values from",
+        (lambda a, b: np.full_like(a, np.nan)): "NaN or infinite",
+        (lambda a, b: a[:-1]): r"shape \(19, 24\); a method returns a float \(H, W\) = \(20, 24\)",
+        (lambda a, b: None): "returned NoneType",
+        (lambda a, b: np.stack([a, b, a], -1)): r"shape \(20, 24, 3\)",
+    }
+    for method, needle in bad.items():
+        with pytest.raises(ConfigError, match=needle):
+            fuse_in_luma(method, a, b)
+    # uint8 is taken by its range, and float rounding just outside [0, 1] is clipped.
+    _, y = fuse_in_luma(lambda a, b: to_uint8(a), a, b)
+    np.testing.assert_array_equal(luma8(y), to_uint8(a))
+    _, y = fuse_in_luma(lambda a, b: a * 1.0005, a, b)
+    assert y.max() <= 1.0

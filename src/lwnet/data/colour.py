@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lwnet.data.io import to_uint8
+from lwnet.data.io import check_fused, to_uint8
 
 # Y = 0.299 R + 0.587 G + 0.114 B; Cb, Cr centred on 0.5 (BT.601, full range).
 _RGB_TO_YCBCR = np.array(
@@ -73,11 +73,12 @@ def fuse_in_luma(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fuse an MRI with a (possibly colour) image through its luminance (SPEC §1).
 
-    ``fuse_luma(a, b)`` fuses two float32 ``(H, W)`` images in [0, 1]. A colour MRI is reduced
-    to its luminance. Returns ``(result, fused_luma)``: the result is RGB with the functional
+    ``fuse_luma(a, b)`` fuses two float32 ``(H, W)`` images in [0, 1] into one
+    (:func:`lwnet.data.io.check_fused` names a method that returns anything else). A colour MRI
+    is reduced to its luminance. Returns ``(result, fused_luma)``: the result is RGB with the functional
     image's chroma when that image is colour, else greyscale; ``fused_luma`` is ``(H, W)``.
     """
     a, _ = split_luma(mri)
     y, chroma = split_luma(functional)
-    fused = np.clip(np.asarray(fuse_luma(a, y), dtype=np.float32), 0.0, 1.0)
+    fused = check_fused(fuse_luma(a, y), a.shape, fuse_luma)
     return merge_luma(fused, chroma), fused

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lwnet.errors import InputError, OutputExistsError
+from lwnet.errors import ConfigError, InputError, OutputExistsError
 
 #: Smallest side accepted for fusion and metrics (the SSIM window is 11 pixels).
 MIN_SIDE = 16
@@ -97,6 +97,33 @@ def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
     ):
         arr = arr[..., 0]
     return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+#: How far a fused float image may stray outside [0, 1] (float rounding) before it is an error.
+_FUSED_SLACK = 1e-3
+
+
+def check_fused(fused: object, shape: tuple[int, ...], method: object) -> np.ndarray:
+    """A fusion method's result as float32 ``shape`` (the sources' ``(H, W)``) in [0, 1].
+
+    Floats within rounding of [0, 1] are clipped; uint8/uint16 are scaled by their range.
+    Anything else (another shape, NaN, values such as 0..255 in a float array, not an array)
+    raises :class:`ConfigError` naming ``method``, the function that made it.
+    """
+    name = getattr(method, "__name__", None) or repr(method)
+    arr = _unit_range(np.asarray(fused)) if isinstance(fused, np.ndarray) else None
+    if arr is None or arr.dtype.kind != "f" or arr.shape != tuple(shape):
+        got = (f"{type(fused).__name__}" if arr is None else
+               f"{arr.dtype} of shape {arr.shape}")
+        raise ConfigError(f"fusion method {name}: returned {got}; a method returns a float "
+                          f"(H, W) = {tuple(shape)} array in [0, 1]")
+    if not np.isfinite(arr).all():
+        raise ConfigError(f"fusion method {name}: returned NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -_FUSED_SLACK or hi > 1 + _FUSED_SLACK:
+        raise ConfigError(f"fusion method {name}: returned values from {lo:.4g} to {hi:.4g}; "
+                          "a method returns values in [0, 1]")
+    return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

@@ -27,7 +27,13 @@ import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import atomic_write_bytes, check_fusion_pair, encode_image, read_image
+from lwnet.data.io import (
+    atomic_write_bytes,
+    check_fused,
+    check_fusion_pair,
+    encode_image,
+    read_image,
+)
 from lwnet.errors import OutputExistsError
 
 if TYPE_CHECKING:
@@ -48,7 +54,7 @@ def pairwise_fuser(
 
     def fuse_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         fused = pool.map(fuse, list(a), list(b)) if pool else map(fuse, a, b)
-        return np.stack([np.asarray(f, dtype=np.float32) for f in fused])
+        return np.stack([check_fused(f, a.shape[1:], fuse) for f in fused])
 
     return fuse_batch
 
