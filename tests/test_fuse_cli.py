@@ -132,6 +132,16 @@ def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pai
          "--onnx applies to the network only"),
         (["fuse", "-m", "mean", "--split", "test", str(a.parent), str(b.parent), "--out",
           str(tmp_path / "o")], "--split needs dataset mode"),
+        (["fuse", str(a.parent), str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
+         f"{tmp_path / 'nowhere'}: no such file or folder"),
+        (["fuse", "-m", "mean", str(a.parent), str(b.parent), "--out", str(tmp_path / "o"),
+          "--luma-out", "y.png"], "--luma-out is for a single pair"),
+        (["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "o.png"), "--jobs", "2",
+          "--quiet"], "--quiet, --jobs: for folders or a dataset, not a single pair"),
+        (["fuse", "-m", "mean", "-m", "max", "-m", "mean", str(a.parent), str(b.parent),
+          "--out", str(tmp_path / "o")], "--method mean is given twice"),
+        (["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "s.png"), "--luma-out",
+          str(tmp_path / "s.png")], "s.png: named for both the colour result and the luminance"),
     ]
     for argv, needle in cases:
         assert main(argv) == 2, argv
@@ -177,7 +187,7 @@ def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, samp
     a, b = sample_pair("PET-MRI")
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "o.png"),
                  "--luma"]) == 2
-    assert "--luma need dataset mode" in capsys.readouterr().err
+    assert "--luma: for folders or a dataset, not a single pair" in capsys.readouterr().err
     assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI",
                  "--out", str(tmp_path), "--luma-out", "x.png"]) == 2
     assert "--luma-out" in capsys.readouterr().err

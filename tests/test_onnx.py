@@ -135,4 +135,4 @@ def test_single_pair_network_takes_pair_option(model, sample, tmp_path, capsys):
                  "--backend", "onnx", "--onnx", str(graph)]) == 0
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "g.png"),
                  "--pair", "CT-MRI"]) == 2
-    assert "--pair need dataset mode" in capsys.readouterr().err
+    assert "--pair: for folders or a dataset" in capsys.readouterr().err

@@ -92,7 +92,9 @@ def test_empty_or_missing_folder_is_named(sample_pair, tmp_path, capsys, which):
     if which == "empty":
         dir_b.mkdir()
     out = tmp_path / "out"
-    _fails(capsys, ["fuse", "-m", "mean", str(dir_a), str(dir_b), "--out", str(out)], "B")
+    problem = "no such file or folder" if which == "missing" else "holds no"
+    _fails(capsys, ["fuse", "-m", "mean", str(dir_a), str(dir_b), "--out", str(out)],
+           str(dir_b), problem)
     assert not out.exists()
 
 

@@ -210,7 +210,7 @@ def test_colour_slices(pair, tmp_path):
     assert len(pngs) == fused.shape[2]
     rgb = read_image(pngs[2])
     assert rgb.shape == (fused.shape[1], fused.shape[0], 3)
-    view = np.flipud(fused[..., 2].T)
+    view = np.fliplr(np.flipud(fused[..., 2].T))  # anterior up, the patient's right on the left
     assert (rgb[view == 0] == 0).all()  # background black despite viridis(0) being purple
     with pytest.raises(ConfigError, match="nosuchmap"):
         fuse_volume_files(*pair, tmp_path / "g.nii", MEAN, colour_dir=tmp_path / "p2",
@@ -242,6 +242,8 @@ def test_colour_slices_follow_the_affine_not_the_storage_order(tmp_path):
     np.testing.assert_allclose(lps_affine @ [23, 19, 0, 1], ras_affine @ [0, 0, 0, 1])
     vols = [_phantom(shape=(24, 20, 5), seed=s) for s in (3, 4)]
     vols[0][:6, :4] = 0  # make the anatomy asymmetric
+    vols[1][:] = 0
+    vols[1][20:23, 14:17] = 5.0  # a hot spot on the patient's right (+x), anterior (+y)
     for name, affine, flip in (("ras", ras_affine, False), ("lps", lps_affine, True)):
         paths = [_save_nifti(tmp_path / f"{name}{i}.nii", v[::-1, ::-1] if flip else v, affine)
                  for i, v in enumerate(vols)]
@@ -250,6 +252,9 @@ def test_colour_slices_follow_the_affine_not_the_storage_order(tmp_path):
         ras, lps = (read_image(tmp_path / d / f"slice_{k:04d}.png") for d in ("ras", "lps"))
         np.testing.assert_array_equal(ras, lps)
     assert not np.array_equal(ras, ras[::-1])  # the check could fail: not symmetric
+    # Radiological view: right on the left of the image, anterior at the top.
+    hot = np.argwhere(luma8(ras) == luma8(ras).max())
+    assert hot[:, 1].max() < ras.shape[1] / 2 and hot[:, 0].max() < ras.shape[0] / 2
 
 
 # --- DICOM ------------------------------------------------------------------------------

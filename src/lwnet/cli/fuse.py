@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown fusion method {unknown[0]!r}; known methods: "
                          f"{', '.join(known)}")
+    twice = next((m for i, m in enumerate(args.method) if m in args.method[:i]), None)
+    if twice:
+        raise InputError(f"--method {twice} is given twice")
     for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
                           (args.onnx, "--onnx")):
         if given and NETWORK not in args.method:
@@ -82,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("name the output with -o/--out")
     if args.root:
         return _run_many(args)
+    missing = next((p for p in args.images if not Path(p).exists()), None)
+    if missing is not None:
+        raise InputError(f"{missing}: no such file or folder")
     folders = [Path(p).is_dir() for p in args.images]
     if len(args.images) == 2 and folders[0] != folders[1]:
         which = ("A", "B") if folders[0] else ("B", "A")
@@ -97,10 +103,12 @@ def _run_pair(args: argparse.Namespace) -> int:
     from lwnet.methods import get_method
 
     # --pair also picks the network's shipped model, so it is only refused for other methods.
-    keys = ("split", "redo", "luma") + (("pair",) if NETWORK not in args.method else ())
-    dataset_only = [f"--{k}" for k in keys if getattr(args, k)]
-    if dataset_only:
-        raise InputError(f"{', '.join(dataset_only)} need dataset mode (--root)")
+    keys = ("split", "redo", "luma", "batch_size", "quiet") + (
+        ("pair",) if NETWORK not in args.method else ())
+    many_only = [f"--{k.replace('_', '-')}" for k in keys if getattr(args, k)]
+    many_only += ["--jobs"] if args.jobs != 1 else []
+    if many_only:
+        raise InputError(f"{', '.join(many_only)}: for folders or a dataset, not a single pair")
     if len(args.images) != 2:
         raise InputError(f"expected two input images A B, got {len(args.images)}")
     if len(args.method) != 1:
@@ -140,6 +148,8 @@ def _run_many(args: argparse.Namespace) -> int:
     else:
         if args.split:
             raise InputError("--split needs dataset mode (--root)")
+        if args.luma_out:
+            raise InputError("--luma-out is for a single pair; folders take --luma")
         if NETWORK in args.method and not (args.pair or args.weights or args.onnx):
             raise InputError(f"folder mode with the network ({NETWORK}) needs --pair, "
                              "--weights or --onnx to choose the model")

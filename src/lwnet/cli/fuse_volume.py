@@ -6,6 +6,7 @@ import argparse
 
 from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
+from lwnet.errors import ConfigError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from lwnet.inference.streaming import default_batch_size
     from lwnet.inference.volume import VolumeOptions, fuse_volume_files
 
+    for option, value in (("--threads", args.threads), ("--affine-tol", args.affine_tol)):
+        if value < 0:
+            raise ConfigError(f"{option} must not be negative, not {value:g}")
     fuser = selected_fuser(args, args.pair_type, args.method, args.threads)
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),

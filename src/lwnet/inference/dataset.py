@@ -41,6 +41,8 @@ def fuse_file_pair(
     unless ``overwrite``; each write is atomic.
     """
     outputs = [Path(out)] + ([Path(luma_out)] if luma_out else [])
+    if luma_out and outputs[0].resolve() == outputs[1].resolve():
+        raise InputError(f"{out}: named for both the colour result and the luminance")
     for path in outputs:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")

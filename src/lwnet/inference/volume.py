@@ -81,10 +81,12 @@ def colourise_slice(fused: np.ndarray, functional: np.ndarray, cmap: str = "hot"
 def display_slices(vol: np.ndarray, affine: np.ndarray, axis: int) -> list[np.ndarray]:
     """The slices of ``vol`` along voxel ``axis`` as a radiologist views them, in voxel order.
 
-    The volume is first turned to the closest RAS+ orientation of ``affine`` (so a DICOM series
-    or an LPS-stored NIfTI is not shown upside down); each slice is then drawn with its second
-    remaining world axis pointing up and its first to the right (R, A or S), the view of
-    viewers that show RAS+ data without flipping. Returns ``(H, W)`` arrays.
+    The volume is first turned to the closest RAS+ orientation of ``affine``, so a DICOM series
+    or an LPS-stored NIfTI is shown like a RAS-stored one. Each slice is drawn with its second
+    remaining world axis pointing up (anterior or superior) and in the radiological convention
+    of DICOM viewers and the Harvard atlas images: the patient's right on the left of the image
+    (axial and coronal slices); sagittal slices have anterior on the right. Returns ``(H, W)``
+    arrays.
     """
     from nibabel.orientations import apply_orientation, io_orientation
 
@@ -92,8 +94,10 @@ def display_slices(vol: np.ndarray, affine: np.ndarray, axis: int) -> list[np.nd
     ras = apply_orientation(vol, ornt)
     world_axis, flipped = int(ornt[axis, 0]), ornt[axis, 1] < 0
     n = vol.shape[axis]
-    return [np.flipud(np.take(ras, n - 1 - k if flipped else k, axis=world_axis).T)
-            for k in range(n)]
+    views = [np.flipud(np.take(ras, n - 1 - k if flipped else k, axis=world_axis).T)
+             for k in range(n)]
+    # The horizontal axis is R (x) unless slicing along x: radiological, R on the left.
+    return views if world_axis == 0 else [np.fliplr(v) for v in views]
 
 
 def write_colour_slices(
