@@ -10,7 +10,7 @@ import pytest
 
 from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image, write_image
-from lwnet.errors import ConfigError
+from lwnet.errors import ConfigError, InputError
 from lwnet.inference import fuse_dataset, shipped_weights
 from lwnet.inference.dataset import claim_output_folder
 from lwnet.methods import ExternalMethod, get_method
@@ -163,6 +163,10 @@ def _darker_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(a, 0.5 * b)
 
 
+def _brighter_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum(a, b)
+
+
 def test_fuse_dataset_runs_functions_by_name(sample: Path, tmp_path: Path) -> None:
     # A user's own function, in worker processes: they receive it, not a registry name.
     run = fuse_dataset({"mine": _darker_max}, sample, "CT-MRI", tmp_path, jobs=2, luma=True,
@@ -176,6 +180,13 @@ def test_fuse_dataset_runs_functions_by_name(sample: Path, tmp_path: Path) -> No
         fuse_dataset({"lambda": lambda a, b: a}, sample, "CT-MRI", tmp_path / "x", jobs=2,
                      progress=False)
     assert not (tmp_path / "x").exists()
+    # Another function under the same name (an edited method) does not adopt the old outputs.
+    with pytest.raises(InputError, match=r"model '.*_darker_max \(code [0-9a-f]{12}\)' → "
+                                         r"'.*_brighter_max \(code"):
+        fuse_dataset({"mine": _brighter_max}, sample, "CT-MRI", tmp_path, luma=True,
+                     progress=False)
+    # A registered name may stand for the function too.
+    assert fuse_dataset({"gff-copy": "gff"}, sample, "CT-MRI", tmp_path, progress=False).written
 
 
 def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, sample_pair) -> None:

@@ -36,6 +36,14 @@ def test_unknown_method_lists_known_ones() -> None:
         get_method("nope")
 
 
+def test_register_method_refuses_names_that_cannot_be_folders_and_non_callables() -> None:
+    for name in ("", "a/b", "lwnet", "../x", " mine"):
+        with pytest.raises(ValueError, match="letters, digits"):
+            register_method(name, lambda a, b: a)
+    with pytest.raises(ValueError, match="must be a callable"):
+        register_method("three", 3)
+
+
 def test_register_method_refuses_duplicates() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_method("mean", lambda a, b: a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,15 +30,20 @@ def process_pool(jobs: int, preload: Sequence[str] = PRELOAD) -> ProcessPoolExec
 
 
 def require_picklable(functions: Mapping[str, Callable[..., Any]]) -> None:
-    """Worker processes receive functions pickled: raise :class:`ConfigError` naming the first
-    one that cannot be (a lambda or a nested function), before any work."""
+    """Worker processes receive functions pickled, by module and name: raise
+    :class:`ConfigError` naming the first that cannot be (a lambda, a nested function, or one
+    defined in a notebook or ``python -c``, whose ``__main__`` workers cannot import), before
+    any work."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     for name, fn in functions.items():
         try:
             pickle.dumps(fn)
+            if getattr(fn, "__module__", None) == "__main__" and not main_file:
+                raise pickle.PicklingError("defined in an interactive session")
         except Exception as exc:  # pickling raises several types (PicklingError, ...)
             raise ConfigError(f"{name}: this fusion function cannot be sent to worker "
-                              f"processes ({exc}); make it a module-level function, or use "
-                              "one job") from None
+                              f"processes ({exc}); make it a module-level function of a file, "
+                              "or use one job") from None
 
 
 def usable_cpus() -> int:

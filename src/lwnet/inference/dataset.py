@@ -22,19 +22,21 @@ from lwnet.data.io import (
 )
 from lwnet.errors import InputError
 from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
-from lwnet.methods.registry import FuseFn, get_method
+from lwnet.methods.registry import FuseFn, function_id, get_method
 from lwnet.parallel import process_pool, require_picklable
 
-#: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f``.
-Methods = Sequence[str] | Mapping[str, FuseFn]
+#: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f`` or to
+#: registered names.
+Methods = Sequence[str] | Mapping[str, FuseFn | str]
 
 
 def fuse_file_pair(
-    method: FuseFn, a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
+    method: FuseFn | str, a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
     out: str | os.PathLike[str], *, luma_out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Fuse the image files A (MRI) and B with a per-image ``method``; returns ``out``.
+    """Fuse the image files A (MRI) and B with a per-image ``method`` (a function or a
+    registered name); returns ``out``.
 
     Writes the colour result (SPEC §1: B's chroma back on the fused luminance) to ``out`` and,
     with ``luma_out``, the fused luminance too. Existing outputs are refused before any work
@@ -47,9 +49,10 @@ def fuse_file_pair(
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
     refuse_existing(outputs, overwrite)
+    fn = get_method(method) if isinstance(method, str) else method
     a, b = read_image(a_path), read_image(b_path)
     check_fusion_pair(a, b, a_path, b_path)
-    result, fused_luma = fuse_in_luma(method, a, b)
+    result, fused_luma = fuse_in_luma(fn, a, b)
     write_image(out, result, overwrite=overwrite)
     if luma_out:
         write_image(luma_out, fused_luma, overwrite=overwrite)
@@ -159,9 +162,9 @@ def fuse_pairs(
 
     Args:
         methods: registry names (unknown names raise before any work), or display names
-            mapped to per-image functions (module-level functions when ``jobs > 1``, so
-            that worker processes can receive them); names that are keys of ``fusers`` run
-            those instead.
+            mapped to registry names or to per-image functions (module-level functions when
+            ``jobs > 1``, so that worker processes can receive them); names that are keys of
+            ``fusers`` run those instead.
         pairs: the source pairs.
         destination: the output file of a method's result for a pair.
         jobs: worker processes for per-image methods (1 runs in this process).
@@ -174,11 +177,15 @@ def fuse_pairs(
         models: what each of ``fusers`` runs (e.g. the weights file and its digest); with the
             method and the output kind it is recorded in every output folder
             (:func:`claim_output_folder`), so a resumed run never mixes outputs of other
-            settings.
+            settings. A function of ``methods`` is recorded by its name and code, so a run
+            after the function was edited does not take the old outputs as its own.
     """
     fusers = dict(fusers or {})
-    fns = (dict(methods) if isinstance(methods, Mapping) else
-           {name: get_method(name) for name in methods if name not in fusers})
+    given = methods if isinstance(methods, Mapping) else {m: m for m in methods}
+    fns = {name: get_method(m) if isinstance(m, str) else m
+           for name, m in given.items() if name not in fusers}
+    models = {**{name: function_id(m) for name, m in given.items() if callable(m)},
+              **(models or {})}
     if jobs > 1:
         require_picklable({name: fn for name, fn in fns.items() if name not in fusers})
     run = StreamStats()
@@ -189,7 +196,7 @@ def fuse_pairs(
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
             todo = (FuseJob(p, destination(name, p)) for p in pairs)
             settings = {"method": name, "output": "luma" if luma else "colour",
-                        "model": (models or {}).get(name, "")}
+                        "model": models.get(name, "")}
             folders = sorted({destination(name, p).parent for p in pairs})
             for folder in folders:
                 claim_output_folder(folder, settings, redo)

@@ -8,7 +8,11 @@ the Python API that take a method name then know it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
+import re
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -42,10 +46,33 @@ def builtin_code_digest() -> str:
 
 
 def register_method(name: str, target: str | FuseFn, *, replace: bool = False) -> None:
-    """Add a method: a callable, or a ``"package.module:function"`` imported lazily."""
+    """Add a method: a callable, or a ``"package.module:function"`` imported lazily.
+
+    ``name`` becomes a folder name of fused outputs: letters, digits and ``. _ + -``, not
+    ``lwnet`` (the network's name on the command line).
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or name == "lwnet":
+        raise ValueError(f"fusion method name {name!r}: use letters, digits and . _ + - "
+                         "(and not 'lwnet')")
+    if not (callable(target) or (isinstance(target, str) and ":" in target)):
+        raise ValueError(f"fusion method {name!r}: the target must be a callable or "
+                         f"'package.module:function', not {target!r}")
     if name in _REGISTRY and not replace:
         raise ValueError(f"fusion method {name!r} is already registered")
     _REGISTRY[name] = target
+
+
+def function_id(fn: FuseFn) -> str:
+    """What a user's function is, for the records of output folders: ``module.name`` and a
+    digest of its source (of its bytecode where the source is not available), so an edited
+    function no longer matches the outputs of the old one. '' for other callables."""
+    if not isinstance(fn, types.FunctionType):
+        return ""
+    try:
+        code = inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        code = fn.__code__.co_code + repr(fn.__code__.co_consts).encode()
+    return f"{fn.__module__}.{fn.__qualname__} (code {hashlib.sha256(code).hexdigest()[:12]})"
 
 
 def method_names() -> list[str]:
