@@ -209,3 +209,18 @@ def test_default_spi_logs_finds_only_spi_logs(tmp_path: Path) -> None:
         {"iteration": 1.0, "admitted": 0.0, "refined": 0.0, "label_gain": 0.0},
         {"iteration": 2.0, "admitted": 4.0, "refined": 1.0, "label_gain": 0.0012}]
     assert default_spi_logs(tmp_path / "absent") == {}
+
+
+def test_a_requested_method_missing_for_a_pair_type_is_reported(tmp_path: Path) -> None:
+    from lwnet.errors import InputError
+    from lwnet.reports.benchmark import Row, _requested_but_absent
+
+    (tmp_path / "Mine" / "SPECT-MRI").mkdir(parents=True)
+    rows = [Row("LWNet", "LWNet", model_key="ct-mri"),
+            Row("Mine", "external", folder=tmp_path / "Mine"), Row("gff", "classical")]
+    assert _requested_but_absent(rows, ["CT-MRI", "SPECT-MRI"], None) == []
+    assert _requested_but_absent(rows, ["CT-MRI", "SPECT-MRI"], ["Mine", "LWNet", "gff"]) == [
+        "Mine: nothing for CT-MRI (no results folder or weights of that pair type)",
+        "LWNet: nothing for SPECT-MRI (no results folder or weights of that pair type)"]
+    with pytest.raises(InputError, match="Mine: no results or weights for CT-MRI"):
+        _requested_but_absent(rows, ["CT-MRI"], ["Mine", "gff"])

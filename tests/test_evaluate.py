@@ -194,7 +194,8 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
     assert code == 0 and "| mean | 3 |" in out
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["per_image.csv", "summary.csv", "summary.md", "summary.tex"]
-    convention = "3 pairs; VIF: VIFF; two-source scores: SPEC §5 defaults"
+    convention = ("3 pairs; VIF: VIFF; two-source scores: MI and VIFP summed over A and B, "
+                  "UQI and SSIM averaged")
     assert convention in (out_dir / "summary.md").read_text().splitlines()[0]
     assert convention in (out_dir / "summary.tex").read_text()
     per_image = list(csv.DictReader((out_dir / "per_image.csv").open()))
@@ -218,7 +219,8 @@ def test_cli_evaluate_paired(dataset, results, tmp_path, capsys):
     per_image = list(csv.DictReader((out_dir / "per_image.csv").open()))
     a, b = paired_rows(per_image, "max", "mean", "PSNR")
     mean, se = paired_difference(a, b)
-    assert f"{mean:+.4f} ± {se:.4f}" in table.splitlines()[2]
+    assert table.startswith(f"{PAIR} (test split), 3 pairs; VIF: VIFF")  # its convention
+    assert f"{mean:+.4f} ± {se:.4f}" in table.splitlines()[4]
     refused = tmp_path / "refused"
     argv = [refused if arg == out_dir else arg for arg in base] + ["--paired", "gff"]
     _assert_clean_failure(capsys, argv, "--paired gff", refused)

@@ -85,6 +85,11 @@ def test_safetensors_without_lwnet_metadata_is_refused(tmp_path: Path) -> None:
     save_file({k: v.contiguous() for k, v in LWNet().state_dict().items()}, path)
     with pytest.raises(WeightsError, match="without LWNet metadata"):
         load_model(path)
+    from lwnet.training.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "checkpoint.safetensors", LWNet().state_dict(), {"epoch": 1})
+    with pytest.raises(WeightsError, match="a training checkpoint, not weights"):
+        load_model(tmp_path / "checkpoint.safetensors")
 
 
 class _Marker:

@@ -55,6 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
     results = dict(args.results + args.method)
     if len(results) != len(args.results) + len(args.method):
         raise ConfigError("each result NAME must be given once")
@@ -69,15 +71,17 @@ def run(args: argparse.Namespace) -> int:
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
     # The metric convention goes into every table, so tables of other conventions differ.
     convention = (f"VIF: {args.vif_flavour.upper()}; two-source scores: "
-                  + (f"{args.reduction} over A and B" if args.reduction else "SPEC §5 defaults"))
+                  + (f"{args.reduction} over A and B" if args.reduction else
+                     "MI and VIFP summed over A and B, UQI and SSIM averaged"))
     caption = (f"{args.pair}" + (f" ({args.split} split)" if args.split else "")
-               + f", {len(pairs)} pairs; {convention}")
+               + f", {len(pairs)} pair{'s' if len(pairs) != 1 else ''}; {convention}")
     extra: dict[str, str] = {}
     if args.paired is not None:
-        extra[PAIRED_MD] = paired_table(rows, args.paired, table.metrics)
+        extra[PAIRED_MD] = (f"{caption}\n\n"
+                            + paired_table(rows, args.paired, table.metrics))
     written = write_evaluation(args.out, rows, table, all_metrics, overwrite=args.overwrite,
                                caption=caption, extra=extra)
-    print(to_markdown(table), end="")
+    print(f"{caption}\n\n{to_markdown(table)}", end="")
     if extra:
         print("\n" + extra[PAIRED_MD], end="")
     print(f"wrote {', '.join(path.name for path in written)} to {args.out}")

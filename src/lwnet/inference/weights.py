@@ -148,6 +148,9 @@ def load_weights(
     tensors, metadata = read_weights(path)
     if config is None:
         if metadata.get("format") != FORMAT or "config" not in metadata:
+            if "state" in metadata:  # lwnet.training.checkpoint's key
+                raise WeightsError(f"{path}: a training checkpoint, not weights; the run's "
+                                   "final weights are weights.safetensors in its folder")
             raise WeightsError(f"{path}: safetensors file without LWNet metadata (config)")
         if metadata.get("format_version") != FORMAT_VERSION:
             raise WeightsError(

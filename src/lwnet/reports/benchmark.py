@@ -483,8 +483,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     rows = collect_rows(cfg)
     if not rows:
         raise InputError("no methods to benchmark")
+    failures = _requested_but_absent(rows, todo, cfg.methods)
     writer = ReportWriter(cfg.out)
-    failures: list[str] = []
     results: dict[str, PairResult] = {}
     done_rows: dict[str, list[Row]] = {}
     t0 = time.perf_counter()
@@ -510,8 +510,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
             res.scores[name] = {m: [by_id[i][m] for i in ids] for m in metrics}
         results[pt] = res
         done_rows[pt] = [r for r in fused if r.name in per_image]
-        _progress(f"{pt}: {len(per_image)} methods scored ({time.perf_counter() - t0:.0f} s)",
-                  cfg)
+        _progress(f"{pt}: {len(per_image)} method{'s' if len(per_image) != 1 else ''} scored "
+                  f"({time.perf_counter() - t0:.0f} s)", cfg)
 
     sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)
     # Only the rows of the pair types run: a SPECT-MRI-only report times no CT-MRI model.
@@ -532,6 +532,24 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     page = render_page("LWNet benchmark report", sections, intro)
     writer.write("index.html", page)
     return index
+
+
+def _requested_but_absent(rows: Sequence[Row], pair_types: Sequence[str],
+                          requested: Sequence[str] | None) -> list[str]:
+    """Methods asked for by name that have nothing for some of ``pair_types`` (no results
+    folder of that pair type, no weights for it), as notes for the report's failures; one that
+    has nothing for any of them raises :class:`InputError`."""
+    if not requested:
+        return []
+    absent = {name: [pt for pt in pair_types
+                     if not any(r.name == name for r in rows_for(rows, pt))]
+              for name in requested}
+    never = [name for name, pts in absent.items() if len(pts) == len(pair_types)]
+    if never:
+        raise InputError(f"{', '.join(never)}: no results or weights for "
+                         f"{', '.join(pair_types)}")
+    return [f"{name}: nothing for {', '.join(pts)} (no results folder or weights of that pair "
+            "type)" for name, pts in absent.items() if pts]
 
 
 def _esc(text: str) -> str:

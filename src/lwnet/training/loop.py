@@ -297,7 +297,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     ckpt_path = run_dir / CHECKPOINT
     if resume:
         if not ckpt_path.is_file():
-            raise InputError(f"{ckpt_path}: no checkpoint to resume from")
+            raise InputError(f"{ckpt_path}: no checkpoint to resume from (the run stopped "
+                             "before its first epoch ended); start it again without --resume, "
+                             "which reuses the cached label candidates")
         check_resume_config(cfg, run_dir)
     elif ckpt_path.exists():
         raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
