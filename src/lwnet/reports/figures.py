@@ -101,7 +101,9 @@ def radar_chart(
     for method in sorted(radii, key=areas.__getitem__, reverse=True):
         r = np.append(radii[method], radii[method][0])
         colour = _colour(place[method])
-        ax.plot(closed, r, color=colour, linewidth=1.5, label=f"{method} ({areas[method]:.1f} %)")
+        # Past ten methods the colours are light partners of the first ten: dash them.
+        ax.plot(closed, r, color=colour, linewidth=1.5, linestyle="--" if place[method] >= 10
+                else "-", label=f"{method} ({areas[method]:.1f} %)")
         ax.fill(closed, r, color=colour, alpha=0.08)
     # Polygonal rings and spokes: the full polygon is the reference of the area percentages.
     ax.grid(False)

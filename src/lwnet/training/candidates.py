@@ -18,10 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import atomic_write_bytes, check_fusion_pair, read_image
+from lwnet.data.io import atomic_write_bytes, check_fused, check_fusion_pair, read_image
 from lwnet.errors import InputError
 from lwnet.methods.external import ExternalMethod
 from lwnet.methods.registry import builtin_code_digest
@@ -92,20 +93,24 @@ def fused_luma(name: str, a8: np.ndarray, b8: np.ndarray) -> np.ndarray:
     from lwnet.methods import get_method
 
     fn = get_method(name)
-    return luma8(fn(a8.astype(np.float32) / 255, b8.astype(np.float32) / 255))
+    return luma8(check_fused(fn(a8.astype(np.float32) / 255, b8.astype(np.float32) / 255),
+                             a8.shape, fn))
 
 
 def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, name: str,
-                       cache_dir: Path, workers: Workers = INLINE) -> np.ndarray:
+                       cache_dir: Path, workers: Workers = INLINE, show: bool = False
+                       ) -> np.ndarray:
     """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
-    as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given."""
+    as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given, with a
+    progress bar when ``show`` and it is computed."""
     ids = [p.id for p in pairs]
     key = content_key([], [name, "builtin", *ids, builtin_code_digest()])
     path = cache_dir / f"{name}-{key}.npy"
 
     def compute() -> np.ndarray:
         args = ((name, a, b) for a, b in zip(a8, b8))
-        return np.stack(list(workers.map(fused_luma, args)))
+        return np.stack(list(tqdm(workers.map(fused_luma, args), total=len(a8), unit="pair",
+                                  desc=f"label candidates: {name}", disable=not show)))
     return _cached(path, compute)
 
 
@@ -126,7 +131,7 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
 
 def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
                    methods: list[str], external_root: Path | None,
-                   cache_dir: Path, workers: Workers = INLINE,
+                   cache_dir: Path, workers: Workers = INLINE, show: bool = False,
                    ) -> tuple[list[str], np.ndarray]:
     """Candidates of every requested method: (names, ``(K, N, H, W)`` uint8).
 
@@ -136,7 +141,7 @@ def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
     from lwnet.methods import external_methods, method_names
 
     names = method_names() if methods == ["all"] else list(methods)
-    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers) for n in names]
+    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers, show) for n in names]
     if external_root is not None and external_root.is_dir():
         pair_type = pairs[0].pair_type
         for m in external_methods(external_root):

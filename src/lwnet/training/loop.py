@@ -315,7 +315,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
     with Workers(cfg.workers, preload=[__name__]) as workers:
-        ps, pool, val = build_patch_set(cfg, cache, workers)
+        ps, pool, val = build_patch_set(cfg, cache, workers, show)
         ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
                                                  show, workers)
         lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
