@@ -519,7 +519,10 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     complexity, failed = _complexity_section(ran, cfg, writer)
     sections.append(complexity)
     failures += failed
-    spi = _spi_section(cfg, writer)
+    # The shipped models' SPI logs belong to a report with LWNet rows; logs named with
+    # --spi-log always show.
+    lwnet_ran = any(r.kind == "LWNet" for r in ran)
+    spi = _spi_section(cfg, writer) if lwnet_ran or cfg.spi_logs is not None else None
     if spi is not None:
         sections.append(spi)
     if failures:
