@@ -84,6 +84,12 @@ def test_pick_inset_finds_the_structure() -> None:
     r, c, h, w = figures.pick_inset(a, np.zeros_like(a), 32)
     assert (h, w) == (32, 32)
     assert r <= 80 and r + h >= 100 and c <= 20 and c + w >= 40
+    # Structure in one source only (a skull edge on MRI) loses to a region where both have it.
+    b = np.zeros_like(a)
+    b[20:40, 80:100] = 1.0
+    a[20:40, 80:100] = 0.5
+    r, c, _, _ = figures.pick_inset(a, b, 32)
+    assert r <= 20 and r + 32 >= 40 and c <= 80 and c + 32 >= 100
 
 
 def test_comparison_grid_png() -> None:

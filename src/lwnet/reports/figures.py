@@ -166,31 +166,33 @@ def box_plots(
 
 
 def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, int]:
-    """The ``size``×``size`` region with the most structure in the two sources.
+    """The ``size``×``size`` region where both sources have the most structure: where the
+    fusion has something to combine.
 
-    Structure = summed gradient magnitude of both lumas, scanned on a grid of stride size/4;
-    regions overlapping the lower-right corner, where the enlarged inset is drawn, are skipped.
-    Returns ``(row, col, height, width)``.
+    Structure = summed gradient magnitude of each luma in a window; windows are ranked by the
+    product of the two sums (the sum where either source is flat everywhere), scanned on a
+    grid of stride size/4. Regions overlapping the lower-right corner, where the enlarged inset
+    is drawn, are skipped. Returns ``(row, col, height, width)``.
     """
-    energy = np.zeros(a.shape[:2])
+    h, w = a.shape[:2]
+    size = min(size, h, w)
+    stride = max(1, size // 4)
+    starts = [(r, c) for r in range(0, h - size + 1, stride)
+              for c in range(0, w - size + 1, stride)
+              if not (r + size > (1 - INSET_FRACTION) * h and c + size > (1 - INSET_FRACTION) * w)]
+    rows, cols = np.array([s[0] for s in starts]), np.array([s[1] for s in starts])
+    sums = []
     for img in (a, b):
         gy, gx = np.gradient(split_luma(np.asarray(img, dtype=np.float32))[0])
-        energy += np.hypot(gy, gx)
-    h, w = energy.shape
-    size = min(size, h, w)
-    # Integral image: each candidate window's sum in O(1).
-    ii = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    stride = max(1, size // 4)
-    corner_r, corner_c = (1 - INSET_FRACTION) * h, (1 - INSET_FRACTION) * w
-    best, best_rc = -1.0, (0, 0)
-    for r in range(0, h - size + 1, stride):
-        for c in range(0, w - size + 1, stride):
-            if r + size > corner_r and c + size > corner_c:
-                continue
-            s = ii[r + size, c + size] - ii[r, c + size] - ii[r + size, c] + ii[r, c]
-            if s > best:
-                best, best_rc = s, (r, c)
-    return best_rc[0], best_rc[1], size, size
+        # Integral image: each candidate window's sum in O(1).
+        ii = np.pad(np.hypot(gy, gx).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        sums.append(ii[rows + size, cols + size] - ii[rows, cols + size]
+                    - ii[rows + size, cols] + ii[rows, cols])
+    score = sums[0] * sums[1]
+    if not score.any():
+        score = sums[0] + sums[1]
+    best = int(np.argmax(score))
+    return int(rows[best]), int(cols[best]), size, size
 
 
 def _show(ax, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
