@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,
                               colour_dir=args.colour_dir,
-                              cmap=args.cmap or ("gray" if args.pair_type.upper() == "CT-MRI"
+                              cmap=args.cmap or ("gray" if args.pair_type.upper().startswith("CT")
                                                  else "hot"),
                               overwrite=args.overwrite)
     print(f"wrote {args.output}: {fused.shape[args.axis]} slices of "

@@ -62,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"MACs/pair     {report['macs_per_pair'] / 1e9:.3f} G at {h}x{w}")
     print(f"latency       {report['latency_ms']:.2f} ms median per batch of {args.batch} "
           f"({report['ms_per_pair']:.2f} ms/pair, {report['pairs_per_s']:.1f} pairs/s) on "
-          f"{report['device']}, {report['threads']} thread{'s' if report['threads'] != 1 else ''}, {report['repeats']} runs")
+          f"{report['device']}, {report['threads']} thread{'s' if report['threads'] != 1 else ''}, "
+          f"{report['repeats']} runs")
     return 0

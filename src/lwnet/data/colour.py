@@ -75,8 +75,9 @@ def fuse_in_luma(
 
     ``fuse_luma(a, b)`` fuses two float32 ``(H, W)`` images in [0, 1] into one
     (:func:`lwnet.data.io.check_fused` names a method that returns anything else). A colour MRI
-    is reduced to its luminance. Returns ``(result, fused_luma)``: the result is RGB with the functional
-    image's chroma when that image is colour, else greyscale; ``fused_luma`` is ``(H, W)``.
+    is reduced to its luminance. Returns ``(result, fused_luma)``: the result is RGB with the
+    functional image's chroma when that image is colour, else greyscale; ``fused_luma`` is
+    ``(H, W)``.
     """
     a, _ = split_luma(mri)
     y, chroma = split_luma(functional)

@@ -111,7 +111,7 @@ def check_fused(fused: object, shape: tuple[int, ...], method: object) -> np.nda
     raises :class:`ConfigError` naming ``method``, the function that made it.
     """
     name = getattr(method, "__name__", None) or repr(method)
-    arr = _unit_range(np.asarray(fused)) if isinstance(fused, np.ndarray) else None
+    arr = _unit_range(fused) if isinstance(fused, np.ndarray) else None
     if arr is None or arr.dtype.kind != "f" or arr.shape != tuple(shape):
         got = (f"{type(fused).__name__}" if arr is None else
                f"{arr.dtype} of shape {arr.shape}")

@@ -67,7 +67,8 @@ def _onnx_bytes(model: torch.nn.Module, opset: int, dynamo: bool) -> bytes:
         return path.read_bytes()
 
 
-def verify_onnx(model: torch.nn.Module, onnx_model: bytes | str | os.PathLike[str], tol: float = PARITY_TOL,
+def verify_onnx(model: torch.nn.Module, onnx_model: bytes | str | os.PathLike[str],
+                tol: float = PARITY_TOL,
                 shapes: tuple[tuple[int, int, int], ...] = _VERIFY_SHAPES) -> float:
     """Largest |onnxruntime − PyTorch| over random inputs of ``shapes`` ``(N, H, W)``.
 
@@ -89,8 +90,8 @@ def verify_onnx(model: torch.nn.Module, onnx_model: bytes | str | os.PathLike[st
     return worst
 
 
-def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], *, opset: int = 18, dynamo: bool = False,
-                overwrite: bool = False) -> float:
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], *, opset: int = 18,
+                dynamo: bool = False, overwrite: bool = False) -> float:
     """Export ``model(a, b) -> f`` to ONNX with dynamic batch, height and width.
 
     The graph is verified against PyTorch (:func:`verify_onnx`) before it is written atomically

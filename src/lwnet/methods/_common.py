@@ -12,7 +12,6 @@ from scipy.ndimage import uniform_filter
 from lwnet.data.io import BACKGROUND_LEVEL
 
 
-
 def as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate two greyscale sources and return them as float64 ``(H, W)`` arrays."""
     a = np.asarray(a, dtype=np.float64)

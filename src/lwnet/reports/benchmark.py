@@ -531,7 +531,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     intro = (f'<p class="note">Test split of {_esc(str(harvard))}: '
              + ", ".join(f"{pt} ({len(r.ids)} pairs)" for pt, r in results.items())
              + (". The SPECT-MRI model runs unchanged on PET-MRI" if "PET-MRI" in results else "")
-             + ". All metrics are higher-is-better, computed on 8-bit luma; best in bold, second best underlined.</p>")
+             + ". All metrics are higher-is-better, computed on 8-bit luma; best in bold, second "
+               "best underlined.</p>")
     page = render_page("LWNet benchmark report", sections, intro)
     writer.write("index.html", page)
     return index

@@ -261,4 +261,5 @@ def check_resume_config(cfg: TrainConfig, run_dir: str | Path) -> None:
     if changed:
         raise ConfigError(f"{Path(run_dir) / 'config.json'}: --resume with a different config: "
                           f"{', '.join(changed)} (resume without --config and --preset to "
-                          f"continue with the run's own; --set may change {', '.join(RUNTIME_KEYS)})")
+                          "continue with the run's own; --set may change "
+                          f"{', '.join(RUNTIME_KEYS)})")
