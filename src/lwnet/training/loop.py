@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -291,6 +292,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     run_dir = Path(run_dir)
     rank, world, device = ddp.init()
     torch.set_num_threads(cfg.threads)
+    if device.type == "cuda":
+        # Deterministic cuBLAS needs a fixed workspace: without it the network's first batched
+        # matrix product raises under use_deterministic_algorithms (CUDA ≥ 10.2). Read when
+        # cuBLAS starts, which has not happened yet in this process.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     main = rank == 0
     show = progress and main
