@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from _killable import TINY, env, lwnet_cmd, make_tiny_root, weights_hash
+from lwnet.errors import ConfigError
+from lwnet.training import distributed as ddp
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,6 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) ->
 
 
 def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -> None:
-    import torch
     from safetensors.torch import load_file
 
     from lwnet.training import load_config, train
@@ -200,7 +202,6 @@ def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_p
 
 
 def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path) -> None:
-    from lwnet.errors import ConfigError
     from lwnet.training import load_config, train
 
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1", "samples_per_epoch=8"]
@@ -230,6 +231,21 @@ def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path
     assert [(tmp_path / "run" / f).read_bytes() for f in ("config.json", "weights.md")] == saved
 
 
+def cpu_env() -> dict[str, str]:
+    """``env()`` without GPUs: the torchrun tests compare gloo CPU processes (nccl would need a
+    GPU per process)."""
+    return {**env(), "CUDA_VISIBLE_DEVICES": ""}
+
+
+def test_more_torchrun_processes_than_gpus_are_named(monkeypatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match="1 CUDA device: use torchrun --nproc-per-node 1 at"):
+        ddp.init()
+
+
 def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_root, tmp_path):
     """The README's ``torchrun ... -m lwnet train`` end to end (gloo, 2 CPU processes)."""
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=2", "epochs=1", "samples_per_epoch=16"]
@@ -237,11 +253,11 @@ def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_ro
     multi = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
          "-m", "lwnet", "train", *cli, "--set", "batch_size=4", "--run-dir", str(tmp_path / "m")],
-        env=env(), check=True, capture_output=True, text=True)
+        env=cpu_env(), check=True, capture_output=True, text=True)
     assert multi.stdout.splitlines() == [str(tmp_path / "m/weights.safetensors")]  # rank 0 only
     assert "Grad strides" not in multi.stderr
     subprocess.run([sys.executable, "-m", "lwnet", "train", *cli, "--set", "batch_size=8",
-                    "--run-dir", str(tmp_path / "s")], env=env(), check=True, capture_output=True)
+                    "--run-dir", str(tmp_path / "s")], env=cpu_env(), check=True, capture_output=True)
     import csv
 
     m_rows, s_rows = ([r for r in csv.DictReader((tmp_path / d / "log.csv").open())]
@@ -262,11 +278,11 @@ def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_ro
 def test_torchrun_two_ranks_make_the_same_pool_decisions(tmp_path) -> None:
     worker = str(Path(__file__).with_name("spi_screen_worker.py"))
     single, multi = tmp_path / "single.npz", tmp_path / "multi.npz"
-    subprocess.run([sys.executable, worker, str(single)], env=env(), check=True,
+    subprocess.run([sys.executable, worker, str(single)], env=cpu_env(), check=True,
                    capture_output=True)
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                     "--standalone", worker, str(multi)],
-                   env=env(), check=True, capture_output=True)
+                   env=cpu_env(), check=True, capture_output=True)
     s, m = np.load(single), np.load(multi)
     assert s["decisions"].sum() > 0  # the case is not vacuous
     assert len(s["U"]) > 0  # and not everything is admitted

@@ -14,16 +14,23 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from lwnet.errors import ConfigError
+
 
 def init() -> tuple[int, int, torch.device]:
     """Join the process group torchrun set up; returns (rank, world size, device)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus and local >= gpus:  # one GPU per process: nccl refuses two ranks on one device
+        raise ConfigError(f"process {local} of this node has no GPU of its own: the node has "
+                          f"{gpus} CUDA device{'s' if gpus > 1 else ''}: use torchrun "
+                          f"--nproc-per-node {gpus} at most, or set CUDA_VISIBLE_DEVICES= to "
+                          "train on the CPU")
     if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
+        dist.init_process_group("nccl" if gpus else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
+    if gpus:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
