@@ -103,7 +103,8 @@ def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None
     _, meta = load_checkpoint(tmp_path / "cos/checkpoint.safetensors")
     steps = 5  # 20 samples in batches of 4
     last = (2 * 2 - 1 + (steps - 1) / steps) / (2 * 2)
-    assert meta["param_groups"][0]["lr"] == pytest.approx(learning_rate("cosine", 0.01, 0.001, last))
+    assert meta["param_groups"][0]["lr"] == pytest.approx(
+        learning_rate("cosine", 0.01, 0.001, last))
     assert meta["param_groups"][0]["lr"] < 0.0011  # decayed from lr = 0.01 to near lr_min
     const = train(load_config(None, None, sets), tmp_path / "const", progress=False)
     a, b = load_file(str(const)), load_file(str(tmp_path / "cos/weights.safetensors"))
@@ -257,7 +258,8 @@ def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_ro
     assert multi.stdout.splitlines() == [str(tmp_path / "m/weights.safetensors")]  # rank 0 only
     assert "Grad strides" not in multi.stderr
     subprocess.run([sys.executable, "-m", "lwnet", "train", *cli, "--set", "batch_size=8",
-                    "--run-dir", str(tmp_path / "s")], env=cpu_env(), check=True, capture_output=True)
+                    "--run-dir", str(tmp_path / "s")], env=cpu_env(), check=True,
+                   capture_output=True)
     import csv
 
     m_rows, s_rows = ([r for r in csv.DictReader((tmp_path / d / "log.csv").open())]
