@@ -243,7 +243,8 @@ def test_more_torchrun_processes_than_gpus_are_named(monkeypatch) -> None:
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    with pytest.raises(ConfigError, match="1 CUDA device: use torchrun --nproc-per-node 1 at"):
+    with pytest.raises(ConfigError,
+                       match=r"\(the node has 1 CUDA device\); use torchrun --nproc-per-node 1 at"):
         ddp.init()
 
 

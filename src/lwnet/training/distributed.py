@@ -23,8 +23,8 @@ def init() -> tuple[int, int, torch.device]:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus and local >= gpus:  # one GPU per process: nccl refuses two ranks on one device
-        raise ConfigError(f"process {local} of this node has no GPU of its own: the node has "
-                          f"{gpus} CUDA device{'s' if gpus > 1 else ''}: use torchrun "
+        raise ConfigError(f"process {local} of this node has no GPU of its own (the node has "
+                          f"{gpus} CUDA device{'s' if gpus > 1 else ''}); use torchrun "
                           f"--nproc-per-node {gpus} at most, or set CUDA_VISIBLE_DEVICES= to "
                           "train on the CPU")
     if world > 1 and not dist.is_initialized():

@@ -294,8 +294,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     torch.set_num_threads(cfg.threads)
     if device.type == "cuda":
         # Deterministic cuBLAS needs a fixed workspace: without it the network's first batched
-        # matrix product raises under use_deterministic_algorithms (CUDA ≥ 10.2). Read when
-        # cuBLAS starts, which has not happened yet in this process.
+        # matrix product raises under use_deterministic_algorithms (CUDA ≥ 10.2). cuBLAS reads
+        # it when it starts, which in `lwnet train` is after this line.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     main = rank == 0
