@@ -11,13 +11,12 @@ time at the largest batch. Use it to size a run: steps = iterations × epochs ×
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
 import torch
 
-from lwnet._device import resolve_device
+from lwnet._device import resolve_device, use_deterministic
 from lwnet.model import LWNet
 from lwnet.training.loss import spi_loss
 
@@ -26,7 +25,7 @@ def step_ms(device: torch.device, batch: int, deterministic: bool, steps: int,
             size: int = 120, on_step=None) -> float:
     """Median milliseconds of ``steps`` training steps after 10 untimed ones."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    torch.use_deterministic_algorithms(deterministic)
+    use_deterministic(device, deterministic)
     torch.manual_seed(0)
     model = LWNet().to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -56,8 +55,6 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="top operations by device time")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    # As lwnet.training.train sets it: deterministic cuBLAS needs a fixed workspace.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"torch {torch.__version__}, {name}, {args.threads} thread(s), {args.steps} steps")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lwnet._text import counted
 from lwnet.cli.metrics import add_metric_options
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.errors import ConfigError
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                   + (f"{args.reduction} over A and B" if args.reduction else
                      "MI and VIFP summed over A and B, UQI and SSIM averaged"))
     caption = (f"{args.pair}" + (f" ({args.split} split)" if args.split else "")
-               + f", {len(pairs)} pair{'s' if len(pairs) != 1 else ''}; {convention}")
+               + f", {counted(len(pairs), 'pair')}; {convention}")
     extra: dict[str, str] = {}
     if args.paired is not None:
         extra[PAIRED_MD] = (f"{caption}\n\n"

@@ -28,6 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lwnet._text import counted
     from lwnet.data.io import MIN_SIDE
     from lwnet.errors import ConfigError
     from lwnet.model import LWNet, profile_model
@@ -62,6 +63,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"MACs/pair     {report['macs_per_pair'] / 1e9:.3f} G at {h}x{w}")
     print(f"latency       {report['latency_ms']:.2f} ms median per batch of {args.batch} "
           f"({report['ms_per_pair']:.2f} ms/pair, {report['pairs_per_s']:.1f} pairs/s) on "
-          f"{report['device']}, {report['threads']} thread{'s' if report['threads'] != 1 else ''}, "
+          f"{report['device']}, {counted(report['threads'], 'thread')}, "
           f"{report['repeats']} runs")
     return 0

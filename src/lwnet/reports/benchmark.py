@@ -36,6 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lwnet._code import code_digest
+from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, read_image
@@ -510,7 +511,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
             res.scores[name] = {m: [by_id[i][m] for i in ids] for m in metrics}
         results[pt] = res
         done_rows[pt] = [r for r in fused if r.name in per_image]
-        _progress(f"{pt}: {len(per_image)} method{'s' if len(per_image) != 1 else ''} scored "
+        _progress(f"{pt}: {counted(len(per_image), 'method')} scored "
                   f"({time.perf_counter() - t0:.0f} s)", cfg)
 
     sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from lwnet._text import counted
 from lwnet.errors import ConfigError
 
 
@@ -24,7 +25,7 @@ def init() -> tuple[int, int, torch.device]:
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus and local >= gpus:  # one GPU per process: nccl refuses two ranks on one device
         raise ConfigError(f"process {local} of this node has no GPU of its own (the node has "
-                          f"{gpus} CUDA device{'s' if gpus > 1 else ''}); use torchrun "
+                          f"{counted(gpus, 'CUDA device')}); use torchrun "
                           f"--nproc-per-node {gpus} at most, or set CUDA_VISIBLE_DEVICES= to "
                           "train on the CPU")
     if world > 1 and not dist.is_initialized():

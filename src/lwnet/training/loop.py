@@ -20,7 +20,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._code import code_digest
+from lwnet._device import use_deterministic
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps, to_uint8
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
@@ -292,12 +292,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     run_dir = Path(run_dir)
     rank, world, device = ddp.init()
     torch.set_num_threads(cfg.threads)
-    if device.type == "cuda":
-        # Deterministic cuBLAS needs a fixed workspace: without it the network's first batched
-        # matrix product raises under use_deterministic_algorithms (CUDA ≥ 10.2). cuBLAS reads
-        # it when it starts, which in `lwnet train` is after this line.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    use_deterministic(device)
     main = rank == 0
     show = progress and main
     ckpt_path = run_dir / CHECKPOINT
