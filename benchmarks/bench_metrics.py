@@ -82,7 +82,8 @@ def main() -> None:
     a, b, f = (x.astype(np.float64) for x in (a8, b8, f8))
     print(f"triple: {args.pair} id {pair.id}, {a.shape[1]}x{a.shape[0]}, "
           f"F = {'IFCNN' if fused_path.is_file() else 'pixel mean'}; "
-          f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
+          f"torch threads {torch.get_num_threads()}, "
+          f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     parts = {

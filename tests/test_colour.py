@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from lwnet.data import fuse_in_luma, luma8, merge_luma, rgb_to_ycbcr, split_luma, to_uint8, ycbcr_to_rgb
+from lwnet.data import (
+    fuse_in_luma,
+    luma8,
+    merge_luma,
+    rgb_to_ycbcr,
+    split_luma,
+    to_uint8,
+    ycbcr_to_rgb,
+)
 
 RNG = np.random.default_rng(1)
 
@@ -14,8 +22,10 @@ def test_known_colours_match_bt601() -> None:
     ycc = rgb_to_ycbcr(rgb)[0]
     np.testing.assert_allclose(ycc[:, 0], [0.299, 0.587, 0.114, 1.0, 0.0], atol=1e-6)
     # JFIF: Cb = 0.5 - 0.168736 R - 0.331264 G + 0.5 B ; Cr = 0.5 + 0.5 R - 0.418688 G - 0.081312 B
-    np.testing.assert_allclose(ycc[:, 1], [0.5 - 0.168736, 0.5 - 0.331264, 1.0, 0.5, 0.5], atol=1e-5)
-    np.testing.assert_allclose(ycc[:, 2], [1.0, 0.5 - 0.418688, 0.5 - 0.081312, 0.5, 0.5], atol=1e-5)
+    np.testing.assert_allclose(ycc[:, 1], [0.5 - 0.168736, 0.5 - 0.331264, 1.0, 0.5, 0.5],
+                               atol=1e-5)
+    np.testing.assert_allclose(ycc[:, 2], [1.0, 0.5 - 0.418688, 0.5 - 0.081312, 0.5, 0.5],
+                               atol=1e-5)
 
 
 def test_round_trip_within_one_grey_level() -> None:
@@ -38,7 +48,8 @@ def test_luma8_rounds_like_a_saved_png() -> None:
     expected = round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)
     assert np.all(luma8(rgb) == expected)
     assert np.all(luma8(rgb / 255.0) == expected)
-    assert luma8(np.full((2, 2), 0.5)).dtype == np.uint8 and luma8(np.full((2, 2), 0.5))[0, 0] == 128
+    half = luma8(np.full((2, 2), 0.5))
+    assert half.dtype == np.uint8 and half[0, 0] == 128
 
 
 def test_fuse_in_luma_keeps_chroma_and_background() -> None:

@@ -12,7 +12,7 @@ from lwnet.cli import main
 from lwnet.data import fuse_in_luma, luma8, read_image, write_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.inference import fuse_dataset, shipped_weights
-from lwnet.inference.dataset import claim_output_folder
+from lwnet.inference.dataset import SETTINGS_FILE, claim_output_folder
 from lwnet.methods import ExternalMethod, get_method
 
 
@@ -115,6 +115,28 @@ def test_resume_into_a_folder_of_other_settings_is_refused(sample: Path, tmp_pat
     ct = str(shipped_weights("CT-MRI"))
     assert main([*args, "-m", "lwnet", "--weights", ct]) == 2
     assert "model 'spect-mri.safetensors (sha256" in capsys.readouterr().err
+
+
+def test_folder_without_a_record_is_not_adopted(sample: Path, tmp_path: Path, capsys) -> None:
+    """Files of the names a run writes, in a folder with no record of what made them, are
+    neither skipped as this run's results nor overwritten."""
+    out = tmp_path / "out"
+    theirs = out / "mean" / "SPECT-MRI" / "9028.png"
+    write_image(theirs, np.zeros((8, 8)))
+    args = ["fuse", "-m", "mean", "--root", str(sample), "--pair", "SPECT-MRI", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{theirs.parent}: already holds 1 file" in err and "9028.png" in err
+    assert read_image(theirs).shape == (8, 8)
+    assert not (theirs.parent / SETTINGS_FILE).exists()
+    assert main([*args, "--redo"]) == 0
+    assert read_image(theirs).shape == (256, 256, 3)
+    assert main(args) == 0  # the folder now records this run's settings
+    assert "0 written, 1 already present" in capsys.readouterr().out
+    other = tmp_path / "other"
+    (other / "mean" / "SPECT-MRI").mkdir(parents=True)
+    (other / "mean" / "SPECT-MRI" / "notes.txt").write_text("files of other names are no bar")
+    assert main([*args[:-1], str(other)]) == 0
 
 
 def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pair) -> None:

@@ -151,7 +151,8 @@ _levels = st.sampled_from([0.0, 0.0, 0.0, 3.0, 128.0, 255.0])
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.float64, (11, 13), elements=_levels), arrays(np.float64, (11, 13), elements=_levels))
+@given(arrays(np.float64, (11, 13), elements=_levels),
+       arrays(np.float64, (11, 13), elements=_levels))
 def test_uqi_matches_brute_force_property(x, y):
     assert uqi_index(x, y) == pytest.approx(_uqi_brute_force(x, y), abs=1e-12)
 

@@ -113,6 +113,22 @@ def test_unreadable_pair_stops_with_error(sample, tmp_path):
     assert not list((tmp_path / "out").glob(".*"))
 
 
+def test_damaged_output_is_named_not_taken_as_done(sample, tmp_path):
+    """An output that no longer decodes (cut short by a copy, say) is never skipped as
+    finished: the run stops naming it, keeps it as it was, and --redo (overwrite) replaces it."""
+    pairs = _copies(sample, tmp_path, 4)
+    jobs = [FuseJob(p, tmp_path / "out" / f"{p.id}.png") for p in pairs]
+    stream_fuse(jobs, MEAN, batch_size=2)
+    whole = jobs[2].out.read_bytes()
+    jobs[2].out.write_bytes(whole[:len(whole) // 2])
+    jobs[3].out.unlink()
+    with pytest.raises(InputError, match="0002.png: corrupt or truncated.*use --redo"):
+        stream_fuse(jobs, MEAN, batch_size=1, prefetch=1)
+    assert jobs[2].out.read_bytes() == whole[:len(whole) // 2]
+    redo = stream_fuse(jobs, MEAN, batch_size=2, overwrite=True)
+    assert redo.written == 4 and jobs[2].out.read_bytes() == whole
+
+
 def test_fuse_cli_dataset_with_onnx_backend(sample, tmp_path, capsys):
     torch.manual_seed(0)
     model = LWNet(width=2)

@@ -160,8 +160,11 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
     for modality in ("MRI", "SPECT"):
         img = read_image(own / f"SPECT-MRI/{modality}/0.png")
         write_image(own / f"SPECT-MRI/{modality}/4.png", img[:240, :200])
+    # A run that fails on its data leaves no run folder behind (its caches live elsewhere).
+    cached = load_config(None, None, [*sets, "split=''", f"cache_dir='{tmp_path / 'cache'}'"])
     with pytest.raises(InputError, match="4.png: 200x240, but the training pairs must share"):
-        build_patch_set(cfg, tmp_path / "cache")
+        train(cached, tmp_path / "run-on-bad-data", progress=False)
+    assert not (tmp_path / "run-on-bad-data").exists()
 
 
 def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_path) -> None:

@@ -169,6 +169,6 @@ def _run_many(args: argparse.Namespace) -> int:
                             **options)
     else:
         done = fuse_folders(args.method, *args.images, args.out, **options)
-    print(f"{done.written} written, {done.skipped} already present, under {args.out} "
-          f"({done.pairs_per_second:.1f} pairs/s)")
+    speed = f" ({done.pairs_per_second:.1f} pairs/s)" if done.fused else ""
+    print(f"{done.written} written, {done.skipped} already present, under {args.out}{speed}")
     return 0

@@ -1,6 +1,13 @@
 """Data layer: image I/O, colour conversion and dataset discovery."""
 
-from lwnet.data.colour import fuse_in_luma, luma8, merge_luma, rgb_to_ycbcr, split_luma, ycbcr_to_rgb
+from lwnet.data.colour import (
+    fuse_in_luma,
+    luma8,
+    merge_luma,
+    rgb_to_ycbcr,
+    split_luma,
+    ycbcr_to_rgb,
+)
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs, read_split, sample_root
 from lwnet.data.io import (
     BACKGROUND_LEVEL,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from lwnet._text import counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import (
@@ -63,12 +64,15 @@ def fuse_file_pair(
 SETTINGS_FILE = ".lwnet-outputs.json"
 
 
-def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool) -> None:
+def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool,
+                        outputs: Iterable[Path] = ()) -> None:
     """Record ``settings`` (method, output kind, model) in ``folder`` before fusing into it.
 
-    Raises :class:`InputError` when the folder holds outputs made with other settings, or a
-    redo that has not finished, unless ``redo``. A redo marks the folder as mixed until
-    :func:`finish_output_folder`, so a redo killed midway is never resumed as if complete.
+    Raises :class:`InputError` unless ``redo`` when the folder holds outputs made with other
+    settings, a redo that has not finished, or, with no record at all, files of the names in
+    ``outputs`` (nothing tells what made them, so they are not taken as this run's). A redo
+    marks the folder as mixed until :func:`finish_output_folder`, so a redo killed midway is
+    never resumed as if complete.
     """
     path = folder / SETTINGS_FILE
     if redo:
@@ -86,6 +90,12 @@ def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool) -
                              f"({', '.join(changed)}); use --redo to replace them, or another "
                              "output folder")
         return
+    present = [out for out in outputs if out.exists()]
+    if present:
+        raise InputError(f"{folder}: already holds {counted(len(present), 'file')} of the names "
+                         f"this run writes (e.g. {present[0].name}) but no {SETTINGS_FILE} "
+                         "saying what made them; use --redo to replace them, or another output "
+                         "folder")
     _write_record(path, record)
 
 
@@ -194,12 +204,13 @@ def fuse_pairs(
         for name in methods:
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
-            todo = (FuseJob(p, destination(name, p)) for p in pairs)
             settings = {"method": name, "output": "luma" if luma else "colour",
                         "model": models.get(name, "")}
-            folders = sorted({destination(name, p).parent for p in pairs})
+            outputs = [destination(name, p) for p in pairs]
+            folders = sorted({out.parent for out in outputs})
             for folder in folders:
-                claim_output_folder(folder, settings, redo)
+                claim_output_folder(folder, settings, redo,
+                                    (out for out in outputs if out.parent == folder))
                 # A run killed midway left temp files beside its outputs: clear them.
                 remove_stale_temps(folder)
             with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
@@ -208,8 +219,8 @@ def fuse_pairs(
                     bar.n = stats.fused + stats.skipped
                     bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")
 
-                stats = stream_fuse(todo, fuser, batch_size=per_batch, overwrite=redo,
-                                    luma=luma, progress=show)
+                stats = stream_fuse(map(FuseJob, pairs, outputs), fuser, batch_size=per_batch,
+                                    overwrite=redo, luma=luma, progress=show)
             if redo:
                 for folder in folders:
                     finish_output_folder(folder, settings)

@@ -4,9 +4,10 @@ The pipeline has three stages: a pool of reader threads decodes pairs ahead of u
 ``prefetch`` pairs in memory), the calling thread fuses runs of same-sized pairs in batches, and
 a pool of writer threads encodes and writes results atomically (at most ``prefetch`` pending).
 Memory therefore depends on the batch size and the prefetch depth, never on the number of
-pairs. A pair whose output already exists is skipped without being read, so a run that was
-stopped resumes where it stopped; atomic writes guarantee no truncated file is mistaken for a
-finished one.
+pairs. A pair whose output already exists is skipped without reading its sources, so a run
+that was stopped resumes where it stopped; atomic writes guarantee that a killed run leaves no
+truncated output, and an output damaged since (one that no longer decodes) stops the run with
+an error naming it rather than being taken as finished.
 
 Fusion is any *batch fuser*: a callable ``(a, b) -> f`` on float32 arrays ``(N, H, W)`` in
 [0, 1]. :func:`module_fuser` wraps a torch module, :func:`pairwise_fuser` a per-image function.
@@ -34,7 +35,7 @@ from lwnet.data.io import (
     encode_image,
     read_image,
 )
-from lwnet.errors import OutputExistsError
+from lwnet.errors import InputError, OutputExistsError
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +118,14 @@ class _Loaded:
     chroma: np.ndarray | None
 
 
-def _load(job: FuseJob) -> _Loaded:
+def _load(job: FuseJob, overwrite: bool) -> _Loaded | None:
+    """Read a job's pair; ``None`` when its output is already there and decodes (resume)."""
+    if not overwrite and job.out.exists():
+        try:
+            read_image(job.out)
+        except InputError as exc:
+            raise InputError(f"{exc}; delete it to fuse its pair again, or use --redo") from None
+        return None
     a_img, b_img = read_image(job.pair.a), read_image(job.pair.b)
     check_fusion_pair(a_img, b_img, job.pair.a, job.pair.b)
     a, _ = split_luma(a_img)
@@ -185,6 +193,9 @@ def stream_fuse(
 
     def take_one() -> None:
         item = reads.popleft().result()
+        if item is None:
+            stats.skipped += 1
+            return
         if batch and (item.a.shape != batch[0].a.shape or len(batch) == batch_size):
             flush()
         batch.append(item)
@@ -193,12 +204,9 @@ def stream_fuse(
             ThreadPoolExecutor(writers, "lwnet-write") as write_pool:
         try:
             for job in jobs:
-                if not overwrite and job.out.exists():
-                    stats.skipped += 1
-                    continue
                 if len(reads) >= prefetch:
                     take_one()
-                reads.append(read_pool.submit(_load, job))
+                reads.append(read_pool.submit(_load, job, overwrite))
             while reads:
                 take_one()
             if batch:

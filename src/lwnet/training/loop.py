@@ -309,16 +309,17 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     init = None if resume else init_weights_path(cfg)
     model = build_model(cfg, init).to(device)
     init_note = "" if init is None else weights_id(init)
-    if main and not resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(run_dir / "config.json",
-                           json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
     with Workers(cfg.workers, preload=[__name__]) as workers:
         ps, pool, val = build_patch_set(cfg, cache, workers, show)
         ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
                                                  show, workers)
+        # Written once the data is in hand, so a run that fails on its data leaves no run
+        # folder (only the caches of what it did compute).
+        if main and not resume:
+            atomic_write_bytes(run_dir / "config.json",
+                               json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
         lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
         pools = Pools(ps, pool[lab], pool[unl])
 
