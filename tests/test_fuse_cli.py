@@ -164,6 +164,10 @@ def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pai
           "--out", str(tmp_path / "o")], "--method mean is given twice"),
         (["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "s.png"), "--luma-out",
           str(tmp_path / "s.png")], "s.png: named for both the colour result and the luminance"),
+        (["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "o.xyz")],
+         f"{tmp_path / 'o.xyz'}: not an image file name (extension: '.xyz')"),
+        (["fuse", str(a), str(b), "-o", str(tmp_path / "fused")],
+         f"{tmp_path / 'fused'}: not an image file name (extension: none)"),
     ]
     for argv, needle in cases:
         assert main(argv) == 2, argv

@@ -290,8 +290,23 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def encode_image(img: np.ndarray, suffix: str, bits: int = 8) -> bytes:
-    """Encode an image to the bytes of a ``suffix`` file, with ``bits`` (8 or 16) per sample.
+def image_format(path: str | os.PathLike[str]) -> str:
+    """The Pillow format that writes the file ``path``, from its extension.
+
+    Raises :class:`InputError` naming the file when the extension is missing or no image format.
+    """
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        ext = repr(path.suffix) if path.suffix else "none"
+        raise InputError(f"{path}: not an image file name (extension: {ext}); use .png, .tif or "
+                         "another image extension")
+    return fmt
+
+
+def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8) -> bytes:
+    """Encode an image to the bytes of the file ``path`` (format from its extension), with
+    ``bits`` (8 or 16) per sample.
 
     ``img``: float in [0, 1] (rounded, and clipped to the range), or uint8/uint16 (scaled by
     their type's range); ``(H, W)``, or ``(H, W, 3)`` at 8 bits.
@@ -306,9 +321,7 @@ def encode_image(img: np.ndarray, suffix: str, bits: int = 8) -> bytes:
         pil = Image.fromarray(to_uint8(img))
     else:
         raise ValueError(f"bits must be 8 or 16, not {bits}")
-    fmt = Image.registered_extensions().get(suffix.lower())
-    if fmt is None:
-        raise InputError(f"unsupported output format {suffix!r}")
+    fmt = image_format(path)
     buf = io.BytesIO()
     pil.save(buf, format=fmt)
     return buf.getvalue()
@@ -319,4 +332,4 @@ def write_image(
 ) -> Path:
     """Save a float image in [0, 1] atomically (format from the extension, 8 or 16 bits)."""
     path = Path(path)
-    return atomic_write_bytes(path, encode_image(img, path.suffix, bits), overwrite)
+    return atomic_write_bytes(path, encode_image(img, path, bits), overwrite)

@@ -16,6 +16,7 @@ from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import (
     atomic_write_bytes,
     check_fusion_pair,
+    image_format,
     read_image,
     refuse_existing,
     remove_stale_temps,
@@ -49,6 +50,7 @@ def fuse_file_pair(
     for path in outputs:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
+        image_format(path)
     refuse_existing(outputs, overwrite)
     fn = get_method(method) if isinstance(method, str) else method
     a, b = read_image(a_path), read_image(b_path)

@@ -135,7 +135,7 @@ def _load(job: FuseJob, overwrite: bool) -> _Loaded | None:
 
 def _store(item: _Loaded, fused: np.ndarray, overwrite: bool, luma: bool, bits: int) -> bool:
     result = fused if luma else merge_luma(fused, item.chroma)
-    data = encode_image(result, item.job.out.suffix, bits=bits if result.ndim == 2 else 8)
+    data = encode_image(result, item.job.out, bits=bits if result.ndim == 2 else 8)
     try:
         atomic_write_bytes(item.job.out, data, overwrite=overwrite)
     except OutputExistsError:
