@@ -165,6 +165,9 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
     with pytest.raises(InputError, match="4.png: 200x240, but the training pairs must share"):
         train(cached, tmp_path / "run-on-bad-data", progress=False)
     assert not (tmp_path / "run-on-bad-data").exists()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(InputError, match="a-file: is a file, not a run folder"):
+        train(cached, tmp_path / "a-file", progress=False)
 
 
 def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_path) -> None:

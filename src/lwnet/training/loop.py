@@ -290,6 +290,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     sharded; only rank 0 writes.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir}: is a file, not a run folder")
     rank, world, device = ddp.init()
     torch.set_num_threads(cfg.threads)
     use_deterministic(device)
