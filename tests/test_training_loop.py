@@ -40,6 +40,19 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) ->
     assert 0 <= gain[0] <= gain[1] and pool[1] - pool[0] == pytest.approx(gain[1] - gain[0])
     assert out.is_file() and (tmp_path / "run/weights.md").is_file()
     assert (tmp_path / "run/config.json").is_file()
+    # Each iteration's model is kept, its card saying where the run stood; the last is the final.
+    from safetensors.torch import load_file
+
+    from lwnet.inference import load_model, read_card
+
+    kept = sorted((tmp_path / "run/iterations").glob("*.safetensors"))
+    assert [k.name for k in kept] == ["01.safetensors", "02.safetensors"]
+    assert "after iteration 1 " in read_card(kept[0]).splitlines()[0] + " "
+    assert "after iteration" not in read_card(kept[1])
+    load_model(kept[0])
+    first, final = load_file(str(kept[0])), load_file(str(out))
+    assert all(torch.equal(load_file(str(kept[1]))[k], final[k]) for k in final)
+    assert not all(torch.equal(first[k], final[k]) for k in final)
     # A second run in the same folder without --resume is refused.
     with pytest.raises(Exception, match="resume"):
         train(cfg, tmp_path / "run", progress=False)

@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (repeatable), e.g. --set iterations=2")
     p.add_argument("--run-dir", required=True, metavar="DIR",
-                   help="run folder: config, log.csv, checkpoint, final weights")
+                   help="run folder: config, log.csv, checkpoint, each iteration's model, "
+                        "final weights")
     p.add_argument("--resume", action="store_true",
                    help="continue from DIR's checkpoint with DIR's config.json (--set may "
                         "change threads, workers, cache_dir; a --config must agree with it)")

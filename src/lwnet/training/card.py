@@ -20,8 +20,9 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
             if cfg.mode != "unsupervised" else
             "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
     decay = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} decay to {cfg.lr_min})"
+    upto = f", after iteration {len(rows)}" if 0 < len(rows) < cfg.iterations else ""
     lines = [
-        f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'})",
+        f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'}){upto}",
         "",
         f"- Data: {_data_text(cfg)}.",
         f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "

@@ -7,6 +7,8 @@ Run folder layout (only rank 0 writes):
   after every screening (see :mod:`lwnet.training.checkpoint`);
 * ``log.csv`` — one row per iteration (|L|, |P|, admitted, refined, mean label score, pool
   label score and label gain, training loss, validation scores);
+* ``iterations/NN.safetensors`` + ``NN.md`` — the model at the end of iteration NN (for curves
+  over the iterations, or an earlier model);
 * ``weights.safetensors`` + ``weights.md`` — the final model.
 
 Exact resume: the order of the samples of epoch e in iteration t comes from a generator seeded by
@@ -55,6 +57,7 @@ from lwnet.training.score import Score, get_score, ssim_sum
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
+ITERATIONS = "iterations"  # the folder of each iteration's model
 #: Modules whose code makes the candidate scores (part of the score cache's key).
 SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
 # Patches per scoring call: score_batches' batches and score_patches' worker chunks alike, so
@@ -376,6 +379,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                 row["val_ssim_sum"] = float(score_batches(ssim_sum, pred, a, b).mean())
                 row["val_score"] = float(score_batches(score, pred, a, b).mean())
             rows.append(row)
+            if main:  # before the checkpoint, so that a run killed in between writes it on resume
+                _save_weights(run_dir / ITERATIONS / f"{it + 1:02d}.safetensors", model, cfg, ps,
+                              rows, init_note)
             checkpoint(it + 1, 0)
             if main:
                 _write_log(run_dir, rows)
@@ -384,7 +390,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                                         for k, v in row.items()))
         out = run_dir / "weights.safetensors"
         if main:
-            _save_final(out, model, cfg, ps, rows, init_note)
+            _save_weights(out, model, cfg, ps, rows, init_note)
     ddp.shutdown()
     return out
 
@@ -427,7 +433,7 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
     return total / max(steps, 1)
 
 
-def _save_final(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
+def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
                 rows: list[dict], init_note: str) -> None:
     from lwnet.training.card import model_card, save_model
 
