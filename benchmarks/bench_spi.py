@@ -65,6 +65,40 @@ def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[
         return list(csv.DictReader(fh))
 
 
+def reference_rows(out: Path, pair_type: str, pairs, given: list[Path],
+                   exclude: set[str]) -> list[dict]:
+    """Per-image rows of every classical and external method on ``pairs``: taken from the
+    ``given`` CSVs of `lwnet evaluate` when they hold this pair type, else computed (cached in
+    ``out``). Methods named in ``exclude`` (the models under test) are left out."""
+    rows = [r for f in given for r in csv.DictReader(f.open())
+            if r["pair_type"] == pair_type and r["method"] not in exclude]
+    if rows:
+        return rows
+    data = default_data_root()
+    for m in method_names():
+        if m not in exclude:
+            rows += cached_rows(out, pair_type, m, f"builtin:{m}", pairs)
+    for ext in external_methods(data / "external"):
+        rows += cached_rows(out, pair_type, ext.name, str(ext.folder), pairs)
+    return rows
+
+
+def reference_leads(table, rows: list[dict], name: str,
+                    refs: list[int]) -> tuple[list[str], list[str]]:
+    """The metrics on which ``name`` has the best mean of it and the ``refs`` rows of ``table``,
+    and those of them where the paired difference to the runner-up exceeds two standard
+    errors."""
+    i = table.methods.index(name)
+    leads, clear_leads = [], []
+    for k, metric in enumerate(table.metrics):
+        runner_up = max(refs, key=lambda j: table.mean[j][k])
+        if table.mean[i][k] > table.mean[runner_up][k]:
+            leads.append(metric)
+            if clear_sign(*paired_rows(rows, name, table.methods[runner_up], metric)) > 0:
+                clear_leads.append(metric)
+    return leads, clear_leads
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path)
@@ -93,28 +127,13 @@ def main() -> None:
                 # Model rows are not cached: the weights file may change between runs.
                 rows += evaluate_folders(pairs, {name: network_method(load_model(weights))},
                                          extras=False, progress=False)
-        given = [r for f in args.reference_rows for r in csv.DictReader(f.open())
-                 if r["pair_type"] == pair_type and r["method"] not in models]
-        rows += given
-        if not given:
-            for m in method_names():
-                if m not in models:
-                    rows += cached_rows(args.out, pair_type, m, f"builtin:{m}", pairs)
-            for ext in external_methods(data / "external"):
-                rows += cached_rows(args.out, pair_type, ext.name, str(ext.folder), pairs)
+        rows += reference_rows(args.out, pair_type, pairs, args.reference_rows, set(models))
         table = summarise(rows)
         text = [f"#### {pair_type} (test, {len(pairs)} pairs)", "", to_markdown(table)]
         if "LWNet" in table.methods:
             i = table.methods.index("LWNet")
             refs = [j for j, m in enumerate(table.methods) if m not in models]
-            leads, clear_leads = [], []
-            for k, metric in enumerate(table.metrics):
-                runner_up = max(refs, key=lambda j: table.mean[j][k])
-                if table.mean[i][k] > table.mean[runner_up][k]:
-                    leads.append(metric)
-                    pair = paired_rows(rows, "LWNet", table.methods[runner_up], metric)
-                    if clear_sign(*pair) > 0:
-                        clear_leads.append(metric)
+            leads, clear_leads = reference_leads(table, rows, "LWNet", refs)
             text.append(f"LWNet is best of the {len(refs)} classical and external methods on "
                         f"{len(leads)} of {len(METRIC_NAMES)} metrics ({', '.join(leads) or '—'}); "
                         f"by more than two paired standard errors on {len(clear_leads)} "
