@@ -47,7 +47,7 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) ->
 
     kept = sorted((tmp_path / "run/iterations").glob("*.safetensors"))
     assert [k.name for k in kept] == ["01.safetensors", "02.safetensors"]
-    assert "after iteration 1 " in read_card(kept[0]).splitlines()[0] + " "
+    assert read_card(kept[0]).splitlines()[0].endswith(", after iteration 1")
     assert "after iteration" not in read_card(kept[1])
     load_model(kept[0])
     first, final = load_file(str(kept[0])), load_file(str(out))

@@ -434,7 +434,7 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
 
 
 def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
-                rows: list[dict], init_note: str) -> None:
+                  rows: list[dict], init_note: str) -> None:
     from lwnet.training.card import model_card, save_model
 
     save_model(path, model, model_card(cfg, ps.names, rows, init_note))
