@@ -22,8 +22,8 @@ from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
 from lwnet.training.config import read_run_config
 from lwnet.training.data import PatchSet, patch_table, training_pairs
-from lwnet.training.loop import predict, score_batches
 from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
+from lwnet.training.screening import predict, score_batches
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ import torch
 from lwnet.parallel import Workers, usable_cpus
 from lwnet.training.config import PRESETS, SCORES, TrainConfig
 from lwnet.training.data import sample_patch_set
-from lwnet.training.loop import candidate_scores
 from lwnet.training.score import get_score
+from lwnet.training.screening import candidate_scores
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ import numpy as np
 from lwnet.metrics import fusion_uqi, qcb, viff
 from lwnet.training.config import PRESETS, TrainConfig
 from lwnet.training.data import sample_patch_set
-from lwnet.training.loop import score_batches
 from lwnet.training.score import per_patch, ssim_sum
+from lwnet.training.screening import score_batches
 
 METRICS = {"SSIM sum": ssim_sum, "VIFF": partial(per_patch, viff), "Qcb": partial(per_patch, qcb),
            "UQI": partial(per_patch, fusion_uqi)}

@@ -13,8 +13,9 @@ import torch
 from lwnet.model import LWNet
 from lwnet.training import distributed as ddp
 from lwnet.training.data import PatchSet
-from lwnet.training.loop import Pools, screen
+from lwnet.training.pools import Pools
 from lwnet.training.score import ssim_sum
+from lwnet.training.screening import screen
 
 
 def main(out: str) -> None:

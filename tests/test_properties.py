@@ -19,8 +19,7 @@ from hypothesis.extra.numpy import arrays
 from lwnet.data.colour import merge_luma, rgb_to_ycbcr, split_luma, ycbcr_to_rgb
 from lwnet.metrics import compute_metrics
 from lwnet.training.data import PatchSet
-from lwnet.training.loop import Pools
-from lwnet.training.pools import admit, refine
+from lwnet.training.pools import Pools, admit, refine
 
 FAST = settings(max_examples=15, deadline=None)
 SIDE = 96  # VIFF needs ≥ 81 pixels per side

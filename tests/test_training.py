@@ -9,11 +9,10 @@ from skimage.metrics import structural_similarity
 
 from lwnet.errors import ConfigError
 from lwnet.training.config import PRESETS, TrainConfig, load_config
-from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.data import PatchSet
-from lwnet.training.loop import Pools
+from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.patches import extract, grid_positions, patch_index
-from lwnet.training.pools import admit, best_candidate, refine, split_pools
+from lwnet.training.pools import Pools, admit, best_candidate, refine, split_pools
 from lwnet.training.score import ssim_sum
 
 

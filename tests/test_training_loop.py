@@ -63,7 +63,7 @@ def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -
 
     from lwnet.training import load_config, train
     from lwnet.training.data import build_patch_set
-    from lwnet.training.loop import candidate_scores
+    from lwnet.training.screening import candidate_scores
     from lwnet.training.score import get_score
 
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1",

@@ -1,4 +1,5 @@
-"""SPI training (SPEC §3): patches, label candidates, score, pools, loop, checkpoints, DDP."""
+"""SPI training (SPEC §3): patches, label candidates, score, pools, screening, loop,
+checkpoints, DDP."""
 
 from lwnet.training.config import PRESETS, TrainConfig, load_config
 from lwnet.training.loop import train

@@ -22,23 +22,20 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from lwnet._code import code_digest
 from lwnet._device import use_deterministic
-from lwnet.data.io import atomic_write_bytes, remove_stale_temps, to_uint8
+from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
 from lwnet.inference.weights import weights_id
 from lwnet.model import LWNet
-from lwnet.parallel import INLINE, Workers
+from lwnet.parallel import Workers
 from lwnet.training import distributed as ddp
-from lwnet.training.candidates import content_key, save_array
 from lwnet.training.checkpoint import (
     load_checkpoint,
     load_optimizer,
@@ -50,192 +47,15 @@ from lwnet.training.checkpoint import (
 from lwnet.training.config import TrainConfig, check_resume_config
 from lwnet.training.data import PatchSet, build_patch_set, to_tensor
 from lwnet.training.loss import spi_loss, unsupervised_loss
-from lwnet.training.pools import admit, best_candidate, refine, split_pools
+from lwnet.training.pools import Pools, split_pools
 from lwnet.training.schedule import learning_rate
-from lwnet.training.score import Score, get_score, ssim_sum
+from lwnet.training.score import get_score, ssim_sum
+from lwnet.training.screening import cached_candidate_scores, predict, score_batches, screen
 
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
 ITERATIONS = "iterations"  # the folder of each iteration's model
-#: Modules whose code makes the candidate scores (part of the score cache's key).
-SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
-# Patches per scoring call: score_batches' batches and score_patches' worker chunks alike, so
-# results never depend on the number of workers.
-SCORE_BATCH = 64
-
-
-def _quantise(f: torch.Tensor) -> np.ndarray:
-    """Network output ``(n, 1, H, W)`` in [0, 1] → 8-bit ``(n, H, W)``, as every label is held
-    (rounded exactly as a saved PNG would be)."""
-    return to_uint8(f.detach().cpu().numpy()[:, 0])
-
-
-def score_batches(score: Score, f: np.ndarray, a: torch.Tensor, b: torch.Tensor,
-                  batch: int = SCORE_BATCH) -> np.ndarray:
-    """Score uint8 fused patches ``(n, H, W)`` against sources ``(n, 1, H, W)`` → ``(n,)``."""
-    out = [score(to_tensor(f[i:i + batch]), a[i:i + batch], b[i:i + batch]).double().numpy()
-           for i in range(0, len(f), batch)]
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-def _score_stack(score: Score, fused: np.ndarray, a8: np.ndarray, b8: np.ndarray) -> np.ndarray:
-    """Score K fused versions ``(K, n, H, W)`` uint8 of n patches with sources ``(n, H, W)``
-    uint8 → ``(n, K)``."""
-    a, b = to_tensor(a8), to_tensor(b8)
-    return np.stack([score_batches(score, f, a, b) for f in fused], axis=1)
-
-
-def score_patches(score: Score, ps: PatchSet, ids: np.ndarray,
-                  fused: Callable[[int, int], np.ndarray], workers: Workers = INLINE,
-                  show: bool = False, desc: str = "") -> np.ndarray:
-    """Score K fused versions of the patches ``ids`` → ``(len(ids), K)``, chunk by chunk in
-    ``workers``; ``fused(lo, hi)`` gives those of ``ids[lo:hi]``, ``(K, hi − lo, H, W)`` uint8.
-
-    Chunks of :data:`SCORE_BATCH` patches are :func:`score_batches`' batches, so the values
-    do not depend on the number of workers."""
-    n = SCORE_BATCH
-    starts = range(0, len(ids), n)
-    jobs = ((score, fused(s, s + n), *ps.sources8(ids[s:s + n])) for s in starts)
-    parts = tqdm(workers.map(_score_stack, jobs), total=len(starts), desc=desc,
-                 disable=not show)
-    return np.concatenate(list(parts)) if len(starts) else np.zeros((0, len(fused(0, 0))))
-
-
-def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path,
-                            rank: int, world: int, device: torch.device, show: bool,
-                            workers: Workers = INLINE) -> np.ndarray:
-    """:func:`candidate_scores` of every patch ``(P, K)``, for the initial labels and the
-    admission bar, cached on disk under a key of the score, the patches and the metric code;
-    zeros for the unsupervised baseline, which uses neither."""
-    if cfg.mode == "unsupervised":
-        return np.zeros((len(ps.index), len(ps.names)))
-    key = content_key([ps.a, ps.b, ps.cands, ps.index],
-                      [cfg.score, repr(cfg.score_weights()), str(ps.size), *ps.names,
-                       code_digest(SCORE_CODE)])
-    path = cache_dir / cfg.pair_type / f"scores-{cfg.score}-{key}.npy"
-    if ddp.all_ranks(path.is_file(), world):
-        return np.load(path, allow_pickle=False)
-    scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device, show,
-                              workers)
-    if rank == 0:
-        save_array(path, scores)
-    return scores
-
-
-def predict(model: torch.nn.Module, ps: PatchSet, ids: np.ndarray, device: torch.device,
-            batch: int = 16) -> np.ndarray:
-    """8-bit network predictions ``(n, size, size)`` for patches ``ids``."""
-    out = np.empty((len(ids), ps.size, ps.size), dtype=np.uint8)
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(ids), batch):
-            a, b = ps.sources(ids[s:s + batch])
-            out[s:s + batch] = _quantise(model(a.to(device), b.to(device)))
-    model.train()
-    return out
-
-
-def screen(model: torch.nn.Module, ps: PatchSet, score: Score, ids: np.ndarray, rank: int,
-           world: int, device: torch.device,
-           workers: Workers = INLINE) -> tuple[np.ndarray, np.ndarray]:
-    """Predict and score patches ``ids``, sharded over ranks; every rank gets all results.
-
-    Returns (8-bit predictions ``(n, size, size)``, scores ``(n,)``) in the order of ``ids``.
-    """
-    def predict_and_score(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pred = predict(model, ps, sel, device)
-        return pred, score_patches(score, ps, sel, lambda lo, hi: pred[None, lo:hi],
-                                   workers)[:, 0]
-    return ddp.sharded(predict_and_score, ids, rank, world, device)
-
-
-def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, world: int,
-                     device: torch.device, show: bool, workers: Workers = INLINE) -> np.ndarray:
-    """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
-    def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
-        def candidates(lo: int, hi: int) -> np.ndarray:
-            chunk = sel[lo:hi]
-            return np.stack([ps.candidate(np.full(len(chunk), k), chunk)
-                             for k in range(len(ps.names))])
-        return (score_patches(score, ps, sel, candidates, workers, show, "scoring candidates"),)
-    return ddp.sharded(score_all, ids, rank, world, device)[0]
-
-
-class Pools:
-    """L (fixed candidate labels), U, and P (8-bit pseudo labels with their scores)."""
-
-    def __init__(self, ps: PatchSet, labelled: np.ndarray, unlabelled: np.ndarray):
-        self.L = labelled
-        self.U = unlabelled
-        self.choice, self.L_scores = best_candidate(ps.cand_scores[labelled])
-        self.P = np.zeros(0, dtype=np.int64)
-        self.P_labels = np.zeros((0, ps.size, ps.size), dtype=np.uint8)
-        self.P_scores = np.zeros(0)
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {"pools.L": torch.from_numpy(self.L), "pools.U": torch.from_numpy(self.U),
-                "pools.choice": torch.from_numpy(self.choice),
-                "pools.P": torch.from_numpy(self.P),
-                "pools.P_labels": torch.from_numpy(self.P_labels),
-                "pools.P_scores": torch.from_numpy(self.P_scores)}
-
-    def load(self, t: dict[str, torch.Tensor], source: Path) -> None:
-        """Restore U and P from a checkpoint; L and its labels are recomputed from the seed
-        and the candidates, and must equal the saved ones (else the candidates changed)."""
-        if not (np.array_equal(t["pools.L"].numpy(), self.L)
-                and np.array_equal(t["pools.choice"].numpy(), self.choice)):
-            raise InputError(f"{source}: the labelled pool or its labels differ from those the "
-                             "run started with; the label candidates or their scores changed "
-                             "since (start a new run)")
-        self.U = t["pools.U"].numpy()
-        self.P = t["pools.P"].numpy()
-        self.P_labels = t["pools.P_labels"].numpy()
-        self.P_scores = t["pools.P_scores"].numpy()
-
-    def labels(self, ps: PatchSet, items: np.ndarray) -> np.ndarray:
-        """Labels of items (positions in L ∪ P = concat(L, P)), uint8 ``(n, size, size)``."""
-        nl = len(self.L)
-        out = np.empty((len(items), ps.size, ps.size), dtype=np.uint8)
-        in_l = items < nl
-        out[in_l] = ps.candidate(self.choice[items[in_l]], self.L[items[in_l]])
-        out[~in_l] = self.P_labels[items[~in_l] - nl]
-        return out
-
-    def mean_label_score(self) -> float:
-        """Mean score of the labels in use (L ∪ P); admitting hard patches can lower it."""
-        return float(np.concatenate([self.L_scores, self.P_scores]).mean())
-
-    def pool_label_score(self, ps: PatchSet) -> tuple[float, float]:
-        """(mean, gain) of the best label every patch of the pool L ∪ U ∪ P holds.
-
-        A patch of L holds its best candidate, of U its best candidate (its label if it were
-        in L), of P its pseudo label. ``gain`` is that mean minus the mean best-candidate
-        score: what SPI's pseudo labels add over every method. The denominator is fixed, so
-        unlike :meth:`mean_label_score` this never falls (admission needs at least the best
-        candidate's score, refinement a higher one).
-        """
-        n = len(self.L) + len(self.U) + len(self.P)
-        best = ps.cand_scores[np.concatenate([self.L, self.U, self.P])].max(axis=1)
-        gain = float((self.P_scores - ps.cand_scores[self.P].max(axis=1)).sum() / n)
-        return float(best.mean()) + gain, gain
-
-    def update(self, ps: PatchSet, preds: np.ndarray, scores: np.ndarray,
-               tau: float) -> tuple[int, int]:
-        """Apply the screening rules to predictions of concat(U, P); returns (admitted, refined)."""
-        nu = len(self.U)
-        adm = admit(scores[:nu], ps.cand_scores[self.U].max(axis=1), tau)
-        ref = refine(scores[nu:], self.P_scores)
-        self.P_labels = self.P_labels.copy()
-        self.P_labels[ref] = preds[nu:][ref]
-        self.P_scores = np.where(ref, scores[nu:], self.P_scores)
-        new_p = np.concatenate([self.P, self.U[adm]])
-        order = np.argsort(new_p, kind="stable")
-        self.P = new_p[order]
-        self.P_labels = np.concatenate([self.P_labels, preds[:nu][adm]])[order]
-        self.P_scores = np.concatenate([self.P_scores, scores[:nu][adm]])[order]
-        self.U = self.U[~adm]
-        return int(adm.sum()), int(ref.sum())
 
 
 def epoch_order(cfg: TrainConfig, n_items: int, iteration: int, epoch: int) -> np.ndarray:
@@ -316,7 +136,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     init_note = "" if init is None else weights_id(init)
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
-    with Workers(cfg.workers, preload=[__name__]) as workers:
+    with Workers(cfg.workers, preload=["lwnet.training.screening"]) as workers:
         ps, pool, val = build_patch_set(cfg, cache, workers, show)
         ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
                                                  show, workers)
