@@ -124,6 +124,26 @@ def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None
     assert any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)  # it changes training
 
 
+def test_too_few_patches_are_named_with_a_fitting_setting_before_any_candidate(
+        tiny_root, tmp_path) -> None:
+    """Holding out more patches than the pairs give: the error counts the patches and names a
+    ``val_patches`` that fits, before a single candidate is computed."""
+    from lwnet.errors import ConfigError
+    from lwnet.training import load_config
+    from lwnet.training.data import build_patch_set
+
+    base = [*TINY, f"data_root='{tiny_root}'"]  # 4 train pairs of 5 × 5 patches
+    with pytest.raises(ConfigError, match=r"'val_patches': 4 pairs of \d+×\d+ give 100 "
+                       r"patches .*holding out 99 leaves 1 to train on .*val_patches = 10 "):
+        build_patch_set(load_config(None, None, [*base, "val_patches=99"]), tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+    with pytest.raises(ConfigError, match="'max_patches': .*max_patches = 1 leaves 1"):
+        build_patch_set(load_config(None, None, [*base, "max_patches=1"]), tmp_path / "cache")
+    ps, pool, val = build_patch_set(load_config(None, None, [*base, "val_patches=98"]),
+                                    tmp_path / "cache")
+    assert (len(pool), len(val)) == (2, 98)
+
+
 def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_them(
         tiny_root, tmp_path) -> None:
     """A folder of one's own pairs: no split file (``split = ""``), external results beside it."""

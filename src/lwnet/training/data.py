@@ -65,15 +65,28 @@ def to_tensor(u8: np.ndarray) -> torch.Tensor:
 def patch_table(cfg: TrainConfig, n_pairs: int,
                 shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (pair, row, col) patch ``(G, 3)`` and the seeded choice of the run's pool and
-    held-out validation patches (sorted row numbers into it)."""
+    held-out validation patches (sorted row numbers into it).
+
+    Raises :class:`ConfigError` when fewer than two patches are left for the pools, naming
+    what the pairs give and a ``val_patches`` that would fit."""
     full = patch_index(n_pairs, grid_positions(shape[0], shape[1], cfg.patch_size, cfg.stride))
     perm = np.random.default_rng(cfg.seed).permutation(len(full))
     val = perm[:cfg.val_patches]
     rest = perm[cfg.val_patches:]
     pool = rest[:cfg.max_patches] if cfg.max_patches else rest
     if len(pool) < 2:
-        raise ConfigError(f"config keys 'max_patches'/'val_patches': only {len(pool)} training "
-                          f"patches left for the pools")
+        size = f"{shape[1]}×{shape[0]}"
+        pairs = f"1 pair of {size} gives" if n_pairs == 1 else f"{n_pairs} pairs of {size} give"
+        given = (f"{pairs} {len(full)} patches of {cfg.patch_size}×{cfg.patch_size} "
+                 f"(stride {cfg.stride})")
+        if len(rest) < 2:
+            raise ConfigError(f"config key 'val_patches': {given}; holding out "
+                              f"{cfg.val_patches} leaves {len(rest)} to train on (at least 2 "
+                              f"needed): set val_patches = {len(full) // 10} or fewer, or "
+                              "train on more pairs")
+        raise ConfigError(f"config key 'max_patches': {given}; max_patches = "
+                          f"{cfg.max_patches} leaves {len(pool)} to train on (at least 2 "
+                          "needed; 0 = every patch)")
     return full, np.sort(pool), np.sort(val)
 
 
@@ -123,9 +136,9 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE
     """
     pairs = training_pairs(cfg)
     a8, b8 = load_sources(pairs)
+    full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])  # before any candidate
     names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
                                   cache_dir / cfg.pair_type, workers, show)
-    full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
     return ps, np.arange(len(pool)), np.arange(len(pool), len(order))
