@@ -49,6 +49,9 @@ def _onnx_bytes(model: torch.nn.Module, opset: int, dynamo: bool) -> bytes:
             # says so; the graph is dynamic in both all the same (verify_onnx checks it).
             warnings.filterwarnings("ignore", message=r".*shares the same shape constraints",
                                     category=UserWarning)
+            # torch.export's own use of a pytree class torch has deprecated; not ours to fix.
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated",
+                                    category=FutureWarning)
             dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height", min=2),
                     3: torch.export.Dim("width", min=2)}
             torch.onnx.export(model, example, str(path), input_names=list(_INPUTS),
