@@ -63,8 +63,8 @@ def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -
 
     from lwnet.training import load_config, train
     from lwnet.training.data import build_patch_set
-    from lwnet.training.screening import candidate_scores
     from lwnet.training.score import get_score
+    from lwnet.training.screening import candidate_scores
 
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1",
             "samples_per_epoch=8", f"cache_dir='{tmp_path / 'cache'}'"]
@@ -296,6 +296,12 @@ def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_ro
          "-m", "lwnet", "train", *cli, "--set", "batch_size=4", "--run-dir", str(tmp_path / "m")],
         env=cpu_env(), check=True, capture_output=True, text=True)
     assert multi.stdout.splitlines() == [str(tmp_path / "m/weights.safetensors")]  # rank 0 only
+    # --no-progress: a line per epoch and per iteration instead of bars, from rank 0 only
+    lines = multi.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("iteration ")] == [
+        "iteration 1/2 epoch 1/1", "iteration 2/2 epoch 1/1"]
+    assert [line.split()[0] for line in lines if line.startswith("iteration=")] == [
+        "iteration=1", "iteration=2"]
     assert "Grad strides" not in multi.stderr
     subprocess.run([sys.executable, "-m", "lwnet", "train", *cli, "--set", "batch_size=8",
                     "--run-dir", str(tmp_path / "s")], env=cpu_env(), check=True,

@@ -22,6 +22,8 @@ import csv
 import io
 import json
 import math
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +95,13 @@ def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
                                f"config's model: {', '.join(changed)} (set model.<key> to match)")
         model.load_state_dict(start.state_dict())
     return model.train()
+
+
+def say(line: str) -> None:
+    """A line of the run's progress on stderr, beside the bars (or alone without them), flushed
+    so that a run's log redirected to a file can be followed. Stdout keeps the result alone."""
+    tqdm.write(line, file=sys.stderr)
+    sys.stderr.flush()
 
 
 def _write_log(run_dir: Path, rows: list[dict]) -> None:
@@ -177,12 +186,20 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                                                  "label_sources": ps.names,
                                                  **rmeta})
 
+        if main and resume:
+            at = f"epoch {ep0 + 1}" if ep0 < cfg.epochs else "its screening"
+            say(f"resuming at iteration {it0 + 1}/{cfg.iterations}, {at}"
+                if it0 < cfg.iterations else f"all {cfg.iterations} iterations are done")
         for it in range(it0, cfg.iterations):
             for ep in range(ep0 if it == it0 else 0, cfg.epochs):
+                start = time.perf_counter()
                 loss = _train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world, device,
                                     show)
                 losses.append(ddp.mean_over_ranks(loss, world))
                 checkpoint(it, ep + 1)
+                if main and not show:  # the bars say as much
+                    say(f"iteration {it + 1}/{cfg.iterations} epoch {ep + 1}/{cfg.epochs}: "
+                        f"loss {losses[-1]:.4f} ({time.perf_counter() - start:.0f} s)")
             row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
                    "train_loss": float(np.mean(losses[-cfg.epochs:]))}
             if cfg.mode == "spi":
@@ -205,9 +222,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
             checkpoint(it + 1, 0)
             if main:
                 _write_log(run_dir, rows)
-                if show:
-                    tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                        for k, v in row.items()))
+                say(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in row.items()))
         out = run_dir / "weights.safetensors"
         if main:
             _save_weights(out, model, cfg, ps, rows, init_note)
