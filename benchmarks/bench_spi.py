@@ -46,7 +46,7 @@ from lwnet.inference.api import network_method
 from lwnet.methods import external_methods, method_names
 from lwnet.methods.registry import BUILTIN_CODE
 from lwnet.metrics import METRIC_NAMES
-from lwnet.reports.benchmark import METRIC_CODE
+from lwnet.reports.results import METRIC_CODE
 from lwnet.training.card import ship
 
 # Which model's pair type serves each test pair type (PET-MRI: the SPECT-MRI model).

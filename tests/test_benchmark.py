@@ -18,7 +18,8 @@ from lwnet.errors import OutputExistsError
 from lwnet.inference import save_weights
 from lwnet.methods import builtin_code_digest, register_method, registry
 from lwnet.model import LWNet
-from lwnet.reports import benchmark as benchmark_module
+from lwnet.reports import results as results_module
+from lwnet.reports import rows as rows_module
 from lwnet.reports.benchmark import (
     BenchmarkConfig,
     PairResult,
@@ -161,11 +162,11 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert cached.stat().st_mtime_ns == before
     assert "always-fails" not in index.read_text()
     # After an edit of the methods' code, their outputs are computed afresh.
-    monkeypatch.setattr(benchmark_module, "builtin_code_digest", lambda: "edited")
+    monkeypatch.setattr(rows_module, "builtin_code_digest", lambda: "edited")
     run_benchmark(cfg)
     assert (out / "cache/mean@edited/CT-MRI/16011.png").is_file()
     # After an edit of the metric code, the per-image metrics are computed afresh.
-    monkeypatch.setattr(benchmark_module, "code_digest", lambda modules: "metrics-edited")
+    monkeypatch.setattr(results_module, "code_digest", lambda modules: "metrics-edited")
     run_benchmark(cfg)
     assert (out / "cache/metrics@metrics-edited/CT-MRI/mean@edited.csv").is_file()
 
@@ -213,14 +214,14 @@ def test_default_spi_logs_finds_only_spi_logs(tmp_path: Path) -> None:
 
 def test_a_requested_method_missing_for_a_pair_type_is_reported(tmp_path: Path) -> None:
     from lwnet.errors import InputError
-    from lwnet.reports.benchmark import Row, _requested_but_absent
+    from lwnet.reports.rows import Row, requested_but_absent
 
     (tmp_path / "Mine" / "SPECT-MRI").mkdir(parents=True)
     rows = [Row("LWNet", "LWNet", model_key="ct-mri"),
             Row("Mine", "external", folder=tmp_path / "Mine"), Row("gff", "classical")]
-    assert _requested_but_absent(rows, ["CT-MRI", "SPECT-MRI"], None) == []
-    assert _requested_but_absent(rows, ["CT-MRI", "SPECT-MRI"], ["Mine", "LWNet", "gff"]) == [
+    assert requested_but_absent(rows, ["CT-MRI", "SPECT-MRI"], None) == []
+    assert requested_but_absent(rows, ["CT-MRI", "SPECT-MRI"], ["Mine", "LWNet", "gff"]) == [
         "Mine: nothing for CT-MRI (no results folder or weights of that pair type)",
         "LWNet: nothing for SPECT-MRI (no results folder or weights of that pair type)"]
     with pytest.raises(InputError, match="Mine: no results or weights for CT-MRI"):
-        _requested_but_absent(rows, ["CT-MRI"], ["Mine", "gff"])
+        requested_but_absent(rows, ["CT-MRI"], ["Mine", "gff"])

@@ -135,7 +135,7 @@ def evaluate_folders(
     ``(a, b) -> f`` or ``"builtin:<method>"``. Each row holds ``method``, ``pair_type``, ``id``
     and the metric keys of :func:`lwnet.metrics.compute_metrics`. ``jobs > 1`` uses worker
     processes, which receive the functions pickled (module-level functions, or objects such as
-    :class:`lwnet.reports.benchmark.WeightsFusion`); a tqdm bar goes to stderr unless
+    :class:`lwnet.reports.rows.WeightsFusion`); a tqdm bar goes to stderr unless
     ``progress`` is false. The first error (an :class:`InputError`
     naming the file) stops the run.
     """

@@ -16,37 +16,32 @@ Layout of a report folder::
                                       newer than the images; the folder's digest is that of
                                       the metric code)
 
-A computed method's fused luminance is cached in the layout of an external results folder, so
-cached and external methods are read back the same way (:class:`ExternalMethod`). A method that
-fails on a pair type is reported on the page and left out of that pair type's results.
+The parts: :mod:`lwnet.reports.rows` (which methods run on which pair type),
+:mod:`lwnet.reports.results` (their fused outputs and per-image metrics, cached),
+:mod:`lwnet.reports.complexity` (parameters, MACs, latency); this module runs them and writes
+the tables, figures and page. A method that fails on a pair type is reported on the page and left
+out of that pair type's results.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from lwnet._code import code_digest
 from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, read_image
 from lwnet.errors import InputError, OutputExistsError
 from lwnet.evaluation import (
-    evaluate_folders,
     markdown_table,
     paired_cells,
     rank_marks,
-    result_files,
     rows_to_csv,
     summarise,
     summary_cell,
@@ -54,28 +49,15 @@ from lwnet.evaluation import (
     to_latex,
     to_markdown,
 )
-from lwnet.evaluation.tables import ROW_KEYS
-from lwnet.inference import SHIPPED_MODELS, WEIGHTS_DIR, fuse_pairs, output_path
-from lwnet.inference.weights import file_sha256
-from lwnet.methods import (
-    ExternalMethod,
-    builtin_code_digest,
-    external_methods,
-    get_method,
-    method_names,
-)
+from lwnet.inference import WEIGHTS_DIR
+from lwnet.methods import ExternalMethod
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
+from lwnet.reports.complexity import complexity_cells, complexity_table, csv_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page
+from lwnet.reports.results import fuse_row, result_folder, score_rows
+from lwnet.reports.rows import Row, collect_rows, requested_but_absent, rows_for
 from lwnet.reports.spi_log import default_spi_logs, read_spi_log
-
-if TYPE_CHECKING:
-    import torch
-
-#: The code behind the cached per-image metrics: an edit there recomputes them.
-METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour")
-
-LATENCY_SIZE = (256, 256)
 
 
 @dataclass
@@ -120,29 +102,6 @@ class BenchmarkConfig:
 
 
 @dataclass
-class Row:
-    """One method of the benchmark: computed (``fn``) or read from a results folder."""
-
-    name: str
-    kind: str  # "LWNet", "classical" or "external"
-    fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    folder: Path | None = None  # external results folder
-    model_key: str | None = None  # for LWNet rows: which pair types' weights this is
-    weights: Path | None = None
-
-    @property
-    def cache_name(self) -> str:
-        """Folder name in the cache: LWNet rows carry their weights' digest, classical rows the
-        digest of the built-in methods' code, so retrained weights or an edited method never
-        reuse stale outputs."""
-        if self.weights is not None:
-            return f"{self.name}@{file_sha256(self.weights)[:12]}"
-        if self.kind == "classical":
-            return f"{self.name}@{builtin_code_digest()}"
-        return self.name
-
-
-@dataclass
 class PairResult:
     """Per-image scores of every method on one pair type: ``scores[method][metric] -> list``."""
 
@@ -155,265 +114,6 @@ class PairResult:
         s = self.scores[method]
         return [{"method": method, "pair_type": self.pair_type, "id": pid,
                  **{m: v[i] for m, v in s.items()}} for i, pid in enumerate(self.ids)]
-
-
-# --- methods ------------------------------------------------------------------------------------
-
-
-class WeightsFusion:
-    """Picklable ``(a, b) -> f`` fusing with the LWNet weights in a file (loaded on first use).
-
-    Only the path is pickled, so worker processes load their own copy.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._model = None
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_model": None}
-
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        from lwnet.inference import fuse_batch, load_model
-
-        if self._model is None:
-            self._model = load_model(self.path)
-        return fuse_batch(self._model, a[None], b[None])[0]
-
-
-def lwnet_rows(weights_dir: Path) -> list[Row]:
-    """LWNet and its variants from ``<model>[-<variant>].safetensors`` files.
-
-    ``spect-mri.safetensors`` and ``ct-mri.safetensors`` are the row "LWNet";
-    ``spect-mri-<variant>.safetensors`` (e.g. ``-no-aca``, ``-initial-labels``) the row
-    ``LWNet-<variant>`` — ablations and baselines appear where their weights exist. Each file
-    is checked here (safetensors only, fitting its architecture), so an unsafe or broken file
-    stops the benchmark with :class:`WeightsError` before any work.
-    """
-    from lwnet.inference.weights import load_weights
-
-    rows: dict[str, Row] = {}
-    if not weights_dir.is_dir():
-        return []
-    for path in sorted(weights_dir.glob("*.safetensors")):
-        for key in set(SHIPPED_MODELS.values()):
-            if path.stem == key or path.stem.startswith(key + "-"):
-                variant = path.stem[len(key):]
-                name = f"LWNet{variant}"
-                load_weights(path)
-                rows[f"{name}@{key}"] = Row(name, "LWNet", WeightsFusion(path), model_key=key,
-                                            weights=path)
-    return list(rows.values())
-
-
-def collect_rows(cfg: BenchmarkConfig) -> list[Row]:
-    """Every method of the benchmark, LWNet rows first, filtered by ``cfg.methods``."""
-    rows = lwnet_rows(cfg.weights or WEIGHTS_DIR)
-    rows += [Row(name, "classical", get_method(name)) for name in method_names()]
-    ext_dirs = cfg.external
-    if ext_dirs is None:
-        default = cfg.data / "external"
-        ext_dirs = [default] if default.is_dir() else []
-    for folder in ext_dirs:
-        rows += [Row(m.name, "external", folder=m.folder) for m in external_methods(folder)]
-    if cfg.methods:
-        known = {r.name for r in rows}
-        unknown = [m for m in cfg.methods if m not in known]
-        if unknown:
-            raise InputError(f"unknown method(s) {', '.join(unknown)}; available: "
-                             f"{', '.join(sorted(known))}")
-        rows = [r for r in rows if r.name in cfg.methods]
-    return rows
-
-
-def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:
-    """The rows that apply to a pair type.
-
-    LWNet weights by :data:`SHIPPED_MODELS`; an external method only where it has a
-    ``<PAIR>`` folder (a folder with some of its results missing is a failure, not skipped).
-    """
-    def applies(r: Row) -> bool:
-        if r.kind == "LWNet":
-            return r.model_key == SHIPPED_MODELS.get(pair_type)
-        if r.kind == "external":
-            return (r.folder / pair_type).is_dir()  # type: ignore[operator]
-        return True
-
-    return [r for r in rows if applies(r)]
-
-
-# --- fusing and scoring -------------------------------------------------------------------------
-
-
-def result_folder(row: Row, cache: Path) -> Path:
-    """Where a row's fused luminance images live."""
-    return row.folder if row.kind == "external" else cache / row.cache_name
-
-
-def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
-             progress: bool) -> int:
-    """Compute (or reuse) a computed row's fused luminance on the test ids; returns #written.
-
-    Outputs go to ``cache/<row.cache_name>``.
-    """
-    if row.kind == "external":
-        return 0
-    # The name its output folder records: LWNet rows are told apart by their weights.
-    method = row.cache_name if row.kind == "LWNet" else row.name
-    run = fuse_pairs({method: row.fn}, harvard_pairs(harvard, pair_type, "test"),
-                     lambda _, pair: output_path(cache, row.cache_name, pair_type, pair.id),
-                     jobs=jobs, luma=True, progress=progress, label=pair_type)
-    return run.written
-
-
-def _read_scores_csv(path: Path) -> dict[str, dict[str, float]]:
-    """Per-image metrics cached by :func:`score_rows` (written with ``rows_to_csv``)."""
-    with path.open(newline="") as fh:
-        return {r["id"]: {k: float(v) for k, v in r.items() if k not in ROW_KEYS}
-                for r in csv.DictReader(fh)}
-
-
-def _cached_scores(store: Path, files: Mapping[str, Path]) -> dict[str, dict[str, float]] | None:
-    """The cached per-image metrics if they cover ``files`` and are newer than all of them."""
-    if not store.is_file() or store.stat().st_mtime < max(f.stat().st_mtime
-                                                          for f in files.values()):
-        return None
-    scores = _read_scores_csv(store)
-    return {i: scores[i] for i in files} if set(scores) >= set(files) else None
-
-
-def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, jobs: int,
-               progress: bool) -> tuple[dict[str, dict[str, dict[str, float]]], list[str]]:
-    """Per-image metrics ``{method: {id: {metric: value}}}`` of rows on the test ids.
-
-    Metrics still valid in the cache are reused; the others are computed in one
-    :func:`lwnet.evaluation.evaluate_folders` run. A row whose results are incomplete is left
-    out and named in the returned failures.
-    """
-    pairs = harvard_pairs(harvard, pair_type, split="test")
-    ids = [p.id for p in pairs]
-    scores: dict[str, dict[str, dict[str, float]]] = {}
-    todo: dict[str, Path] = {}
-    failures = []
-    for row in rows:
-        try:
-            files = result_files(result_folder(row, cache), pair_type, ids)
-        except InputError as exc:
-            failures.append(f"{row.name} on {pair_type}: {exc}")
-            continue
-        cached = _cached_scores(_score_store(cache, pair_type, row.cache_name), files)
-        if cached is None:
-            todo[row.name] = result_folder(row, cache)
-        else:
-            scores[row.name] = cached
-    computed = _evaluate(pairs, todo, jobs, progress, failures, pair_type)
-    if computed:
-        metrics = [k for k in computed[0] if k not in ROW_KEYS]
-        cache_names = {r.name: r.cache_name for r in rows}
-        for name in {str(r["method"]) for r in computed}:
-            image_rows = [r for r in computed if r["method"] == name]
-            atomic_write_bytes(_score_store(cache, pair_type, cache_names[name]),
-                               rows_to_csv(image_rows, metrics).encode(), overwrite=True)
-            scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore
-                            for r in image_rows}
-    return {r.name: scores[r.name] for r in rows if r.name in scores}, failures
-
-
-def _evaluate(pairs: Sequence, todo: Mapping[str, Path], jobs: int, progress: bool,
-              failures: list[str], pair_type: str) -> list[dict[str, object]]:
-    """All of ``todo`` in one evaluation run; if that fails, one run per method to isolate it."""
-    if not todo:
-        return []
-    try:
-        return evaluate_folders(pairs, todo, jobs, progress=progress)
-    except Exception as exc:  # noqa: BLE001 - find the culprit, keep the rest
-        if len(todo) == 1:
-            failures.append(f"{next(iter(todo))} on {pair_type}: {type(exc).__name__}: {exc}")
-            return []
-    rows: list[dict[str, object]] = []
-    for name, folder in todo.items():
-        rows += _evaluate(pairs, {name: folder}, jobs, progress, failures, pair_type)
-    return rows
-
-
-def _score_store(cache: Path, pair_type: str, name: str) -> Path:
-    return cache / f"metrics@{code_digest(METRIC_CODE)}" / pair_type / f"{name}.csv"
-
-
-# --- complexity ---------------------------------------------------------------------------------
-
-
-class _ArrayMethod:
-    """A numpy fusion function called like a network, so latency is measured the same way."""
-
-    def __init__(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
-        self.fn = fn
-
-    def to(self, *_: object, **__: object) -> _ArrayMethod:
-        return self
-
-    def eval(self) -> _ArrayMethod:
-        return self
-
-    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-        # torch (1, 1, H, W) in, as measure_latency passes them
-        return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
-
-
-def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
-                     ) -> tuple[list[dict[str, object]], list[str]]:
-    """Parameters, MACs per 256×256 pair and median CPU latency of every computed row.
-
-    Measured in one run, one after the other, with the same settings (``threads`` torch
-    threads, 2 warm-up runs, ``repeats`` timed runs, median); for classical methods
-    params/MACs are ``None``. Each LWNet weights file is its own row, labelled ``<name> (<model>)``.
-    Returns ``(table, failures)``; a method that fails is left out and named in ``failures``.
-    """
-    from lwnet.model.complexity import measure_latency, profile_model
-
-    table, failures = [], []
-    for row in rows:
-        if row.kind == "external":
-            continue
-        label = f"{row.name} ({row.model_key})" if row.kind == "LWNet" else row.name
-        try:
-            if row.kind == "LWNet":
-                from lwnet.inference import load_model
-
-                prof = profile_model(load_model(row.weights), LATENCY_SIZE, threads=threads,
-                                     warmup=2, repeats=repeats)
-                params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
-            else:
-                times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, threads=threads,
-                                        warmup=2, repeats=repeats)
-                params, macs, ms = None, None, 1000 * statistics.median(times)
-        except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
-            failures.append(f"{label} (complexity): {type(exc).__name__}: {exc}")
-            continue
-        table.append({"method": label, "params": params, "macs": macs, "latency_ms": ms})
-    return table, failures
-
-
-def _fmt_count(x: object) -> str:
-    if x is None:
-        return "—"
-    x = int(x)  # type: ignore[arg-type]
-    return f"{x / 1e9:.3f} G" if x >= 1e8 else f"{x / 1e6:.2f} M" if x >= 1e5 else f"{x:,}"
-
-
-def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted rows of the complexity table."""
-    header = ["method", "parameters", "MACs (256×256)", "CPU latency (ms, median)"]
-    return header, [[str(r["method"]), _fmt_count(r["params"]), _fmt_count(r["macs"]),
-                     f"{float(r['latency_ms']):.1f}"] for r in table]
-
-
-def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 # --- orchestration ------------------------------------------------------------------------------
@@ -481,10 +181,13 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     if unknown:
         raise InputError(f"unknown pair type(s) {', '.join(unknown)}; available: "
                          f"{', '.join(available)}")
-    rows = collect_rows(cfg)
+    external = cfg.external
+    if external is None:
+        external = [d for d in [cfg.data / "external"] if d.is_dir()]
+    rows = collect_rows(cfg.weights or WEIGHTS_DIR, external, cfg.methods)
     if not rows:
         raise InputError("no methods to benchmark")
-    failures = _requested_but_absent(rows, todo, cfg.methods)
+    failures = requested_but_absent(rows, todo, cfg.methods)
     writer = ReportWriter(cfg.out)
     results: dict[str, PairResult] = {}
     done_rows: dict[str, list[Row]] = {}
@@ -537,24 +240,6 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     page = render_page("LWNet benchmark report", sections, intro)
     writer.write("index.html", page)
     return index
-
-
-def _requested_but_absent(rows: Sequence[Row], pair_types: Sequence[str],
-                          requested: Sequence[str] | None) -> list[str]:
-    """Methods asked for by name that have nothing for some of ``pair_types`` (no results
-    folder of that pair type, no weights for it), as notes for the report's failures; one that
-    has nothing for any of them raises :class:`InputError`."""
-    if not requested:
-        return []
-    absent = {name: [pt for pt in pair_types
-                     if not any(r.name == name for r in rows_for(rows, pt))]
-              for name in requested}
-    never = [name for name, pts in absent.items() if len(pts) == len(pair_types)]
-    if never:
-        raise InputError(f"{', '.join(never)}: no results or weights for "
-                         f"{', '.join(pair_types)}")
-    return [f"{name}: nothing for {', '.join(pts)} (no results folder or weights of that pair "
-            "type)" for name, pts in absent.items() if pts]
 
 
 def _esc(text: str) -> str:

@@ -1,0 +1,93 @@
+"""The benchmark's complexity table: parameters, MACs and CPU latency of every computed row,
+measured in one run, one after the other, with the same settings."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lwnet.reports.rows import Row
+
+if TYPE_CHECKING:
+    import torch
+
+LATENCY_SIZE = (256, 256)
+
+
+
+class _ArrayMethod:
+    """A numpy fusion function called like a network, so latency is measured the same way."""
+
+    def __init__(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self.fn = fn
+
+    def to(self, *_: object, **__: object) -> _ArrayMethod:
+        return self
+
+    def eval(self) -> _ArrayMethod:
+        return self
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+        # torch (1, 1, H, W) in, as measure_latency passes them
+        return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
+
+
+def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
+                     ) -> tuple[list[dict[str, object]], list[str]]:
+    """Parameters, MACs per 256×256 pair and median CPU latency of every computed row.
+
+    Measured in one run, one after the other, with the same settings (``threads`` torch
+    threads, 2 warm-up runs, ``repeats`` timed runs, median); for classical methods
+    params/MACs are ``None``. Each LWNet weights file is its own row, labelled ``<name> (<model>)``.
+    Returns ``(table, failures)``; a method that fails is left out and named in ``failures``.
+    """
+    from lwnet.model.complexity import measure_latency, profile_model
+
+    table, failures = [], []
+    for row in rows:
+        if row.kind == "external":
+            continue
+        label = f"{row.name} ({row.model_key})" if row.kind == "LWNet" else row.name
+        try:
+            if row.kind == "LWNet":
+                from lwnet.inference import load_model
+
+                prof = profile_model(load_model(row.weights), LATENCY_SIZE, threads=threads,
+                                     warmup=2, repeats=repeats)
+                params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
+            else:
+                times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, threads=threads,
+                                        warmup=2, repeats=repeats)
+                params, macs, ms = None, None, 1000 * statistics.median(times)
+        except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
+            failures.append(f"{label} (complexity): {type(exc).__name__}: {exc}")
+            continue
+        table.append({"method": label, "params": params, "macs": macs, "latency_ms": ms})
+    return table, failures
+
+
+def _fmt_count(x: object) -> str:
+    if x is None:
+        return "—"
+    x = int(x)  # type: ignore[arg-type]
+    return f"{x / 1e9:.3f} G" if x >= 1e8 else f"{x / 1e6:.2f} M" if x >= 1e5 else f"{x:,}"
+
+
+def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of the complexity table."""
+    header = ["method", "parameters", "MACs (256×256)", "CPU latency (ms, median)"]
+    return header, [[str(r["method"]), _fmt_count(r["params"]), _fmt_count(r["macs"]),
+                     f"{float(r['latency_ms']):.1f}"] for r in table]
+
+
+def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()

@@ -1,0 +1,141 @@
+"""The rows of the benchmark: which methods run, and on which pair types.
+
+A row is an LWNet weights file (``<model>[-<variant>].safetensors``: the shipped models, their
+ablations and baselines), a built-in classical method, or a method of an external results
+folder (``<Method>/<PAIR>/<id>.png``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lwnet.errors import InputError
+from lwnet.inference import SHIPPED_MODELS
+from lwnet.inference.weights import file_sha256
+from lwnet.methods import builtin_code_digest, external_methods, get_method, method_names
+
+
+@dataclass
+class Row:
+    """One method of the benchmark: computed (``fn``) or read from a results folder."""
+
+    name: str
+    kind: str  # "LWNet", "classical" or "external"
+    fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    folder: Path | None = None  # external results folder
+    model_key: str | None = None  # for LWNet rows: which pair types' weights this is
+    weights: Path | None = None
+
+    @property
+    def cache_name(self) -> str:
+        """Folder name in the cache: LWNet rows carry their weights' digest, classical rows the
+        digest of the built-in methods' code, so retrained weights or an edited method never
+        reuse stale outputs."""
+        if self.weights is not None:
+            return f"{self.name}@{file_sha256(self.weights)[:12]}"
+        if self.kind == "classical":
+            return f"{self.name}@{builtin_code_digest()}"
+        return self.name
+
+
+class WeightsFusion:
+    """Picklable ``(a, b) -> f`` fusing with the LWNet weights in a file (loaded on first use).
+
+    Only the path is pickled, so worker processes load their own copy.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._model = None
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "_model": None}
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        from lwnet.inference import fuse_batch, load_model
+
+        if self._model is None:
+            self._model = load_model(self.path)
+        return fuse_batch(self._model, a[None], b[None])[0]
+
+
+def lwnet_rows(weights_dir: Path) -> list[Row]:
+    """LWNet and its variants from ``<model>[-<variant>].safetensors`` files.
+
+    ``spect-mri.safetensors`` and ``ct-mri.safetensors`` are the row "LWNet";
+    ``spect-mri-<variant>.safetensors`` (e.g. ``-no-aca``, ``-initial-labels``) the row
+    ``LWNet-<variant>`` — ablations and baselines appear where their weights exist. Each file
+    is checked here (safetensors only, fitting its architecture), so an unsafe or broken file
+    stops the benchmark with :class:`WeightsError` before any work.
+    """
+    from lwnet.inference.weights import load_weights
+
+    rows: dict[str, Row] = {}
+    if not weights_dir.is_dir():
+        return []
+    for path in sorted(weights_dir.glob("*.safetensors")):
+        for key in set(SHIPPED_MODELS.values()):
+            if path.stem == key or path.stem.startswith(key + "-"):
+                variant = path.stem[len(key):]
+                name = f"LWNet{variant}"
+                load_weights(path)
+                rows[f"{name}@{key}"] = Row(name, "LWNet", WeightsFusion(path), model_key=key,
+                                            weights=path)
+    return list(rows.values())
+
+
+def collect_rows(weights_dir: Path, external_dirs: Sequence[Path],
+                 methods: Sequence[str] | None = None) -> list[Row]:
+    """Every method of the benchmark, LWNet rows first: the weights in ``weights_dir``, every
+    built-in classical method, every method of the ``external_dirs``; only ``methods`` when
+    given (an unknown name raises :class:`InputError` listing the known ones)."""
+    rows = lwnet_rows(weights_dir)
+    rows += [Row(name, "classical", get_method(name)) for name in method_names()]
+    for folder in external_dirs:
+        rows += [Row(m.name, "external", folder=m.folder) for m in external_methods(folder)]
+    if methods:
+        known = {r.name for r in rows}
+        unknown = [m for m in methods if m not in known]
+        if unknown:
+            raise InputError(f"unknown method(s) {', '.join(unknown)}; available: "
+                             f"{', '.join(sorted(known))}")
+        rows = [r for r in rows if r.name in methods]
+    return rows
+
+
+def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:
+    """The rows that apply to a pair type.
+
+    LWNet weights by :data:`SHIPPED_MODELS`; an external method only where it has a
+    ``<PAIR>`` folder (a folder with some of its results missing is a failure, not skipped).
+    """
+    def applies(r: Row) -> bool:
+        if r.kind == "LWNet":
+            return r.model_key == SHIPPED_MODELS.get(pair_type)
+        if r.kind == "external":
+            return (r.folder / pair_type).is_dir()  # type: ignore[operator]
+        return True
+
+    return [r for r in rows if applies(r)]
+
+
+def requested_but_absent(rows: Sequence[Row], pair_types: Sequence[str],
+                          requested: Sequence[str] | None) -> list[str]:
+    """Methods asked for by name that have nothing for some of ``pair_types`` (no results
+    folder of that pair type, no weights for it), as notes for the report's failures; one that
+    has nothing for any of them raises :class:`InputError`."""
+    if not requested:
+        return []
+    absent = {name: [pt for pt in pair_types
+                     if not any(r.name == name for r in rows_for(rows, pt))]
+              for name in requested}
+    never = [name for name, pts in absent.items() if len(pts) == len(pair_types)]
+    if never:
+        raise InputError(f"{', '.join(never)}: no results or weights for "
+                         f"{', '.join(pair_types)}")
+    return [f"{name}: nothing for {', '.join(pts)} (no results folder or weights of that pair "
+            "type)" for name, pts in absent.items() if pts]
