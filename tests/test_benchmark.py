@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -151,6 +153,19 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert f"| LWNet (ct-mri) | {params:,} |" in complexity
     cached = out / f"cache/mean@{builtin_code_digest()}/CT-MRI/16011.png"
     assert cached.is_file()
+    # Provenance: the weights by their own SHA-256, the test images and the metric code by the
+    # digests their caches are keyed by, the software that ran.
+    record = json.loads((out / "provenance.json").read_text())
+    digest = hashlib.sha256((weights / "ct-mri.safetensors").read_bytes()).hexdigest()
+    assert record["weights"]["LWNet (ct-mri)"] == {"file": "ct-mri.safetensors",
+                                                   "sha256": digest,
+                                                   "card": ""}  # a bare card has no title
+    assert {pt: d["pairs"] for pt, d in record["data"].items()} == {"CT-MRI": 1, "SPECT-MRI": 1}
+    assert (out / f"cache/metrics@{record['code']['metrics']}/CT-MRI/mean@"
+            f"{record['code']['built-in methods']}.csv").is_file()
+    assert record["software"]["torch"] == torch.__version__
+    assert record["external"] == {"CopyMRI": str(tiny_data / "external/CopyMRI")}  # not Broken
+    assert "Provenance" in html and digest[:16] in html
 
     # A second run refuses to overwrite, and with --overwrite reuses the cached outputs.
     with pytest.raises(OutputExistsError):
@@ -225,3 +240,24 @@ def test_a_requested_method_missing_for_a_pair_type_is_reported(tmp_path: Path) 
         "LWNet: nothing for SPECT-MRI (no results folder or weights of that pair type)"]
     with pytest.raises(InputError, match="Mine: no results or weights for CT-MRI"):
         requested_but_absent(rows, ["CT-MRI"], ["Mine", "gff"])
+
+
+def test_provenance_digests_tell_test_images_apart_and_commits_need_a_checkout(
+        tiny_data: Path, tmp_path: Path) -> None:
+    from lwnet.reports.provenance import files_digest, source_commit
+
+    pairs = harvard_pairs(tiny_data / "harvard", "CT-MRI")
+    before = files_digest(pairs)
+    assert files_digest(pairs) == before and len(before) == 16
+    img = read_image(pairs[0].b)
+    img[0, 0] = 1.0 - img[0, 0]  # one pixel of one source
+    write_image(pairs[0].b, img, overwrite=True)
+    assert files_digest(pairs) != before
+    assert source_commit(tmp_path / "not-a-checkout.py") is None
+    import lwnet.reports.provenance as module
+
+    here = Path(module.__file__)
+    in_checkout = source_commit(here)  # this checkout's commit, or None for an installed copy
+    assert source_commit(here.parent / "untracked.py") is None  # inside, but not its file
+    if in_checkout is not None:
+        assert len(in_checkout.split()[0]) == 40

@@ -9,6 +9,7 @@ Layout of a report folder::
       scores/<PAIR>.csv               per-image metric values (what the box plots show)
       figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
+      provenance.json                 software, machine, code digests, weights and test images
       cache/<Method>@<digest>/<PAIR>/<id>.png  fused luminance of every computed method
                                       (reused; the digest is of the weights for LWNet, of the
                                       methods' code for classical methods)
@@ -25,6 +26,8 @@ out of that pair type's results.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from lwnet._code import code_digest
 from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
@@ -50,12 +54,13 @@ from lwnet.evaluation import (
     to_markdown,
 )
 from lwnet.inference import WEIGHTS_DIR
-from lwnet.methods import ExternalMethod
+from lwnet.methods import ExternalMethod, builtin_code_digest
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
 from lwnet.reports.complexity import complexity_cells, complexity_table, csv_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page
-from lwnet.reports.results import fuse_row, result_folder, score_rows
+from lwnet.reports.provenance import provenance
+from lwnet.reports.results import METRIC_CODE, fuse_row, result_folder, score_rows
 from lwnet.reports.rows import Row, collect_rows, requested_but_absent, rows_for
 from lwnet.reports.spi_log import default_spi_logs, read_spi_log
 
@@ -229,6 +234,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     spi = _spi_section(cfg, writer) if lwnet_ran or cfg.spi_logs is not None else None
     if spi is not None:
         sections.append(spi)
+    sections.append(_provenance_section(ran, results, harvard, cfg, writer))
     if failures:
         sections.append(Section("Failures", ["<ul>" + "".join(
             f"<li>{_esc(f)}</li>" for f in failures) + "</ul>"], "failures"))
@@ -328,6 +334,22 @@ def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: Repor
             "after the other. External methods are read from their result folders (their "
             "timings are in their folder's MANIFEST).</p>")
     return Section("Complexity", [html_table(header, cells), note], "complexity"), failed
+
+
+def _provenance_section(rows: Sequence[Row], results: Mapping[str, PairResult], harvard: Path,
+                        cfg: BenchmarkConfig, writer: ReportWriter) -> Section:
+    """What the report was made with, as ``provenance.json`` and a table."""
+    record = provenance(
+        rows, {pt: harvard_pairs(harvard, pt, split="test") for pt in results},
+        {"metrics": code_digest(METRIC_CODE), "built-in methods": builtin_code_digest()},
+        {"methods": ", ".join(cfg.methods or ["all"]), "pair types": ", ".join(results),
+         "jobs": cfg.jobs, "latency": f"{cfg.latency_threads} thread(s), median of "
+                                     f"{cfg.latency_repeats} runs"})
+    writer.write("provenance.json", json.dumps(dataclasses.asdict(record), indent=2) + "\n")
+    note = ('<p class="note">Also as provenance.json. Equal digests mean the same code, weights '
+            "or test images.</p>")
+    return Section("Provenance", [html_table(["what", "value"], record.cells(), text=True), note],
+                   "provenance")
 
 
 def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter) -> Section | None:

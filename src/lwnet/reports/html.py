@@ -25,7 +25,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; 
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, table.text th, table.text td { text-align: left; }
 thead th { background: #f2f2f2; }
 td.best { font-weight: bold; background: #d9f2d9; }
 td.second { text-decoration: underline; background: #f2f7d9; }
@@ -56,12 +56,13 @@ def image_tag(png: bytes, alt: str) -> str:
 
 def html_table(
     header: Sequence[str], rows: Sequence[Sequence[str]],
-    marks: Mapping[tuple[int, int], str] | None = None,
+    marks: Mapping[tuple[int, int], str] | None = None, text: bool = False,
 ) -> str:
     """An HTML table of already formatted cells.
 
     ``marks[(row, col)]`` gives a cell a CSS class (``"best"``: bold, ``"second"``:
-    underlined), with ``row``/``col`` indexing ``rows``.
+    underlined), with ``row``/``col`` indexing ``rows``. Cells align right, as numbers do,
+    except the first column; ``text``: all align left.
     """
     marks = marks or {}
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
@@ -73,7 +74,8 @@ def html_table(
             attr = f' class="{cls}"' if cls else ""
             cells.append(f"<td{attr}>{html.escape(str(cell))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    cls = ' class="text"' if text else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 @dataclass

@@ -1,0 +1,144 @@
+"""What a benchmark report was made with: software, machine, code, weights and data.
+
+Two reports whose provenance agrees were computed from the same inputs by the same code; where
+they disagree, it says what changed (a retrained model, an edited metric, other test images, a
+slower machine for the latency table). Written as ``provenance.json`` and as the report's last
+section.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lwnet.data.datasets import ImagePair
+from lwnet.inference.weights import file_sha256, read_card
+from lwnet.reports.rows import Row
+
+#: Distributions whose versions can move a figure of the report.
+DISTRIBUTIONS = ("lwnet", "torch", "numpy", "scipy", "pillow", "pywavelets", "safetensors",
+                 "matplotlib")
+
+
+def software_versions(names: Sequence[str] = DISTRIBUTIONS) -> dict[str, str]:
+    """Python and the installed version of each distribution (``"absent"`` where none is)."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def source_commit(path: Path = Path(__file__)) -> str | None:
+    """The git commit of the checkout that tracks ``path``, marked ``+ local changes`` when the
+    working tree differs from it; ``None`` when no checkout does (an installed wheel)."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(path.parent), *args], capture_output=True,
+                                  text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    # A copy installed inside some other checkout (a .venv in a repository) is no source of it.
+    if commit is None or git("ls-files", "--error-unmatch", path.name) is None:
+        return None
+    return commit + (" + local changes" if git("status", "--porcelain", "--untracked-files=no")
+                     else "")
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux: ``/proc/cpuinfo``), else what :mod:`platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def files_digest(pairs: Sequence[ImagePair]) -> str:
+    """SHA-256 (16 hex) over the ids and the bytes of both source files of every pair: equal
+    digests mean the same test images."""
+    h = hashlib.sha256()
+    for pair in pairs:
+        h.update(pair.id.encode() + b"\0" + pair.a.read_bytes() + pair.b.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def weights_entry(row: Row) -> dict[str, str]:
+    """File name, SHA-256 and the model card's title of an LWNet row's weights."""
+    assert row.weights is not None
+    title = next((line.lstrip("# ").strip() for line in read_card(row.weights).splitlines()
+                  if line.startswith("# ")), "")
+    return {"file": row.weights.name, "sha256": file_sha256(row.weights), "card": title}
+
+
+@dataclass
+class Provenance:
+    """The record of one benchmark run (see :func:`provenance`)."""
+
+    created: str  # ISO 8601, UTC
+    lwnet_commit: str | None
+    software: dict[str, str]
+    machine: dict[str, str | int | None]
+    code: dict[str, str]  # digests of the code behind the figures
+    weights: dict[str, dict[str, str]]  # "LWNet (ct-mri)": file, sha256, card title
+    external: dict[str, str]  # method: results folder
+    data: dict[str, dict[str, str | int]]  # pair type: test pairs, digest of their files
+    settings: dict[str, str]
+
+    def cells(self) -> list[list[str]]:
+        """``[[what, value], ...]``: the record as the report's two-column table."""
+        cpu = self.machine
+        return [
+            ["created (UTC)", self.created],
+            ["LWNet source", self.lwnet_commit or "not a git checkout"],
+            ["software", ", ".join(f"{k} {v}" for k, v in self.software.items())],
+            ["machine", f"{cpu['cpu']} ({cpu['cpu_count']} logical CPUs), {cpu['platform']}"],
+            *([f"code digest: {k}", v] for k, v in self.code.items()),
+            *([f"weights: {k}", f"{w['file']} (sha256 {w['sha256'][:16]}); {w['card']}"]
+              for k, w in self.weights.items()),
+            *([f"external: {k}", v] for k, v in self.external.items()),
+            *([f"test images: {k}", f"{d['pairs']} pairs (sha256 {d['sha256']})"]
+              for k, d in self.data.items()),
+            *([f"setting: {k}", v] for k, v in self.settings.items()),
+        ]
+
+
+def provenance(rows: Sequence[Row], test_pairs: Mapping[str, Sequence[ImagePair]],
+               code: Mapping[str, str], settings: Mapping[str, object]) -> Provenance:
+    """The record of one benchmark run.
+
+    Args:
+        rows: the methods the report holds (LWNet rows name their weights).
+        test_pairs: the test pairs of each pair type run.
+        code: digests of the code behind the figures (metrics, built-in methods).
+        settings: the run's own settings (methods, pair types, timing threads, ...).
+    """
+    return Provenance(
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        lwnet_commit=source_commit(),
+        software=software_versions(),
+        machine={"platform": platform.platform(), "cpu": cpu_model(),
+                 "cpu_count": os.cpu_count(), "python": sys.executable},
+        code=dict(code),
+        weights={f"{r.name} ({r.model_key})": weights_entry(r) for r in rows
+                 if r.weights is not None},
+        external={r.name: str(r.folder) for r in rows if r.kind == "external"},
+        data={pt: {"pairs": len(pairs), "sha256": files_digest(pairs)}
+              for pt, pairs in test_pairs.items()},
+        settings={k: str(v) for k, v in settings.items()},
+    )
