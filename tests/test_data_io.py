@@ -152,3 +152,19 @@ def test_written_files_get_the_umask_mode_or_keep_the_replaced_files(tmp_path: P
     finally:
         os.umask(mask)
         io._umask.cache_clear()
+
+
+def test_written_images_carry_their_text_where_the_format_can(tmp_path: Path) -> None:
+    """PNG (8 and 16 bits) keeps every key in UTF-8, TIFF the Software and ImageDescription
+    tags; JPEG has no place for it and is written all the same. Pixels are unchanged."""
+    img = np.random.default_rng(0).random((12, 10))
+    text = {"Software": "lwnet 9", "Source": "gff", "Description": "fused, 1 µm"}
+    for name, bits in (("a.png", 8), ("b.png", 16)):
+        write_image(tmp_path / name, img, bits=bits, text=text)
+        assert Image.open(tmp_path / name).text == text
+        np.testing.assert_array_equal(read_image(tmp_path / name),
+                                      read_image(write_image(tmp_path / f"plain-{name}", img,
+                                                             bits=bits)))
+    tags = Image.open(write_image(tmp_path / "c.tif", img, text=text)).tag_v2
+    assert tags[305] == "lwnet 9" and tags[270].startswith("Source: gff; Description: fused")
+    assert read_image(write_image(tmp_path / "d.jpg", img, text=text)).shape == (12, 10)

@@ -234,3 +234,32 @@ def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, samp
 def test_list_methods(argv: list[str], capsys) -> None:
     assert main(argv) == 0
     assert "gff" in capsys.readouterr().out.split()
+
+
+def test_fused_files_record_what_made_them_and_never_the_input_names(sample_pair, sample: Path,
+                                                                   tmp_path: Path) -> None:
+    """PNG text of every fused file: the software, the method or the shipped weights with the
+    digest of their bytes, what the image shows; not the inputs' names (they may name a
+    patient)."""
+    import hashlib
+
+    from PIL import Image
+
+    import lwnet
+
+    a, b = sample_pair("SPECT-MRI")
+    out, luma_out = tmp_path / "f.png", tmp_path / "y.png"
+    assert main(["fuse", str(a), str(b), "-o", str(out), "--luma-out", str(luma_out)]) == 0
+    weights = shipped_weights("SPECT-MRI")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    text = Image.open(out).text
+    assert text["Software"] == f"lwnet {lwnet.__version__}"
+    assert text["Source"] == f"lwnet {weights.name} (sha256 {digest})"
+    assert "colour" in text["Description"] and "colour" not in Image.open(luma_out).text[
+        "Description"]
+    assert not any(a.stem in v or b.stem in v for v in text.values())
+    # Folder and dataset modes record the method in each file as in the folder's record.
+    assert main(["fuse", "-m", "gff", "--root", str(sample), "--pair", "CT-MRI", "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 0
+    fused = next((tmp_path / "out/gff/CT-MRI").glob("*.png"))
+    assert Image.open(fused).text["Source"] == "gff"

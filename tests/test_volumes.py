@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import lwnet
 from lwnet.data.colour import fuse_in_luma, luma8, split_luma
 from lwnet.data.datasets import harvard_pairs
 from lwnet.data.dicom import read_dicom_series
@@ -217,6 +219,9 @@ def test_colour_slices(pair, tmp_path):
                           cmap="nosuchmap")
     assert not (tmp_path / "g.nii").exists()
     assert luma8(rgb).max() > 0
+    from PIL import Image
+
+    assert Image.open(pngs[2]).text["Description"].endswith("colour map viridis")
     # A colour folder that is a file is refused before any work, with --overwrite too.
     (tmp_path / "x.png").write_bytes(b"")
     for overwrite in (False, True):
@@ -360,5 +365,9 @@ def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
     b = robust_window(nib.load(tmp_path / "pet.nii.gz").get_fdata())
     expected = fuse_slices(a, b, module_fuser(model))
     np.testing.assert_allclose(img.get_fdata(), expected, atol=1e-4)
+    # The header says what fused it: the graph's file and the digest of its bytes.
+    digest = hashlib.sha256((tmp_path / "m.onnx").read_bytes()).hexdigest()[:16]
+    assert img.header["descrip"].tobytes().decode().rstrip("\0") == (
+        f"lwnet {lwnet.__version__} fusion lwnet m.onnx (sha256 {digest})")
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err

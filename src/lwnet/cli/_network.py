@@ -11,6 +11,9 @@ from lwnet.errors import ConfigError
 if TYPE_CHECKING:
     from lwnet.inference.streaming import BatchFuser
 
+#: The network's name among the methods of ``lwnet fuse``, its default.
+NETWORK = "lwnet"
+
 
 def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--weights``, ``--device``, ``--backend`` and ``--onnx``: what runs the network."""
@@ -59,3 +62,13 @@ def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str 
 
         torch.set_num_threads(threads)
     return module_fuser(load_model(args.weights, pair_type=pair_type, device=args.device))
+
+
+def selected_model(args: argparse.Namespace, pair_type: str | None) -> str:
+    """The network file the options select, as output folders and fused files record it: the
+    weights or ONNX file and its digest (:func:`lwnet.inference.weights.weights_id`)."""
+    from lwnet.inference import shipped_weights
+    from lwnet.inference.weights import weights_id
+
+    return weights_id(args.onnx if args.backend == "onnx" else
+                      args.weights or shipped_weights(pair_type))

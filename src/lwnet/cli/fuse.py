@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lwnet.cli._network import add_network_options, selected_fuser
+from lwnet.cli._network import (
+    NETWORK,
+    add_network_options,
+    selected_fuser,
+    selected_model,
+)
 from lwnet.errors import InputError
-
-#: Registry name of the network; the default method.
-NETWORK = "lwnet"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -121,10 +123,12 @@ def _run_pair(args: argparse.Namespace) -> int:
 
         pair_type = args.pair or default_pair_type(read_image(b_path))
         method = single_pair(selected_fuser(args, pair_type))
+        source = f"{NETWORK} {selected_model(args, pair_type)}"  # as folder mode records it
     else:
         method = get_method(args.method[0])
+        source = args.method[0]
     fuse_file_pair(method, a_path, b_path, args.out, luma_out=args.luma_out,
-                   overwrite=args.overwrite)
+                   overwrite=args.overwrite, source=source)
     return 0
 
 
@@ -155,12 +159,8 @@ def _run_many(args: argparse.Namespace) -> int:
                              "--weights or --onnx to choose the model")
     fusers, models = {}, {}
     if NETWORK in args.method:
-        from lwnet.inference import shipped_weights
-        from lwnet.inference.weights import weights_id
-
         fusers[NETWORK] = selected_fuser(args, args.pair)
-        models[NETWORK] = weights_id(args.onnx if args.backend == "onnx" else
-                                     args.weights or shipped_weights(args.pair))
+        models[NETWORK] = selected_model(args, args.pair)
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
                    fusers=fusers, models=models, progress=not args.quiet,
                    batch_size=args.batch_size or default_batch_size(args.backend))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lwnet.cli._network import add_network_options, selected_fuser
+from lwnet.cli._network import NETWORK, add_network_options, selected_fuser, selected_model
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 from lwnet.errors import ConfigError
 
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if value < 0:
             raise ConfigError(f"{option} must not be negative, not {value:g}")
     fuser = selected_fuser(args, args.pair_type, args.method, args.threads)
+    source = args.method or f"{NETWORK} {selected_model(args, args.pair_type)}"
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
                               colour_dir=args.colour_dir,
                               cmap=args.cmap or ("gray" if args.pair_type.upper().startswith("CT")
                                                  else "hot"),
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite,
+                              source=source)
     print(f"wrote {args.output}: {fused.shape[args.axis]} slices of "
           f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}")
     return 0

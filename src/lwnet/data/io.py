@@ -17,11 +17,12 @@ import io
 import os
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 
@@ -304,12 +305,15 @@ def image_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
-def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8) -> bytes:
+def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8,
+                 text: Mapping[str, str] | None = None) -> bytes:
     """Encode an image to the bytes of the file ``path`` (format from its extension), with
     ``bits`` (8 or 16) per sample.
 
     ``img``: float in [0, 1] (rounded, and clipped to the range), or uint8/uint16 (scaled by
-    their type's range); ``(H, W)``, or ``(H, W, 3)`` at 8 bits.
+    their type's range); ``(H, W)``, or ``(H, W, 3)`` at 8 bits. ``text``: what made the image
+    (PNG keywords such as ``Software``, ``Source``, ``Description``), stored as PNG text chunks
+    or, in a TIFF, as its Software and ImageDescription tags; other formats leave it out.
     """
     img = _unit_range(np.asarray(img))
     if bits == 16:
@@ -323,13 +327,31 @@ def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8) -
         raise ValueError(f"bits must be 8 or 16, not {bits}")
     fmt = image_format(path)
     buf = io.BytesIO()
-    pil.save(buf, format=fmt)
+    pil.save(buf, format=fmt, **_text_options(fmt, text or {}))
     return buf.getvalue()
 
 
+def _text_options(fmt: str, text: Mapping[str, str]) -> dict[str, object]:
+    """Pillow ``save`` options that carry ``text`` in format ``fmt``."""
+    if not text:
+        return {}
+    if fmt == "PNG":
+        info = PngInfo()
+        for key, value in text.items():
+            info.add_itxt(key, value)  # international text: UTF-8, any file name
+        return {"pnginfo": info}
+    if fmt == "TIFF":
+        tags = {305: text.get("Software", ""),  # TIFF 6.0: Software, ImageDescription
+                270: "; ".join(f"{k}: {v}" for k, v in text.items() if k != "Software")}
+        return {"tiffinfo": {k: v for k, v in tags.items() if v}}
+    return {}
+
+
 def write_image(
-    path: str | os.PathLike[str], img: np.ndarray, overwrite: bool = False, bits: int = 8
+    path: str | os.PathLike[str], img: np.ndarray, overwrite: bool = False, bits: int = 8,
+    text: Mapping[str, str] | None = None,
 ) -> Path:
-    """Save a float image in [0, 1] atomically (format from the extension, 8 or 16 bits)."""
+    """Save a float image in [0, 1] atomically (format from the extension, 8 or 16 bits;
+    ``text`` as in :func:`encode_image`)."""
     path = Path(path)
-    return atomic_write_bytes(path, encode_image(img, path, bits), overwrite)
+    return atomic_write_bytes(path, encode_image(img, path, bits, text), overwrite)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
 from lwnet.data.io import atomic_write_bytes
-from lwnet._optional import optional_import
 from lwnet.errors import ConfigError, InputError
 
 #: Default robust window: these percentiles of the non-background voxels map to 0 and 1.
@@ -158,7 +158,7 @@ def robust_window(
     return out.astype(np.float32)
 
 
-def _nifti_image(data: np.ndarray, like: Volume, dtype: str):
+def _nifti_image(data: np.ndarray, like: Volume, dtype: str, description: str):
     nib = optional_import("nibabel", "medical")
 
     if like.header is not None:
@@ -178,7 +178,8 @@ def _nifti_image(data: np.ndarray, like: Volume, dtype: str):
         img.header.set_xyzt_units("mm", "sec")
     img.header.set_data_dtype(np.dtype(dtype))
     img.header["cal_min"], img.header["cal_max"] = 0.0, 1.0
-    img.header["descrip"] = b"lwnet fusion"
+    # The header's 80-byte text field; ASCII, as every reader expects.
+    img.header["descrip"] = description.encode("ascii", "replace")[:79]
     return img
 
 
@@ -188,14 +189,16 @@ def write_nifti(
     like: Volume,
     dtype: str = "float32",
     overwrite: bool = False,
+    description: str = "lwnet fusion",
 ) -> Path:
     """Write ``data`` (values in [0, 1], shape of ``like``) as NIfTI with ``like``'s geometry.
 
     ``like``'s header is kept (affine, qform/sform and their codes, zooms, units) when it came
     from NIfTI; a DICOM source gets scanner-anatomical codes. ``dtype`` is ``float32`` (values
     stored as is) or ``uint8``/``uint16`` (round(f · max) stored with scl_slope = 1/max, so
-    readers still see [0, 1]). The file is written atomically, ``.nii.gz`` compressed, and an
-    existing file is kept unless ``overwrite``.
+    readers still see [0, 1]). ``description`` goes to the header's ``descrip`` field (what
+    made the volume; cut to its 79 ASCII characters). The file is written atomically,
+    ``.nii.gz`` compressed, and an existing file is kept unless ``overwrite``.
     """
     path = Path(path)
     if not is_nifti_path(path):
@@ -206,12 +209,12 @@ def write_nifti(
         raise ValueError(f"data shape {data.shape} differs from the reference {like.data.shape}")
     data = np.clip(np.asarray(data, dtype=np.float32), 0.0, 1.0)
     if dtype == "float32":
-        img = _nifti_image(data, like, dtype)
+        img = _nifti_image(data, like, dtype, description)
         img.header.set_slope_inter(1.0, 0.0)
     else:
         top = float(np.iinfo(np.dtype(dtype)).max)
         stored = np.rint(data.astype(np.float64) * top).astype(dtype)
-        img = _nifti_image(stored, like, dtype)
+        img = _nifti_image(stored, like, dtype, description)
         img.header.set_slope_inter(1.0 / top, 0.0)
     raw = img.to_bytes()
     if path.name.lower().endswith(".gz"):

@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lwnet import __version__
 from lwnet._text import counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
@@ -32,17 +33,31 @@ from lwnet.parallel import process_pool, require_picklable
 Methods = Sequence[str] | Mapping[str, FuseFn | str]
 
 
+def output_text(source: str, description: str) -> dict[str, str]:
+    """What a fused image file carries about its making (PNG text, TIFF tags): the software,
+    ``source`` (the method or the model that fused it, e.g. a weights file and its digest) and
+    ``description`` (what the image shows). Never the inputs' file names: they may name a
+    patient."""
+    return {"Software": f"lwnet {__version__}", "Source": source, "Description": description}
+
+
+#: Descriptions of the fused luminance and of the colour result (SPEC §1).
+LUMA_OUTPUT = "multimodal medical image fusion: the fused luminance of A (MRI) and B"
+COLOUR_OUTPUT = f"{LUMA_OUTPUT}, in B's colour (its BT.601 chroma)"
+
+
 def fuse_file_pair(
     method: FuseFn | str, a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
     out: str | os.PathLike[str], *, luma_out: str | os.PathLike[str] | None = None,
-    overwrite: bool = False,
+    overwrite: bool = False, source: str | None = None,
 ) -> Path:
     """Fuse the image files A (MRI) and B with a per-image ``method`` (a function or a
     registered name); returns ``out``.
 
     Writes the colour result (SPEC §1: B's chroma back on the fused luminance) to ``out`` and,
-    with ``luma_out``, the fused luminance too. Existing outputs are refused before any work
-    unless ``overwrite``; each write is atomic.
+    with ``luma_out``, the fused luminance too, each carrying :func:`output_text` with
+    ``source`` (default: the method's name, or a function's module, name and code digest).
+    Existing outputs are refused before any work unless ``overwrite``; each write is atomic.
     """
     outputs = [Path(out)] + ([Path(luma_out)] if luma_out else [])
     if luma_out and outputs[0].resolve() == outputs[1].resolve():
@@ -53,12 +68,15 @@ def fuse_file_pair(
         image_format(path)
     refuse_existing(outputs, overwrite)
     fn = get_method(method) if isinstance(method, str) else method
+    if source is None:
+        source = method if isinstance(method, str) else function_id(method)
     a, b = read_image(a_path), read_image(b_path)
     check_fusion_pair(a, b, a_path, b_path)
     result, fused_luma = fuse_in_luma(fn, a, b)
-    write_image(out, result, overwrite=overwrite)
+    write_image(out, result, overwrite=overwrite, text=output_text(source, COLOUR_OUTPUT))
     if luma_out:
-        write_image(luma_out, fused_luma, overwrite=overwrite)
+        write_image(luma_out, fused_luma, overwrite=overwrite,
+                    text=output_text(source, LUMA_OUTPUT))
     return Path(out)
 
 
@@ -222,7 +240,9 @@ def fuse_pairs(
                     bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")
 
                 stats = stream_fuse(map(FuseJob, pairs, outputs), fuser, batch_size=per_batch,
-                                    overwrite=redo, luma=luma, progress=show)
+                                    overwrite=redo, luma=luma, progress=show,
+                                    text=output_text(f"{name} {settings['model']}".strip(),
+                                                     LUMA_OUTPUT if luma else COLOUR_OUTPUT))
             if redo:
                 for folder in folders:
                     finish_output_folder(folder, settings)

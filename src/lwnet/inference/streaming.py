@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,9 +133,10 @@ def _load(job: FuseJob, overwrite: bool) -> _Loaded | None:
     return _Loaded(job, a, b, chroma)
 
 
-def _store(item: _Loaded, fused: np.ndarray, overwrite: bool, luma: bool, bits: int) -> bool:
+def _store(item: _Loaded, fused: np.ndarray, overwrite: bool, luma: bool, bits: int,
+           text: Mapping[str, str] | None) -> bool:
     result = fused if luma else merge_luma(fused, item.chroma)
-    data = encode_image(result, item.job.out, bits=bits if result.ndim == 2 else 8)
+    data = encode_image(result, item.job.out, bits=bits if result.ndim == 2 else 8, text=text)
     try:
         atomic_write_bytes(item.job.out, data, overwrite=overwrite)
     except OutputExistsError:
@@ -154,13 +155,16 @@ def stream_fuse(
     overwrite: bool = False,
     luma: bool = False,
     bits: int = 8,
+    text: Mapping[str, str] | None = None,
     progress: Callable[[StreamStats], None] | None = None,
 ) -> StreamStats:
     """Fuse ``jobs`` through the bounded read → fuse → write pipeline.
 
     Images are fused through their luminance and put back with the functional image's chroma
     (SPEC §1); with ``luma`` the fused luminance itself is written. ``bits`` (8 or 16) applies
-    to greyscale outputs. Without ``overwrite``, jobs whose output exists are skipped (resume).
+    to greyscale outputs, ``text`` (what made them) to every output, as
+    :func:`lwnet.data.io.encode_image` stores it. Without ``overwrite``, jobs whose output exists
+    are skipped (resume).
     ``jobs`` may be a lazy iterable; consecutive pairs of one size form a batch of at most
     ``batch_size``. Errors (unreadable input, size mismatch) stop the run after the results
     already fused are written, and propagate. ``progress`` is called after each batch.
@@ -184,7 +188,7 @@ def stream_fuse(
         for item, f in zip(batch, fused):
             while len(writes) >= prefetch:
                 settle()
-            writes.append(write_pool.submit(_store, item, f, overwrite, luma, bits))
+            writes.append(write_pool.submit(_store, item, f, overwrite, luma, bits, text))
         stats.fused += len(batch)
         batch.clear()
         if progress is not None:

@@ -8,11 +8,13 @@ map for viewing.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lwnet import __version__
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.io import MIN_SIDE, refuse_existing, write_image
 from lwnet.data.volumes import (
@@ -25,6 +27,7 @@ from lwnet.data.volumes import (
     write_nifti,
 )
 from lwnet.errors import ConfigError, InputError, OutputExistsError
+from lwnet.inference.dataset import output_text
 from lwnet.inference.streaming import BatchFuser
 
 
@@ -103,14 +106,15 @@ def display_slices(vol: np.ndarray, affine: np.ndarray, axis: int) -> list[np.nd
 def write_colour_slices(
     folder: str | os.PathLike[str], fused: np.ndarray, functional: np.ndarray,
     affine: np.ndarray, axis: int = 2, cmap: str = "hot", overwrite: bool = False,
+    text: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write one ``slice_NNNN.png`` per voxel slice along ``axis``, oriented by ``affine``
-    (:func:`display_slices`) and coloured by :func:`colourise_slice`. With ``overwrite``,
-    ``slice_*.png`` files of an earlier, longer volume are removed, so the folder holds one
-    volume only."""
+    (:func:`display_slices`) and coloured by :func:`colourise_slice`, each carrying ``text``
+    (:func:`lwnet.data.io.encode_image`). With ``overwrite``, ``slice_*.png`` files of an
+    earlier, longer volume are removed, so the folder holds one volume only."""
     folder = Path(folder)
     paths = [write_image(folder / f"slice_{k:04d}.png", colourise_slice(f, b, cmap),
-                         overwrite=overwrite)
+                         overwrite=overwrite, text=text)
              for k, (f, b) in enumerate(zip(display_slices(fused, affine, axis),
                                             display_slices(functional, affine, axis)))]
     for stale in set(folder.glob("slice_*.png")) - set(paths):
@@ -160,11 +164,15 @@ def fuse_volume_files(
     colour_dir: str | os.PathLike[str] | None = None,
     cmap: str = "hot",
     overwrite: bool = False,
+    source: str = "",
 ) -> np.ndarray:
     """Fuse a registered MRI volume with a functional/anatomical one and write NIfTI.
 
     Inputs are NIfTI files or DICOM series folders. The output keeps the MRI's geometry and
     header. With ``colour_dir``, the fused slices are also written there as colour PNGs.
+    ``source`` names what fused (a method, a weights file and its digest): recorded in the
+    NIfTI header's description and in every PNG
+    (:func:`lwnet.inference.dataset.output_text`).
     Every output is checked for existence before any work, so nothing is half written.
     Returns the fused float32 volume.
     """
@@ -180,7 +188,10 @@ def fuse_volume_files(
     mri, functional = read_volume(mri_path), read_volume(functional_path)
     a, b = prepare_pair(mri, functional, options)
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size)
-    write_nifti(out_path, fused, mri, options.dtype, overwrite)
+    write_nifti(out_path, fused, mri, options.dtype, overwrite,
+                description=f"lwnet {__version__} fusion {source}".strip())
     if colour_dir is not None:
-        write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite)
+        write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite,
+                            text=output_text(source, "multimodal medical image fusion: a slice "
+                                             f"of the fused volume, colour map {cmap}"))
     return fused
