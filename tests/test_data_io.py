@@ -168,3 +168,18 @@ def test_written_images_carry_their_text_where_the_format_can(tmp_path: Path) ->
     tags = Image.open(write_image(tmp_path / "c.tif", img, text=text)).tag_v2
     assert tags[305] == "lwnet 9" and tags[270].startswith("Source: gff; Description: fused")
     assert read_image(write_image(tmp_path / "d.jpg", img, text=text)).shape == (12, 10)
+
+
+def test_a_dicom_or_nifti_file_is_named_with_the_volume_reader(tmp_path: Path) -> None:
+    dicom = tmp_path / "slice0001"  # no extension, as scanners write them: told by its magic
+    dicom.write_bytes(b"\0" * 128 + b"DICM" + b"\2\0" * 40)
+    nifti = tmp_path / "mri.nii.gz"
+    nifti.write_bytes(b"\x1f\x8b" + b"\0" * 100)
+    for path, kind in ((dicom, "a DICOM file"), (nifti, "a NIfTI volume")):
+        with pytest.raises(InputError, match=rf"{path.name}: not a readable image file "
+                                             rf"\({kind}: .*`lwnet fuse-volume`"):
+            read_image(path)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\0" * 200)
+    with pytest.raises(InputError, match=r"junk.png: not a readable image file$"):
+        read_image(junk)

@@ -143,10 +143,24 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             img.load()
             arr = pil_to_float(img, path)
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not a readable image file") from None
+        raise InputError(f"{path}: not a readable image file{_medical_hint(path)}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
     return as_float_image(arr, path)
+
+
+def _medical_hint(path: Path) -> str:
+    """A pointer to the volume reader for a DICOM or NIfTI file ('' for anything else)."""
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        kind = "a NIfTI volume"
+    else:
+        with path.open("rb") as fh:  # DICOM Part 10: "DICM" after a 128-byte preamble
+            kind = "a DICOM file" if fh.read(132)[128:] == b"DICM" else ""
+    if not kind:
+        return ""
+    return (f" ({kind}: fuse volumes, DICOM series or single DICOM slices with "
+            "`lwnet fuse-volume`, or read them with lwnet.data.volumes.read_volume)")
 
 
 def check_same_size(
