@@ -280,3 +280,12 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     result.unlink()
     with pytest.raises(Exception, match="9028.png"):
         cand.external_candidates(pairs, method, cache)
+
+
+@pytest.mark.parametrize("seconds, text", [(0.4, "0 s"), (59.4, "59 s"), (59.6, "1 min"),
+                                           (150, "2 min"), (3569, "59 min"), (3570, "1 h 00 min"),
+                                           (7500, "2 h 05 min")])
+def test_durations_read_as_people_say_them(seconds: float, text: str) -> None:
+    from lwnet._text import duration
+
+    assert duration(seconds) == text

@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._device import use_deterministic
+from lwnet._text import duration
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
@@ -190,6 +191,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
             at = f"epoch {ep0 + 1}" if ep0 < cfg.epochs else "its screening"
             say(f"resuming at iteration {it0 + 1}/{cfg.iterations}, {at}"
                 if it0 < cfg.iterations else f"all {cfg.iterations} iterations are done")
+        began, epochs_run = time.perf_counter(), 0
         for it in range(it0, cfg.iterations):
             for ep in range(ep0 if it == it0 else 0, cfg.epochs):
                 start = time.perf_counter()
@@ -197,9 +199,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                                     show)
                 losses.append(ddp.mean_over_ranks(loss, world))
                 checkpoint(it, ep + 1)
+                epochs_run += 1
                 if main and not show:  # the bars say as much
+                    # Screening included; later epochs are longer as P grows, so a floor.
+                    left = ((cfg.iterations - it - 1) * cfg.epochs + cfg.epochs - ep - 1) * (
+                        time.perf_counter() - began) / epochs_run
                     say(f"iteration {it + 1}/{cfg.iterations} epoch {ep + 1}/{cfg.epochs}: "
-                        f"loss {losses[-1]:.4f} ({time.perf_counter() - start:.0f} s)")
+                        f"loss {losses[-1]:.4f} ({duration(time.perf_counter() - start)}"
+                        + (f"; about {duration(left)} left)" if left else ")"))
             row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
                    "train_loss": float(np.mean(losses[-cfg.epochs:]))}
             if cfg.mode == "spi":
