@@ -267,6 +267,11 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     monkeypatch.setattr(cand, "builtin_code_digest", lambda: "edited")
     np.testing.assert_array_equal(cand.builtin_candidates(pairs, a8, b8, "laplacian", cache),
                                   first)
+    # ... replaces the stale array, and leaves the arrays of other pairs alone.
+    [edited] = cache.glob("laplacian-*.npy")
+    assert edited != path and edited.name.endswith("-edited.npy")
+    other = [ImagePair("other", mri, spect, "SPECT-MRI")]
+    cand.builtin_candidates(other, a8, b8, "laplacian", cache)
     assert len(list(cache.glob("laplacian-*.npy"))) == 2
     # External results: a replaced file gets new candidates.
     result = tmp_path / "ext/Net/SPECT-MRI/9028.png"
@@ -277,6 +282,7 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     write_image(result, read_image(mri), overwrite=True)
     np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0],
                                   luma8(read_image(mri)))
+    assert len(list(cache.glob("ext-Net-*.npy"))) == 1  # the replaced file's array is gone
     result.unlink()
     with pytest.raises(Exception, match="9028.png"):
         cand.external_candidates(pairs, method, cache)

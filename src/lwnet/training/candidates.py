@@ -3,11 +3,12 @@
 Candidates are 8-bit greyscale luminance images (what the metrics see). Each method's
 candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
 folder, written atomically, so a re-run (or a second run on the same pair type) reuses them.
-The key holds everything the array depends on: the method name and the ordered pair ids, and
-for a built-in method a digest of the code it runs (:func:`lwnet.methods.builtin_code_digest`),
-for an external one the path, size and modification time of every result file. An edited
-method or a replaced result folder thus gets new candidates instead of stale ones. The score of
-every candidate on every patch is cached beside them (see :func:`content_key`).
+The file name holds everything the array depends on: the method name and a key of the ordered
+pair ids, then its version: for a built-in method a digest of the code it runs
+(:func:`lwnet.methods.builtin_code_digest`), for an external one a key of the path, size and
+modification time of every result file. An edited method or a replaced result folder thus gets
+new candidates instead of stale ones, and the stale ones are removed. The score of every
+candidate on every patch is cached beside them (see :func:`content_key`).
 """
 
 from __future__ import annotations
@@ -80,11 +81,22 @@ def save_array(path: Path, arr: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue(), overwrite=True)
 
 
-def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+def _cached(cache_dir: Path, stem: str, version: str,
+            compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The array cached as ``<stem>-<version>.npy``, computed and saved when absent.
+
+    ``stem`` names what the array holds (a method on given pairs), ``version`` what made it
+    (the method's code, the result files' stamps). Saving a new version removes the versions
+    it supersedes, so edits and upgrades do not pile up stale arrays in a shared cache.
+    """
+    path = cache_dir / f"{stem}-{version}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False)
     arr = compute()
     save_array(path, arr)
+    for stale in cache_dir.glob(f"{stem}-*.npy"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return arr
 
 
@@ -104,14 +116,13 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
     as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given, with a
     progress bar when ``show`` and it is computed."""
     ids = [p.id for p in pairs]
-    key = content_key([], [name, "builtin", *ids, builtin_code_digest()])
-    path = cache_dir / f"{name}-{key}.npy"
+    stem = f"{name}-{content_key([], [name, 'builtin', *ids])}"
 
     def compute() -> np.ndarray:
         args = ((name, a, b) for a, b in zip(a8, b8))
         return np.stack(list(tqdm(workers.map(fused_luma, args), total=len(a8), unit="pair",
                                   desc=f"label candidates: {name}", disable=not show)))
-    return _cached(path, compute)
+    return _cached(cache_dir, stem, builtin_code_digest(), compute)
 
 
 def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_dir: Path
@@ -120,13 +131,12 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
     uint8 luma ``(N, H, W)``; cached. Callers pass train pairs only."""
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
-    key = content_key([], [method.name, *ids,
-                           *file_stamps([Path(method.path(pair_type, i)) for i in ids])])
-    path = cache_dir / f"ext-{method.name}-{key}.npy"
+    stem = f"ext-{method.name}-{content_key([], [method.name, *ids])}"
+    stamps = file_stamps([Path(method.path(pair_type, i)) for i in ids])
 
     def compute() -> np.ndarray:
         return np.stack([luma8(method.luma(pair_type, i)) for i in ids])
-    return _cached(path, compute)
+    return _cached(cache_dir, stem, content_key([], stamps), compute)
 
 
 def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
