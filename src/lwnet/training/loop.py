@@ -201,7 +201,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                 checkpoint(it, ep + 1)
                 epochs_run += 1
                 if main and not show:  # the bars say as much
-                    # Screening included; later epochs are longer as P grows, so a floor.
+                    # The mean time of this process's epochs so far, screening included.
                     left = ((cfg.iterations - it - 1) * cfg.epochs + cfg.epochs - ep - 1) * (
                         time.perf_counter() - began) / epochs_run
                     say(f"iteration {it + 1}/{cfg.iterations} epoch {ep + 1}/{cfg.epochs}: "
