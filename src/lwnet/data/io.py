@@ -149,10 +149,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return as_float_image(arr, path)
 
 
+def is_nifti_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a NIfTI file (``.nii`` or ``.nii.gz``)."""
+    return Path(path).name.lower().endswith((".nii", ".nii.gz"))
+
+
 def _medical_hint(path: Path) -> str:
     """A pointer to the volume reader for a DICOM or NIfTI file ('' for anything else)."""
-    name = path.name.lower()
-    if name.endswith((".nii", ".nii.gz")):
+    if is_nifti_path(path):
         kind = "a NIfTI volume"
     else:
         with path.open("rb") as fh:  # DICOM Part 10: "DICM" after a 128-byte preamble

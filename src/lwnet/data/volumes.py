@@ -17,7 +17,7 @@ import numpy as np
 
 from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
-from lwnet.data.io import atomic_write_bytes
+from lwnet.data.io import atomic_write_bytes, is_nifti_path
 from lwnet.errors import ConfigError, InputError
 
 #: Default robust window: these percentiles of the non-background voxels map to 0 and 1.
@@ -39,12 +39,6 @@ class Volume:
     affine: np.ndarray
     path: Path
     header: object | None = None
-
-
-def is_nifti_path(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names a NIfTI file (``.nii`` or ``.nii.gz``)."""
-    name = Path(path).name.lower()
-    return name.endswith(".nii") or name.endswith(".nii.gz")
 
 
 def _read_nifti(path: Path) -> Volume:

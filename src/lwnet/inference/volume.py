@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lwnet import __version__
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.io import MIN_SIDE, refuse_existing, write_image
 from lwnet.data.volumes import (
@@ -188,10 +187,11 @@ def fuse_volume_files(
     mri, functional = read_volume(mri_path), read_volume(functional_path)
     a, b = prepare_pair(mri, functional, options)
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size)
+    text = output_text(source, "multimodal medical image fusion: a slice of the fused volume, "
+                               f"colour map {cmap}")
     write_nifti(out_path, fused, mri, options.dtype, overwrite,
-                description=f"lwnet {__version__} fusion {source}".strip())
+                description=f"{text['Software']} fusion {source}".strip())
     if colour_dir is not None:
         write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite,
-                            text=output_text(source, "multimodal medical image fusion: a slice "
-                                             f"of the fused volume, colour map {cmap}"))
+                            text=text)
     return fused
