@@ -16,7 +16,8 @@ Prints one Markdown table per pair type (mean ± std, best **bold**, second *ita
 many of the six metrics LWNet leads every classical and external method (the issue's target)
 and, for every model named ``<X>`` beside ``LWNet``, on how many of them LWNet beats it; each
 count also says how many differences exceed two standard errors of the per-image difference
-(paired over the test images), the part that is not within noise.
+(paired over the test images), the part that is not within noise, and a table gives LWNet
+minus each such model per metric (mean ± paired standard error, ▲/▼ beyond two of them).
 ``--ship DIR`` re-saves the ``LWNet`` weights as ``DIR/<pair>.safetensors`` with these tables
 appended to their model card.
 """
@@ -37,6 +38,7 @@ from lwnet.evaluation import (
     clear_sign,
     evaluate_folders,
     paired_rows,
+    paired_table,
     rows_to_csv,
     summarise,
     to_markdown,
@@ -146,6 +148,9 @@ def main() -> None:
                     text.append(f"LWNet beats {other} on {wins} of {len(METRIC_NAMES)} metrics "
                                 f"(beyond two paired standard errors: ahead on {signs.count(1)}, "
                                 f"behind on {signs.count(-1)})")
+            if len(models) > 1:  # LWNet minus each other model, paired over the images
+                text += ["", paired_table([r for r in rows if r["method"] in models], "LWNet",
+                                          table.metrics)]
         print("\n" + "\n".join(text))
         reports.setdefault(MODEL_FOR[pair_type], []).append("\n".join(text))
     if args.ship:
