@@ -1,9 +1,12 @@
 """Time of one SPI training step (LWNet forward, α(1 − SSIM) + β·L1 loss, backward, Adam) on
-random 120×120 patches, for several batch sizes, with and without deterministic algorithms.
+random 120×120 patches, for several batch sizes, eager and with ``compile = true``.
 
-Prints the median wall-clock time per step (synchronised, and with the training loop's
-per-step read of the loss) and, with ``--profile``, the operations that take the most device
-time at the largest batch. Use it to size a run: steps = iterations × epochs × |L ∪ P| / batch.
+The step is the training loop's own (:class:`lwnet.training.loop.TrainingStep`, Adam fused on
+CUDA, deterministic algorithms, no per-step read of the loss). Prints the milliseconds per step
+(the median of three runs of ``--steps`` steps, synchronised at both ends) and the time of the
+first ten steps, which includes compiling. With ``--profile``, the operations that take the
+most device time in eager steps at the largest batch. Use it to size a run:
+steps = iterations × epochs × |L ∪ P| / batch.
 
     PYTHONPATH=src python benchmarks/bench_train_step.py --device cuda [--batches 4 32] [--profile]
 """
@@ -11,6 +14,7 @@ time at the largest batch. Use it to size a run: steps = iterations × epochs ×
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -18,32 +22,40 @@ import torch
 
 from lwnet._device import resolve_device, use_deterministic
 from lwnet.model import LWNet
-from lwnet.training.loss import spi_loss
+from lwnet.training.config import TrainConfig
+from lwnet.training.loop import TrainingStep
 
 
-def step_ms(device: torch.device, batch: int, deterministic: bool, steps: int,
-            size: int = 120, on_step=None) -> float:
-    """Median milliseconds of ``steps`` training steps after 10 untimed ones."""
+def step_ms(device: torch.device, batch: int, compile: bool, steps: int,
+            size: int = 120, on_step=None) -> tuple[float, float]:
+    """(median ms per step over three runs of ``steps`` steps, seconds of the first 10 steps)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    use_deterministic(device, deterministic)
+    use_deterministic(device)
     torch.manual_seed(0)
     model = LWNet().to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3,
+                           fused=True if device.type == "cuda" else None)
+    step = TrainingStep(model, dataclasses.replace(TrainConfig(), compile=compile), device)
     a, b, y = torch.rand(3, batch, 1, size, size, device=device)
-    times = []
-    for i in range(steps + 10):
+
+    def run(n: int) -> float:
         sync()
         start = time.perf_counter()
-        loss = spi_loss(model(a, b), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        float(loss.detach())  # the training loop reads the loss every step
-        if i >= 10:
-            times.append(time.perf_counter() - start)
-        if on_step is not None:
-            on_step()
-    return 1000 * statistics.median(times)
+        total = torch.zeros((), device=device)
+        for _ in range(n):
+            loss = step(a, b, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+            if on_step is not None:
+                on_step()
+        float(total)  # the loop reads the summed loss once, at the end of the epoch
+        sync()
+        return time.perf_counter() - start
+
+    first = run(10)
+    return 1000 * statistics.median(run(steps) / steps for _ in range(3)), first
 
 
 def main() -> None:
@@ -52,25 +64,27 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[4, 32])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--no-compile", action="store_true", help="eager steps only")
     parser.add_argument("--profile", action="store_true", help="top operations by device time")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"torch {torch.__version__}, {name}, {args.threads} thread(s), {args.steps} steps")
-    print("| batch | deterministic | ms/step | patches/s |")
-    print("|---:|---|---:|---:|")
+    print("| batch | step | ms/step | patches/s | first 10 steps, s |")
+    print("|---:|---|---:|---:|---:|")
     for batch in args.batches:
-        for det in (True, False):
-            ms = step_ms(device, batch, det, args.steps)
-            print(f"| {batch} | {det} | {ms:.2f} | {1000 * batch / ms:,.0f} |", flush=True)
+        for compile in (False,) if args.no_compile else (False, True):
+            ms, first = step_ms(device, batch, compile, args.steps)
+            print(f"| {batch} | {'compiled' if compile else 'eager'} | {ms:.2f} | "
+                  f"{1000 * batch / ms:,.0f} | {first:.1f} |", flush=True)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
         activities = [ProfilerActivity.CPU] + (
             [ProfilerActivity.CUDA] if device.type == "cuda" else [])
         with profile(activities=activities, acc_events=True) as prof:
-            step_ms(device, max(args.batches), True, 20, on_step=prof.step)
+            step_ms(device, max(args.batches), False, 20, on_step=prof.step)
         key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
         print(prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=50))
 

@@ -173,7 +173,7 @@ def test_config_layers_and_validation(tmp_path) -> None:
                      ("labelled=1.5", "labelled"), ("bogus=1", "bogus"),
                      ("batch_size=2.5", "batch_size"), ("score='psnr'", "score"),
                      ("lr_schedule='step'", "lr_schedule"), ("lr_min=0.5", "lr_min"),
-                     ("workers=-1", "workers")]:
+                     ("workers=-1", "workers"), ("compile='yes'", "compile")]:
         with pytest.raises(ConfigError, match=key):
             load_config(None, None, [bad])
     cfg_file.write_text("epochs = 2\nunknown_key = 1\n")
@@ -181,6 +181,35 @@ def test_config_layers_and_validation(tmp_path) -> None:
         load_config(cfg_file)
     with pytest.raises(ConfigError, match="preset"):
         load_config(None, "gpu")
+
+
+def test_optimizer_state_comes_back_laid_out_like_its_parameters(tmp_path) -> None:
+    """A resumed Adam's moments have their parameters' strides (channels-last convolution
+    weights): safetensors stores them contiguous, and fused CUDA Adam refuses mixed layouts."""
+    from lwnet.model import LWNet
+    from lwnet.training.checkpoint import (
+        load_checkpoint,
+        load_optimizer,
+        optimizer_tensors,
+        save_checkpoint,
+    )
+
+    model = LWNet(width=4)
+    assert any(not p.is_contiguous() for p in model.parameters())  # the case that matters
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(2, 1, 32, 32)
+    model(x, x).mean().backward()
+    opt.step()
+    tensors, groups = optimizer_tensors(opt)
+    save_checkpoint(tmp_path / "c.safetensors", tensors, {"param_groups": groups})
+    loaded, meta = load_checkpoint(tmp_path / "c.safetensors")
+    again = torch.optim.Adam(model.parameters(), lr=1e-3)
+    load_optimizer(again, loaded, meta["param_groups"])
+    for param in model.parameters():
+        for key in ("exp_avg", "exp_avg_sq"):
+            moment = again.state[param][key]
+            assert moment.stride() == param.stride()
+            assert torch.equal(moment, opt.state[param][key])
 
 
 def test_cli_reports_a_bad_config_key_in_one_line(tmp_path, capsys) -> None:

@@ -103,6 +103,74 @@ def test_worker_processes_give_the_same_run(tiny_root, tmp_path) -> None:
     assert int(rows[0]["admitted"]) > 0  # screening ran and decided something
 
 
+def _compile_device() -> str | None:
+    """Where ``compile = true`` can be tested: CUDA, else the CPU if Inductor finds a compiler."""
+    import shutil
+
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu" if shutil.which("g++") or shutil.which("c++") else None
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")  # torch internals
+@pytest.mark.skipif(_compile_device() is None, reason="torch.compile needs CUDA or a C++ compiler")
+def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
+                                                            monkeypatch) -> None:
+    """``compile = true`` (CUDA graphs on CUDA): the loss and gradients of eager steps up to
+    rounding; a compiled run lowers the loss, and one stopped after an epoch and resumed ends
+    bit-identical."""
+    import csv
+    import dataclasses
+
+    from torch._dynamo.utils import counters
+
+    from lwnet.model import LWNet
+    from lwnet.training import TrainConfig, load_config, loop, train
+
+    device = torch.device(_compile_device())
+    counters.clear()
+    torch.manual_seed(0)
+    a, b, y = torch.rand(3, 4, 1, 48, 48, device=device)
+    model = LWNet(width=4).to(device)
+    results = []
+    for compile in (False, True):
+        step = loop.TrainingStep(model, dataclasses.replace(TrainConfig(), compile=compile),
+                                 device)
+        for _ in range(2):  # CUDA graphs record on a later call than the first
+            model.zero_grad(set_to_none=True)
+            loss = step(a, b, y)
+            loss.backward()
+        results.append([loss.detach().clone()] + [p.grad.clone() for p in model.parameters()])
+    assert counters["stats"]["unique_graphs"] > 0  # the step did go through torch.compile
+    for eager, compiled in zip(*results):  # within 0.1 % of each tensor's largest value
+        torch.testing.assert_close(compiled, eager, rtol=1e-3,
+                                   atol=1e-3 * float(eager.abs().max()))
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=2", "epochs=2", "samples_per_epoch=40",
+            "compile=true"]
+    cfg = load_config(None, None, sets)
+    ref = train(cfg, tmp_path / "ref", progress=False)
+    rows = list(csv.DictReader((tmp_path / "ref/log.csv").open()))
+    assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
+    # Stopped after its third epoch (iteration 2's first), then resumed in a new TrainingStep.
+    real, epochs = loop._train_epoch, []
+
+    def stop_after_three(*args, **kwargs) -> float:
+        if len(epochs) == 3:
+            raise KeyboardInterrupt
+        epochs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", stop_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "run", progress=False)
+    monkeypatch.setattr(loop, "_train_epoch", real)
+    out = train(cfg, tmp_path / "run", resume=True, progress=False)
+    assert weights_hash(out) == weights_hash(ref)
+    assert (tmp_path / "run/log.csv").read_text() == (tmp_path / "ref/log.csv").read_text()
+
+
 def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None:
     from safetensors.torch import load_file
 

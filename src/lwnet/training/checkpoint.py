@@ -42,6 +42,13 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
             _, pid, key = name.split(".", 2)
             state.setdefault(int(pid), {})[key] = val
     opt.load_state_dict({"state": state, "param_groups": groups})
+    # safetensors stores tensors contiguous; lay each moment out like its parameter again
+    # (channels-last convolution weights), as fused CUDA Adam requires.
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, val in opt.state[param].items():
+                if val.shape == param.shape:
+                    opt.state[param][key] = torch.empty_like(param).copy_(val)
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

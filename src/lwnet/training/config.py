@@ -75,6 +75,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1  # torch threads of each training process
     workers: int = 1  # processes for label candidates and scoring: 1 = none, 0 = one per CPU
+    compile: bool = False  # torch.compile the training step (on CUDA with CUDA graphs)
     model: dict = field(default_factory=dict)  # LWNet constructor kwargs
     preset: str = ""
 
@@ -123,6 +124,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         v = getattr(cfg, key)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"config key '{key}': expected a number ≥ 0, got {v!r}")
+    if not isinstance(cfg.compile, bool):
+        raise ConfigError(f"config key 'compile': expected true or false, got {cfg.compile!r}")
     if cfg.lr <= 0:
         raise ConfigError(f"config key 'lr': must be > 0, got {cfg.lr!r}")
     if cfg.lr_schedule not in SCHEDULES:

@@ -19,6 +19,7 @@ interrupted epoch from the same state and data order and ends with the same weig
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -159,7 +160,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         pools = Pools(ps, pool[lab], pool[unl])
 
         net = ddp.wrap(model, world)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        # Fused Adam on CUDA: one kernel per step instead of one per tensor and operation.
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr,
+                               fused=True if device.type == "cuda" else None)
+        step = TrainingStep(net, cfg, device)
         it0, ep0, rows, losses = 0, 0, [], []
         if resume:
             remove_stale_temps(run_dir)  # a killed run's half-written checkpoint
@@ -195,7 +199,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         for it in range(it0, cfg.iterations):
             for ep in range(ep0 if it == it0 else 0, cfg.epochs):
                 start = time.perf_counter()
-                loss = _train_epoch(cfg, net, opt, ps, pools, pool, it, ep, rank, world, device,
+                loss = _train_epoch(cfg, step, opt, ps, pools, pool, it, ep, rank, world, device,
                                     show)
                 losses.append(ddp.mean_over_ranks(loss, world))
                 checkpoint(it, ep + 1)
@@ -238,7 +242,31 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     return out
 
 
-def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimizer,
+class TrainingStep:
+    """The network's output and the loss of one batch; ``cfg.compile`` compiles both with
+    ``torch.compile``, on CUDA with CUDA graphs ("reduce-overhead"): LWNet's step is bound by
+    kernel launches there, not by arithmetic (docs/benchmarks.md, "On a GPU")."""
+
+    def __init__(self, net: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> None:
+        self.unsupervised, self.compiled = cfg.mode == "unsupervised", cfg.compile
+        self.net = net
+        self.loss = (unsupervised_loss if self.unsupervised
+                     else functools.partial(spi_loss, alpha=cfg.alpha, beta=cfg.beta))
+        if cfg.compile:
+            mode = "reduce-overhead" if device.type == "cuda" else None
+            self.net, self.loss = (torch.compile(f, mode=mode) for f in (self.net, self.loss))
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor,
+                 label: torch.Tensor | None) -> torch.Tensor:
+        """The loss of the batch ``a``, ``b`` (``(N, 1, H, W)``) against ``label`` (SPI) or
+        against the sources (``unsupervised``, where ``label`` is None)."""
+        if self.compiled:  # a new step: the last one's CUDA-graph outputs may be overwritten
+            torch.compiler.cudagraph_mark_step_begin()
+        f = self.net(a, b)
+        return self.loss(f, a, b) if self.unsupervised else self.loss(f, label)
+
+
+def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimizer,
                  ps: PatchSet, pools: Pools, pool: np.ndarray, iteration: int, epoch: int,
                  rank: int, world: int, device: torch.device, show: bool) -> float:
     """One epoch; returns the mean training loss over this rank's batches."""
@@ -250,7 +278,8 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
     # processes of batch B train like one process of batch N·B (DDP averages the gradients).
     step_size = cfg.batch_size * world
     steps = math.ceil(len(order) / step_size)
-    total = 0.0
+    # Summed on the device: reading the loss every step would wait for the GPU every step.
+    total = torch.zeros((), device=device)
     bar = tqdm(range(steps), desc=f"iter {iteration + 1}/{cfg.iterations} "
                f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=False)
     for s in bar:
@@ -262,18 +291,15 @@ def _train_epoch(cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimi
         items = chunk[rank * share:(rank + 1) * share]
         ids = pool[items] if unsup else np.concatenate([pools.L, pools.P])[items]
         a, b = (t.to(device) for t in ps.sources(ids))
-        f = net(a, b)
-        if unsup:
-            loss = unsupervised_loss(f, a, b)
-        else:
-            y = to_tensor(pools.labels(ps, items)).to(device)
-            loss = spi_loss(f, y, cfg.alpha, cfg.beta)
+        label = None if unsup else to_tensor(pools.labels(ps, items)).to(device)
+        loss = step(a, b, label)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += float(loss.detach())
-        bar.set_postfix(loss=f"{total / (s + 1):.4f}")
-    return total / max(steps, 1)
+        total += loss.detach()
+        if show and s % 50 == 49:
+            bar.set_postfix(loss=f"{float(total) / (s + 1):.4f}", refresh=False)
+    return float(total) / max(steps, 1)
 
 
 def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
