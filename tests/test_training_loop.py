@@ -113,7 +113,6 @@ def _compile_device() -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")  # torch internals
 @pytest.mark.skipif(_compile_device() is None, reason="torch.compile needs CUDA or a C++ compiler")
 def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
                                                             monkeypatch) -> None:
@@ -319,9 +318,9 @@ def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path
     changed = load_config(None, None, [*sets, "pair_type=CT-MRI", "lr=0.5"])
     with pytest.raises(ConfigError, match="pair_type 'SPECT-MRI' → 'CT-MRI', lr 0.01 → 0.5"):
         train(changed, tmp_path / "run", resume=True, progress=False)
-    # Threads may differ; `lwnet train --resume --run-dir DIR` takes DIR's config.
-    train(load_config(None, None, [*sets, "threads=2"]), tmp_path / "run", resume=True,
-          progress=False)
+    # Threads and compile may differ; `lwnet train --resume --run-dir DIR` takes DIR's config.
+    train(load_config(None, None, [*sets, "threads=2", "compile=true"]), tmp_path / "run",
+          resume=True, progress=False)
     done = subprocess.run(lwnet_cmd("train", "--resume", "--run-dir", str(tmp_path / "run"),
                                     "--set", "threads=2", "--no-progress"),
                           env=env(), capture_output=True, text=True)

@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "final weights")
     p.add_argument("--resume", action="store_true",
                    help="continue from DIR's checkpoint with DIR's config.json (--set may "
-                        "change threads, workers, cache_dir; a --config must agree with it)")
+                        "change threads, workers, cache_dir, compile; a --config must agree "
+                        "with it)")
     p.add_argument("--no-progress", action="store_true",
                    help="a line per epoch on stderr instead of progress bars (for a log file)")
     p.set_defaults(func=run)

@@ -39,7 +39,7 @@ SCORES = tuple(SCORE_TERMS)
 # Default |L| per pair type (SPEC §3.3); other pair types fall back to half the patches.
 DEFAULT_LABELLED = {"SPECT-MRI": 8000, "CT-MRI": 4000}
 #: Keys a resumed run may change: how it runs, not what it computes.
-RUNTIME_KEYS = ("threads", "workers", "cache_dir")
+RUNTIME_KEYS = ("threads", "workers", "cache_dir", "compile")
 
 
 @dataclass
