@@ -23,7 +23,7 @@ import torch
 from lwnet._device import resolve_device, use_deterministic
 from lwnet.model import LWNet
 from lwnet.training.config import TrainConfig
-from lwnet.training.loop import TrainingStep
+from lwnet.training.loop import TrainingStep, adam
 
 
 def step_ms(device: torch.device, batch: int, compile: bool, steps: int,
@@ -33,8 +33,7 @@ def step_ms(device: torch.device, batch: int, compile: bool, steps: int,
     use_deterministic(device)
     torch.manual_seed(0)
     model = LWNet().to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3,
-                           fused=True if device.type == "cuda" else None)
+    opt = adam(model.parameters(), 1e-3, device)
     step = TrainingStep(model, dataclasses.replace(TrainConfig(), compile=compile), device)
     a, b, y = torch.rand(3, batch, 1, size, size, device=device)
 

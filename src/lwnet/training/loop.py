@@ -25,6 +25,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -160,9 +161,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         pools = Pools(ps, pool[lab], pool[unl])
 
         net = ddp.wrap(model, world)
-        # Fused Adam on CUDA: one kernel per step instead of one per tensor and operation.
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr,
-                               fused=True if device.type == "cuda" else None)
+        opt = adam(net.parameters(), cfg.lr, device)
         step = TrainingStep(net, cfg, device)
         it0, ep0, rows, losses = 0, 0, [], []
         if resume:
@@ -242,6 +241,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     return out
 
 
+def adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.device) -> torch.optim.Adam:
+    """SPI's optimiser (SPEC §3: Adam); fused on CUDA, one kernel per step instead of one per
+    operation over the list of tensors. The CPU keeps PyTorch's default implementation."""
+    return torch.optim.Adam(params, lr=lr, fused=True if device.type == "cuda" else None)
+
+
 class TrainingStep:
     """The network's output and the loss of one batch; ``cfg.compile`` compiles both with
     ``torch.compile``, on CUDA with CUDA graphs ("reduce-overhead"): LWNet's step is bound by
@@ -297,7 +302,7 @@ def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimize
         loss.backward()
         opt.step()
         total += loss.detach()
-        if show and s % 50 == 49:
+        if show and (s % 50 == 49 or s == steps - 1):
             bar.set_postfix(loss=f"{float(total) / (s + 1):.4f}", refresh=False)
     return float(total) / max(steps, 1)
 
