@@ -47,7 +47,7 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
     for group in opt.param_groups:
         for param in group["params"]:
             for key, val in opt.state[param].items():
-                if val.shape == param.shape:
+                if key != "step" and val.shape == param.shape:
                     opt.state[param][key] = torch.empty_like(param).copy_(val)
 
 
