@@ -275,7 +275,7 @@ def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimize
                  ps: PatchSet, pools: Pools, pool: np.ndarray, iteration: int, epoch: int,
                  rank: int, world: int, device: torch.device, show: bool) -> float:
     """One epoch; returns the mean training loss over this rank's batches."""
-    unsup = cfg.mode == "unsupervised"
+    unsup = step.unsupervised
     n_items = len(pool) if unsup else len(pools.L) + len(pools.P)
     order = epoch_order(cfg, n_items, iteration, epoch)
     order = order[:len(order) // world * world]  # every rank takes the same number of samples
