@@ -274,6 +274,25 @@ def test_cosine_schedule_matches_its_formula_and_constant_is_flat() -> None:
         learning_rate("step", 1e-3, 0.0, 0.5)
 
 
+def test_a_cache_write_removes_what_killed_writers_left(tmp_path) -> None:
+    """A run killed while writing a cached array leaves its temp file; the next write into the
+    cache folder removes it (its writer is gone), not a live writer's."""
+    import os
+    import subprocess
+
+    from lwnet.training.candidates import save_array
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    stale = tmp_path / f".mean-0.npy.{ended.pid}.k1ll3d.tmp"
+    live = tmp_path / f".max-0.npy.{os.getpid()}.wr1t1ng.tmp"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"half")
+    save_array(tmp_path / "scores-0.npy", np.arange(3))
+    assert not stale.exists() and live.exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "scores-0.npy"), np.arange(3))
+
+
 def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path,
                                                                  monkeypatch) -> None:
     import shutil

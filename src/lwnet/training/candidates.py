@@ -23,7 +23,13 @@ from tqdm import tqdm
 
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import atomic_write_bytes, check_fused, check_fusion_pair, read_image
+from lwnet.data.io import (
+    atomic_write_bytes,
+    check_fused,
+    check_fusion_pair,
+    read_image,
+    remove_stale_temps,
+)
 from lwnet.errors import InputError
 from lwnet.methods.external import ExternalMethod
 from lwnet.methods.registry import builtin_code_digest
@@ -75,10 +81,12 @@ def file_stamps(paths: list[Path]) -> list[str]:
 
 
 def save_array(path: Path, arr: np.ndarray) -> None:
-    """Write ``arr`` as ``.npy`` atomically (a killed run leaves no half-written cache)."""
+    """Write ``arr`` as ``.npy`` atomically (a killed run leaves no half-written cache), and
+    remove the temporary files that killed writers left in the same cache folder."""
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+    remove_stale_temps(path.parent)
 
 
 def _cached(cache_dir: Path, stem: str, version: str,
