@@ -133,6 +133,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     main = rank == 0
     show = progress and main
     ckpt_path = run_dir / CHECKPOINT
+    if main and run_dir.is_dir():  # a killed run's half-written checkpoint or config
+        remove_stale_temps(run_dir)
     if resume:
         if not ckpt_path.is_file():
             raise InputError(f"{ckpt_path}: no checkpoint to resume from (the run stopped "
@@ -165,7 +167,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         step = TrainingStep(net, cfg, device)
         it0, ep0, rows, losses = 0, 0, [], []
         if resume:
-            remove_stale_temps(run_dir)  # a killed run's half-written checkpoint
             t, meta = load_checkpoint(ckpt_path)
             if meta.get("label_sources", ps.names) != ps.names:  # e.g. an external folder moved
                 raise InputError(f"{ckpt_path}: the run started with the label sources "
