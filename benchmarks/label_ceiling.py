@@ -8,6 +8,10 @@ does not lead here, so this bounds what training on initial labels alone can rea
 
     python benchmarks/label_ceiling.py --pair-type SPECT-MRI --patches 600 \
         --cache-dir /work/runs/cache
+
+``--patch-size 256 --val-patches 0`` makes every "patch" a whole 256×256 training pair: the
+labels of a per-image choice, scored as the test split is (whole images), and the candidates'
+whole-image means beside their patch means, to see whether the patch grid is what limits them.
 """
 
 from __future__ import annotations
@@ -38,10 +42,16 @@ def main() -> None:
     p.add_argument("--patches", type=int, default=600, help="seeded sample of the cpu pool")
     p.add_argument("--cache-dir", type=Path, required=True,
                    help="candidate cache (a training run's cache_dir)")
+    p.add_argument("--patch-size", type=int, default=TrainConfig.patch_size)
+    p.add_argument("--stride", type=int, default=TrainConfig.stride)
+    p.add_argument("--val-patches", type=int, default=PRESETS["cpu"]["val_patches"],
+                   help="patches held out of the pool, as the cpu preset does")
     args = p.parse_args()
 
-    ps = sample_patch_set(TrainConfig(pair_type=args.pair_type, **PRESETS["cpu"]), args.patches,
-                          args.cache_dir)
+    cfg = TrainConfig(pair_type=args.pair_type, **{
+        **PRESETS["cpu"], "patch_size": args.patch_size, "stride": args.stride,
+        "val_patches": args.val_patches})
+    ps = sample_patch_set(cfg, args.patches, args.cache_dir)
     names = ps.names
     ids = np.arange(len(ps.index))
     a, b = ps.sources(ids)
@@ -54,7 +64,8 @@ def main() -> None:
             values[m, :, k] = score_batches(metric, f, a, b)
 
     head = " | ".join(METRICS)
-    print(f"{args.pair_type}: {len(ids)} training patches, {len(names)} candidates\n")
+    print(f"{args.pair_type}: {len(ids)} training patches of {args.patch_size}×{args.patch_size}, "
+          f"{len(names)} candidates\n")
     print(f"| labels | {head} | picks |\n|---|" + "---:|" * len(METRICS) + "---|")
     means = values.mean(axis=1)  # (metric, candidate)
     best = means.max(axis=1)
