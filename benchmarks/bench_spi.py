@@ -55,10 +55,13 @@ from lwnet.training.card import ship
 MODEL_FOR = {pair: model.upper() for pair, model in SHIPPED_MODELS.items()}
 
 
-def cached_rows(out: Path, pair_type: str, name: str, spec: str, pairs) -> list[dict]:
-    # Keyed by the code that makes the rows, so an edited method or metric recomputes them.
+def cached_rows(out: Path, pair_type: str, name: str, spec, pairs, version: str = ""
+                ) -> list[dict]:
+    """Per-image rows of ``spec`` (a result folder, ``builtin:<method>`` or a fusion function)
+    on ``pairs``, cached in ``out``. Keyed by the code that makes the rows, so an edited method
+    or metric recomputes them, and by ``version`` (e.g. a digest of a model's weights)."""
     digest = code_digest((*METRIC_CODE, *BUILTIN_CODE))
-    path = out / pair_type / f"{name.replace(':', '_')}@{digest}.csv"
+    path = out / pair_type / f"{name.replace(':', '_')}@{version}{digest}.csv"
     if not path.is_file():
         rows = evaluate_folders(pairs, {name: spec}, jobs=1, extras=False, progress=False)
         path.parent.mkdir(parents=True, exist_ok=True)

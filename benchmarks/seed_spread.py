@@ -26,23 +26,19 @@ names one seed's weights and takes precedence. Every side needs weights for ever
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import sys
 from pathlib import Path
 
 import numpy as np
-from bench_spi import MODEL_FOR, reference_rows
+from bench_spi import MODEL_FOR, cached_rows, reference_rows
 from scipy.stats import t as student_t
 
-from lwnet._code import code_digest
 from lwnet.data.datasets import default_data_root, harvard_pairs
-from lwnet.evaluation import evaluate_folders, markdown_table, paired_difference, rows_to_csv
+from lwnet.evaluation import clear_sign, markdown_table, paired_difference, summarise
 from lwnet.inference import load_model
 from lwnet.inference.api import network_method
-from lwnet.methods.registry import BUILTIN_CODE
 from lwnet.metrics import METRIC_NAMES
-from lwnet.reports.results import METRIC_CODE
 
 Weights = dict[str, dict[str, dict[int, str]]]  # side -> model pair type -> seed -> path
 
@@ -73,38 +69,24 @@ def parse_models(items: list[str], seeds: list[int]) -> Weights:
     return models
 
 
-def model_rows(out: Path, pairs, pair_type: str, name: str, weights: str) -> list[dict]:
-    """Per-image test rows of one trained model, cached under the digest of the weights file
-    and of the metric code (a retrained model gets new rows)."""
+def model_means(out: Path, pairs, pair_type: str, name: str, weights: str) -> np.ndarray:
+    """Test mean per metric of one trained model; its per-image rows are cached under a digest
+    of the weights file (a retrained model gets new rows)."""
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
-    code = code_digest((*METRIC_CODE, *BUILTIN_CODE))
-    path = out / pair_type / "models" / f"{name}@{digest}-{code}.csv"
-    if not path.is_file():
-        rows = evaluate_folders(pairs, {name: network_method(load_model(weights))},
-                                extras=False, progress=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rows_to_csv(rows, METRIC_NAMES))
-    with path.open() as fh:
-        return list(csv.DictReader(fh))
-
-
-def means(rows: list[dict]) -> dict[str, np.ndarray]:
-    """Test mean per method, one value per metric in METRIC_NAMES order."""
-    by_method: dict[str, list[list[float]]] = {}
-    for r in rows:
-        by_method.setdefault(r["method"], []).append([float(r[m]) for m in METRIC_NAMES])
-    return {m: np.mean(v, axis=0) for m, v in by_method.items()}
+    rows = cached_rows(out, pair_type, name, network_method(load_model(weights)), pairs,
+                       version=f"{digest}-")
+    return summarise(rows).mean[0]
 
 
 def across_seeds(a: np.ndarray, b: np.ndarray) -> list[str]:
     """Cells ``mean ± SE`` of ``a − b`` per metric, paired by seed (rows of ``a`` and ``b``),
     marked ▲/▼ beyond the 95 % Student t quantile times the standard error."""
     q = student_t.ppf(0.975, len(a) - 1)
+    mark = {1: " ▲", -1: " ▼", 0: ""}
     cells = []
     for k in range(a.shape[1]):
         mean, se = paired_difference(a[:, k], b[:, k])
-        mark = " ▲" if mean > q * se else " ▼" if mean < -q * se else ""
-        cells.append(f"{mean:+.4f} ± {se:.4f}{mark}")
+        cells.append(f"{mean:+.4f} ± {se:.4f}{mark[clear_sign(a[:, k], b[:, k], q)]}")
     return cells
 
 
@@ -115,26 +97,26 @@ def report(pair_type: str, n_pairs: int, per_seed: dict[str, np.ndarray],
     names = list(METRIC_NAMES)
     ref_names = list(refs)
     ref_means = np.stack([refs[m] for m in ref_names])
-    best = ref_means.argmax(axis=0)
+    best, best_mean = ref_means.argmax(axis=0), ref_means.max(axis=0)
     lines = [f"#### {pair_type} (test, {n_pairs} pairs; seeds {', '.join(map(str, seeds))})", ""]
     rows = [[side, *(f"{v.mean(0)[k]:.4f} ± {v.std(0, ddof=1)[k]:.4f}" for k in range(len(names)))]
             for side, v in per_seed.items()]
-    rows.append(["best reference", *(f"{ref_means[best[k], k]:.4f} ({ref_names[best[k]]})"
+    rows.append(["best reference", *(f"{best_mean[k]:.4f} ({ref_names[best[k]]})"
                                      for k in range(len(names)))])
     lines += [markdown_table(["mean ± std over seeds", *names], rows), ""]
     spi = per_seed["LWNet"]
-    counts = [["leads every reference", *(str(int((spi[i] > ref_means.max(0)).sum()))
+    counts = [["leads every reference", *(str(int((spi[i] > best_mean).sum()))
                                           for i in range(len(seeds)))]]
     for side, v in per_seed.items():
         if side != "LWNet":
             counts.append([f"beats {side}", *(str(int((spi[i] > v[i]).sum()))
                                               for i in range(len(seeds)))])
     lines += [markdown_table(["LWNet, of 6 metrics", *(f"seed {s}" for s in seeds)], counts), ""]
-    best_ref = np.broadcast_to(ref_means.max(0), spi.shape)
+    best_ref = np.broadcast_to(best_mean, spi.shape)
     diffs = [["best reference", *across_seeds(spi, best_ref)]]
     diffs += [[side, *across_seeds(spi, v)] for side, v in per_seed.items() if side != "LWNet"]
     lines.append(markdown_table(["LWNet minus (over seeds)", *names], diffs))
-    summary = [f"leads every reference on {int((spi.mean(0) > ref_means.max(0)).sum())} of 6"]
+    summary = [f"leads every reference on {int((spi.mean(0) > best_mean).sum())} of 6"]
     summary += [f"beats {side} on {int((spi.mean(0) > v.mean(0)).sum())} of 6"
                 for side, v in per_seed.items() if side != "LWNet"]
     lines += ["", "Mean over seeds: LWNet " + "; ".join(summary)]
@@ -159,10 +141,11 @@ def main() -> None:
         model_pair = MODEL_FOR[pair_type]
         sides = {name: by_pair[model_pair] for name, by_pair in models.items()
                  if model_pair in by_pair}
-        per_seed = {name: np.stack([means(model_rows(args.out, pairs, pair_type, name,
-                                                     by_seed[s]))[name] for s in args.seeds])
+        per_seed = {name: np.stack([model_means(args.out, pairs, pair_type, name, by_seed[s])
+                                    for s in args.seeds])
                     for name, by_seed in sides.items()}
-        refs = means(reference_rows(args.out, pair_type, pairs, [], set(models)))
+        table = summarise(reference_rows(args.out, pair_type, pairs, [], set(models)))
+        refs = dict(zip(table.methods, table.mean))
         print("\n" + report(pair_type, len(pairs), per_seed, refs, args.seeds))
 
 
