@@ -261,3 +261,20 @@ def test_provenance_digests_tell_test_images_apart_and_commits_need_a_checkout(
     assert source_commit(here.parent / "untracked.py") is None  # inside, but not its file
     if in_checkout is not None:
         assert len(in_checkout.split()[0]) == 40
+
+
+def test_provenance_names_torch_by_its_build_not_only_its_release(monkeypatch) -> None:
+    """A CUDA image's torch may carry metadata ``2.11.0`` for a ``2.11.0+cu130`` build (seen on
+    the lent H100): the record keeps the build, which decides the kernels behind the figures."""
+    import importlib.metadata
+
+    from lwnet.reports.provenance import software_versions
+
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "2.11.0" if name == "torch" else real(name))
+    monkeypatch.setattr(torch, "__version__", "2.11.0+cu130")
+    versions = software_versions(("torch", "numpy", "no-such-distribution"))
+    assert versions["torch"] == "2.11.0+cu130"
+    assert versions["numpy"] == np.__version__ and versions["no-such-distribution"] == "absent"
+    assert software_versions(("numpy",)).keys() == {"python", "numpy"}  # torch only when asked

@@ -29,13 +29,22 @@ DISTRIBUTIONS = ("lwnet", "torch", "numpy", "scipy", "pillow", "pywavelets", "sa
 
 
 def software_versions(names: Sequence[str] = DISTRIBUTIONS) -> dict[str, str]:
-    """Python and the installed version of each distribution (``"absent"`` where none is)."""
+    """Python and the installed version of each distribution (``"absent"`` where none is).
+
+    torch is given by its own ``torch.__version__``, which names its build (``2.11.0+cu130``,
+    ``2.13.0+cpu``) where a distribution's metadata may say only ``2.11.0``: the build decides
+    which kernels computed the figures.
+    """
     out = {"python": platform.python_version()}
     for name in names:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = "absent"
+    if out.get("torch", "absent") != "absent":
+        import torch
+
+        out["torch"] = torch.__version__
     return out
 
 
