@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from skimage.metrics import structural_similarity
 
 from lwnet.errors import ConfigError
@@ -331,6 +334,24 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0],
                                   luma8(read_image(mri)))
     assert len(list(cache.glob("ext-Net-*.npy"))) == 1  # the replaced file's array is gone
+    # Keyed by content: an edit of the same size and time stamp still gets new candidates.
+    def write_stored(img8: np.ndarray) -> None:  # uncompressed: the size depends on the shape
+        Image.fromarray(img8).save(result, compress_level=0)
+
+    write_stored(b8[0])
+    cand.external_candidates(pairs, method, cache)
+    stat = result.stat()
+    write_stored(255 - b8[0])
+    assert result.stat().st_size == stat.st_size
+    os.utime(result, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0], 255 - b8[0])
+    # ... and the same files copied elsewhere with new time stamps reuse the cached array.
+    [cached] = cache.glob("ext-Net-*.npy")
+    np.save(cached, np.zeros_like(b8))  # a hit returns the file, not a re-read
+    shutil.copytree(tmp_path / "ext", tmp_path / "moved")
+    os.utime(tmp_path / "moved/Net/SPECT-MRI/9028.png", ns=(1, 1))
+    assert not cand.external_candidates(pairs, ExternalMethod(tmp_path / "moved/Net"),
+                                        cache).any()
     result.unlink()
     with pytest.raises(Exception, match="9028.png"):
         cand.external_candidates(pairs, method, cache)

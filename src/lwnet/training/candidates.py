@@ -5,10 +5,11 @@ candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.np
 folder, written atomically, so a re-run (or a second run on the same pair type) reuses them.
 The file name holds everything the array depends on: the method name and a key of the ordered
 pair ids, then its version: for a built-in method a digest of the code it runs
-(:func:`lwnet.methods.builtin_code_digest`), for an external one a key of the path, size and
-modification time of every result file. An edited method or a replaced result folder thus gets
-new candidates instead of stale ones, and the stale ones are removed. The score of every
-candidate on every patch is cached beside them (see :func:`content_key`).
+(:func:`lwnet.methods.builtin_code_digest`), for an external one a hash of the bytes of every
+result file. An edited method or a replaced result file thus gets new candidates instead of
+stale ones, and the stale ones are removed, while a copied or moved results folder (new paths,
+new modification times) reuses its cached candidates. The score of every candidate on every
+patch is cached beside them (see :func:`content_key`).
 """
 
 from __future__ import annotations
@@ -68,16 +69,19 @@ def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
     return h.hexdigest()
 
 
-def file_stamps(paths: list[Path]) -> list[str]:
-    """``path:size:mtime_ns`` of each file, for cache keys over files read from disk."""
-    stamps = []
+def files_key(paths: list[Path]) -> str:
+    """Short hash of the bytes of the files ``paths``, in order, for cache keys over files read
+    from disk: an edited file changes it whatever its size and time stamp, a copy elsewhere
+    keeps it. Reading them costs a fraction of decoding them."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(CACHE_VERSION.encode())
     for path in paths:
         try:
-            st = path.stat()
+            data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{path}: cannot read label candidate ({exc.strerror})") from None
-        stamps.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
-    return stamps
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
 
 
 def save_array(path: Path, arr: np.ndarray) -> None:
@@ -94,7 +98,7 @@ def _cached(cache_dir: Path, stem: str, version: str,
     """The array cached as ``<stem>-<version>.npy``, computed and saved when absent.
 
     ``stem`` names what the array holds (a method on given pairs), ``version`` what made it
-    (the method's code, the result files' stamps). Saving a new version removes the versions
+    (the method's code, the result files' contents). Saving a new version removes the versions
     it supersedes, so edits and upgrades do not pile up stale arrays in a shared cache.
     """
     path = cache_dir / f"{stem}-{version}.npy"
@@ -140,11 +144,11 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
     stem = f"ext-{method.name}-{content_key([], [method.name, *ids])}"
-    stamps = file_stamps([Path(method.path(pair_type, i)) for i in ids])
+    version = files_key([Path(method.path(pair_type, i)) for i in ids])
 
     def compute() -> np.ndarray:
         return np.stack([luma8(method.luma(pair_type, i)) for i in ids])
-    return _cached(cache_dir, stem, content_key([], stamps), compute)
+    return _cached(cache_dir, stem, version, compute)
 
 
 def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
