@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -151,18 +152,19 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert "| mean | — | — |" in complexity and "CopyMRI" not in complexity
     params = sum(p.numel() for p in LWNet(width=4).parameters())
     assert f"| LWNet (ct-mri) | {params:,} |" in complexity
-    cached = out / f"cache/mean@{builtin_code_digest()}/CT-MRI/16011.png"
-    assert cached.is_file()
     # Provenance: the weights by their own SHA-256, the test images and the metric code by the
     # digests their caches are keyed by, the software that ran.
     record = json.loads((out / "provenance.json").read_text())
+    ct_cache = out / f"cache/CT-MRI@{record['data']['CT-MRI']['sha256']}"
+    cached = ct_cache / f"mean@{builtin_code_digest()}/CT-MRI/16011.png"
+    assert cached.is_file()
     digest = hashlib.sha256((weights / "ct-mri.safetensors").read_bytes()).hexdigest()
     assert record["weights"]["LWNet (ct-mri)"] == {"file": "ct-mri.safetensors",
                                                    "sha256": digest,
                                                    "card": ""}  # a bare card has no title
     assert {pt: d["pairs"] for pt, d in record["data"].items()} == {"CT-MRI": 1, "SPECT-MRI": 1}
-    assert (out / f"cache/metrics@{record['code']['metrics']}/CT-MRI/mean@"
-            f"{record['code']['built-in methods']}.csv").is_file()
+    metrics_cache = ct_cache / f"metrics@{record['code']['metrics']}/CT-MRI"
+    assert len(list(metrics_cache.glob(f"mean@{record['code']['built-in methods']}@*.csv"))) == 1
     assert record["software"]["torch"] == torch.__version__
     assert record["external"] == {"CopyMRI": str(tiny_data / "external/CopyMRI")}  # not Broken
     assert "Provenance" in html and digest[:16] in html
@@ -179,11 +181,31 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     # After an edit of the methods' code, their outputs are computed afresh.
     monkeypatch.setattr(rows_module, "builtin_code_digest", lambda: "edited")
     run_benchmark(cfg)
-    assert (out / "cache/mean@edited/CT-MRI/16011.png").is_file()
+    assert (ct_cache / "mean@edited/CT-MRI/16011.png").is_file()
     # After an edit of the metric code, the per-image metrics are computed afresh.
     monkeypatch.setattr(results_module, "code_digest", lambda modules: "metrics-edited")
     run_benchmark(cfg)
-    assert (out / "cache/metrics@metrics-edited/CT-MRI/mean@edited.csv").is_file()
+    [store] = (ct_cache / "metrics@metrics-edited/CT-MRI").glob("mean@edited@*.csv")
+    # External results replaced by other images with an older time stamp (a restored backup,
+    # `cp -p`) are scored afresh, and the metrics of the replaced ones are dropped.
+    def copy_mri_psnr() -> float:
+        with (out / "scores/CT-MRI.csv").open() as fh:
+            return next(float(r["PSNR"]) for r in csv.DictReader(fh) if r["method"] == "CopyMRI")
+
+    before_psnr = copy_mri_psnr()
+    result = tiny_data / "external/CopyMRI/CT-MRI/16011.png"
+    write_image(result, 1.0 - read_image(result), overwrite=True)
+    os.utime(result, (0, 0))
+    run_benchmark(cfg)
+    assert copy_mri_psnr() != before_psnr
+    assert len(list(store.parent.glob("CopyMRI@*.csv"))) == 1
+    # Other test images (an edited source) get a cache of their own: nothing of the old reused.
+    source = tiny_data / "harvard/CT-MRI/CT/16011.png"
+    write_image(source, 1.0 - read_image(source), overwrite=True)
+    run_benchmark(cfg)
+    record = json.loads((out / "provenance.json").read_text())
+    new_cache = out / f"cache/CT-MRI@{record['data']['CT-MRI']['sha256']}"
+    assert new_cache != ct_cache and (new_cache / "mean@edited/CT-MRI/16011.png").is_file()
 
     dom, shot = check_page_in_chromium(index, tmp_path)
     assert 'data-images="ok"' in dom

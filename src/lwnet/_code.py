@@ -1,11 +1,14 @@
-"""Digests of LWNet's own source code, for caches whose contents that code determines."""
+"""Digests for cache keys: of LWNet's own source code, and of the contents of input files."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
+
+from lwnet.errors import InputError
 
 
 @functools.lru_cache(maxsize=None)
@@ -22,3 +25,20 @@ def code_digest(modules: tuple[str, ...]) -> str:
         for f in files:
             h.update(f"{name}/{f.name}\n".encode() + f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def contents_digest(paths: Sequence[Path]) -> str:
+    """Short BLAKE2b of the bytes of the files ``paths``, in order.
+
+    Put into a cache key, it makes an edited file (whatever its size and time stamp) invalidate
+    what was cached, while a copy of the same files elsewhere (a moved or freshly synced data
+    folder) reuses it. Reading the files costs a fraction of decoding them.
+    """
+    h = hashlib.blake2b(digest_size=8)
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()

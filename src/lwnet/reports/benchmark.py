@@ -10,12 +10,13 @@ Layout of a report folder::
       figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
       provenance.json                 software, machine, code digests, weights and test images
-      cache/<Method>@<digest>/<PAIR>/<id>.png  fused luminance of every computed method
-                                      (reused; the digest is of the weights for LWNet, of the
-                                      methods' code for classical methods)
-      cache/metrics@<digest>/<PAIR>/<Method>[@<digest>].csv  per-image metrics (reused while
-                                      newer than the images; the folder's digest is that of
-                                      the metric code)
+      cache/<PAIR>@<digest of its test images>/
+        <Method>@<digest>/<PAIR>/<id>.png  fused luminance of every computed method (reused;
+                                      the digest is of the weights for LWNet, of the methods'
+                                      code for classical methods)
+        metrics@<digest>/<PAIR>/<Method>[@<digest>]@<digest>.csv  per-image metrics (the
+                                      folder's digest is that of the metric code, the last
+                                      one that of the fused images scored)
 
 The parts: :mod:`lwnet.reports.rows` (which methods run on which pair type),
 :mod:`lwnet.reports.results` (their fused outputs and per-image metrics, cached),
@@ -60,7 +61,13 @@ from lwnet.reports import figures
 from lwnet.reports.complexity import complexity_cells, complexity_table, csv_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page
 from lwnet.reports.provenance import provenance
-from lwnet.reports.results import METRIC_CODE, fuse_row, result_folder, score_rows
+from lwnet.reports.results import (
+    METRIC_CODE,
+    data_cache,
+    fuse_row,
+    result_folder,
+    score_rows,
+)
 from lwnet.reports.rows import Row, collect_rows, requested_but_absent, rows_for
 from lwnet.reports.spi_log import default_spi_logs, read_spi_log
 
@@ -200,10 +207,11 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
 
     for pt in todo:
         ids = [p.id for p in harvard_pairs(harvard, pt, split="test")]
+        pt_cache = data_cache(cache, harvard, pt)
         fused = []
         for row in rows_for(rows, pt):
             try:
-                written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
+                written = fuse_row(row, harvard, pt, pt_cache, cfg.jobs, cfg.progress)
             except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
                 failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
                 _progress(f"FAILED {failures[-1]}", cfg)
@@ -211,7 +219,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
             fused.append(row)
             _progress(f"{pt} {row.name}: {written} fused, {len(ids) - written} reused "
                       f"({time.perf_counter() - t0:.0f} s)", cfg)
-        per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.progress)
+        per_image, failed = score_rows(fused, harvard, pt, pt_cache, cfg.jobs,
+                                        cfg.progress)
         failures += failed
         res = PairResult(pt, ids)
         for name, by_id in per_image.items():
@@ -302,7 +311,8 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
         if ids:
             try:
                 grid = writer.write(f"figures/grid_{pt}.png",
-                                    grid_figure(harvard, pt, ids, rows[pt], cache))
+                                    grid_figure(harvard, pt, ids, rows[pt],
+                                                data_cache(cache, harvard, pt)))
             except InputError as exc:
                 sec.parts.append(f'<p class="note">Comparison grid failed: {_esc(str(exc))}</p>')
             else:

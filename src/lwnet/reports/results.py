@@ -1,10 +1,13 @@
 """The benchmark's results: each row's fused luminance on the test ids and their per-image
 metrics, both cached.
 
-A computed row's outputs go to ``<cache>/<row.cache_name>/<PAIR>/<id>.png``, the layout of an
-external results folder, so cached and external methods are read back the same way; the metrics
-of each row go to ``<cache>/metrics@<digest of the metric code>/<PAIR>/<row.cache_name>.csv``
-and are reused while newer than the images they score.
+Everything of one pair type is cached under :func:`data_cache`, a folder keyed by the digest of
+its test images, so other images (another data folder, an edited file) never reuse what was
+computed from these. Within it, a computed row's outputs go to
+``<row.cache_name>/<PAIR>/<id>.png``, the layout of an external results folder, so cached and
+external methods are read back the same way; the metrics of each row go to
+``metrics@<digest of the metric code>/<PAIR>/<row.cache_name>@<digest of its fused images>.csv``,
+so they are reused exactly while the images they score are byte for byte the same.
 """
 
 from __future__ import annotations
@@ -13,17 +16,24 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lwnet._code import code_digest
+from lwnet._code import code_digest, contents_digest
 from lwnet.data.datasets import harvard_pairs
 from lwnet.data.io import atomic_write_bytes
 from lwnet.errors import InputError
 from lwnet.evaluation import evaluate_folders, result_files, rows_to_csv
 from lwnet.evaluation.tables import ROW_KEYS
 from lwnet.inference import fuse_pairs, output_path
+from lwnet.reports.provenance import files_digest
 from lwnet.reports.rows import Row
 
 #: The code behind the cached per-image metrics: an edit there recomputes them.
 METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour")
+
+
+def data_cache(cache: Path, harvard: Path, pair_type: str) -> Path:
+    """The cache folder of one pair type's test images under ``cache``: named by their digest
+    (:func:`lwnet.reports.provenance.files_digest`, the one the report's provenance shows)."""
+    return cache / f"{pair_type}@{files_digest(harvard_pairs(harvard, pair_type, 'test'))}"
 
 
 def result_folder(row: Row, cache: Path) -> Path:
@@ -55,9 +65,8 @@ def _read_scores_csv(path: Path) -> dict[str, dict[str, float]]:
 
 
 def _cached_scores(store: Path, files: Mapping[str, Path]) -> dict[str, dict[str, float]] | None:
-    """The cached per-image metrics if they cover ``files`` and are newer than all of them."""
-    if not store.is_file() or store.stat().st_mtime < max(f.stat().st_mtime
-                                                          for f in files.values()):
+    """The per-image metrics cached at ``store`` if it covers ``files``."""
+    if not store.is_file():
         return None
     scores = _read_scores_csv(store)
     return {i: scores[i] for i in files} if set(scores) >= set(files) else None
@@ -75,6 +84,7 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
     ids = [p.id for p in pairs]
     scores: dict[str, dict[str, dict[str, float]]] = {}
     todo: dict[str, Path] = {}
+    stores: dict[str, Path] = {}
     failures = []
     for row in rows:
         try:
@@ -82,19 +92,25 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
         except InputError as exc:
             failures.append(f"{row.name} on {pair_type}: {exc}")
             continue
-        cached = _cached_scores(_score_store(cache, pair_type, row.cache_name), files)
+        store = _score_store(cache, pair_type, row.cache_name, contents_digest(files.values()))
+        cached = _cached_scores(store, files)
         if cached is None:
             todo[row.name] = result_folder(row, cache)
+            stores[row.name] = store
         else:
             scores[row.name] = cached
     computed = _evaluate(pairs, todo, jobs, progress, failures, pair_type)
     if computed:
         metrics = [k for k in computed[0] if k not in ROW_KEYS]
-        cache_names = {r.name: r.cache_name for r in rows}
         for name in {str(r["method"]) for r in computed}:
             image_rows = [r for r in computed if r["method"] == name]
-            atomic_write_bytes(_score_store(cache, pair_type, cache_names[name]),
-                               rows_to_csv(image_rows, metrics).encode(), overwrite=True)
+            store = stores[name]
+            atomic_write_bytes(store, rows_to_csv(image_rows, metrics).encode(), overwrite=True)
+            # Metrics of images since replaced are of no further use.
+            prefix = store.name[:store.name.rindex("@") + 1]
+            for stale in store.parent.iterdir():
+                if stale.name.startswith(prefix) and stale.name != store.name:
+                    stale.unlink(missing_ok=True)
             scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore
                             for r in image_rows}
     return {r.name: scores[r.name] for r in rows if r.name in scores}, failures
@@ -117,5 +133,6 @@ def _evaluate(pairs: Sequence, todo: Mapping[str, Path], jobs: int, progress: bo
     return rows
 
 
-def _score_store(cache: Path, pair_type: str, name: str) -> Path:
-    return cache / f"metrics@{code_digest(METRIC_CODE)}" / pair_type / f"{name}.csv"
+def _score_store(cache: Path, pair_type: str, name: str, images: str) -> Path:
+    """Where the metrics of row ``name`` on the fused images of digest ``images`` are kept."""
+    return cache / f"metrics@{code_digest(METRIC_CODE)}" / pair_type / f"{name}@{images}.csv"

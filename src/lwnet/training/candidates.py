@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from lwnet._code import contents_digest
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import (
@@ -66,21 +67,6 @@ def content_key(arrays: list[np.ndarray], texts: list[str]) -> str:
         h.update(f"{arr.shape}{arr.dtype}".encode())
         h.update(np.ascontiguousarray(arr).data)
     h.update("\n".join([CACHE_VERSION, *texts]).encode())
-    return h.hexdigest()
-
-
-def files_key(paths: list[Path]) -> str:
-    """Short hash of the bytes of the files ``paths``, in order, for cache keys over files read
-    from disk: an edited file changes it whatever its size and time stamp, a copy elsewhere
-    keeps it. Reading them costs a fraction of decoding them."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(CACHE_VERSION.encode())
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read label candidate ({exc.strerror})") from None
-        h.update(len(data).to_bytes(8, "little") + data)
     return h.hexdigest()
 
 
@@ -144,7 +130,7 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
     stem = f"ext-{method.name}-{content_key([], [method.name, *ids])}"
-    version = files_key([Path(method.path(pair_type, i)) for i in ids])
+    version = contents_digest([Path(method.path(pair_type, i)) for i in ids])
 
     def compute() -> np.ndarray:
         return np.stack([luma8(method.luma(pair_type, i)) for i in ids])
