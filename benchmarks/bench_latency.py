@@ -4,9 +4,12 @@ Prints, per width: parameters, MACs per pair, the median wall-clock latency at b
 throughput at batch 8 (``profile_model``, ``--threads`` intra-op threads), and the median CPU
 time per pair of the calling thread at one thread, which a loaded shared machine disturbs far
 less than wall-clock time. ``--layouts`` also times the model with plain NCHW parameters to
-show what channels-last buys. The load average is printed: compare figures of one run only.
+show what channels-last buys. ``--onnx`` also times the same network exported to ONNX and run
+by onnxruntime (``lwnet fuse --backend onnx``) on as many threads, in the same run. The load
+average is printed: compare figures of one run only.
 
     PYTHONPATH=src python benchmarks/bench_latency.py [--widths 8 12] [--threads 2] [--layouts]
+        [--onnx]
 
 Target (issue 4): < 15 ms per pair at batch 1 on two threads.
 """
@@ -16,11 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
-from lwnet.model import LWNet, profile_model
+from lwnet.model import LWNet, measure_latency, profile_model
 
 
 def cpu_ms_per_pair(model: torch.nn.Module, batch: int, repeats: int) -> float:
@@ -41,19 +46,36 @@ def cpu_ms_per_pair(model: torch.nn.Module, batch: int, repeats: int) -> float:
     return 1000 * statistics.median(times) / batch
 
 
+def onnx_figures(model: torch.nn.Module, threads: int, repeats: int) -> str:
+    """onnxruntime on ``model``'s exported graph: the table's three wall-clock columns."""
+    from lwnet.inference.onnx import OnnxFuser, export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lwnet.onnx"
+        export_onnx(model, path)
+        fuser = OnnxFuser(path, threads=threads)
+    b1 = measure_latency(fuser, (256, 256), 1, "cpu", None, 5, repeats)
+    b8 = measure_latency(fuser, (256, 256), 8, "cpu", None, 2, max(repeats // 5, 3))
+    return (f"{1000 * statistics.median(b1):.1f} | {1000 * min(b1):.1f} | "
+            f"{8 / statistics.median(b8):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[8, 12, 16])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--layouts", action="store_true", help="also time NCHW parameters")
+    parser.add_argument("--onnx", action="store_true", help="also time onnxruntime")
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    onnx_head = (" onnxruntime b1 median ms | onnxruntime b1 min ms | onnxruntime b8 pairs/s |"
+                 if args.onnx else "")
     print("| width | layout | params | GMAC/pair | b1 median ms (wall) | b1 min ms | "
-          "b8 pairs/s | CPU ms/pair b1, 1 thread |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"b8 pairs/s | CPU ms/pair b1, 1 thread |{onnx_head}")
+    print("|---|---|---|---|---|---|---|---|" + "---|" * 3 * args.onnx)
     for width in args.widths:
         layouts = ["channels-last", "NCHW"] if args.layouts else ["channels-last"]
         for layout in layouts:
@@ -64,9 +86,10 @@ def main() -> None:
             b8 = profile_model(model, (256, 256), 8, "cpu", args.threads, 2,
                                max(args.repeats // 5, 3))
             cpu = cpu_ms_per_pair(model, 1, args.repeats)
+            onnx = f" {onnx_figures(model, args.threads, args.repeats)} |" if args.onnx else ""
             print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
                   f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "
-                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |", flush=True)
+                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |{onnx}", flush=True)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -66,6 +66,22 @@ def test_fuser_accepts_torch_and_batch_form(model, exported):
     np.testing.assert_allclose(fuser.fuse_batch(a[:, 0], b[:, 0]), out.numpy()[:, 0], atol=0)
 
 
+
+def test_latency_of_the_onnx_fuser_is_measured_like_a_module(exported):
+    from lwnet.model import measure_latency
+
+    calls = []
+
+    class Counting(OnnxFuser):
+        def __call__(self, a, b):
+            calls.append(tuple(a.shape))
+            return super().__call__(a, b)
+
+    times = measure_latency(Counting(exported, threads=1), (24, 20), 3, "cpu", None, 2, 4)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    assert calls == [(3, 1, 24, 20)] * 6  # two warm-up passes, four timed
+
+
 @pytest.mark.slow
 def test_dynamo_exporter_also_dynamic(model, tmp_path):
     export_onnx(model, tmp_path / "d.onnx", dynamo=True)

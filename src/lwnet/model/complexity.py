@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,16 +56,19 @@ def _num_threads(threads: int | None) -> Iterator[None]:
 
 
 def measure_latency(
-    model: nn.Module, size: Sequence[int] = (256, 256), batch: int = 1,
-    device: torch.device | str = "cpu", threads: int | None = 2, warmup: int = 5,
-    repeats: int = 30,
+    model: nn.Module | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    size: Sequence[int] = (256, 256), batch: int = 1, device: torch.device | str = "cpu",
+    threads: int | None = 2, warmup: int = 5, repeats: int = 30,
 ) -> list[float]:
     """Wall-clock seconds of ``repeats`` forward passes after ``warmup`` untimed ones.
 
-    Runs under ``torch.inference_mode()``; on CUDA each pass is synchronised.
+    ``model`` is a module or any ``(a, b) -> f`` on tensors of ``device`` (an
+    :class:`lwnet.inference.onnx.OnnxFuser`, whose own thread count then applies). Runs under
+    ``torch.inference_mode()``; on CUDA each pass is synchronised.
     """
     device = resolve_device(device)
-    model = model.to(device).eval()
+    if isinstance(model, nn.Module):
+        model = model.to(device).eval()
     a, b = _pair(size, batch, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
