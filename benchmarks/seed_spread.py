@@ -7,8 +7,8 @@ baselines) trained with several seeds, scores every model on the test split as
 per pair type:
 
 - each side's test mean per metric as mean ± standard deviation over the seeds;
-- per seed, on how many of the six metrics LWNet leads every classical and external method,
-  and on how many it beats each baseline trained with the same seed;
+- per seed, on how many of the six metrics (and which) LWNet leads every classical and
+  external method, and on how many it beats each baseline trained with the same seed;
 - LWNet minus the best reference method and minus each baseline, paired by seed: mean ±
   standard error over the seeds, marked ▲/▼ where the difference exceeds the two-sided 95 %
   Student t quantile with n − 1 degrees of freedom times the standard error (3.18 for 4 seeds):
@@ -105,12 +105,14 @@ def report(pair_type: str, n_pairs: int, per_seed: dict[str, np.ndarray],
                                      for k in range(len(names)))])
     lines += [markdown_table(["mean ± std over seeds", *names], rows), ""]
     spi = per_seed["LWNet"]
-    counts = [["leads every reference", *(str(int((spi[i] > best_mean).sum()))
-                                          for i in range(len(seeds)))]]
-    for side, v in per_seed.items():
-        if side != "LWNet":
-            counts.append([f"beats {side}", *(str(int((spi[i] > v[i]).sum()))
-                                              for i in range(len(seeds)))])
+
+    def wins(ahead: np.ndarray) -> str:  # "2 (VIF, SSIM)": how many metrics, and which
+        won = [n for n, w in zip(names, ahead) if w]
+        return f"{len(won)} ({', '.join(won)})" if won else "0"
+
+    counts = [["leads every reference", *(wins(spi[i] > best_mean) for i in range(len(seeds)))]]
+    counts += [[f"beats {side}", *(wins(spi[i] > v[i]) for i in range(len(seeds)))]
+               for side, v in per_seed.items() if side != "LWNet"]
     lines += [markdown_table(["LWNet, of 6 metrics", *(f"seed {s}" for s in seeds)], counts), ""]
     best_ref = np.broadcast_to(best_mean, spi.shape)
     diffs = [["best reference", *across_seeds(spi, best_ref)]]
