@@ -28,17 +28,17 @@ def code_digest(modules: tuple[str, ...]) -> str:
 
 
 def contents_digest(paths: Sequence[Path]) -> str:
-    """Short BLAKE2b of the bytes of the files ``paths``, in order.
+    """Short SHA-256 (16 hex) of the names and bytes of the files ``paths``, in order.
 
-    Put into a cache key, it makes an edited file (whatever its size and time stamp) invalidate
-    what was cached, while a copy of the same files elsewhere (a moved or freshly synced data
-    folder) reuses it. Reading the files costs a fraction of decoding them.
+    Put into a cache key, it makes an edited or renamed file (whatever its size and time
+    stamp) invalidate what was cached, while a copy of the same files elsewhere (a moved or
+    freshly synced data folder) reuses it. Reading the files costs a fraction of decoding them.
     """
-    h = hashlib.blake2b(digest_size=8)
-    for path in paths:
+    h = hashlib.sha256()
+    for path in map(Path, paths):
         try:
-            data = Path(path).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-        h.update(len(data).to_bytes(8, "little") + data)
-    return h.hexdigest()
+        h.update(f"{path.name}\0{len(data)}\0".encode() + data)
+    return h.hexdigest()[:16]

@@ -202,12 +202,13 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     failures = requested_but_absent(rows, todo, cfg.methods)
     writer = ReportWriter(cfg.out)
     results: dict[str, PairResult] = {}
+    caches: dict[str, Path] = {}  # pair type: its cache folder (see data_cache)
     done_rows: dict[str, list[Row]] = {}
     t0 = time.perf_counter()
 
     for pt in todo:
         ids = [p.id for p in harvard_pairs(harvard, pt, split="test")]
-        pt_cache = data_cache(cache, harvard, pt)
+        pt_cache = caches[pt] = data_cache(cache, harvard, pt)
         fused = []
         for row in rows_for(rows, pt):
             try:
@@ -231,7 +232,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
         _progress(f"{pt}: {counted(len(per_image), 'method')} scored "
                   f"({time.perf_counter() - t0:.0f} s)", cfg)
 
-    sections = _pair_sections(results, done_rows, cfg, harvard, cache, writer)
+    sections = _pair_sections(results, done_rows, cfg, harvard, caches, writer)
     # Only the rows of the pair types run: a SPECT-MRI-only report times no CT-MRI model.
     ran = [r for r in rows if any(r in done for done in done_rows.values())]
     complexity, failed = _complexity_section(ran, cfg, writer)
@@ -264,7 +265,7 @@ def _esc(text: str) -> str:
 
 
 def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Row]],
-                   cfg: BenchmarkConfig, harvard: Path, cache: Path,
+                   cfg: BenchmarkConfig, harvard: Path, caches: Mapping[str, Path],
                    writer: ReportWriter) -> list[Section]:
     sections = []
     for pt, res in results.items():
@@ -311,8 +312,7 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
         if ids:
             try:
                 grid = writer.write(f"figures/grid_{pt}.png",
-                                    grid_figure(harvard, pt, ids, rows[pt],
-                                                data_cache(cache, harvard, pt)))
+                                    grid_figure(harvard, pt, ids, rows[pt], caches[pt]))
             except InputError as exc:
                 sec.parts.append(f'<p class="note">Comparison grid failed: {_esc(str(exc))}</p>')
             else:

@@ -9,7 +9,6 @@ section.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -19,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lwnet._code import contents_digest
 from lwnet.data.datasets import ImagePair
 from lwnet.inference.weights import file_sha256, read_card
 from lwnet.reports.rows import Row
@@ -79,12 +79,10 @@ def cpu_model() -> str:
 
 
 def files_digest(pairs: Sequence[ImagePair]) -> str:
-    """SHA-256 (16 hex) over the ids and the bytes of both source files of every pair: equal
-    digests mean the same test images."""
-    h = hashlib.sha256()
-    for pair in pairs:
-        h.update(pair.id.encode() + b"\0" + pair.a.read_bytes() + pair.b.read_bytes())
-    return h.hexdigest()[:16]
+    """Digest (16 hex of SHA-256) of the names and bytes of both source files of every pair:
+    equal digests mean the same test images. The benchmark's cache of a pair type is keyed by
+    it too."""
+    return contents_digest([path for pair in pairs for path in (pair.a, pair.b)])
 
 
 def weights_entry(row: Row) -> dict[str, str]:
