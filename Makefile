@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-output
 
-.PHONY: setup demo test test-deps clean
+.PHONY: setup demo test test-deps lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test-deps:
 
 test: $(STAMP) test-deps
 	$(PY) -m pytest -q
+
+# Lint with the rules in pyproject.toml ([tool.ruff]); ruff comes with the `dev` extra.
+lint: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev]'
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -18,7 +18,6 @@ import argparse
 from pathlib import Path
 
 from bench_spi import MODEL_FOR, reference_leads, reference_rows
-
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import evaluate_folders, summarise
 from lwnet.inference import load_model

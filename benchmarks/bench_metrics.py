@@ -23,7 +23,14 @@ import torch  # noqa: E402
 from lwnet.data import harvard_pairs, luma8, read_image  # noqa: E402
 from lwnet.data.datasets import default_data_root  # noqa: E402
 from lwnet.metrics import (  # noqa: E402
-    compute_metrics, fusion_mi, fusion_ssim, fusion_uqi, fusion_vif, psnr, qcb, uqi_index,
+    compute_metrics,
+    fusion_mi,
+    fusion_ssim,
+    fusion_uqi,
+    fusion_vif,
+    psnr,
+    qcb,
+    uqi_index,
 )
 
 

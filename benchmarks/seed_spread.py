@@ -31,9 +31,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from bench_spi import MODEL_FOR, cached_rows, reference_rows
 from scipy.stats import t as student_t
 
+from bench_spi import MODEL_FOR, cached_rows, reference_rows
 from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import clear_sign, markdown_table, paired_difference, summarise
 from lwnet.inference import load_model

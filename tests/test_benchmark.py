@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_reports import check_page_in_chromium
 
 from lwnet.cli import main
 from lwnet.data.datasets import harvard_pairs, pair_types
@@ -32,6 +31,7 @@ from lwnet.reports.benchmark import (
     write_metric_tables,
 )
 from lwnet.reports.spi_log import default_spi_logs, read_spi_log
+from test_reports import check_page_in_chromium
 
 
 def test_tables_mark_best_and_second(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from _killable import make_tiny_root
 from lwnet.cli import main
 from lwnet.data.colour import fuse_in_luma, luma8
 from lwnet.data.io import read_image, write_image
@@ -25,6 +24,8 @@ from lwnet.inference import load_model
 from lwnet.inference.weights import FORMAT, FORMAT_VERSION, save_weights
 from lwnet.methods import get_method
 from lwnet.model import LWNet
+
+from _killable import make_tiny_root
 
 
 def _fails(capsys, argv: list[str], *needles: str) -> str:

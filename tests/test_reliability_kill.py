@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _killable import env, lwnet_cmd, make_tiny_root, run_and_kill, train_cmd, weights_hash
 from lwnet.cli import main
 from lwnet.data.colour import fuse_in_luma, luma8
 from lwnet.data.io import read_image, remove_stale_temps
 from lwnet.methods import get_method
 from lwnet.training.checkpoint import load_checkpoint
+
+from _killable import env, lwnet_cmd, make_tiny_root, run_and_kill, train_cmd, weights_hash
 
 # Cosine decay: the rate depends on the position in the run, the harder case for an exact resume.
 SCHEDULE = ["iterations=2", "epochs=2", "samples_per_epoch=40", "lr_schedule='cosine'"]

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from _killable import TINY, env, lwnet_cmd, make_tiny_root, weights_hash
 from lwnet.errors import ConfigError
 from lwnet.training import distributed as ddp
+
+from _killable import TINY, env, lwnet_cmd, make_tiny_root, weights_hash
 
 
 @pytest.fixture(scope="module")

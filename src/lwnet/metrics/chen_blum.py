@@ -25,7 +25,6 @@ round-off. Two exact-arithmetic-equivalent filterings (2-D direct vs FFT) then d
 from __future__ import annotations
 
 import numpy as np
-
 from scipy.signal import fftconvolve
 
 from lwnet.metrics._filters import gaussian_window1d

@@ -54,7 +54,9 @@ def fusion_uqi(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction
     return reduce_sources(uqi_index(a, f), uqi_index(b, f), reduction)
 
 
-def fusion_ssim(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction = "mean") -> float:
+def fusion_ssim(
+    a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction = "mean"
+) -> float:
     """SSIM(A, F) ⊕ SSIM(B, F) on the 0..255 scale (default: mean); one batched call of
     :func:`lwnet.metrics.ssim.ssim`, the same code as :func:`ssim_index`."""
     x = torch.from_numpy(np.stack([a, b]).astype(np.float64))[:, None]

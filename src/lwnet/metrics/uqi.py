@@ -28,7 +28,8 @@ def uqi_map(x: np.ndarray, y: np.ndarray, block: int = BLOCK) -> np.ndarray:
         raise ValueError(f"UQI needs images of at least {block} pixels per side")
     n = block * block
     sx, sy = box_sum_valid(x, block), box_sum_valid(y, block)
-    sxx, syy, sxy = box_sum_valid(x * x, block), box_sum_valid(y * y, block), box_sum_valid(x * y, block)
+    sxx, syy = box_sum_valid(x * x, block), box_sum_valid(y * y, block)
+    sxy = box_sum_valid(x * y, block)
     # Everything scaled by n² relative to the moments: sums stay exact for integer images.
     mean_prod = sx * sy
     mean_sq = sx * sx + sy * sy

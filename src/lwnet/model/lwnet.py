@@ -18,7 +18,6 @@ from lwnet.model.encoder import Encoder
 from lwnet.model.mca import MCA
 
 
-
 def background_gate(
     f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, threshold: float = BACKGROUND_LEVEL
 ) -> torch.Tensor:
