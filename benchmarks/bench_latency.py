@@ -8,8 +8,15 @@ show what channels-last buys. ``--onnx`` also times the same network exported to
 by onnxruntime (``lwnet fuse --backend onnx``) on as many threads, in the same run. The load
 average is printed: compare figures of one run only.
 
+Like the ``lwnet`` command, the script first makes glibc keep freed memory for reuse
+(:func:`lwnet.keep_freed_memory`); ``--malloc default`` leaves glibc's behaviour as it is, to
+measure what that costs. The last column counts the minor page faults of one batch-1 pass
+(median), which that setting removes; it is measured first, since glibc's default raises its
+thresholds for good once a larger block (batch 8) has been freed: with ``--malloc default``, only
+the first width's figures show that default.
+
     PYTHONPATH=src python benchmarks/bench_latency.py [--widths 8 12] [--threads 2] [--layouts]
-        [--onnx]
+        [--onnx] [--malloc default]
 
 Target (issue 4): < 15 ms per pair at batch 1 on two threads.
 """
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -25,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from lwnet import keep_freed_memory
 from lwnet.model import LWNet, measure_latency, profile_model
 
 
@@ -44,6 +53,24 @@ def cpu_ms_per_pair(model: torch.nn.Module, batch: int, repeats: int) -> float:
     finally:
         torch.set_num_threads(previous)
     return 1000 * statistics.median(times) / batch
+
+
+def page_faults_per_pass(model: torch.nn.Module, threads: int, repeats: int) -> float:
+    """Median minor page faults of the process per batch-1 forward pass (warmed up)."""
+    a, b = torch.rand(2, 1, 1, 256, 256)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    faults = []
+    try:
+        with torch.inference_mode():
+            for i in range(repeats + 3):
+                start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                model(a, b)
+                if i >= 3:
+                    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+    finally:
+        torch.set_num_threads(previous)
+    return statistics.median(faults)
 
 
 def onnx_figures(model: torch.nn.Module, threads: int, repeats: int) -> str:
@@ -67,21 +94,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--layouts", action="store_true", help="also time NCHW parameters")
     parser.add_argument("--onnx", action="store_true", help="also time onnxruntime")
+    parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                        help="keep freed memory for reuse as `lwnet` does (default), or leave "
+                        "glibc's default")
     args = parser.parse_args()
+    kept = args.malloc == "keep" and keep_freed_memory()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average "
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, freed memory "
+          f"{'kept' if kept else 'as the C library does by default'}, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     onnx_head = (" onnxruntime b1 median ms | onnxruntime b1 min ms | onnxruntime b8 pairs/s |"
                  if args.onnx else "")
     print("| width | layout | params | GMAC/pair | b1 median ms (wall) | b1 min ms | "
-          f"b8 pairs/s | CPU ms/pair b1, 1 thread |{onnx_head}")
-    print("|---|---|---|---|---|---|---|---|" + "---|" * 3 * args.onnx)
+          f"b8 pairs/s | CPU ms/pair b1, 1 thread |{onnx_head} page faults per b1 pass |")
+    print("|---|---|---|---|---|---|---|---|" + "---|" * (3 * args.onnx + 1))
     for width in args.widths:
         layouts = ["channels-last", "NCHW"] if args.layouts else ["channels-last"]
         for layout in layouts:
             model = LWNet(width=width).eval()
             if layout == "NCHW":
                 model = model.to(memory_format=torch.contiguous_format)
+            # First: glibc's default thresholds rise for good once a batch of 8 is freed.
+            faults = page_faults_per_pass(model, args.threads, args.repeats)
             b1 = profile_model(model, (256, 256), 1, "cpu", args.threads, 5, args.repeats)
             b8 = profile_model(model, (256, 256), 8, "cpu", args.threads, 2,
                                max(args.repeats // 5, 3))
@@ -89,7 +123,7 @@ def main() -> None:
             onnx = f" {onnx_figures(model, args.threads, args.repeats)} |" if args.onnx else ""
             print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
                   f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "
-                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |{onnx}", flush=True)
+                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |{onnx} {faults:,.0f} |", flush=True)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -1,8 +1,10 @@
 """LWNet: lightweight multimodal medical image fusion trained with SPI."""
 
+from lwnet._allocator import keep_freed_memory
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "fuse", "load_model"]
+__all__ = ["__version__", "fuse", "keep_freed_memory", "load_model"]
 
 
 def __getattr__(name: str) -> object:

@@ -13,7 +13,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from lwnet import __version__
+from lwnet import __version__, keep_freed_memory
 from lwnet.errors import LWNetError
 
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # fewer page faults per forward pass: lwnet._allocator
     try:
         return int(args.func(args) or 0)
     except LWNetError as exc:
