@@ -12,9 +12,12 @@ speed and memory do not depend on the weights):
   pairs under new names, outputs go to a temporary folder).
 
 Every memory figure comes from a fresh subprocess (``ru_maxrss``), together with its RSS
-before the measured work (imports and model loaded), so the numbers do not mix.
+before the measured work (imports and model loaded), so the numbers do not mix. Each
+subprocess first keeps freed memory as ``lwnet`` does (:func:`lwnet.keep_freed_memory`), unless
+``--malloc default``.
 
     OMP_NUM_THREADS=2 PYTHONPATH=src python benchmarks/bench_inference.py [--weights W]
+        [--malloc default]
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def scenario_stream(args) -> dict:
 
 def _run(scenario: str, args, *extra: str) -> dict:
     cmd = [sys.executable, __file__, "--scenario", scenario, "--threads", str(args.threads),
-           "--seconds", str(args.seconds), "--onnx", args.onnx,
+           "--seconds", str(args.seconds), "--onnx", args.onnx, "--malloc", args.malloc,
            "--stream-batch", str(args.stream_batch), *extra]
     if args.weights:
         cmd += ["--weights", args.weights]
@@ -141,6 +144,9 @@ def main() -> None:
     p.add_argument("--stream-batch", type=int, default=1,
                    help="batch size of the streaming runs (default: 1; onnxruntime gains "
                         "nothing from batching on CPU and its arena grows with the batch)")
+    p.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                   help="keep freed memory for reuse as `lwnet` does (default), or leave "
+                   "glibc's default")
     p.add_argument("--scenario", choices=("speed", "large", "stream"), help=argparse.SUPPRESS)
     p.add_argument("--backend", choices=("torch", "onnx"), help=argparse.SUPPRESS)
     p.add_argument("--onnx", help=argparse.SUPPRESS)
@@ -148,6 +154,10 @@ def main() -> None:
     p.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.scenario:
+        if args.malloc == "keep":
+            from lwnet import keep_freed_memory
+
+            keep_freed_memory()
         result = {"speed": scenario_speed, "large": scenario_large,
                   "stream": scenario_stream}[args.scenario](args)
         print(json.dumps(result))
@@ -156,7 +166,7 @@ def main() -> None:
     from lwnet.inference.onnx import export_onnx
 
     print(f"threads: {args.threads}; torch {torch.__version__}; model: "
-          f"{args.weights or 'seeded random LWNet()'}", flush=True)
+          f"{args.weights or 'seeded random LWNet()'}; freed memory: {args.malloc}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         args.onnx = str(Path(tmp) / "lwnet.onnx")
         export_onnx(_model(args.weights), args.onnx)
