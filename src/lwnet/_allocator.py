@@ -3,8 +3,8 @@
 A forward pass of LWNet on a 256×256 pair allocates a handful of 2–4 MiB feature maps and frees
 them at the end. glibc's malloc serves blocks that large with fresh ``mmap`` calls or returns
 them to the kernel by trimming the heap, so the next pass touches new pages and the kernel
-zero-fills them: about 2,300–4,400 minor page faults per pass on the 2-vCPU virtual machines
-this project is developed on, where they took half of the batch-1 latency
+zero-fills them: 2,000–5,000 minor page faults per pass on the 2-vCPU virtual machines this
+project is developed on, where they cost a quarter to nearly half of the batch-1 latency
 (docs/benchmarks.md, "Speed"). Serving such blocks from the heap and keeping freed memory
 there brings that to zero, at the cost of a resident size that stays at its peak.
 """
