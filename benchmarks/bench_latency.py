@@ -29,6 +29,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -37,40 +38,29 @@ from lwnet import keep_freed_memory
 from lwnet.model import LWNet, measure_latency, profile_model
 
 
-def cpu_ms_per_pair(model: torch.nn.Module, batch: int, repeats: int) -> float:
-    """Median CPU time (ms) of the calling thread per pair, one intra-op thread."""
-    a, b = torch.rand(2, batch, 1, 256, 256)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    times = []
-    try:
-        with torch.inference_mode():
-            for i in range(repeats + 3):
-                start = time.thread_time()
-                model(a, b)
-                if i >= 3:
-                    times.append(time.thread_time() - start)
-    finally:
-        torch.set_num_threads(previous)
-    return 1000 * statistics.median(times) / batch
-
-
-def page_faults_per_pass(model: torch.nn.Module, threads: int, repeats: int) -> float:
-    """Median minor page faults of the process per batch-1 forward pass (warmed up)."""
+def median_per_pass(model: torch.nn.Module, counter: Callable[[], float], threads: int,
+                    repeats: int) -> float:
+    """Median change of ``counter()`` over one batch-1 forward pass on ``threads`` intra-op
+    threads, after three untimed passes."""
     a, b = torch.rand(2, 1, 1, 256, 256)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    faults = []
+    deltas = []
     try:
         with torch.inference_mode():
             for i in range(repeats + 3):
-                start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                start = counter()
                 model(a, b)
                 if i >= 3:
-                    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+                    deltas.append(counter() - start)
     finally:
         torch.set_num_threads(previous)
-    return statistics.median(faults)
+    return statistics.median(deltas)
+
+
+def minor_page_faults() -> float:
+    """Minor page faults of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def onnx_figures(model: torch.nn.Module, threads: int, repeats: int) -> str:
@@ -115,11 +105,12 @@ def main() -> None:
             if layout == "NCHW":
                 model = model.to(memory_format=torch.contiguous_format)
             # First: glibc's default thresholds rise for good once a batch of 8 is freed.
-            faults = page_faults_per_pass(model, args.threads, args.repeats)
+            faults = median_per_pass(model, minor_page_faults, args.threads, args.repeats)
             b1 = profile_model(model, (256, 256), 1, "cpu", args.threads, 5, args.repeats)
             b8 = profile_model(model, (256, 256), 8, "cpu", args.threads, 2,
                                max(args.repeats // 5, 3))
-            cpu = cpu_ms_per_pair(model, 1, args.repeats)
+            # CPU time of the calling thread, on one thread.
+            cpu = 1000 * median_per_pass(model, time.thread_time, 1, args.repeats)
             onnx = f" {onnx_figures(model, args.threads, args.repeats)} |" if args.onnx else ""
             print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
                   f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "

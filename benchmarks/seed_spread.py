@@ -26,7 +26,6 @@ names one seed's weights and takes precedence. Every side needs weights for ever
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import clear_sign, markdown_table, paired_difference, summarise
 from lwnet.inference import load_model
 from lwnet.inference.api import network_method
+from lwnet.inference.weights import file_sha256
 from lwnet.metrics import METRIC_NAMES
 
 Weights = dict[str, dict[str, dict[int, str]]]  # side -> model pair type -> seed -> path
@@ -72,7 +72,7 @@ def parse_models(items: list[str], seeds: list[int]) -> Weights:
 def model_means(out: Path, pairs, pair_type: str, name: str, weights: str) -> np.ndarray:
     """Test mean per metric of one trained model; its per-image rows are cached under a digest
     of the weights file (a retrained model gets new rows)."""
-    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
+    digest = file_sha256(weights)[:16]
     rows = cached_rows(out, pair_type, name, network_method(load_model(weights)), pairs,
                        version=f"{digest}-")
     return summarise(rows).mean[0]

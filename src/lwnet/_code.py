@@ -1,8 +1,10 @@
-"""Digests for cache keys: of LWNet's own source code, and of the contents of input files."""
+"""Cache keys: digests of LWNet's own source code and of input files, and the clean-up of
+superseded cache entries."""
 
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import importlib
 from collections.abc import Sequence
@@ -42,3 +44,12 @@ def contents_digest(paths: Sequence[Path]) -> str:
             raise InputError(f"{path}: cannot read ({exc.strerror})") from None
         h.update(f"{path.name}\0{len(data)}\0".encode() + data)
     return h.hexdigest()[:16]
+
+
+def remove_superseded(current: Path, prefix: str) -> None:
+    """Delete the files beside ``current`` whose names start with ``prefix``, ``current``
+    excepted: earlier versions of one cached entry, whose names differ only in the digest
+    after ``prefix``. (Temporary files of atomic writes start with a dot and are left alone.)"""
+    for stale in current.parent.glob(glob.escape(prefix) + "*"):
+        if stale != current:
+            stale.unlink(missing_ok=True)

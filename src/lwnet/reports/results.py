@@ -16,7 +16,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lwnet._code import code_digest, contents_digest
+from lwnet._code import code_digest, contents_digest, remove_superseded
 from lwnet.data.datasets import harvard_pairs
 from lwnet.data.io import atomic_write_bytes
 from lwnet.errors import InputError
@@ -107,10 +107,7 @@ def score_rows(rows: Sequence[Row], harvard: Path, pair_type: str, cache: Path, 
             store = stores[name]
             atomic_write_bytes(store, rows_to_csv(image_rows, metrics).encode(), overwrite=True)
             # Metrics of images since replaced are of no further use.
-            prefix = store.name[:store.name.rindex("@") + 1]
-            for stale in store.parent.iterdir():
-                if stale.name.startswith(prefix) and stale.name != store.name:
-                    stale.unlink(missing_ok=True)
+            remove_superseded(store, store.name[:store.name.rindex("@") + 1])
             scores[name] = {str(r["id"]): {m: float(r[m]) for m in metrics}  # type: ignore
                             for r in image_rows}
     return {r.name: scores[r.name] for r in rows if r.name in scores}, failures

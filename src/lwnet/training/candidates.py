@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lwnet._code import contents_digest
+from lwnet._code import contents_digest, remove_superseded
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import (
@@ -92,9 +92,7 @@ def _cached(cache_dir: Path, stem: str, version: str,
         return np.load(path, allow_pickle=False)
     arr = compute()
     save_array(path, arr)
-    for stale in cache_dir.glob(f"{stem}-*.npy"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    remove_superseded(path, f"{stem}-")
     return arr
 
 
