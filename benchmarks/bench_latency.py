@@ -5,8 +5,11 @@ throughput at batch 8 (``profile_model``, ``--threads`` intra-op threads), and t
 time per pair of the calling thread at one thread, which a loaded shared machine disturbs far
 less than wall-clock time. ``--layouts`` also times the model with plain NCHW parameters to
 show what channels-last buys. ``--onnx`` also times the same network exported to ONNX and run
-by onnxruntime (``lwnet fuse --backend onnx``) on as many threads, in the same run. The load
-average is printed: compare figures of one run only.
+by onnxruntime (``lwnet fuse --backend onnx``) on as many threads, in the same run.
+``--no-grad`` also times batch-1 passes under ``torch.no_grad()``, as SPI's screening runs
+them, alternating with inference-mode passes: the difference is what the MCA's in-place
+accumulation (inference mode only) saves. The load average is printed: compare figures of one
+run only.
 
 Like the ``lwnet`` command, the script first makes glibc keep freed memory for reuse
 (:func:`lwnet.keep_freed_memory`); ``--malloc default`` leaves glibc's behaviour as it is, to
@@ -16,7 +19,7 @@ thresholds for good once a larger block (batch 8) has been freed: with ``--mallo
 the first width's figures show that default.
 
     PYTHONPATH=src python benchmarks/bench_latency.py [--widths 8 12] [--threads 2] [--layouts]
-        [--onnx] [--malloc default]
+        [--onnx] [--no-grad] [--malloc default]
 
 Target (issue 4): < 15 ms per pair at batch 1 on two threads.
 """
@@ -58,6 +61,26 @@ def median_per_pass(model: torch.nn.Module, counter: Callable[[], float], thread
     return statistics.median(deltas)
 
 
+def alternating_modes(model: torch.nn.Module, threads: int, repeats: int) -> tuple[float, float]:
+    """Median wall-clock ms of batch-1 passes under inference mode and under ``no_grad``,
+    alternating pass by pass so that both see the same load (after three untimed pairs)."""
+    a, b = torch.rand(2, 1, 1, 256, 256)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for i in range(repeats + 3):
+            for inference in (True, False):
+                with torch.inference_mode() if inference else torch.no_grad():
+                    start = time.perf_counter()
+                    model(a, b)
+                    if i >= 3:
+                        times[inference].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return 1000 * statistics.median(times[True]), 1000 * statistics.median(times[False])
+
+
 def minor_page_faults() -> float:
     """Minor page faults of this process so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -84,6 +107,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--layouts", action="store_true", help="also time NCHW parameters")
     parser.add_argument("--onnx", action="store_true", help="also time onnxruntime")
+    parser.add_argument("--no-grad", action="store_true",
+                        help="also time batch 1 under no_grad, alternating with inference mode")
     parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
                         help="keep freed memory for reuse as `lwnet` does (default), or leave "
                         "glibc's default")
@@ -95,9 +120,12 @@ def main() -> None:
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     onnx_head = (" onnxruntime b1 median ms | onnxruntime b1 min ms | onnxruntime b8 pairs/s |"
                  if args.onnx else "")
+    modes_head = (" b1 median ms, alternating: inference mode | no_grad |" if args.no_grad
+                  else "")
     print("| width | layout | params | GMAC/pair | b1 median ms (wall) | b1 min ms | "
-          f"b8 pairs/s | CPU ms/pair b1, 1 thread |{onnx_head} page faults per b1 pass |")
-    print("|---|---|---|---|---|---|---|---|" + "---|" * (3 * args.onnx + 1))
+          f"b8 pairs/s | CPU ms/pair b1, 1 thread |{onnx_head}{modes_head} page faults per b1 "
+          "pass |")
+    print("|---|---|---|---|---|---|---|---|" + "---|" * (3 * args.onnx + 2 * args.no_grad + 1))
     for width in args.widths:
         layouts = ["channels-last", "NCHW"] if args.layouts else ["channels-last"]
         for layout in layouts:
@@ -112,9 +140,12 @@ def main() -> None:
             # CPU time of the calling thread, on one thread.
             cpu = 1000 * median_per_pass(model, time.thread_time, 1, args.repeats)
             onnx = f" {onnx_figures(model, args.threads, args.repeats)} |" if args.onnx else ""
+            modes = (" {:.1f} | {:.1f} |".format(*alternating_modes(model, args.threads,
+                                                                     args.repeats))
+                     if args.no_grad else "")
             print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
                   f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "
-                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |{onnx} {faults:,.0f} |", flush=True)
+                  f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |{onnx}{modes} {faults:,.0f} |", flush=True)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

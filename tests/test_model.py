@@ -92,6 +92,22 @@ def test_mca_equals_literal_order_of_operations() -> None:
     torch.testing.assert_close(mca(fa, fb), expected, atol=1e-5, rtol=1e-5)
 
 
+def test_mca_in_place_accumulation_gives_the_same_bits() -> None:
+    """Inference mode sums the scales into one buffer; grad mode, out of place: same bits."""
+    torch.manual_seed(4)
+    mca = MCA(8).to(memory_format=torch.channels_last)
+    fa, fb = (t.contiguous(memory_format=torch.channels_last) for t in torch.rand(2, 2, 8, 37, 29))
+    with torch.no_grad():
+        out_of_place = mca(fa, fb)
+    with torch.inference_mode():
+        in_place = mca(fa, fb)
+    assert torch.equal(in_place, out_of_place)
+    with torch.inference_mode():  # and the residual input is left as it was
+        x = torch.cat([fa, fb], 1)
+        mca(fa, fb)
+        assert torch.equal(torch.cat([fa, fb], 1), x)
+
+
 @pytest.mark.parametrize("size", [(256, 256), (255, 301), (17, 19), (16, 64)])
 def test_any_size(size: tuple[int, int]) -> None:
     model = LWNet().eval()

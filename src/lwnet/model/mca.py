@@ -86,6 +86,9 @@ class MCA(nn.Module):
                 v[..., :c], v[..., c:], self.temperature[i, 0], self.temperature[i, 1]
             )
             folded = torch.cat([w_mix[:, i, 1] @ attn_ba, w_mix[:, i, 0] @ attn_ab], dim=-1)
-            # Out of place: FlopCounterMode does not count the in-place baddbmm_.
-            out = torch.baddbmm(out, v, folded.transpose(1, 2))
+            # Under inference mode nothing needs the partial sums, so they accumulate in
+            # place: 8 MiB less memory traffic per scale at 256×256, the same bits. (out=, not
+            # baddbmm_, which FlopCounterMode does not count; autograd needs out of place.)
+            accumulate = {"out": out} if torch.is_inference_mode_enabled() else {}
+            out = torch.baddbmm(out, v, folded.transpose(1, 2), **accumulate)
         return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
