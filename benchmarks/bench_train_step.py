@@ -34,7 +34,8 @@ def step_ms(device: torch.device, batch: int, compile: bool, steps: int,
     torch.manual_seed(0)
     model = LWNet().to(device).train()
     opt = adam(model.parameters(), 1e-3, device)
-    step = TrainingStep(model, dataclasses.replace(TrainConfig(), compile=compile), device)
+    step = TrainingStep(model, dataclasses.replace(TrainConfig(), compile=compile,
+                                                   batch_size=batch), device)
     a, b, y = torch.rand(3, batch, 1, size, size, device=device)
 
     def run(n: int) -> float:

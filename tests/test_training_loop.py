@@ -142,10 +142,14 @@ def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
             loss = step(a, b, y)
             loss.backward()
         results.append([loss.detach().clone()] + [p.grad.clone() for p in model.parameters()])
-    assert counters["stats"]["unique_graphs"] > 0  # the step did go through torch.compile
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs > 0  # the step did go through torch.compile
+    assert not counters["graph_break"]  # one graph each for the network and the loss
     for eager, compiled in zip(*results):  # within 0.1 % of each tensor's largest value
         torch.testing.assert_close(compiled, eager, rtol=1e-3,
                                    atol=1e-3 * float(eager.abs().max()))
+    step(a[:3], b[:3], y[:3]).backward()  # an epoch's short last batch: eager, no new graph
+    assert counters["stats"]["unique_graphs"] == graphs
 
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=2", "epochs=2", "samples_per_epoch=40",
             "compile=true"]

@@ -89,6 +89,8 @@ class MCA(nn.Module):
             # Under inference mode nothing needs the partial sums, so they accumulate in
             # place: 8 MiB less memory traffic per scale at 256×256, the same bits. (out=, not
             # baddbmm_, which FlopCounterMode does not count; autograd needs out of place.)
-            accumulate = {"out": out} if torch.is_inference_mode_enabled() else {}
+            # torch.compile cannot trace the mode query, so compiled code asks first.
+            in_place = not torch.compiler.is_compiling() and torch.is_inference_mode_enabled()
+            accumulate = {"out": out} if in_place else {}
             out = torch.baddbmm(out, v, folded.transpose(1, 2), **accumulate)
         return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)

@@ -75,8 +75,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1  # torch threads of each training process
     workers: int = 1  # processes for label candidates and scoring: 1 = none, 0 = one per CPU
-    # torch.compile the training step, on CUDA with CUDA graphs (5× faster steps at batch 4);
-    # on the CPU it needs a C++ compiler and gains nothing.
+    # torch.compile the training step, on CUDA with CUDA graphs (the bare step 5× faster at
+    # batch 4); on the CPU it needs a C++ compiler and gains nothing.
     compile: bool = False
     model: dict = field(default_factory=dict)  # LWNet constructor kwargs
     preset: str = ""

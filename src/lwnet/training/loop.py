@@ -255,21 +255,29 @@ class TrainingStep:
 
     def __init__(self, net: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> None:
         self.unsupervised, self.compiled = cfg.mode == "unsupervised", cfg.compile
-        self.net = net
-        self.loss = (unsupervised_loss if self.unsupervised
-                     else functools.partial(spi_loss, alpha=cfg.alpha, beta=cfg.beta))
+        self.batch_size = cfg.batch_size
+        loss = (unsupervised_loss if self.unsupervised
+                else functools.partial(spi_loss, alpha=cfg.alpha, beta=cfg.beta))
+        self.eager = (net, loss)
+        self.net, self.loss = self.eager
         if cfg.compile:
             mode = "reduce-overhead" if device.type == "cuda" else None
-            self.net, self.loss = (torch.compile(f, mode=mode) for f in (self.net, self.loss))
+            self.net, self.loss = (torch.compile(f, mode=mode) for f in self.eager)
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor,
                  label: torch.Tensor | None) -> torch.Tensor:
         """The loss of the batch ``a``, ``b`` (``(N, 1, H, W)``) against ``label`` (SPI) or
         against the sources (``unsupervised``, where ``label`` is None)."""
+        net, loss = self.net, self.loss
         if self.compiled:  # a new step: the last one's CUDA-graph outputs may be overwritten
             torch.compiler.cudagraph_mark_step_begin()
-        f = self.net(a, b)
-        return self.loss(f, a, b) if self.unsupervised else self.loss(f, label)
+            # The graphs are compiled for the full batch. An epoch's short last batch runs
+            # eagerly: another size would make torch.compile build a second, dynamic-shape
+            # graph (tens of seconds), and its kernels could then serve the full batches too.
+            if len(a) != self.batch_size:
+                net, loss = self.eager
+        f = net(a, b)
+        return loss(f, a, b) if self.unsupervised else loss(f, label)
 
 
 def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimizer,
