@@ -104,6 +104,25 @@ def test_worker_processes_give_the_same_run(tiny_root, tmp_path) -> None:
     assert int(rows[0]["admitted"]) > 0  # screening ran and decided something
 
 
+@pytest.mark.parametrize("mode", ["spi", "unsupervised"])
+def test_the_step_traces_as_one_graph(mode: str) -> None:
+    """torch.compile sees the network and the loss whole: a graph break would cut the CUDA
+    graph of ``compile = true`` into pieces with Python between them. (Tracing only, so this
+    runs where compiling cannot.)"""
+    import dataclasses
+
+    from torch._dynamo import explain
+
+    from lwnet.model import LWNet
+    from lwnet.training import TrainConfig, loop
+
+    step = loop.TrainingStep(LWNet(width=4), dataclasses.replace(TrainConfig(), mode=mode),
+                             torch.device("cpu"))
+    a, b, y = torch.rand(3, 4, 1, 24, 24)
+    traced = explain(step)(a, b, None if mode == "unsupervised" else y)
+    assert traced.graph_break_count == 0, [r.reason for r in traced.break_reasons]
+
+
 def _compile_device() -> str | None:
     """Where ``compile = true`` can be tested: CUDA, else the CPU if Inductor finds a compiler."""
     import shutil
@@ -144,7 +163,6 @@ def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
         results.append([loss.detach().clone()] + [p.grad.clone() for p in model.parameters()])
     graphs = counters["stats"]["unique_graphs"]
     assert graphs > 0  # the step did go through torch.compile
-    assert not counters["graph_break"]  # one graph each for the network and the loss
     for eager, compiled in zip(*results):  # within 0.1 % of each tensor's largest value
         torch.testing.assert_close(compiled, eager, rtol=1e-3,
                                    atol=1e-3 * float(eager.abs().max()))
