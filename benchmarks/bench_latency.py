@@ -32,8 +32,9 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -42,43 +43,26 @@ from lwnet.model import LWNet, measure_latency, profile_model
 
 
 def median_per_pass(model: torch.nn.Module, counter: Callable[[], float], threads: int,
-                    repeats: int) -> float:
+                    repeats: int,
+                    modes: Sequence[Callable[[], Any]] = (torch.inference_mode,)) -> list[float]:
     """Median change of ``counter()`` over one batch-1 forward pass on ``threads`` intra-op
-    threads, after three untimed passes."""
+    threads, one figure per autograd mode of ``modes``, the modes alternating pass by pass so
+    that all see the same load (after three untimed rounds)."""
     a, b = torch.rand(2, 1, 1, 256, 256)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    deltas = []
-    try:
-        with torch.inference_mode():
-            for i in range(repeats + 3):
-                start = counter()
-                model(a, b)
-                if i >= 3:
-                    deltas.append(counter() - start)
-    finally:
-        torch.set_num_threads(previous)
-    return statistics.median(deltas)
-
-
-def alternating_modes(model: torch.nn.Module, threads: int, repeats: int) -> tuple[float, float]:
-    """Median wall-clock ms of batch-1 passes under inference mode and under ``no_grad``,
-    alternating pass by pass so that both see the same load (after three untimed pairs)."""
-    a, b = torch.rand(2, 1, 1, 256, 256)
-    times: dict[bool, list[float]] = {True: [], False: []}
+    deltas: list[list[float]] = [[] for _ in modes]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         for i in range(repeats + 3):
-            for inference in (True, False):
-                with torch.inference_mode() if inference else torch.no_grad():
-                    start = time.perf_counter()
+            for mode, samples in zip(modes, deltas):
+                with mode():
+                    start = counter()
                     model(a, b)
                     if i >= 3:
-                        times[inference].append(time.perf_counter() - start)
+                        samples.append(counter() - start)
     finally:
         torch.set_num_threads(previous)
-    return 1000 * statistics.median(times[True]), 1000 * statistics.median(times[False])
+    return [statistics.median(samples) for samples in deltas]
 
 
 def minor_page_faults() -> float:
@@ -133,16 +117,18 @@ def main() -> None:
             if layout == "NCHW":
                 model = model.to(memory_format=torch.contiguous_format)
             # First: glibc's default thresholds rise for good once a batch of 8 is freed.
-            faults = median_per_pass(model, minor_page_faults, args.threads, args.repeats)
+            faults = median_per_pass(model, minor_page_faults, args.threads, args.repeats)[0]
             b1 = profile_model(model, (256, 256), 1, "cpu", args.threads, 5, args.repeats)
             b8 = profile_model(model, (256, 256), 8, "cpu", args.threads, 2,
                                max(args.repeats // 5, 3))
             # CPU time of the calling thread, on one thread.
-            cpu = 1000 * median_per_pass(model, time.thread_time, 1, args.repeats)
+            cpu = 1000 * median_per_pass(model, time.thread_time, 1, args.repeats)[0]
             onnx = f" {onnx_figures(model, args.threads, args.repeats)} |" if args.onnx else ""
-            modes = (" {:.1f} | {:.1f} |".format(*alternating_modes(model, args.threads,
-                                                                     args.repeats))
-                     if args.no_grad else "")
+            modes = ""
+            if args.no_grad:  # the MCA sums in place under inference mode only
+                walls = median_per_pass(model, time.perf_counter, args.threads, args.repeats,
+                                        (torch.inference_mode, torch.no_grad))
+                modes = "".join(f" {1000 * t:.1f} |" for t in walls)
             print(f"| {width} | {layout} | {b1['params']:,} | {b1['macs_per_pair'] / 1e9:.3f} | "
                   f"{b1['latency_ms']:.1f} | {b1['latency_min_ms']:.1f} | "
                   f"{b8['pairs_per_s']:.1f} | {cpu:.1f} |{onnx}{modes} {faults:,.0f} |", flush=True)
