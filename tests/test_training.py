@@ -182,6 +182,11 @@ def test_config_layers_and_validation(tmp_path) -> None:
     cfg_file.write_text("epochs = 2\nunknown_key = 1\n")
     with pytest.raises(ConfigError, match="unknown_key"):
         load_config(cfg_file)
+    # a misspelt key is answered with the nearest real one, a far-off one with the list
+    with pytest.raises(ConfigError, match="did you mean 'samples_per_epoch'"):
+        load_config(None, None, ["patches_per_epoch=10"])
+    with pytest.raises(ConfigError, match="the keys: alpha, batch_size"):
+        load_config(None, None, ["bogus=1"])
     with pytest.raises(ConfigError, match="preset"):
         load_config(None, "gpu")
 

@@ -15,6 +15,7 @@ Every value is checked before any work starts; an unknown key or an out-of-range
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import json
 import sys
@@ -188,7 +189,9 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
             values.setdefault("model", {})[key[6:]] = value
             continue
         if key not in names:
-            raise ConfigError(f"{source}: unknown config key '{key}'")
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "the keys: " + ", ".join(sorted(names))
+            raise ConfigError(f"{source}: unknown config key '{key}' ({hint})")
         values[key] = value
 
 
