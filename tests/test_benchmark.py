@@ -264,6 +264,23 @@ def test_a_requested_method_missing_for_a_pair_type_is_reported(tmp_path: Path) 
         requested_but_absent(rows, ["CT-MRI"], ["Mine", "gff"])
 
 
+def test_two_methods_of_one_name_are_refused(tmp_path: Path) -> None:
+    """Results are keyed by name: an external "mean" or a method in two external folders would
+    silently replace a row; the shipped LWNet rows share a name, one per pair type."""
+    from lwnet.errors import InputError
+    from lwnet.inference import WEIGHTS_DIR
+    from lwnet.reports.rows import collect_rows
+
+    for folder in ("one/IFCNN", "two/IFCNN", "three/mean"):
+        (tmp_path / folder / "CT-MRI").mkdir(parents=True)
+    rows = collect_rows(WEIGHTS_DIR, [tmp_path / "one"])
+    assert [r.name for r in rows].count("LWNet") == 2 and "IFCNN" in {r.name for r in rows}
+    with pytest.raises(InputError, match=r"two methods named 'IFCNN': .*one/IFCNN and .*two/IFCNN"):
+        collect_rows(WEIGHTS_DIR, [tmp_path / "one", tmp_path / "two"])
+    with pytest.raises(InputError, match=r"'mean': the built-in classical method and .*three/mean"):
+        collect_rows(WEIGHTS_DIR, [tmp_path / "three"])
+
+
 def test_provenance_digests_tell_test_images_apart_and_commits_need_a_checkout(
         tiny_data: Path, tmp_path: Path) -> None:
     from lwnet.reports.provenance import files_digest, source_commit

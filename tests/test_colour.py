@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lwnet.data import (
     fuse_in_luma,
@@ -13,6 +14,7 @@ from lwnet.data import (
     to_uint8,
     ycbcr_to_rgb,
 )
+from lwnet.errors import InputError
 
 RNG = np.random.default_rng(1)
 
@@ -50,6 +52,11 @@ def test_luma8_rounds_like_a_saved_png() -> None:
     assert np.all(luma8(rgb / 255.0) == expected)
     half = luma8(np.full((2, 2), 0.5))
     assert half.dtype == np.uint8 and half[0, 0] == 128
+    # 16-bit by its range, as read_image scales a 16-bit file (65535 → 255, 257 per level)
+    assert np.all(luma8((rgb.astype(np.uint16) * 257)) == expected)
+    assert list(luma8(np.array([[0, 128, 65535]], np.uint16))[0]) == [0, 0, 255]
+    with pytest.raises(InputError, match="int32"):
+        luma8(np.array([[1000]], np.int32))  # no known range: refused, not saturated
 
 
 def test_fuse_in_luma_keeps_chroma_and_background() -> None:

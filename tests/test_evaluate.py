@@ -117,6 +117,8 @@ def test_summarise_means_stds_and_writers():
     tex = to_latex(table, digits=2, caption="SPECT_MRI & co")
     assert r"\textbf{0.60 $\pm$ 0.20}" in tex and r"\underline{20.00 $\pm$ 0.00}" in tex
     assert r"SPECT\_MRI \& co" in tex and tex.count(r"\\") == 4
+    tex = to_latex(table, caption=r"a\b~c^{d}")  # every special character, each escaped once
+    assert r"a\textbackslash{}b\textasciitilde{}c\textasciicircum{}\{d\}" in tex
     # One image: no spread to show; one method: nothing to mark.
     one = summarise([r for r in _rows() if r["id"] == "1"], ("VIF",))
     assert to_markdown(one, 2).splitlines()[2:] == [
@@ -194,7 +196,7 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
     assert code == 0 and "| mean | 3 |" in out
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["per_image.csv", "summary.csv", "summary.md", "summary.tex"]
-    convention = ("3 pairs; VIF: VIFF; two-source scores: MI and VIFP summed over A and B, "
+    convention = ("3 pairs; VIF: VIFF; two-source scores: MI summed over A and B, "
                   "UQI and SSIM averaged")
     assert convention in (out_dir / "summary.md").read_text().splitlines()[0]
     assert convention in (out_dir / "summary.tex").read_text()
@@ -206,7 +208,8 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
     assert {n: (out_dir / n).read_bytes() for n in names} == before
     code, _, _ = _cli(capsys, *argv, "--overwrite", "--reduction", "sum", "--vif", "vifp")
     assert code == 0
-    assert "VIF: VIFP; two-source scores: sum over A and B" in (out_dir / "summary.md").read_text()
+    assert ("VIF: VIFP; two-source scores: MI, UQI, SSIM, VIFP: sum over A and B"
+            in (out_dir / "summary.md").read_text())
 
 
 def test_cli_evaluate_paired(dataset, results, tmp_path, capsys):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.ndimage import gaussian_filter
-from scipy.signal import correlate2d
+from scipy.signal import convolve2d, correlate2d
 from skimage.metrics import structural_similarity
 from sklearn.metrics import mutual_info_score
 
@@ -370,6 +370,41 @@ def test_qabf_bounded_and_lowered(triple):
     assert qabf(a, b, _blurred(f, 2.0)) < base
     flat = np.zeros_like(a)
     assert qabf(a, b, flat) < 1e-3  # sigmoid floor: Γg / (1 + e^{7.5})
+
+
+def _qabf_reference(a, b, f):
+    """The widely used Qabf reference code read literally: conv2(x, h, 'same') with its kernels
+    h1 (rows) and h3 (columns), α = atan(Sy / Sx) with π/2 where Sx = 0, per-pixel ratios."""
+    h1 = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], float)
+    h3 = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
+
+    def grad(x):
+        sx, sy = convolve2d(x, h3, mode="same"), convolve2d(x, h1, mode="same")
+        alpha = np.full(x.shape, np.pi / 2)
+        alpha[sx != 0] = np.arctan(sy[sx != 0] / sx[sx != 0])
+        return np.sqrt(sx ** 2 + sy ** 2), alpha
+
+    def preservation(gx, ax, gf, af):
+        ratio = np.zeros_like(gx)
+        both = (gx != 0) & (gf != 0)
+        ratio[both] = np.minimum(gx, gf)[both] / np.maximum(gx, gf)[both]
+        q_g = 0.9994 / (1 + np.exp(-15 * (ratio - 0.5)))
+        q_a = 0.9879 / (1 + np.exp(-22 * (1 - np.abs(ax - af) / (np.pi / 2) - 0.8)))
+        return q_g * q_a
+
+    (ga, aa), (gb, ab), (gf, af) = grad(a), grad(b), grad(f)
+    return ((preservation(ga, aa, gf, af) * ga + preservation(gb, ab, gf, af) * gb).sum()
+            / (ga + gb).sum())
+
+
+def test_qabf_matches_reference_reading(triple):
+    assert qabf(*triple) == pytest.approx(_qabf_reference(*triple), abs=1e-12)
+    # Horizontal stripes (Sx = 0, α = π/2) against a diagonal ramp: the reference's kernels give
+    # the ramp α = −π/4, so its orientation agreement is 1 − (3π/4)/(π/2), not 1 − (π/4)/(π/2).
+    i, j = np.mgrid[:16, :16].astype(float)
+    stripes, ramp = i * 8, (i + j) * 4
+    assert qabf(stripes, stripes, ramp) == pytest.approx(
+        _qabf_reference(stripes, stripes, ramp), abs=1e-12)
 
 
 # --- EN, SD, SF, AG -------------------------------------------------------------------------

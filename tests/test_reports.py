@@ -90,6 +90,11 @@ def test_pick_inset_finds_the_structure() -> None:
     a[20:40, 80:100] = 0.5
     r, c, _, _ = figures.pick_inset(a, b, 32)
     assert r <= 20 and r + 32 >= 40 and c <= 80 and c + 32 >= 100
+    # A small image, where every window reaches the inset's corner, still gets a region.
+    small = np.zeros((100, 100), np.float32)
+    small[60:70, 60:70] = 1.0
+    r, c, h, w = figures.pick_inset(small, small, 64)
+    assert (h, w) == (64, 64) and r <= 60 and r + h >= 70 and c <= 60 and c + w >= 70
 
 
 def test_comparison_grid_png() -> None:

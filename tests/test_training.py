@@ -362,6 +362,22 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
         cand.external_candidates(pairs, method, cache)
 
 
+def test_external_candidates_are_the_luma_the_metrics_see(tmp_path) -> None:
+    """A colour result becomes the 8-bit luma of its RGB pixels, as every metric computes it; the
+    float luminance rounded afterwards is a grey level off for some colours (these four)."""
+    from lwnet.data import ImagePair, luma8, read_image, split_luma, write_image
+    from lwnet.methods import ExternalMethod
+    from lwnet.training import candidates as cand
+
+    rgb = np.array([[[0, 0, 250], [0, 8, 86]], [[0, 14, 213], [0, 22, 49]]], np.uint8)
+    result = tmp_path / "Net/SPECT-MRI/1.png"
+    write_image(result, rgb)
+    assert (luma8(split_luma(read_image(result))[0]) != luma8(rgb)).all()
+    pairs = [ImagePair("1", tmp_path / "a.png", tmp_path / "b.png", "SPECT-MRI")]
+    got = cand.external_candidates(pairs, ExternalMethod(tmp_path / "Net"), tmp_path / "cache")
+    np.testing.assert_array_equal(got[0], luma8(rgb))
+
+
 @pytest.mark.parametrize("seconds, text", [(0.4, "0 s"), (59.4, "59 s"), (59.6, "1 min"),
                                            (150, "2 min"), (3569, "59 min"), (3570, "1 h 00 min"),
                                            (7500, "2 h 05 min")])

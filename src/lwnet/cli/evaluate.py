@@ -71,9 +71,13 @@ def run(args: argparse.Namespace) -> int:
     all_metrics = METRIC_NAMES + EXTRA_NAMES
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
     # The metric convention goes into every table, so tables of other conventions differ.
+    # VIFF weighs both sources jointly; only VIFP has a score per source to combine.
+    vifp = args.vif_flavour == "vifp"
     convention = (f"VIF: {args.vif_flavour.upper()}; two-source scores: "
-                  + (f"{args.reduction} over A and B" if args.reduction else
-                     "MI and VIFP summed over A and B, UQI and SSIM averaged"))
+                  + (f"MI, UQI, SSIM{', VIFP' if vifp else ''}: {args.reduction} over A and B"
+                     if args.reduction else
+                     f"{'MI and VIFP' if vifp else 'MI'} summed over A and B, UQI and SSIM "
+                     "averaged"))
     caption = (f"{args.pair}" + (f" ({args.split} split)" if args.split else "")
                + f", {counted(len(pairs), 'pair')}; {convention}")
     extra: dict[str, str] = {}

@@ -10,7 +10,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "export", help="export LWNet to ONNX",
         description="Export LWNet weights as an ONNX graph (inputs a, b and output f, float32 "
                     "N x 1 x H x W, all sizes dynamic), verified against PyTorch.")
-    p.add_argument("--format", choices=("onnx",), default="onnx", help="export format")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--weights", help="LWNet weights (.safetensors)")
     source.add_argument("--pair", dest="pair_type", help="shipped weights of this pair type")

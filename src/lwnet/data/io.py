@@ -202,10 +202,17 @@ BACKGROUND_LEVEL = 0.5 / 255
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """Round and clip a float image in [0, 1] to uint8, exactly as saving it as PNG would."""
+    """Round and clip an image to uint8, exactly as saving it as an 8-bit PNG would.
+
+    Floats are read as [0, 1], uint16 by its type's range (65535 → 255), uint8 passes through;
+    any other integer type raises :class:`InputError` (its range is unknown).
+    """
     if img.dtype == np.uint8:
         return img
-    return np.clip(np.rint(np.asarray(img, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    if img.dtype.kind in "biu" and img.dtype != np.uint16:
+        raise InputError(f"unsupported image type {img.dtype}: expected uint8, uint16 or float")
+    scale = 255.0 / np.iinfo(np.uint16).max if img.dtype == np.uint16 else 255.0
+    return np.clip(np.rint(np.asarray(img, dtype=np.float64) * scale), 0, 255).astype(np.uint8)
 
 
 def _exists_error(path: Path) -> OutputExistsError:

@@ -116,11 +116,13 @@ def to_csv(table: SummaryTable) -> str:
     return buf.getvalue()
 
 
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  **{ch: "\\" + ch for ch in "&%_#${}"}}
+
+
 def _latex_escape(text: str) -> str:
-    for ch, rep in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
-                    ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
-        text = text.replace(ch, rep)
-    return text
+    # One pass, so the braces an escape inserts are not escaped again.
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None) -> str:

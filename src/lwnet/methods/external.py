@@ -43,8 +43,9 @@ class ExternalMethod:
         """Where the result for ``(pair_type, pair_id)`` lives (it may not exist)."""
         return self.folder / pair_type / f"{pair_id}{self.suffix}"
 
-    def luma(self, pair_type: str, pair_id: str) -> np.ndarray:
-        """The stored result's luminance, float32 ``(H, W)`` in [0, 1].
+    def read(self, pair_type: str, pair_id: str) -> np.ndarray:
+        """The stored result as :func:`lwnet.data.read_image` reads it: float32 ``(H, W)`` or
+        ``(H, W, 3)`` in [0, 1]; :func:`lwnet.data.luma8` of it is what the metrics score.
 
         Raises:
             InputError: the file is missing or unreadable (the message names it).
@@ -52,7 +53,11 @@ class ExternalMethod:
         path = self.path(pair_type, pair_id)
         if not path.is_file():
             raise InputError(f"{path}: no result of method {self.name} for this pair")
-        return split_luma(read_image(path))[0]
+        return read_image(path)
+
+    def luma(self, pair_type: str, pair_id: str) -> np.ndarray:
+        """The stored result's luminance, float32 ``(H, W)`` in [0, 1] (errors as :meth:`read`)."""
+        return split_luma(self.read(pair_type, pair_id))[0]
 
 
 def external_methods(root: str | os.PathLike[str]) -> list[ExternalMethod]:

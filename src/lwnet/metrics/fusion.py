@@ -83,7 +83,7 @@ def compute_metrics(
     """All metrics of one triple: keys :data:`METRIC_NAMES` (+ :data:`EXTRA_NAMES` if ``extras``).
 
     ``a`` (MRI), ``b`` (functional/CT) and ``f`` (fused) may be any images ``(H, W)`` or
-    ``(H, W, 3)``, float in [0, 1] or uint8; each is reduced to 8-bit BT.601 luma with
+    ``(H, W, 3)``, float in [0, 1], uint8 or uint16; each is reduced to 8-bit BT.601 luma with
     :func:`lwnet.data.luma8` and held as float64 on 0..255. ``reduction=None`` keeps each
     metric's default combination over the sources (see the module docstring). VIF needs sides of
     at least :data:`lwnet.metrics.vif.VIF_MIN_SIDE` pixels.

@@ -12,18 +12,21 @@ Qabf = Σ (Q_AF g_A + Q_BF g_B) / Σ (g_A + g_B)  (weights g^L with L = 1).
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import correlate
+from scipy.ndimage import convolve
 
 GAMMA_G, KAPPA_G, SIGMA_G = 0.9994, -15.0, 0.5
 GAMMA_A, KAPPA_A, SIGMA_A = 0.9879, -22.0, 0.8
-_SOBEL_Y = np.array([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
+# The Sobel kernels of the widely used reference code, applied as convolutions (flipped), as its
+# conv2 does: the sign of sx decides α's sign, which matters wherever one image has sx = 0.
+_SOBEL_Y = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
+_SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 
 def sobel_strength_orientation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sobel edge strength ``(H, W)`` ≥ 0 and orientation in [−π/2, π/2] (π/2 where sx = 0)."""
     x = np.asarray(x, dtype=np.float64)
-    sy = correlate(x, _SOBEL_Y, mode="constant")
-    sx = correlate(x, _SOBEL_Y.T, mode="constant")
+    sy = convolve(x, _SOBEL_Y, mode="constant")
+    sx = convolve(x, _SOBEL_X, mode="constant")
     strength = np.hypot(sx, sy)
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1.0, sx)))

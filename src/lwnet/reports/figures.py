@@ -172,14 +172,16 @@ def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, 
     Structure = summed gradient magnitude of each luma in a window; windows are ranked by the
     product of the two sums (the sum where either source is flat everywhere), scanned on a
     grid of stride size/4. Regions overlapping the lower-right corner, where the enlarged inset
-    is drawn, are skipped. Returns ``(row, col, height, width)``.
+    is drawn, are skipped unless every region does. Returns ``(row, col, height, width)``.
     """
     h, w = a.shape[:2]
     size = min(size, h, w)
     stride = max(1, size // 4)
-    starts = [(r, c) for r in range(0, h - size + 1, stride)
-              for c in range(0, w - size + 1, stride)
-              if not (r + size > (1 - INSET_FRACTION) * h and c + size > (1 - INSET_FRACTION) * w)]
+    grid = [(r, c) for r in range(0, h - size + 1, stride) for c in range(0, w - size + 1, stride)]
+    clear = [(r, c) for r, c in grid
+             if not (r + size > (1 - INSET_FRACTION) * h and c + size > (1 - INSET_FRACTION) * w)]
+    # On a small image every window reaches the corner; the inset then covers part of its region.
+    starts = clear or grid
     rows, cols = np.array([s[0] for s in starts]), np.array([s[1] for s in starts])
     sums = []
     for img in (a, b):

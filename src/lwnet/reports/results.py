@@ -27,7 +27,7 @@ from lwnet.reports.provenance import files_digest
 from lwnet.reports.rows import Row
 
 #: The code behind the cached per-image metrics: an edit there recomputes them.
-METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour")
+METRIC_CODE = ("lwnet.metrics", "lwnet.evaluation", "lwnet.data.colour", "lwnet.data.io")
 
 
 def data_cache(cache: Path, harvard: Path, pair_type: str) -> Path:

@@ -97,6 +97,7 @@ def collect_rows(weights_dir: Path, external_dirs: Sequence[Path],
     rows += [Row(name, "classical", get_method(name)) for name in method_names()]
     for folder in external_dirs:
         rows += [Row(m.name, "external", folder=m.folder) for m in external_methods(folder)]
+    _check_unique_names(rows)
     if methods:
         known = {r.name for r in rows}
         unknown = [m for m in methods if m not in known]
@@ -105,6 +106,23 @@ def collect_rows(weights_dir: Path, external_dirs: Sequence[Path],
                              f"{', '.join(sorted(known))}")
         rows = [r for r in rows if r.name in methods]
     return rows
+
+
+def _origin(row: Row) -> str:
+    return str(row.folder or row.weights or f"the built-in {row.kind} method")
+
+
+def _check_unique_names(rows: Sequence[Row]) -> None:
+    """Results, caches and tables are keyed by a row's name, so a name stands for one method:
+    only the LWNet rows repeat one, each for other pair types (its ``model_key``)."""
+    by_name: dict[str, list[Row]] = {}
+    for row in rows:
+        by_name.setdefault(row.name, []).append(row)
+    for name, same in by_name.items():
+        keys = [r.model_key for r in same]
+        if len(same) > 1 and (None in keys or len(set(keys)) < len(keys)):
+            raise InputError(f"two methods named {name!r}: {_origin(same[0])} and "
+                             f"{_origin(same[1])}; rename one of the results folders")
 
 
 def rows_for(rows: Sequence[Row], pair_type: str) -> list[Row]:

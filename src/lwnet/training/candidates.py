@@ -131,7 +131,7 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
     version = contents_digest([Path(method.path(pair_type, i)) for i in ids])
 
     def compute() -> np.ndarray:
-        return np.stack([luma8(method.luma(pair_type, i)) for i in ids])
+        return np.stack([luma8(method.read(pair_type, i)) for i in ids])
     return _cached(cache_dir, stem, version, compute)
 
 

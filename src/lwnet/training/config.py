@@ -190,7 +190,8 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
             continue
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "the keys: " + ", ".join(sorted(names))
+            hint = (f"did you mean '{close[0]}'?" if close
+                    else "the keys: " + ", ".join(sorted(names)))
             raise ConfigError(f"{source}: unknown config key '{key}' ({hint})")
         values[key] = value
 

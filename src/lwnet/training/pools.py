@@ -35,7 +35,10 @@ def best_candidate(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def admit(pred_scores: np.ndarray, best_candidate_scores: np.ndarray, tau: float) -> np.ndarray:
     """U → P rule: mask of patches whose prediction scores s(ŷ) ≥ τ · max_m s(F_m).
 
-    Both ``(N,)``; the candidate maximum is over every available method for the patch.
+    Both ``(N,)``; the candidate maximum is over every available method for the patch. τ scales
+    the score as SPEC §3.5 writes it, so τ < 1 loosens the bar only where that maximum is
+    positive, as it is for any sensible candidate (an SSIM sum at or below 0 means no
+    structure shared with either source); the default τ = 1 reads the same either way.
     """
     return pred_scores >= tau * best_candidate_scores
 

@@ -23,8 +23,9 @@ from lwnet.training.config import TrainConfig
 from lwnet.training.data import PatchSet, to_tensor
 from lwnet.training.score import Score
 
-#: Modules whose code makes the candidate scores (part of the score cache's key).
-SCORE_CODE = ("lwnet.metrics", "lwnet.training.score")
+#: Modules whose code makes the candidate scores (part of the score cache's key); the 8-bit
+#: rounding (lwnet.data.io) and luma (lwnet.data.colour) included.
+SCORE_CODE = ("lwnet.metrics", "lwnet.training.score", "lwnet.data.io", "lwnet.data.colour")
 # Patches per scoring call: score_batches' batches and score_patches' worker chunks alike, so
 # results never depend on the number of workers.
 SCORE_BATCH = 64
