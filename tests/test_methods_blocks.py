@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lwnet.methods._common import box_mean, consistency_check, guided_filter
+from lwnet.methods._common import box_mean, fuse_detail, guided_filter
 from lwnet.methods.edge import visual_saliency
 from lwnet.methods.pcnn import _otsu_threshold, papcnn_firing_times
 from lwnet.methods.pyramid import (
@@ -44,12 +44,13 @@ def test_guided_filter_preserves_a_step_and_smooths_noise() -> None:
     np.testing.assert_allclose(guided_filter(noisy, np.full((40, 40), 0.3), 5, 0.1), 0.3)
 
 
-def test_consistency_check_removes_isolated_choices() -> None:
-    m = np.zeros((9, 9), bool)
-    m[4, 4] = True
-    m[:, 7:] = True
-    out = consistency_check(m)
-    assert not out[4, 4] and out[:, 8].all()
+def test_fuse_detail_keeps_the_larger_and_removes_isolated_choices() -> None:
+    a = np.zeros((9, 9))
+    b = np.full((9, 9), -0.5)
+    a[4, 4] = 1.0  # one isolated larger coefficient of A: the majority of B's overrules it
+    a[:, 7:] = -2.0  # a band where A is larger in magnitude: kept with its sign
+    out = fuse_detail(a, b)
+    assert out[4, 4] == -0.5 and (out[:, 8] == -2.0).all() and (out[:, :3] == -0.5).all()
 
 
 @pytest.mark.parametrize("shape", [(37, 53), (64, 64), (16, 23)])

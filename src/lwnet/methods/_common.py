@@ -79,13 +79,17 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.
     return box_mean(a, r) * guide + box_mean(b, r)
 
 
-def consistency_check(choose_a: np.ndarray, size: int = 3) -> np.ndarray:
-    """Majority filter of a binary decision map (Li, Manjunath, Mitra, GMIP 57(3) 1995).
+def fuse_detail(detail_a: np.ndarray, detail_b: np.ndarray, size: int = 3) -> np.ndarray:
+    """Combine two detail bands: the larger magnitude, with a consistency check (Li, Manjunath,
+    Mitra, GMIP 57(3) 1995).
 
-    A coefficient keeps source A when most of its ``size×size`` neighbours chose A, which removes
-    isolated decisions that come from noise.
+    A coefficient keeps source A when most of its ``size×size`` neighbours chose A by magnitude
+    (a majority filter of the decision map), which removes isolated decisions that come from
+    noise. Both bands of one shape; returns that shape.
     """
-    return uniform_filter(choose_a.astype(np.float64), size=size, mode="reflect") > 0.5
+    choose_a = np.abs(detail_a) >= np.abs(detail_b)
+    majority = uniform_filter(choose_a.astype(np.float64), size=size, mode="reflect") > 0.5
+    return np.where(majority, detail_a, detail_b)
 
 
 def fuse_base(base_a: np.ndarray, base_b: np.ndarray, rule: str) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import pywt
 
-from lwnet.methods._common import as_pair, consistency_check, finish, fuse_base
+from lwnet.methods._common import as_pair, finish, fuse_base, fuse_detail
 
 
 def dwt(
@@ -37,9 +37,6 @@ def dwt(
     cb = pywt.wavedec2(b, w, mode="symmetric", level=levels)
     fused: list = [fuse_base(ca[0], cb[0], base_rule)]
     for bands_a, bands_b in zip(ca[1:], cb[1:]):
-        fused.append(tuple(
-            np.where(consistency_check(np.abs(da) >= np.abs(db)), da, db)
-            for da, db in zip(bands_a, bands_b)
-        ))
+        fused.append(tuple(fuse_detail(da, db) for da, db in zip(bands_a, bands_b)))
     f = pywt.waverec2(fused, w, mode="symmetric")[: a.shape[0], : a.shape[1]]
     return finish(f, a, b)

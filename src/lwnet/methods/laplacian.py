@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from lwnet.methods._common import as_pair, consistency_check, finish, fuse_base
+from lwnet.methods._common import as_pair, finish, fuse_base, fuse_detail
 from lwnet.methods.pyramid import laplacian_pyramid, laplacian_reconstruct
 
 
@@ -30,9 +30,6 @@ def laplacian(
     """
     a, b = as_pair(a, b)
     pa, pb = laplacian_pyramid(a, levels), laplacian_pyramid(b, levels)
-    fused = []
-    for la, lb in zip(pa[:-1], pb[:-1]):
-        choose_a = consistency_check(np.abs(la) >= np.abs(lb))
-        fused.append(np.where(choose_a, la, lb))
+    fused = [fuse_detail(la, lb) for la, lb in zip(pa[:-1], pb[:-1])]
     fused.append(fuse_base(pa[-1], pb[-1], base_rule))
     return finish(laplacian_reconstruct(fused), a, b)
