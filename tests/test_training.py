@@ -189,6 +189,8 @@ def test_config_layers_and_validation(tmp_path) -> None:
         load_config(None, None, ["bogus=1"])
     with pytest.raises(ConfigError, match="preset"):
         load_config(None, "gpu")
+    with pytest.raises(ConfigError, match="--preset"):  # not silently dropped
+        load_config(None, None, ["preset=cpu"])
 
 
 def test_optimizer_state_comes_back_laid_out_like_its_parameters(tmp_path) -> None:

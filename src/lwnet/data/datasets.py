@@ -45,12 +45,17 @@ def default_data_root() -> Path:
     return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
-def _images_by_stem(folder: Path) -> dict[str, Path]:
+def images_by_stem(folder: Path, kind: str = "folder") -> dict[str, Path]:
+    """Every image file in ``folder`` by its name without suffix (the pair id).
+
+    Raises :class:`InputError` when the folder is missing or holds no image; ``kind`` names it
+    in the message (``"result folder"``).
+    """
     if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
+        raise InputError(f"{folder}: no such {kind}")
     files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
     if not files:
-        raise InputError(f"{folder}: folder holds no images")
+        raise InputError(f"{folder}: {kind} holds no images")
     return files
 
 
@@ -108,13 +113,13 @@ def harvard_pairs(
     """Pairs of one pair type in the Harvard layout, optionally restricted to a split."""
     a_dir, b_dir = modality_folders(root, pair_type)
     ids = read_split(root, pair_type, split) if split else None
-    return _match(_images_by_stem(a_dir), _images_by_stem(b_dir), ids, a_dir, b_dir, pair_type)
+    return _match(images_by_stem(a_dir), images_by_stem(b_dir), ids, a_dir, b_dir, pair_type)
 
 
 def folder_pairs(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str]) -> list[ImagePair]:
     """Pairs from two plain folders matched by file stem (A = MRI folder)."""
     a_dir, b_dir = Path(dir_a), Path(dir_b)
-    return _match(_images_by_stem(a_dir), _images_by_stem(b_dir), None, a_dir, b_dir, None)
+    return _match(images_by_stem(a_dir), images_by_stem(b_dir), None, a_dir, b_dir, None)
 
 
 def pair_types(root: str | os.PathLike[str]) -> list[str]:

@@ -21,8 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from lwnet.data.colour import fuse_in_luma
-from lwnet.data.datasets import ImagePair
-from lwnet.data.io import check_same_size, is_image_file, read_image
+from lwnet.data.datasets import ImagePair, images_by_stem
+from lwnet.data.io import check_same_size, read_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
@@ -66,13 +66,9 @@ def result_files(folder: str | os.PathLike[str], pair_type: str | None,
                  ids: Sequence[str]) -> dict[str, Path]:
     """Map every id to its fused file in ``folder`` (``<id>.*`` or ``<pair_type>/<id>.*``)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such result folder")
     if pair_type and (folder / pair_type).is_dir():
         folder = folder / pair_type
-    files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
-    if not files:
-        raise InputError(f"{folder}: result folder holds no images")
+    files = images_by_stem(folder, "result folder")
     missing = [i for i in ids if i not in files]
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")

@@ -50,17 +50,17 @@ class WeightsFusion:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._model = None
+        self._fuse: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "_model": None}
+        return {"path": self.path, "_fuse": None}
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        from lwnet.inference import fuse_batch, load_model
+        from lwnet.inference import load_model, network_method
 
-        if self._model is None:
-            self._model = load_model(self.path)
-        return fuse_batch(self._model, a[None], b[None])[0]
+        if self._fuse is None:
+            self._fuse = network_method(load_model(self.path))
+        return self._fuse(a, b)
 
 
 def lwnet_rows(weights_dir: Path) -> list[Row]:

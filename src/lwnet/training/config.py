@@ -213,10 +213,7 @@ def load_config(
             raise ConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    preset = preset or file_values.get("preset") or ""
-    if preset and preset not in PRESETS:
-        raise ConfigError(f"config key 'preset': expected one of {sorted(PRESETS)}, "
-                          f"got {preset!r}")
+    preset = preset or file_values.get("preset") or ""  # an unknown one: validate() says so
     values: dict[str, Any] = {}
     _apply(values, PRESETS.get(preset, {}), f"preset {preset}")
     _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
@@ -245,6 +242,8 @@ def _apply_overrides(values: dict[str, Any], overrides: list[str]) -> None:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, text = item.split("=", 1)
+        if key.strip() == "preset":  # it sets other keys' defaults, so it applies first
+            raise ConfigError("--set preset: give the preset with --preset (or in the file)")
         _apply(values, {key.strip(): _coerce(text.strip())}, "--set")
 
 
