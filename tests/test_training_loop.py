@@ -193,6 +193,42 @@ def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
     assert (tmp_path / "run/log.csv").read_text() == (tmp_path / "ref/log.csv").read_text()
 
 
+def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tmp_path,
+                                                                    monkeypatch) -> None:
+    """It trains against the sources: no candidate is computed or scored, its log and card carry
+    no label figures, and a run stopped after an epoch resumes to the uninterrupted weights."""
+    import csv
+
+    from lwnet.inference import read_card
+    from lwnet.training import load_config, loop, train
+
+    cache = tmp_path / "cache"
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "mode='unsupervised'",
+                                   "iterations=2", "epochs=1", f"cache_dir='{cache}'"])
+    ref = train(cfg, tmp_path / "ref", progress=False)
+    assert not list(cache.rglob("*.npy"))
+    rows = list(csv.DictReader((tmp_path / "ref/log.csv").open()))
+    assert [(r["L"], r["mean_label_score"]) for r in rows] == [("", "")] * 2
+    assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
+    card = read_card(ref)
+    assert "Label sources: none" in card and "## SPI log" not in card
+    assert card.rstrip().splitlines()[-1].startswith("| 2 | ")
+    real, epochs = loop._train_epoch, []
+
+    def stop_after_one(*args, **kwargs) -> float:
+        if epochs:
+            raise KeyboardInterrupt
+        epochs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "run", progress=False)
+    monkeypatch.setattr(loop, "_train_epoch", real)
+    out = train(cfg, tmp_path / "run", resume=True, progress=False)
+    assert weights_hash(out) == weights_hash(ref)
+
+
 def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None:
     from safetensors.torch import load_file
 

@@ -15,48 +15,67 @@ SPI_LOG_HEADING = "## SPI log"
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
                init_note: str = "") -> str:
     """Markdown card: data, preset, mode, label sources, score, initial weights and the
-    per-iteration SPI log. ``init_note``: the weights the run started from ('' = random)."""
-    loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}"
-            if cfg.mode != "unsupervised" else
-            "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
+    per-iteration SPI log (for the unsupervised baseline, which has no labels, the losses).
+    ``init_note``: the weights the run started from ('' = random)."""
+    labelled = cfg.mode != "unsupervised"
+    loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}" if labelled
+            else "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
     decay = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} decay to {cfg.lr_min})"
     upto = f", after iteration {len(rows)}" if 0 < len(rows) < cfg.iterations else ""
+    per_epoch = (f"{cfg.samples_per_epoch} samples" if cfg.samples_per_epoch
+                 else "all of L ∪ P" if labelled else "every patch of the pool")
+    score = f"{cfg.score}{_weights_text(cfg.score_weights())}"
     lines = [
         f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'}){upto}",
         "",
         f"- Data: {_data_text(cfg)}.",
         f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "
         f"{_pool_text(cfg, rows)}, {cfg.val_patches} held out for validation.",
-        f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
-        f"{'all of L ∪ P' if not cfg.samples_per_epoch else cfg.samples_per_epoch} samples per "
-        f"epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, seed {cfg.seed}.",
+        f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, {per_epoch} "
+        f"per epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, seed {cfg.seed}.",
         f"- Loss: {loss}.",
-        f"- Score: {cfg.score}{_weights_text(cfg.score_weights())}; τ = {cfg.tau}.",
-        f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}.",
+        f"- Score: {score}; τ = {cfg.tau}." if labelled else
+        f"- Score (of the validation patches only): {score}.",
+        f"- Label sources ({len(label_sources)}): {', '.join(label_sources)}." if labelled else
+        "- Label sources: none (the loss compares with the sources only).",
         f"- Model config: {cfg.model or 'defaults'}; initial weights: "
         f"{init_note or 'random (seeded)'}.",
         "",
-        SPI_LOG_HEADING,
-        "",
-        "Mean label score: over the labels in use (L ∪ P). Pool label score: over the whole "
-        "pool (L ∪ U ∪ P) of the best label each patch holds (a U patch: its best candidate); "
-        "label gain: how far that is above the best candidates, i.e. what the pseudo labels add.",
-        "",
-        "| iteration | L | P | U | admitted | refined | mean label score | pool label score "
-        "| label gain | train loss | val SSIM sum |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        val = r.get("val_ssim_sum")
-        lines.append(f"| {r['iteration']} | {r['L']} | {r['P']} | {r['U']} | {r['admitted']} | "
-                     f"{r['refined']} | {r['mean_label_score']:.4f} | "
-                     f"{r['pool_label_score']:.4f} | {r['label_gain']:.4f} | "
-                     f"{r['train_loss']:.4f} | {'' if val is None else f'{val:.4f}'} |")
+    if labelled:
+        lines += [
+            SPI_LOG_HEADING,
+            "",
+            "Mean label score: over the labels in use (L ∪ P). Pool label score: over the whole "
+            "pool (L ∪ U ∪ P) of the best label each patch holds (a U patch: its best "
+            "candidate); label gain: how far that is above the best candidates, i.e. what the "
+            "pseudo labels add.",
+            "",
+            "| iteration | L | P | U | admitted | refined | mean label score | pool label score "
+            "| label gain | train loss | val SSIM sum |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        keys: tuple[str, ...] = (
+            "iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
+            "pool_label_score", "label_gain", "train_loss", "val_ssim_sum")
+    else:
+        lines += ["## Training log", "", "| iteration | train loss | val SSIM sum |",
+                  "|---|---|---|"]
+        keys = ("iteration", "train_loss", "val_ssim_sum")
+    for r in rows:  # a run without a validation set leaves its column blank
+        lines.append("| " + " | ".join(_cell(r.get(k)) for k in keys) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _pool_text(cfg: TrainConfig, rows: list[dict]) -> str:
     """The pool as the run had it (from its log), e.g. ``pool 4000 patches, |L| = 2000``."""
+    if cfg.mode == "unsupervised":
+        size = f"pool {cfg.max_patches} patches" if cfg.max_patches else "every patch"
+        return f"{size}, all trained on (no labels)"
     if not rows:
         return f"pool {cfg.max_patches or 'all'} patches, |L| = {cfg.labelled}"
     first = rows[0]

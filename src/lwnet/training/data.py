@@ -130,15 +130,19 @@ def external_root(cfg: TrainConfig) -> Path | None:
 def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE,
                     show: bool = False) -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
-    ``show``: progress bars while candidates are computed.
+    ``show``: progress bars while candidates are computed. The unsupervised baseline gets no
+    candidates (``names`` empty): its loss compares with the sources only.
 
     Only ids of ``split`` are ever read, for the sources and for external results.
     """
     pairs = training_pairs(cfg)
     a8, b8 = load_sources(pairs)
     full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])  # before any candidate
-    names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
-                                  cache_dir / cfg.pair_type, workers, show)
+    if cfg.mode == "unsupervised":
+        names, cands = [], np.zeros((0, *a8.shape), np.uint8)
+    else:
+        names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
+                                      cache_dir / cfg.pair_type, workers, show)
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
     return ps, np.arange(len(pool)), np.arange(len(pool), len(order))

@@ -152,15 +152,20 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
     with Workers(cfg.workers, preload=["lwnet.training.screening"]) as workers:
         ps, pool, val = build_patch_set(cfg, cache, workers, show)
-        ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
-                                                 show, workers)
+        # The unsupervised baseline has no candidates, so no labels and no pools.
+        labelled = cfg.mode != "unsupervised"
+        if labelled:
+            ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
+                                                     show, workers)
         # Written once the data is in hand, so a run that fails on its data leaves no run
         # folder (only the caches of what it did compute).
         if main and not resume:
             atomic_write_bytes(run_dir / "config.json",
                                json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
-        lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
-        pools = Pools(ps, pool[lab], pool[unl])
+        pools = None
+        if labelled:
+            lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
+            pools = Pools(ps, pool[lab], pool[unl])
 
         net = ddp.wrap(model, world)
         opt = adam(net.parameters(), cfg.lr, device)
@@ -173,7 +178,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                                  f"{meta['label_sources']}, now there are {ps.names}")
             model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
             load_optimizer(opt, t, meta["param_groups"])
-            pools.load(t, ckpt_path)
+            if pools is not None:
+                pools.load(t, ckpt_path)
             set_rng_state(t, meta)
             it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
             init_note = meta.get("init", "")
@@ -184,7 +190,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
             ot, groups = optimizer_tensors(opt)
             rt, rmeta = rng_state()
             tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **ot,
-                       **pools.tensors(), **rt}
+                       **(pools.tensors() if pools is not None else {}), **rt}
             save_checkpoint(ckpt_path, tensors, {"iteration": iteration, "epoch": epoch,
                                                  "param_groups": groups, "log": rows,
                                                  "losses": losses, "init": init_note,
@@ -211,16 +217,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                     say(f"iteration {it + 1}/{cfg.iterations} epoch {ep + 1}/{cfg.epochs}: "
                         f"loss {losses[-1]:.4f} ({duration(time.perf_counter() - start)}"
                         + (f"; about {duration(left)} left)" if left else ")"))
-            row = {"iteration": it + 1, "L": len(pools.L), "admitted": 0, "refined": 0,
-                   "train_loss": float(np.mean(losses[-cfg.epochs:]))}
-            if cfg.mode == "spi":
-                ids = np.concatenate([pools.U, pools.P])
-                preds, scores = screen(model, ps, score, ids, rank, world, device, workers)
-                row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
-            pool_score, gain = pools.pool_label_score(ps)
-            row.update({"P": len(pools.P), "U": len(pools.U),
-                        "mean_label_score": pools.mean_label_score(),
-                        "pool_label_score": pool_score, "label_gain": gain})
+            row: dict = {"iteration": it + 1,
+                         "train_loss": float(np.mean(losses[-cfg.epochs:]))}
+            if pools is not None:
+                row.update({"L": len(pools.L), "admitted": 0, "refined": 0})
+                if cfg.mode == "spi":
+                    ids = np.concatenate([pools.U, pools.P])
+                    preds, scores = screen(model, ps, score, ids, rank, world, device, workers)
+                    row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
+                pool_score, gain = pools.pool_label_score(ps)
+                row.update({"P": len(pools.P), "U": len(pools.U),
+                            "mean_label_score": pools.mean_label_score(),
+                            "pool_label_score": pool_score, "label_gain": gain})
             if len(val):
                 pred = predict(model, ps, val, device)
                 a, b = ps.sources(val)
@@ -281,10 +289,10 @@ class TrainingStep:
 
 
 def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimizer,
-                 ps: PatchSet, pools: Pools, pool: np.ndarray, iteration: int, epoch: int,
+                 ps: PatchSet, pools: Pools | None, pool: np.ndarray, iteration: int, epoch: int,
                  rank: int, world: int, device: torch.device, show: bool) -> float:
     """One epoch; returns the mean training loss over this rank's batches."""
-    unsup = step.unsupervised
+    unsup = pools is None  # the unsupervised baseline: every patch of the pool, no labels
     n_items = len(pool) if unsup else len(pools.L) + len(pools.P)
     order = epoch_order(cfg, n_items, iteration, epoch)
     order = order[:len(order) // world * world]  # every rank takes the same number of samples

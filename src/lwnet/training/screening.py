@@ -72,10 +72,7 @@ def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_
                             rank: int, world: int, device: torch.device, show: bool,
                             workers: Workers = INLINE) -> np.ndarray:
     """:func:`candidate_scores` of every patch ``(P, K)``, for the initial labels and the
-    admission bar, cached on disk under a key of the score, the patches and the metric code;
-    zeros for the unsupervised baseline, which uses neither."""
-    if cfg.mode == "unsupervised":
-        return np.zeros((len(ps.index), len(ps.names)))
+    admission bar, cached on disk under a key of the score, the patches and the metric code."""
     key = content_key([ps.a, ps.b, ps.cands, ps.index],
                       [cfg.score, repr(cfg.score_weights()), str(ps.size), *ps.names,
                        code_digest(SCORE_CODE)])
