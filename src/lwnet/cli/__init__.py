@@ -18,6 +18,7 @@ from lwnet.errors import LWNetError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``lwnet`` parser, with a subcommand for every module here that has ``add_parser``."""
     parser = argparse.ArgumentParser(
         prog="lwnet", description="Multimodal medical image fusion with LWNet and SPI."
     )
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``lwnet``; an :class:`LWNetError` becomes one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     keep_freed_memory()  # fewer page faults per forward pass: lwnet._allocator
     try:

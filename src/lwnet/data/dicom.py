@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lwnet._optional import optional_import
 from lwnet.errors import InputError
+
+if TYPE_CHECKING:  # an optional dependency (the `medical` extra)
+    import pydicom
 
 # Positions closer than this along the normal (mm) count as the same slice.
 _POSITION_EPS = 1e-4
@@ -43,7 +47,7 @@ def _read_headers(folder: Path) -> list:
     return datasets
 
 
-def _required(ds, keyword: str) -> list[float]:
+def _required(ds: pydicom.Dataset, keyword: str) -> list[float]:
     value = ds.get(keyword)
     if value is None:
         raise InputError(f"{ds.filename}: DICOM slice has no {keyword}")

@@ -12,6 +12,7 @@ import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
 from lwnet.data.io import atomic_write_bytes, is_nifti_path
 from lwnet.errors import ConfigError, InputError
+
+if TYPE_CHECKING:  # an optional dependency (the `medical` extra)
+    import nibabel
 
 #: Default robust window: these percentiles of the non-background voxels map to 0 and 1.
 DEFAULT_WINDOW = (0.5, 99.5)
@@ -152,7 +156,8 @@ def robust_window(
     return out.astype(np.float32)
 
 
-def _nifti_image(data: np.ndarray, like: Volume, dtype: str, description: str):
+def _nifti_image(data: np.ndarray, like: Volume, dtype: str, description: str
+                 ) -> nibabel.Nifti1Image | nibabel.Nifti2Image:
     nib = optional_import("nibabel", "medical")
 
     if like.header is not None:

@@ -52,6 +52,7 @@ def shipped_weights(pair_type: str) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str, mtime_ns: int) -> LWNet:
+    # mtime_ns is part of the cache key only: a file replaced in place is parsed again.
     return load_weights(path)
 
 

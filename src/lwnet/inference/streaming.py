@@ -107,6 +107,7 @@ class StreamStats:
 
     @property
     def pairs_per_second(self) -> float:
+        """Pairs fused per second of the run so far (0 before any time has passed)."""
         return self.fused / self.seconds if self.seconds > 0 else 0.0
 
 

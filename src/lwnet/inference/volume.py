@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from lwnet.data.volumes import (
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.inference.dataset import output_text
 from lwnet.inference.streaming import BatchFuser
+
+if TYPE_CHECKING:  # matplotlib is imported only when a colour view is asked for
+    from matplotlib.colors import Colormap
 
 
 def fuse_slices(
@@ -57,7 +61,7 @@ def fuse_slices(
     return np.moveaxis(out, 0, axis)
 
 
-def _colour_map(name: str):
+def _colour_map(name: str) -> Colormap:
     import matplotlib
 
     try:

@@ -80,7 +80,8 @@ def _as_image(x: np.ndarray, shape: tuple[int, ...] | None, windows: Sequence[in
     return x
 
 
-def _gain_residual(var1: np.ndarray, var2: np.ndarray, cov: np.ndarray):
+def _gain_residual(var1: np.ndarray, var2: np.ndarray, cov: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gain ``g = σ12 / (σ1² + ε)`` and residual variance ``σv² = σ2² − g·σ12``, with the
     degenerate cases of the reference codes: flat reference (g = 0, σv² = σ2², σ1² = 0), flat
     distorted window (g = 0, σv² = 0), negative gain (g = 0, σv² = σ2²), σv² floored at ε.

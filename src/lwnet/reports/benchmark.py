@@ -163,6 +163,7 @@ class ReportWriter:
         self.out = out
 
     def write(self, rel: str, data: bytes | str) -> bytes:
+        """Write ``data`` to ``out/rel`` (replacing it) and return its bytes."""
         raw = data.encode() if isinstance(data, str) else data
         atomic_write_bytes(self.out / rel, raw, overwrite=True)
         return raw

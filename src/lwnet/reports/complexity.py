@@ -86,6 +86,7 @@ def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], 
 
 
 def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """CSV text of a header and rows of cells."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)

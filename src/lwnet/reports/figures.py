@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # before pyplot: figures are files, never windows
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -197,7 +198,7 @@ def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, 
     return int(rows[best]), int(cols[best]), size, size
 
 
-def _show(ax, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
+def _show(ax: Axes, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
     """Draw an image with a frame on ``box`` and the enlarged box in the lower-right corner."""
     kw = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, "interpolation": "nearest"}
     ax.imshow(img, **kw)

@@ -61,6 +61,7 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Restore the torch, NumPy and Python random states that :func:`rng_state` saved."""
     torch.set_rng_state(tensors["rng.torch"])
     n = meta["numpy"]
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))

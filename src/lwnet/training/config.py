@@ -19,6 +19,7 @@ import difflib
 import inspect
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ MODES = ("spi", "labels_only", "unsupervised")
 SCORE_TERMS: dict[str, tuple[str, ...]] = {
     "ssim_sum": (), "ssim_vif": ("vif",), "ssim_vif_qcb": ("vif", "qcb")}
 SCORES = tuple(SCORE_TERMS)
-# Default |L| per pair type (SPEC §3.3); other pair types fall back to half the patches.
+# Default |L| per pair type (SPEC §3.3), for the full patch set: other pair types, and any
+# subset (max_patches), take half of their pool instead.
 DEFAULT_LABELLED = {"SPECT-MRI": 8000, "CT-MRI": 4000}
 #: Keys a resumed run may change: how it runs, not what it computes.
 RUNTIME_KEYS = ("threads", "workers", "cache_dir", "compile")
@@ -99,6 +101,7 @@ class TrainConfig:
         return {t: getattr(self, f"{t}_weight") for t in SCORE_TERMS[self.score]}
 
     def to_dict(self) -> dict[str, Any]:
+        """Every key and value, as a run's ``config.json`` holds them."""
         return dataclasses.asdict(self)
 
 
@@ -197,7 +200,7 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
 
 
 def load_config(
-    path: str | Path | None = None, preset: str | None = None, overrides: list[str] = (),
+    path: str | Path | None = None, preset: str | None = None, overrides: Sequence[str] = (),
 ) -> TrainConfig:
     """Build a validated config: defaults ← preset ← TOML file ← ``key=value`` overrides.
 
@@ -223,7 +226,7 @@ def load_config(
 
 
 def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str | None = None,
-               overrides: list[str] = (), resume: bool = False) -> TrainConfig:
+               overrides: Sequence[str] = (), resume: bool = False) -> TrainConfig:
     """The config a run in ``run_dir`` trains with (what ``lwnet train`` resolves).
 
     A resumed run given no config file or preset continues with its own ``config.json`` and
@@ -237,7 +240,7 @@ def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str 
     return load_config(path, preset, overrides)
 
 
-def _apply_overrides(values: dict[str, Any], overrides: list[str]) -> None:
+def _apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> None:
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")

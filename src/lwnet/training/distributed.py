@@ -87,6 +87,7 @@ def sharded(fn: Callable[[np.ndarray], tuple[np.ndarray, ...]], ids: np.ndarray,
 
 
 def shutdown() -> None:
+    """End the process group, if this process started one."""
     if dist.is_initialized():
         dist.destroy_process_group()
 

@@ -51,7 +51,7 @@ def refine(pred_scores: np.ndarray, label_scores: np.ndarray) -> np.ndarray:
 class Pools:
     """L (fixed candidate labels), U, and P (8-bit pseudo labels with their scores)."""
 
-    def __init__(self, ps: PatchSet, labelled: np.ndarray, unlabelled: np.ndarray):
+    def __init__(self, ps: PatchSet, labelled: np.ndarray, unlabelled: np.ndarray) -> None:
         self.L = labelled
         self.U = unlabelled
         self.choice, self.L_scores = best_candidate(ps.cand_scores[labelled])
@@ -60,6 +60,7 @@ class Pools:
         self.P_scores = np.zeros(0)
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        """The pools as checkpoint tensors (``pools.*``), read back by :meth:`load`."""
         return {"pools.L": torch.from_numpy(self.L), "pools.U": torch.from_numpy(self.U),
                 "pools.choice": torch.from_numpy(self.choice),
                 "pools.P": torch.from_numpy(self.P),
