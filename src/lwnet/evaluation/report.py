@@ -11,9 +11,13 @@ from lwnet.errors import OutputExistsError
 from lwnet.evaluation.tables import SummaryTable, rows_to_csv, to_csv, to_latex, to_markdown
 
 PER_IMAGE = "per_image.csv"
-SUMMARY_MD = "summary.md"
-SUMMARY_CSV = "summary.csv"
-SUMMARY_TEX = "summary.tex"
+
+
+def summary_texts(table: SummaryTable, caption: str | None = None) -> dict[str, str]:
+    """The summary table by file suffix: ``.md`` (headed by ``caption``), ``.csv`` and ``.tex``
+    (captioned). What ``lwnet evaluate`` and the benchmark report both write."""
+    return {".md": (f"{caption}\n\n" if caption else "") + to_markdown(table),
+            ".csv": to_csv(table), ".tex": to_latex(table, caption=caption)}
 
 
 def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, object]],
@@ -30,9 +34,7 @@ def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str
     out = Path(out_dir)
     contents = {
         PER_IMAGE: rows_to_csv(rows, row_metrics),
-        SUMMARY_MD: (f"{caption}\n\n" if caption else "") + to_markdown(table),
-        SUMMARY_CSV: to_csv(table),
-        SUMMARY_TEX: to_latex(table, caption=caption),
+        **{f"summary{suffix}": text for suffix, text in summary_texts(table, caption).items()},
         **(extra or {}),
     }
     if out.exists() and not out.is_dir():

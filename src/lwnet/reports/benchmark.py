@@ -50,9 +50,7 @@ from lwnet.evaluation import (
     rows_to_csv,
     summarise,
     summary_cell,
-    to_csv,
-    to_latex,
-    to_markdown,
+    summary_texts,
 )
 from lwnet.inference import WEIGHTS_DIR
 from lwnet.methods import ExternalMethod, builtin_code_digest
@@ -390,10 +388,9 @@ def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str,
     """
     rows = [r for method in res.scores for r in res.image_rows(method)]
     table = summarise(rows, metrics)
-    writer.write(f"{stem}.md", to_markdown(table))
-    writer.write(f"{stem}.csv", to_csv(table))
-    writer.write(f"{stem}.tex", to_latex(table, caption=f"{res.pair_type}: mean ± std over "
-                                         f"{len(res.ids)} test pairs"))
+    caption = f"{res.pair_type}: mean ± std over {len(res.ids)} test pairs"
+    for suffix, text in summary_texts(table, caption).items():
+        writer.write(f"{stem}{suffix}", text)
     ranks = rank_marks(table)
     marks = {(i, j + 2): "best" if ranks[i, j] == 1 else "second"
              for i, j in zip(*np.nonzero(ranks))}
