@@ -43,6 +43,20 @@ def test_empty_and_missing_folders(tmp_path: Path) -> None:
         folder_pairs(tmp_path / "empty", tmp_path / "b")
     with pytest.raises(InputError, match="nowhere: no such folder"):
         folder_pairs(tmp_path / "nowhere", tmp_path / "b")
+    # A folder one level too high says what it holds instead.
+    (tmp_path / "up/SPECT").mkdir(parents=True)
+    with pytest.raises(InputError, match="up: folder holds no images, only the folders SPECT$"):
+        folder_pairs(tmp_path / "up", tmp_path / "b")
+
+
+def test_a_wrong_root_or_spelling_gets_a_hint(tmp_path: Path, sample: Path) -> None:
+    shutil.copytree(sample, tmp_path / "harvard")
+    with pytest.raises(InputError, match="one level down: .*harvard$"):
+        harvard_pairs(tmp_path, "SPECT-MRI")
+    with pytest.raises(InputError, match="did you mean SPECT-MRI"):
+        harvard_pairs(tmp_path / "harvard", "spect-mri")
+    with pytest.raises(InputError, match=r"pair types here: CT-MRI, PET-MRI, SPECT-MRI\)$"):
+        harvard_pairs(tmp_path / "harvard", "MR-PET")
 
 
 def test_split_files(tmp_path: Path, sample: Path) -> None:

@@ -238,10 +238,14 @@ def _assert_clean_failure(capsys, argv, needle: str, out_dir: Path | None = None
         assert not out_dir.exists()
 
 
-@pytest.mark.parametrize("kind", ["truncated", "text", "tiny", "size", "small_for_vif"])
+@pytest.mark.parametrize("kind", ["truncated", "text", "tiny", "size", "small_for_vif",
+                                  "colour_a"])
 def test_cli_metrics_bad_input(dataset, tmp_path, capsys, kind):
     a, b = dataset / PAIR / "MRI" / "101.png", dataset / PAIR / "SPECT" / "101.png"
     bad = tmp_path / "bad.png"
+    if kind == "colour_a":  # F A B: a colour image where the MRI goes, as fusing refuses it
+        _assert_clean_failure(capsys, ["metrics", b, a, a], "a colour image as A")
+        return
     if kind == "truncated":
         bad.write_bytes(a.read_bytes()[:200])
     elif kind == "text":

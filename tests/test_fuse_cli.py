@@ -56,6 +56,31 @@ def test_refuses_to_overwrite(sample_pair, tmp_path: Path, capsys) -> None:
     assert read_image(out).shape == (256, 256, 3)
 
 
+def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys) -> None:
+    """Not even with --overwrite; nor do folder and dataset results go into the data."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(sample, root)
+    a, b = root / "SPECT-MRI/MRI/9028.png", root / "SPECT-MRI/SPECT/9028.png"
+    before = a.read_bytes()
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(a), "--overwrite"]) == 2
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "f.png"),
+                 "--luma-out", str(b), "--overwrite"]) == 2
+    assert "is an input of this pair" in capsys.readouterr().err and a.read_bytes() == before
+    modality = ["MRI", "SPECT"]
+    assert main(["fuse", "-m", "mean", "--root", str(root), "--pair", "SPECT-MRI", "-q",
+                 "--out", str(root / "SPECT-MRI")]) == 2
+    assert main(["fuse", "-m", "mean", str(root / "SPECT-MRI/MRI"), str(root / "SPECT-MRI/SPECT"),
+                 "-q", "--out", str(root / "SPECT-MRI/SPECT/out")]) == 2
+    assert capsys.readouterr().err.count("inside the input folder") == 2
+    assert sorted(p.name for p in (root / "SPECT-MRI").iterdir()) == modality
+    assert sorted(p.name for p in (root / "SPECT-MRI/SPECT").iterdir()) == ["9028.png"]
+    # Beside the pair-type folders is fine.
+    assert main(["fuse", "-m", "mean", "--root", str(root), "--pair", "SPECT-MRI", "-q",
+                 "--out", str(root / "results")]) == 0
+
+
 def test_bad_inputs_exit_2_with_one_line(sample_pair, tmp_path: Path, capsys) -> None:
     a, _ = sample_pair("PET-MRI")
     small = tmp_path / "small.png"

@@ -126,6 +126,14 @@ def test_garbage_and_missing_files(tmp_path: Path) -> None:
         load_model(junk)
     with pytest.raises(WeightsError, match="no such weights file"):
         load_model(tmp_path / "absent.safetensors")
+    # A run folder for its final weights: named, with the file it holds.
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(WeightsError, match="run: is a folder, not a weights file$"):
+        load_model(run)
+    save_weights(run / "weights.safetensors", LWNet(width=4), "card")
+    with pytest.raises(WeightsError, match=r"did you mean .*run/weights\.safetensors\?"):
+        load_model(run)
 
 
 def test_unknown_pair_type() -> None:

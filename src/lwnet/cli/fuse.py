@@ -134,6 +134,7 @@ def _run_pair(args: argparse.Namespace) -> int:
 
 def _run_many(args: argparse.Namespace) -> int:
     """Folder or dataset mode, through the streaming pipeline."""
+    from lwnet.data.datasets import modality_folders
     from lwnet.inference import fuse_dataset, fuse_folders
     from lwnet.inference.streaming import default_batch_size
 
@@ -147,8 +148,7 @@ def _run_many(args: argparse.Namespace) -> int:
                              "(use --luma)")
         if not args.pair:
             raise InputError("dataset mode needs --pair (e.g. SPECT-MRI)")
-        if not (Path(args.root) / args.pair).is_dir():
-            raise InputError(f"{Path(args.root) / args.pair}: no such pair-type folder")
+        modality_folders(args.root, args.pair)  # before any work; its error names what exists
     else:
         if args.split:
             raise InputError("--split needs dataset mode (--root)")

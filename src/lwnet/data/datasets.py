@@ -55,7 +55,10 @@ def images_by_stem(folder: Path, kind: str = "folder") -> dict[str, Path]:
         raise InputError(f"{folder}: no such {kind}")
     files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
     if not files:
-        raise InputError(f"{folder}: {kind} holds no images")
+        inside = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        shown = ", ".join(inside[:8]) + (", ..." if len(inside) > 8 else "")
+        raise InputError(f"{folder}: {kind} holds no images"
+                         + (f", only the folders {shown}" if inside else ""))
     return files
 
 
@@ -63,7 +66,7 @@ def modality_folders(root: str | os.PathLike[str], pair_type: str) -> tuple[Path
     """The (A, B) folders of a pair type: A is ``MRI``, B the other modality folder."""
     pair_dir = Path(root) / pair_type
     if not pair_dir.is_dir():
-        raise InputError(f"{pair_dir}: no such pair-type folder")
+        raise InputError(f"{pair_dir}: no such pair-type folder{_root_hint(Path(root), pair_type)}")
     subdirs = sorted(p for p in pair_dir.iterdir() if p.is_dir())
     names = [p.name for p in subdirs]
     others = [p for p in subdirs if p.name != MRI]
@@ -72,6 +75,18 @@ def modality_folders(root: str | os.PathLike[str], pair_type: str) -> tuple[Path
             f"{pair_dir}: expected an {MRI} folder and one other modality folder, found {names}"
         )
     return pair_dir / MRI, others[0]
+
+
+def _root_hint(root: Path, pair_type: str) -> str:
+    """What a root without the pair-type folder probably meant: the Harvard layout one level
+    down (``<data>`` for ``<data>/harvard``), another spelling, or the pair types it holds."""
+    if (root / "harvard" / pair_type).is_dir():
+        return f"; the Harvard layout is one level down: {root / 'harvard'}"
+    known = pair_types(root) if root.is_dir() else []
+    same = [name for name in known if name.lower() == pair_type.lower()]
+    if same:
+        return f"; did you mean {same[0]}?"
+    return f" (pair types here: {', '.join(known)})" if known else ""
 
 
 def read_split(root: str | os.PathLike[str], pair_type: str, split: str) -> list[str]:

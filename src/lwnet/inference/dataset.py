@@ -57,11 +57,16 @@ def fuse_file_pair(
     Writes the colour result (SPEC §1: B's chroma back on the fused luminance) to ``out`` and,
     with ``luma_out``, the fused luminance too, each carrying :func:`output_text` with
     ``source`` (default: the method's name, or a function's module, name and code digest).
-    Existing outputs are refused before any work unless ``overwrite``; each write is atomic.
+    Existing outputs are refused before any work unless ``overwrite``, and an output that is
+    one of the inputs always is; each write is atomic.
     """
     outputs = [Path(out)] + ([Path(luma_out)] if luma_out else [])
     if luma_out and outputs[0].resolve() == outputs[1].resolve():
         raise InputError(f"{out}: named for both the colour result and the luminance")
+    inputs = {Path(a_path).resolve(), Path(b_path).resolve()}
+    clash = next((path for path in outputs if path.resolve() in inputs), None)
+    if clash is not None:  # --overwrite or not: the source image would be lost
+        raise InputError(f"{clash}: is an input of this pair; name another output file")
     for path in outputs:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
@@ -133,6 +138,16 @@ def output_path(out: str | os.PathLike[str], method: str, pair_type: str, pair_i
     return Path(out) / method / pair_type / f"{pair_id}.png"
 
 
+def refuse_inside(out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Raise :class:`InputError` when the output folder ``out`` is, or lies inside, one of the
+    input folders: the results would become part of the data (a new "modality" folder)."""
+    where = Path(out).resolve()
+    for folder in inputs:
+        if where == Path(folder).resolve() or Path(folder).resolve() in where.parents:
+            raise InputError(f"{out}: inside the input folder {folder}; write the results "
+                             "elsewhere")
+
+
 def fuse_dataset(
     methods: Methods,
     root: str | os.PathLike[str],
@@ -148,7 +163,9 @@ def fuse_dataset(
 
     Writes ``<out>/<method>/<pair_type>/<id>.png``; ``options`` are those of :func:`fuse_pairs`.
     """
-    return fuse_pairs(methods, harvard_pairs(root, pair_type, split),
+    pairs = harvard_pairs(root, pair_type, split)
+    refuse_inside(out, [Path(root) / pair_type])
+    return fuse_pairs(methods, pairs,
                       lambda method, pair: output_path(out, method, pair_type, pair.id),
                       label=pair_type, **options)
 
@@ -164,7 +181,9 @@ def fuse_folders(
 
     Writes ``<out>/<method>/<stem>.png``; ``options`` are those of :func:`fuse_pairs`.
     """
-    return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
+    pairs = folder_pairs(dir_a, dir_b)
+    refuse_inside(out, [dir_a, dir_b])
+    return fuse_pairs(methods, pairs,
                       lambda method, pair: Path(out) / method / f"{pair.id}.png", **options)
 
 

@@ -91,6 +91,10 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
     checkpoint (detected from its first bytes and never unpickled), or a corrupt file.
     """
     path = Path(path)
+    if path.is_dir():
+        final = path / "weights.safetensors"
+        hint = f"; did you mean {final}?" if final.is_file() else ""
+        raise WeightsError(f"{path}: is a folder, not a weights file{hint}")
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     with path.open("rb") as handle:

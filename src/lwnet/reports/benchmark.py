@@ -180,7 +180,9 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     """
     harvard = cfg.data / "harvard"
     if not harvard.is_dir():
-        raise InputError(f"{harvard}: no such folder (expected the Harvard-layout data)")
+        inside = cfg.data.is_dir() and pair_types(cfg.data)
+        above = " (--data takes the folder that holds harvard/)" if inside else ""
+        raise InputError(f"{harvard}: no such folder (expected the Harvard-layout data){above}")
     index = cfg.out / "index.html"
     if index.exists() and not cfg.overwrite:
         raise OutputExistsError(f"{index}: report already exists (use --overwrite to rewrite "
