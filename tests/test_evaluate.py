@@ -212,6 +212,18 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
             in (out_dir / "summary.md").read_text())
 
 
+def test_cli_evaluate_notes_colour_results(dataset, tmp_path, capsys):
+    """A folder of colour results is scored on their RGB luma, unlike every other row: said."""
+    colour, grey = tmp_path / "colour", tmp_path / "grey"
+    for pair in harvard_pairs(dataset, PAIR, "test"):
+        write_image(colour / f"{pair.id}.png", read_image(pair.b))
+        write_image(grey / f"{pair.id}.png", read_image(pair.a))
+    code, _, err = _cli(capsys, "evaluate", "--root", dataset, "--pair", PAIR, "--split", "test",
+                        f"C={colour}", f"Y={grey}", "G=builtin:gff", "--quiet",
+                        "--out", tmp_path / "eval")
+    assert code == 0 and err.startswith("note: C: colour images"), err
+
+
 def test_cli_evaluate_paired(dataset, results, tmp_path, capsys):
     out_dir = tmp_path / "eval"
     base = ["evaluate", "--root", dataset, "--pair", PAIR, "--split", "test",

@@ -54,6 +54,11 @@ def test_refuses_to_overwrite(sample_pair, tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "new.png").exists()
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(out), "--overwrite"]) == 0
     assert read_image(out).shape == (256, 256, 3)
+    assert capsys.readouterr().out == f"wrote {out}: mean\n"
+    # A format that keeps no record (and loses grey levels) is written, and said so.
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "f.jpg")]) == 0
+    assert capsys.readouterr().out.endswith("JPEG keeps no record of what made the image and is "
+                                            "lossy (PNG or TIFF keep every grey level)\n")
 
 
 def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from lwnet._text import counted
 from lwnet.cli.metrics import add_metric_options
-from lwnet.data.datasets import default_data_root, harvard_pairs
+from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
+from lwnet.data.io import read_image
 from lwnet.errors import ConfigError
 from lwnet.evaluation import (
+    BUILTIN_PREFIX,
     evaluate_folders,
     paired_table,
+    result_files,
     summarise,
     to_markdown,
     write_evaluation,
@@ -90,4 +94,17 @@ def run(args: argparse.Namespace) -> int:
     if extra:
         print("\n" + extra[PAIRED_MD], end="")
     print(f"wrote {', '.join(path.name for path in written)} to {args.out}")
+    colour = [name for name, spec in results.items() if _holds_colour(spec, pairs)]
+    if colour:
+        print(f"note: {', '.join(colour)}: colour images, scored on the luma of their RGB pixels, "
+              "which also scores the colour round trip's clipping; built-in and external rows "
+              "are fused luminance (`lwnet fuse --luma` writes it)", file=sys.stderr)
     return 0
+
+
+def _holds_colour(spec: str, pairs: list[ImagePair]) -> bool:
+    """Whether a result folder holds colour images (judged by its first pair's file)."""
+    if spec.startswith(BUILTIN_PREFIX):
+        return False
+    first = result_files(spec, pairs[0].pair_type, [pairs[0].id])[pairs[0].id]
+    return read_image(first).ndim == 3

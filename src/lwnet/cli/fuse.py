@@ -129,7 +129,21 @@ def _run_pair(args: argparse.Namespace) -> int:
         source = args.method[0]
     fuse_file_pair(method, a_path, b_path, args.out, luma_out=args.luma_out,
                    overwrite=args.overwrite, source=source)
+    for out in filter(None, (args.out, args.luma_out)):
+        print(f"wrote {out}: {source}{_format_note(out)}")
     return 0
+
+
+def _format_note(path: str) -> str:
+    """What a file format loses: the record of what made the image (kept by PNG and TIFF
+    only), and for JPEG and WebP grey levels too."""
+    from lwnet.data.io import image_format
+
+    fmt = image_format(path)
+    if fmt in ("PNG", "TIFF"):
+        return ""
+    lossy = " and is lossy (PNG or TIFF keep every grey level)" if fmt in ("JPEG", "WEBP") else ""
+    return f"; note: {fmt} keeps no record of what made the image{lossy}"
 
 
 def _run_many(args: argparse.Namespace) -> int:

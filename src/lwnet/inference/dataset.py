@@ -43,7 +43,7 @@ def output_text(source: str, description: str) -> dict[str, str]:
 
 #: Descriptions of the fused luminance and of the colour result (SPEC §1).
 LUMA_OUTPUT = "multimodal medical image fusion: the fused luminance of A (MRI) and B"
-COLOUR_OUTPUT = f"{LUMA_OUTPUT}, in B's colour (its BT.601 chroma)"
+COLOUR_OUTPUT = f"{LUMA_OUTPUT}, in B's colour (its BT.601 chroma) where B has colour"
 
 
 def fuse_file_pair(
