@@ -24,13 +24,19 @@ def tiny_root(tmp_path_factory, sample) -> Path:
     return make_tiny_root(tmp_path_factory.mktemp("harvard"), sample)
 
 
-def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path) -> None:
+def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path, capsys) -> None:
     from lwnet.training import load_config, train
 
     cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "iterations=2",
                                    "epochs=3"])
     out = train(cfg, tmp_path / "run", progress=False)
     import csv
+
+    # Before any long work, the run says what it will do and with what data.
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("SPECT-MRI, spi, preset custom: T = 2 × E = 3 epochs of all of L")
+    assert said[1] == ("4 training pairs: a pool of 90 patches (|L| = 45, |U| = 45), 10 held "
+                       "out; label sources: mean, max")
 
     rows = list(csv.DictReader((tmp_path / "run/log.csv").open()))
     assert [int(r["iteration"]) for r in rows] == [1, 2]

@@ -33,7 +33,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._device import use_deterministic
-from lwnet._text import duration
+from lwnet._text import counted, duration
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
@@ -150,10 +150,16 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     init_note = "" if init is None else weights_id(init)
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
+    labelled = cfg.mode != "unsupervised"  # the unsupervised baseline has no candidates
+    if main:
+        say(f"{cfg.pair_type}, {cfg.mode}, preset {cfg.preset or 'custom'}: T = {cfg.iterations} "
+            f"× E = {cfg.epochs} epochs of "
+            + (f"{cfg.samples_per_epoch} samples" if cfg.samples_per_epoch else
+               "all of L ∪ P" if labelled else "every pool patch")
+            + f", batch {cfg.batch_size}, on {device}"
+            + (f"; label candidates computed once, then cached in {cache}" if labelled else ""))
     with Workers(cfg.workers, preload=["lwnet.training.screening"]) as workers:
         ps, pool, val = build_patch_set(cfg, cache, workers, show)
-        # The unsupervised baseline has no candidates, so no labels and no pools.
-        labelled = cfg.mode != "unsupervised"
         if labelled:
             ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
                                                      show, workers)
@@ -166,6 +172,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         if labelled:
             lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
             pools = Pools(ps, pool[lab], pool[unl])
+        if main:
+            say(f"{counted(len(ps.a), 'training pair')}: a pool of {len(pool)} patches"
+                + (f" (|L| = {len(pools.L)}, |U| = {len(pools.U)})" if pools else "")
+                + f", {len(val)} held out; label sources: {', '.join(ps.names) or 'none'}")
 
         net = ddp.wrap(model, world)
         opt = adam(net.parameters(), cfg.lr, device)
