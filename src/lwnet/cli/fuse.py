@@ -27,8 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fuse an MRI with a SPECT/PET/CT image, two folders, or a whole dataset",
         description=(
             "Single pair: lwnet fuse [--method NAME] A B -o OUT. "
-            "Two folders (pairs matched by file name): lwnet fuse [--method NAME ...] DIR_A "
-            "DIR_B --out OUTDIR, writing OUTDIR/<method>/<name>.png. "
+            "Two folders (pairs matched by file name): lwnet fuse [--method NAME ...] "
+            "[--pair SPECT-MRI] DIR_A DIR_B --out OUTDIR, writing OUTDIR/<method>/<name>.png "
+            "(the network needs --pair or --weights here: one model serves the whole folder). "
             "Dataset: lwnet fuse [--method NAME ...] --root DATA/harvard "
             "--pair SPECT-MRI [--split test] --out OUTDIR, writing "
             "OUTDIR/<method>/<PAIR>/<id>.png. "
@@ -110,7 +111,9 @@ def _run_pair(args: argparse.Namespace) -> int:
     many_only = [f"--{k.replace('_', '-')}" for k in keys if getattr(args, k)]
     many_only += ["--jobs"] if args.jobs != 1 else []
     if many_only:
-        raise InputError(f"{', '.join(many_only)}: for folders or a dataset, not a single pair")
+        luma = "; a single pair's luminance: --luma-out PATH" if args.luma else ""
+        raise InputError(f"{', '.join(many_only)}: for folders or a dataset, not a single "
+                         f"pair{luma}")
     if len(args.images) != 2:
         raise InputError(f"expected two input images A B, got {len(args.images)}")
     if len(args.method) != 1:

@@ -18,12 +18,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scales", type=int, nargs="+", default=None, help="MCA kernel sizes")
     p.add_argument("--no-aca", action="store_true", help="ablation: without ACA")
     p.add_argument("--no-mca", action="store_true", help="ablation: without MCA")
-    p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
+    p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
+                   help="image size of the pair (default: 256 256)")
     p.add_argument("--batch", type=int, default=1, help="pairs per forward pass")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (CPU)")
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5, help="untimed passes first (default: 5)")
+    p.add_argument("--repeats", type=int, default=30,
+                   help="timed passes; the median is reported (default: 30)")
     p.set_defaults(func=run)
 
 
