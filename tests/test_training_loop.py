@@ -5,6 +5,7 @@ Resume after SIGKILL: tests/test_reliability_kill.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -233,6 +234,35 @@ def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tm
     monkeypatch.setattr(loop, "_train_epoch", real)
     out = train(cfg, tmp_path / "run", resume=True, progress=False)
     assert weights_hash(out) == weights_hash(ref)
+
+
+def test_a_run_folder_in_use_is_refused(tiny_root, tmp_path) -> None:
+    """A second run in a folder another process trains in would mix the two runs' files."""
+    from lwnet.errors import InputError
+    from lwnet.training import load_config, train
+    from lwnet.training.lock import run_folder_lock
+
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "iterations=1",
+                                   "epochs=1"])
+    run = tmp_path / "run"
+    holder = subprocess.Popen(  # another process holding the folder, as a live run does
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from lwnet.training.lock import run_folder_lock\n"
+         f"with run_folder_lock(Path({str(run)!r})):\n print('held', flush=True); time.sleep(60)"],
+        env=env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(InputError, match="another lwnet train is running in this folder"):
+            train(cfg, run, progress=False)
+        assert os.listdir(run) == [".lock"]  # the other run's folder, untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    # Its lock goes with the process: the folder is free again, with nothing to clear.
+    assert train(cfg, run, progress=False).is_file()
+    with run_folder_lock(tmp_path / "unused"):
+        pass
+    assert not (tmp_path / "unused").exists()  # a folder that got nothing is not left behind
 
 
 def test_cosine_schedule_reaches_the_last_step_rate(tiny_root, tmp_path) -> None:

@@ -51,6 +51,7 @@ from lwnet.training.checkpoint import (
 )
 from lwnet.training.config import TrainConfig, check_resume_config
 from lwnet.training.data import PatchSet, build_patch_set, to_tensor
+from lwnet.training.lock import run_folder_lock
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.pools import Pools, split_pools
 from lwnet.training.schedule import learning_rate
@@ -128,6 +129,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"{run_dir}: is a file, not a run folder")
     rank, world, device = ddp.init()
+    with run_folder_lock(run_dir, held=rank == 0):
+        return _train(cfg, run_dir, resume, progress, rank, world, device)
+
+
+def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: int, world: int,
+           device: torch.device) -> Path:
+    """:func:`train` in its locked run folder, once the process group (if any) is up."""
     torch.set_num_threads(cfg.threads)
     use_deterministic(device)
     main = rank == 0
