@@ -1,10 +1,9 @@
-"""Final weights of a run and their model card (markdown), written by rank 0."""
+"""A run's model card (markdown: data, preset, schedule, label sources, SPI log), and shipping
+trained weights with the card extended (test-split metrics)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
 
 from lwnet.training.config import TrainConfig
 
@@ -95,17 +94,10 @@ def _weights_text(weights: dict[str, float]) -> str:
     return f" ({', '.join(f'w_{t} = {w:g}' for t, w in weights.items())})" if weights else ""
 
 
-def save_model(path: Path, model: torch.nn.Module, card: str) -> None:
-    """Final weights via :func:`lwnet.inference.save_weights` (safetensors, config and card in
-    the metadata; the card also beside them as ``<stem>.md``)."""
-    from lwnet.inference import save_weights
-
-    save_weights(path, model, card, overwrite=True)
-
-
 def ship(weights: Path, out: Path, extra: str) -> Path:
     """Re-save trained ``weights`` as ``out`` (e.g. ``src/lwnet/weights/spect-mri.safetensors``)
-    with the training card extended by ``extra`` Markdown (e.g. test-split metrics)."""
+    with the training card extended by ``extra`` Markdown (e.g. test-split metrics); what
+    ``benchmarks/bench_spi.py --ship`` does."""
     from lwnet.inference import load_model, read_card, save_weights
 
     card = read_card(weights)

@@ -344,6 +344,8 @@ def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimize
 
 def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
                   rows: list[dict], init_note: str) -> None:
-    from lwnet.training.card import model_card, save_model
+    """The model as safetensors with its card (in the metadata and beside it as ``<stem>.md``)."""
+    from lwnet.inference import save_weights
+    from lwnet.training.card import model_card
 
-    save_model(path, model, model_card(cfg, ps.names, rows, init_note))
+    save_weights(path, model, model_card(cfg, ps.names, rows, init_note), overwrite=True)
