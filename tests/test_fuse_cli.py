@@ -261,9 +261,22 @@ def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, samp
 
 
 @pytest.mark.parametrize("argv", [["fuse", "--list-methods"]])
-def test_list_methods(argv: list[str], capsys) -> None:
+def test_list_methods(argv: list[str], capsys, monkeypatch) -> None:
+    from lwnet.methods import register_method, registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    def mine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """My rule: the brighter source, dimmed.
+
+        More words that stay out of the list."""
+        return 0.9 * np.maximum(a, b)
+
+    register_method("mine", mine)
     assert main(argv) == 0
-    assert "gff" in capsys.readouterr().out.split()
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "Guided-filtering fusion, GFF (Li, Kang, Hu" in lines["gff"]  # its paper
+    assert lines["mine"].endswith("My rule: the brighter source, dimmed.")
 
 
 def test_fused_files_record_what_made_them_and_never_the_input_names(sample_pair, sample: Path,

@@ -20,6 +20,9 @@ from lwnet.cli._network import (
 )
 from lwnet.errors import InputError
 
+NETWORK_SUMMARY = ("LWNet, the network (default): shipped weights, the SPECT-MRI model for "
+                   "SPECT/PET and the CT-MRI model for CT, or --weights")
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -41,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", "-m", action="append", metavar="NAME",
                    help=f"fusion method (repeat for folders/datasets; default {NETWORK}, the "
                    "network); see --list-methods")
-    p.add_argument("--list-methods", action="store_true", help="print the method names and exit")
+    p.add_argument("--list-methods", action="store_true",
+                   help="print the methods, one line each, and exit")
     p.add_argument("-o", "--out", metavar="PATH",
                    help="output image (single pair) or output folder (folders, dataset)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -66,11 +70,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.methods import method_names
+    from lwnet.methods import method_names, method_summary
 
     known = [NETWORK, *method_names()]
     if args.list_methods:
-        print("\n".join(known))
+        summaries = [NETWORK_SUMMARY, *map(method_summary, method_names())]
+        width = max(map(len, known))
+        print("\n".join(f"{name:<{width}}  {text}" for name, text in zip(known, summaries)))
         return 0
     args.method = args.method or [NETWORK]
     unknown = [m for m in args.method if m not in known]

@@ -11,6 +11,7 @@ from lwnet.methods.registry import (
     builtin_code_digest,
     get_method,
     method_names,
+    method_summary,
     register_method,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "external_methods",
     "get_method",
     "method_names",
+    "method_summary",
     "register_method",
 ]

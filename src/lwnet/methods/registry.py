@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import inspect
 import re
+import sys
 import types
 from collections.abc import Callable
 
@@ -78,6 +79,15 @@ def function_id(fn: FuseFn) -> str:
 def method_names() -> list[str]:
     """Names of all registered methods, in registration order."""
     return list(_REGISTRY)
+
+
+def method_summary(name: str) -> str:
+    """One line about the method ``name``: the first paragraph of its module's docstring for a
+    built-in method (what it is and the paper it follows), else of its function's docstring."""
+    fn = get_method(name)
+    doc = (sys.modules[fn.__module__].__doc__ if isinstance(_REGISTRY[name], str)
+           else inspect.getdoc(fn)) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def get_method(name: str) -> FuseFn:
