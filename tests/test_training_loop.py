@@ -130,6 +130,26 @@ def test_the_step_traces_as_one_graph(mode: str) -> None:
     assert traced.graph_break_count == 0, [r.reason for r in traced.break_reasons]
 
 
+def _stop_and_resume(monkeypatch, cfg, run: Path, epochs: int) -> Path:
+    """Train ``cfg`` in ``run``, stop it (KeyboardInterrupt) after ``epochs`` epochs, resume it
+    to the end; returns the final weights."""
+    from lwnet.training import loop, train
+
+    real, done = loop._train_epoch, []
+
+    def stop_after(*args, **kwargs) -> float:
+        if len(done) == epochs:
+            raise KeyboardInterrupt
+        done.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", stop_after)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, run, progress=False)
+    monkeypatch.setattr(loop, "_train_epoch", real)
+    return train(cfg, run, resume=True, progress=False)
+
+
 def _compile_device() -> str | None:
     """Where ``compile = true`` can be tested: CUDA, else the CPU if Inductor finds a compiler."""
     import shutil
@@ -183,19 +203,7 @@ def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
     rows = list(csv.DictReader((tmp_path / "ref/log.csv").open()))
     assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
     # Stopped after its third epoch (iteration 2's first), then resumed in a new TrainingStep.
-    real, epochs = loop._train_epoch, []
-
-    def stop_after_three(*args, **kwargs) -> float:
-        if len(epochs) == 3:
-            raise KeyboardInterrupt
-        epochs.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_train_epoch", stop_after_three)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "run", progress=False)
-    monkeypatch.setattr(loop, "_train_epoch", real)
-    out = train(cfg, tmp_path / "run", resume=True, progress=False)
+    out = _stop_and_resume(monkeypatch, cfg, tmp_path / "run", epochs=3)
     assert weights_hash(out) == weights_hash(ref)
     assert (tmp_path / "run/log.csv").read_text() == (tmp_path / "ref/log.csv").read_text()
 
@@ -207,7 +215,7 @@ def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tm
     import csv
 
     from lwnet.inference import read_card
-    from lwnet.training import load_config, loop, train
+    from lwnet.training import load_config, train
 
     cache = tmp_path / "cache"
     cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "mode='unsupervised'",
@@ -220,19 +228,7 @@ def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tm
     card = read_card(ref)
     assert "Label sources: none" in card and "## SPI log" not in card
     assert card.rstrip().splitlines()[-1].startswith("| 2 | ")
-    real, epochs = loop._train_epoch, []
-
-    def stop_after_one(*args, **kwargs) -> float:
-        if epochs:
-            raise KeyboardInterrupt
-        epochs.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_train_epoch", stop_after_one)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "run", progress=False)
-    monkeypatch.setattr(loop, "_train_epoch", real)
-    out = train(cfg, tmp_path / "run", resume=True, progress=False)
+    out = _stop_and_resume(monkeypatch, cfg, tmp_path / "run", epochs=1)
     assert weights_hash(out) == weights_hash(ref)
 
 
