@@ -86,6 +86,18 @@ def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys)
                  "--out", str(root / "results")]) == 0
 
 
+def test_a_failed_folder_run_leaves_no_record_to_refuse_the_next(sample: Path, tmp_path: Path,
+                                                                capsys) -> None:
+    """Swapped folders fail on the first pair; the corrected run, with other settings, goes."""
+    a_dir, b_dir, out = sample / "SPECT-MRI/MRI", sample / "SPECT-MRI/SPECT", tmp_path / "out"
+    assert main(["fuse", "-m", "gff", str(b_dir), str(a_dir), "--out", str(out), "-q"]) == 2
+    assert "a colour image as A" in capsys.readouterr().err
+    assert not (out / "gff" / SETTINGS_FILE).exists()
+    assert main(["fuse", "-m", "gff", str(a_dir), str(b_dir), "--out", str(out), "-q",
+                 "--luma"]) == 0
+    assert read_image(out / "gff/9028.png").ndim == 2
+
+
 def test_bad_inputs_exit_2_with_one_line(sample_pair, tmp_path: Path, capsys) -> None:
     a, _ = sample_pair("PET-MRI")
     small = tmp_path / "small.png"

@@ -252,16 +252,25 @@ def fuse_pairs(
                                     (out for out in outputs if out.parent == folder))
                 # A run killed midway left temp files beside its outputs: clear them.
                 remove_stale_temps(folder)
-            with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
-                      disable=not progress) as bar:
-                def show(stats: StreamStats) -> None:
-                    bar.n = stats.fused + stats.skipped
-                    bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")
+            try:
+                with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
+                          disable=not progress) as bar:
+                    def show(stats: StreamStats) -> None:
+                        bar.n = stats.fused + stats.skipped
+                        bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")
 
-                stats = stream_fuse(map(FuseJob, pairs, outputs), fuser, batch_size=per_batch,
-                                    overwrite=redo, luma=luma, progress=show,
-                                    text=output_text(f"{name} {settings['model']}".strip(),
-                                                     LUMA_OUTPUT if luma else COLOUR_OUTPUT))
+                    stats = stream_fuse(map(FuseJob, pairs, outputs), fuser,
+                                        batch_size=per_batch, overwrite=redo, luma=luma,
+                                        progress=show,
+                                        text=output_text(f"{name} {settings['model']}".strip(),
+                                                         LUMA_OUTPUT if luma else COLOUR_OUTPUT))
+            except BaseException:
+                # A folder left holding nothing but its record keeps no record either: a
+                # corrected run with other settings (--luma added, say) is then not refused.
+                for folder in folders:
+                    if [p.name for p in folder.iterdir()] == [SETTINGS_FILE]:
+                        (folder / SETTINGS_FILE).unlink()
+                raise
             if redo:
                 for folder in folders:
                     finish_output_folder(folder, settings)
