@@ -147,6 +147,10 @@ def test_empty_and_colour_volumes_are_named(tmp_path):
     nib.save(nib.Nifti1Image(rgb, AFFINE), tmp_path / "rgb.nii")
     with pytest.raises(InputError, match=r"rgb.nii: a colour \(RGB\) NIfTI volume"):
         fuse_volume_files(b, tmp_path / "rgb.nii", tmp_path / "f.nii", MEAN)
+    # ... and so is colour stored as a fourth axis of three channels, as stacked RGB slices are.
+    channels = _save_nifti(tmp_path / "ch.nii", np.zeros((24, 20, 5, 3), np.float32))
+    with pytest.raises(InputError, match=r"ch.nii: a 4-D volume .* colour channels"):
+        fuse_volume_files(b, channels, tmp_path / "f.nii", MEAN)
     assert not (tmp_path / "f.nii").exists()
 
 

@@ -64,6 +64,10 @@ def _read_nifti(path: Path) -> Volume:
         data = data[..., 0]
     if data.ndim == 2:
         data = data[..., None]
+    if data.ndim == 4 and data.shape[3] in (3, 4):
+        raise InputError(f"{path}: a 4-D volume of shape {data.shape}, colour channels by the "
+                         "look of its last axis; give the scalar intensities (the colour of "
+                         "the output comes from --cmap)")
     if data.ndim != 3:
         raise InputError(f"{path}: expected a 3-D volume, got shape {data.shape}")
     header = img.header if isinstance(img, nib.Nifti1Image) else None
