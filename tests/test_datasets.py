@@ -57,6 +57,8 @@ def test_a_wrong_root_or_spelling_gets_a_hint(tmp_path: Path, sample: Path) -> N
         harvard_pairs(tmp_path / "harvard", "spect-mri")
     with pytest.raises(InputError, match=r"pair types here: CT-MRI, PET-MRI, SPECT-MRI\)$"):
         harvard_pairs(tmp_path / "harvard", "MR-PET")
+    with pytest.raises(InputError, match=r"nowhere does not exist \(.*LWNET_DATA"):
+        harvard_pairs(tmp_path / "nowhere", "SPECT-MRI")
 
 
 def test_split_files(tmp_path: Path, sample: Path) -> None:

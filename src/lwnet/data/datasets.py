@@ -80,6 +80,9 @@ def modality_folders(root: str | os.PathLike[str], pair_type: str) -> tuple[Path
 def _root_hint(root: Path, pair_type: str) -> str:
     """What a root without the pair-type folder probably meant: the Harvard layout one level
     down (``<data>`` for ``<data>/harvard``), another spelling, or the pair types it holds."""
+    if not root.exists():
+        return (f"; {root} does not exist (the shared data is found through $LWNET_DATA, else "
+                "../shared/data beside the repository)")
     if (root / "harvard" / pair_type).is_dir():
         return f"; the Harvard layout is one level down: {root / 'harvard'}"
     known = pair_types(root) if root.is_dir() else []
