@@ -72,7 +72,11 @@ def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys)
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(a), "--overwrite"]) == 2
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "f.png"),
                  "--luma-out", str(b), "--overwrite"]) == 2
-    assert "is an input of this pair" in capsys.readouterr().err and a.read_bytes() == before
+    link = tmp_path / "link.png"  # the same file under another name
+    link.symlink_to(a)
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(link), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is an input; name another output") == 3 and a.read_bytes() == before
     modality = ["MRI", "SPECT"]
     assert main(["fuse", "-m", "mean", "--root", str(root), "--pair", "SPECT-MRI", "-q",
                  "--out", str(root / "SPECT-MRI")]) == 2
@@ -81,6 +85,15 @@ def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys)
     assert capsys.readouterr().err.count("inside the input folder") == 2
     assert sorted(p.name for p in (root / "SPECT-MRI").iterdir()) == modality
     assert sorted(p.name for p in (root / "SPECT-MRI/SPECT").iterdir()) == ["9028.png"]
+    # A method's folder under --out that is an input folder (A named "mean").
+    (tmp_path / "two").mkdir()
+    shutil.copytree(root / "SPECT-MRI/MRI", tmp_path / "two/mean")
+    shutil.copytree(root / "SPECT-MRI/SPECT", tmp_path / "two/SPECT")
+    mri = (tmp_path / "two/mean/9028.png").read_bytes()
+    assert main(["fuse", "-m", "mean", str(tmp_path / "two/mean"), str(tmp_path / "two/SPECT"),
+                 "-q", "--redo", "--out", str(tmp_path / "two")]) == 2
+    assert (tmp_path / "two/mean/9028.png").read_bytes() == mri
+    assert "inside the input folder" in capsys.readouterr().err
     # Beside the pair-type folders is fine.
     assert main(["fuse", "-m", "mean", "--root", str(root), "--pair", "SPECT-MRI", "-q",
                  "--out", str(root / "results")]) == 0
@@ -92,7 +105,7 @@ def test_a_failed_folder_run_leaves_no_record_to_refuse_the_next(sample: Path, t
     a_dir, b_dir, out = sample / "SPECT-MRI/MRI", sample / "SPECT-MRI/SPECT", tmp_path / "out"
     assert main(["fuse", "-m", "gff", str(b_dir), str(a_dir), "--out", str(out), "-q"]) == 2
     assert "a colour image as A" in capsys.readouterr().err
-    assert not (out / "gff" / SETTINGS_FILE).exists()
+    assert not (out / "gff").exists()  # nor the folder it had made for them
     assert main(["fuse", "-m", "gff", str(a_dir), str(b_dir), "--out", str(out), "-q",
                  "--luma"]) == 0
     assert read_image(out / "gff/9028.png").ndim == 2

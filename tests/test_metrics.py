@@ -373,8 +373,9 @@ def test_qabf_bounded_and_lowered(triple):
 
 
 def _qabf_reference(a, b, f):
-    """The widely used Qabf reference code read literally: conv2(x, h, 'same') with its kernels
-    h1 (rows) and h3 (columns), α = atan(Sy / Sx) with π/2 where Sx = 0, per-pixel ratios."""
+    """The widely used Qabf reference code: conv2(x, h, 'same') with its kernels h1 (rows) and
+    h3 (columns), α = atan(Sy / Sx) with π/2 where Sx = 0, per-pixel ratios; except that equal
+    non-zero strengths give the ratio 1 (the paper's), not the strength (the code's quirk)."""
     h1 = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], float)
     h3 = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
 

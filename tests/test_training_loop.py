@@ -130,9 +130,9 @@ def test_the_step_traces_as_one_graph(mode: str) -> None:
     assert traced.graph_break_count == 0, [r.reason for r in traced.break_reasons]
 
 
-def _stop_and_resume(monkeypatch, cfg, run: Path, epochs: int) -> Path:
-    """Train ``cfg`` in ``run``, stop it (KeyboardInterrupt) after ``epochs`` epochs, resume it
-    to the end; returns the final weights."""
+def _stop_and_resume(monkeypatch, cfg, run: Path, epochs: int, between=lambda: None) -> Path:
+    """Train ``cfg`` in ``run``, stop it (KeyboardInterrupt) after ``epochs`` epochs, call
+    ``between``, resume it to the end; returns the final weights."""
     from lwnet.training import loop, train
 
     real, done = loop._train_epoch, []
@@ -147,6 +147,7 @@ def _stop_and_resume(monkeypatch, cfg, run: Path, epochs: int) -> Path:
     with pytest.raises(KeyboardInterrupt):
         train(cfg, run, progress=False)
     monkeypatch.setattr(loop, "_train_epoch", real)
+    between()
     return train(cfg, run, resume=True, progress=False)
 
 
@@ -228,11 +229,19 @@ def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tm
     card = read_card(ref)
     assert "Label sources: none" in card and "## SPI log" not in card
     assert card.rstrip().splitlines()[-1].startswith("| 2 | ")
-    out = _stop_and_resume(monkeypatch, cfg, tmp_path / "run", epochs=1)
+    def as_before_this_change() -> None:  # such checkpoints recorded every candidate method
+        from lwnet.training.checkpoint import load_checkpoint, save_checkpoint
+
+        tensors, meta = load_checkpoint(tmp_path / "run/checkpoint.safetensors")
+        save_checkpoint(tmp_path / "run/checkpoint.safetensors", tensors,
+                        {**meta, "label_sources": ["mean", "max"]})
+
+    out = _stop_and_resume(monkeypatch, cfg, tmp_path / "run", epochs=1,
+                           between=as_before_this_change)
     assert weights_hash(out) == weights_hash(ref)
 
 
-def test_a_run_folder_in_use_is_refused(tiny_root, tmp_path) -> None:
+def test_a_run_folder_in_use_is_refused(tiny_root, tmp_path, monkeypatch, capsys) -> None:
     """A second run in a folder another process trains in would mix the two runs' files."""
     from lwnet.errors import InputError
     from lwnet.training import load_config, train
@@ -256,6 +265,17 @@ def test_a_run_folder_in_use_is_refused(tiny_root, tmp_path) -> None:
         holder.wait()
     # Its lock goes with the process: the folder is free again, with nothing to clear.
     assert train(cfg, run, progress=False).is_file()
+    # A file system without locks (some network mounts): the run goes on, and says so.
+    import errno
+
+    from lwnet.training import lock
+
+    def no_locks(*args) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(lock.fcntl, "flock", no_locks)
+    assert train(cfg, tmp_path / "nfs", progress=False).is_file()
+    assert "this file system has no locks" in capsys.readouterr().err
     with run_folder_lock(tmp_path / "unused"):
         pass
     assert not (tmp_path / "unused").exists()  # a folder that got nothing is not left behind

@@ -138,6 +138,13 @@ def test_nonfinite_voxels(tmp_path):
     assert np.isfinite(fused).all()
 
 
+def test_an_input_volume_is_never_an_output(pair, tmp_path):
+    before = Path(pair[0]).read_bytes()
+    with pytest.raises(InputError, match="is an input; name another output"):
+        fuse_volume_files(*pair, pair[0], MEAN, overwrite=True)
+    assert Path(pair[0]).read_bytes() == before
+
+
 def test_empty_and_colour_volumes_are_named(tmp_path):
     b = _save_nifti(tmp_path / "b.nii", _phantom(seed=4))
     empty = _save_nifti(tmp_path / "empty.nii", np.zeros((24, 20, 5), np.float32))

@@ -228,6 +228,34 @@ def refuse_existing(paths: Iterable[str | os.PathLike[str]], overwrite: bool = F
                 raise _exists_error(path)
 
 
+def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (either may not exist yet).
+
+    Compared by file identity where a path exists, so symbolic links and case-insensitive
+    file systems (macOS) do not hide a match.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return False
+    path = Path(path).absolute()
+    return any(p.exists() and os.path.samefile(p, folder) for p in (path, *path.parents))
+
+
+def refuse_inputs_as_outputs(outputs: Iterable[str | os.PathLike[str]],
+                             inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Raise :class:`InputError` naming the first of ``outputs`` that is one of the ``inputs``
+    files, or lies inside one of the ``inputs`` folders: with ``--overwrite`` or not, writing
+    it would lose source data (or add a folder to the data's layout)."""
+    inputs = [Path(p) for p in inputs]
+    for out in map(Path, outputs):
+        for source in inputs:
+            if source.is_dir() and is_within(out, source):
+                raise InputError(f"{out}: inside the input folder {source}; write the results "
+                                 "elsewhere")
+            if source.is_file() and out.exists() and os.path.samefile(out, source):
+                raise InputError(f"{out}: is an input; name another output")
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically; refuse an existing file unless ``overwrite``.
 

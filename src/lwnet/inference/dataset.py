@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from lwnet.data.io import (
     image_format,
     read_image,
     refuse_existing,
+    refuse_inputs_as_outputs,
     remove_stale_temps,
     write_image,
 )
@@ -63,10 +65,7 @@ def fuse_file_pair(
     outputs = [Path(out)] + ([Path(luma_out)] if luma_out else [])
     if luma_out and outputs[0].resolve() == outputs[1].resolve():
         raise InputError(f"{out}: named for both the colour result and the luminance")
-    inputs = {Path(a_path).resolve(), Path(b_path).resolve()}
-    clash = next((path for path in outputs if path.resolve() in inputs), None)
-    if clash is not None:  # --overwrite or not: the source image would be lost
-        raise InputError(f"{clash}: is an input of this pair; name another output file")
+    refuse_inputs_as_outputs(outputs, [a_path, b_path])
     for path in outputs:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
@@ -138,16 +137,6 @@ def output_path(out: str | os.PathLike[str], method: str, pair_type: str, pair_i
     return Path(out) / method / pair_type / f"{pair_id}.png"
 
 
-def refuse_inside(out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
-    """Raise :class:`InputError` when the output folder ``out`` is, or lies inside, one of the
-    input folders: the results would become part of the data (a new "modality" folder)."""
-    where = Path(out).resolve()
-    for folder in inputs:
-        if where == Path(folder).resolve() or Path(folder).resolve() in where.parents:
-            raise InputError(f"{out}: inside the input folder {folder}; write the results "
-                             "elsewhere")
-
-
 def fuse_dataset(
     methods: Methods,
     root: str | os.PathLike[str],
@@ -164,7 +153,8 @@ def fuse_dataset(
     Writes ``<out>/<method>/<pair_type>/<id>.png``; ``options`` are those of :func:`fuse_pairs`.
     """
     pairs = harvard_pairs(root, pair_type, split)
-    refuse_inside(out, [Path(root) / pair_type])
+    # Not even beside the modality folders: the pair type would no longer read as a dataset.
+    refuse_inputs_as_outputs([out], [Path(root) / pair_type])
     return fuse_pairs(methods, pairs,
                       lambda method, pair: output_path(out, method, pair_type, pair.id),
                       label=pair_type, **options)
@@ -181,9 +171,7 @@ def fuse_folders(
 
     Writes ``<out>/<method>/<stem>.png``; ``options`` are those of :func:`fuse_pairs`.
     """
-    pairs = folder_pairs(dir_a, dir_b)
-    refuse_inside(out, [dir_a, dir_b])
-    return fuse_pairs(methods, pairs,
+    return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
                       lambda method, pair: Path(out) / method / f"{pair.id}.png", **options)
 
 
@@ -247,6 +235,10 @@ def fuse_pairs(
                         "model": models.get(name, "")}
             outputs = [destination(name, p) for p in pairs]
             folders = sorted({out.parent for out in outputs})
+            refuse_inputs_as_outputs(folders, {p.a.parent for p in pairs}
+                                     | {p.b.parent for p in pairs})
+            existed = {f for f in folders if f.exists()}
+            recorded = {f for f in folders if (f / SETTINGS_FILE).exists()}
             for folder in folders:
                 claim_output_folder(folder, settings, redo,
                                     (out for out in outputs if out.parent == folder))
@@ -265,11 +257,15 @@ def fuse_pairs(
                                         text=output_text(f"{name} {settings['model']}".strip(),
                                                          LUMA_OUTPUT if luma else COLOUR_OUTPUT))
             except BaseException:
-                # A folder left holding nothing but its record keeps no record either: a
-                # corrected run with other settings (--luma added, say) is then not refused.
-                for folder in folders:
-                    if [p.name for p in folder.iterdir()] == [SETTINGS_FILE]:
-                        (folder / SETTINGS_FILE).unlink()
+                # A record this run wrote in a folder it left empty goes again (the folder
+                # too, if the run made it): a corrected run with other settings (--luma added,
+                # say) is then not refused there.
+                for folder in set(folders) - recorded:
+                    with contextlib.suppress(OSError):
+                        if [p.name for p in folder.iterdir()] == [SETTINGS_FILE]:
+                            (folder / SETTINGS_FILE).unlink()
+                            if folder not in existed:
+                                folder.rmdir()
                 raise
             if redo:
                 for folder in folders:

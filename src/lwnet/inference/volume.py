@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
-from lwnet.data.io import MIN_SIDE, refuse_existing, write_image
+from lwnet.data.io import MIN_SIDE, refuse_existing, refuse_inputs_as_outputs, write_image
 from lwnet.data.volumes import (
     DEFAULT_WINDOW,
     Volume,
@@ -180,6 +180,8 @@ def fuse_volume_files(
     Returns the fused float32 volume.
     """
     out_path = Path(out_path)
+    refuse_inputs_as_outputs([out_path, *([colour_dir] if colour_dir else [])],
+                             [mri_path, functional_path])
     refuse_existing([out_path], overwrite)
     if colour_dir is not None:
         colour_dir = Path(colour_dir)

@@ -12,10 +12,11 @@ SPI_LOG_HEADING = "## SPI log"
 
 
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
-               init_note: str = "") -> str:
+               init_note: str = "", pool_size: int | None = None) -> str:
     """Markdown card: data, preset, mode, label sources, score, initial weights and the
     per-iteration SPI log (for the unsupervised baseline, which has no labels, the losses).
-    ``init_note``: the weights the run started from ('' = random)."""
+    ``init_note``: the weights the run started from ('' = random); ``pool_size``: the patches
+    it trained on (the SPI log has it for the other modes)."""
     labelled = cfg.mode != "unsupervised"
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}" if labelled
             else "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
@@ -29,7 +30,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
         "",
         f"- Data: {_data_text(cfg)}.",
         f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "
-        f"{_pool_text(cfg, rows)}, {cfg.val_patches} held out for validation.",
+        f"{_pool_text(cfg, rows, pool_size)}, {cfg.val_patches} held out for validation.",
         f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, {per_epoch} "
         f"per epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, seed {cfg.seed}.",
         f"- Loss: {loss}.",
@@ -70,11 +71,11 @@ def _cell(value: object) -> str:
     return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _pool_text(cfg: TrainConfig, rows: list[dict]) -> str:
+def _pool_text(cfg: TrainConfig, rows: list[dict], pool_size: int | None) -> str:
     """The pool as the run had it (from its log), e.g. ``pool 4000 patches, |L| = 2000``."""
     if cfg.mode == "unsupervised":
-        size = f"pool {cfg.max_patches} patches" if cfg.max_patches else "every patch"
-        return f"{size}, all trained on (no labels)"
+        size = pool_size or cfg.max_patches
+        return f"pool {size} patches, all trained on" if size else "every patch trained on"
     if not rows:
         return f"pool {cfg.max_patches or 'all'} patches, |L| = {cfg.labelled}"
     first = rows[0]

@@ -18,6 +18,7 @@ interrupted epoch from the same state and data order and ends with the same weig
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -51,7 +52,7 @@ from lwnet.training.checkpoint import (
 )
 from lwnet.training.config import TrainConfig, check_resume_config
 from lwnet.training.data import PatchSet, build_patch_set, to_tensor
-from lwnet.training.lock import run_folder_lock
+from lwnet.training.lock import in_use_error, run_folder_lock
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.pools import Pools, split_pools
 from lwnet.training.schedule import learning_rate
@@ -129,7 +130,17 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"{run_dir}: is a file, not a run folder")
     rank, world, device = ddp.init()
-    with run_folder_lock(run_dir, held=rank == 0):
+    with contextlib.ExitStack() as stack:
+        # Rank 0 holds the folder; every rank learns whether it got it before any work, so a
+        # refused torchrun job stops whole instead of computing into the other run's cache.
+        refused = None
+        if rank == 0:
+            try:
+                stack.enter_context(run_folder_lock(run_dir))
+            except InputError as exc:
+                refused = exc
+        if not ddp.all_ranks(refused is None, world):
+            raise refused or in_use_error(run_dir)
         return _train(cfg, run_dir, resume, progress, rank, world, device)
 
 
@@ -191,7 +202,9 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
         it0, ep0, rows, losses = 0, 0, [], []
         if resume:
             t, meta = load_checkpoint(ckpt_path)
-            if meta.get("label_sources", ps.names) != ps.names:  # e.g. an external folder moved
+            # e.g. an external folder moved; an unsupervised run uses none (and before 2026-11-27
+            # recorded them all the same)
+            if labelled and meta.get("label_sources", ps.names) != ps.names:
                 raise InputError(f"{ckpt_path}: the run started with the label sources "
                                  f"{meta['label_sources']}, now there are {ps.names}")
             model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
@@ -348,4 +361,5 @@ def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: Patc
     from lwnet.inference import save_weights
     from lwnet.training.card import model_card
 
-    save_weights(path, model, model_card(cfg, ps.names, rows, init_note), overwrite=True)
+    card = model_card(cfg, ps.names, rows, init_note, pool_size=len(ps.index) - cfg.val_patches)
+    save_weights(path, model, card, overwrite=True)
