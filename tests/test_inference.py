@@ -119,6 +119,24 @@ def test_pickle_payload_is_never_unpickled(tmp_path: Path, writer: str) -> None:
         assert marker.exists()
 
 
+def test_the_same_weights_give_the_same_bytes_in_any_process(tmp_path: Path) -> None:
+    """safetensors writes its metadata in hash order, which differs between processes; the
+    file (and the SHA-256 that provenance records quote) must not."""
+    import subprocess
+    import sys
+
+    from _killable import env
+
+    code = ("import sys, torch; from lwnet.inference import save_weights; "
+            "from lwnet.model import LWNet; torch.manual_seed(0); "
+            "save_weights(sys.argv[1], LWNet(width=4), 'card: α × β')")
+    files = [tmp_path / f"{i}.safetensors" for i in range(3)]
+    for path in files:
+        subprocess.run([sys.executable, "-c", code, str(path)], env=env(), check=True)
+    assert len({path.read_bytes() for path in files}) == 1
+    assert load_model(files[0]).config == LWNet(width=4).config
+
+
 def test_garbage_and_missing_files(tmp_path: Path) -> None:
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")

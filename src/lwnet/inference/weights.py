@@ -79,9 +79,26 @@ def save_weights(
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "config": json.dumps(model.config), "card": text,
     }
-    atomic_write_bytes(path, save_safetensors(tensors, metadata=metadata), overwrite=overwrite)
+    data = sorted_metadata(save_safetensors(tensors, metadata=metadata))
+    atomic_write_bytes(path, data, overwrite=overwrite)
     atomic_write_bytes(md, text.encode("utf-8"), overwrite=overwrite)
     return path
+
+
+def sorted_metadata(data: bytes) -> bytes:
+    """safetensors bytes with the header's metadata keys in sorted order.
+
+    The library writes its metadata map in hash order, which changes from process to process,
+    so the same weights would get other bytes, and another SHA-256 in every provenance record
+    and cache name that quotes them. The tensors' entries keep the library's order; the header
+    stays padded with spaces to a multiple of 8 bytes, as the format has it.
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + size:]
 
 
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
