@@ -191,6 +191,14 @@ def test_config_layers_and_validation(tmp_path) -> None:
         load_config(None, "gpu")
     with pytest.raises(ConfigError, match="--preset"):  # not silently dropped
         load_config(None, None, ["preset=cpu"])
+    # "--set iterations 2" reaches here as two items (the CLI's --set takes several)
+    with pytest.raises(ConfigError, match=r"expected key=value \(--set iterations=2\?\)"):
+        load_config(None, None, ["iterations", "2"])
+    from lwnet.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--set", "iterations=2", "epochs=1", "--set",
+                                      "seed=3", "--run-dir", "r"])
+    assert args.overrides == ["iterations=2", "epochs=1", "seed=3"]
 
 
 def test_optimizer_state_comes_back_laid_out_like_its_parameters(tmp_path) -> None:

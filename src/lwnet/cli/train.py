@@ -13,8 +13,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "Use under torchrun for DistributedDataParallel.")
     p.add_argument("--config", metavar="FILE", help="TOML config (see configs/)")
     p.add_argument("--preset", choices=["paper", "cpu"], help="preset applied under FILE")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config key (repeatable), e.g. --set iterations=2")
+    # nargs="+" so that "--set iterations 2" reaches the config's own error, which says how to
+    # write it, rather than argparse's "unrecognized arguments: 2".
+    p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                   metavar="KEY=VALUE",
+                   help="override config keys (repeatable), e.g. --set iterations=2 epochs=1")
     p.add_argument("--run-dir", required=True, metavar="DIR",
                    help="run folder: config, log.csv, checkpoint, each iteration's model, "
                         "final weights")

@@ -241,9 +241,11 @@ def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str 
 
 
 def _apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> None:
-    for item in overrides:
+    for i, item in enumerate(overrides):
         if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key=value")
+            after = overrides[i + 1] if i + 1 < len(overrides) else ""
+            hint = f" (--set {item}={after}?)" if after and "=" not in after else ""
+            raise ConfigError(f"--set {item!r}: expected key=value{hint}")
         key, text = item.split("=", 1)
         if key.strip() == "preset":  # it sets other keys' defaults, so it applies first
             raise ConfigError("--set preset: give the preset with --preset (or in the file)")
