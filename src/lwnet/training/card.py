@@ -17,13 +17,11 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
     per-iteration SPI log (for the unsupervised baseline, which has no labels, the losses).
     ``init_note``: the weights the run started from ('' = random); ``pool_size``: the patches
     it trained on (the SPI log has it for the other modes)."""
-    labelled = cfg.mode != "unsupervised"
+    labelled = cfg.uses_labels
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}" if labelled
             else "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
     decay = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} decay to {cfg.lr_min})"
     upto = f", after iteration {len(rows)}" if 0 < len(rows) < cfg.iterations else ""
-    per_epoch = (f"{cfg.samples_per_epoch} samples" if cfg.samples_per_epoch
-                 else "all of L ∪ P" if labelled else "every patch of the pool")
     score = f"{cfg.score}{_weights_text(cfg.score_weights())}"
     lines = [
         f"# LWNet {cfg.pair_type} ({cfg.mode}, preset {cfg.preset or 'custom'}){upto}",
@@ -31,8 +29,9 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
         f"- Data: {_data_text(cfg)}.",
         f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "
         f"{_pool_text(cfg, rows, pool_size)}, {cfg.val_patches} held out for validation.",
-        f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, {per_epoch} "
-        f"per epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, seed {cfg.seed}.",
+        f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
+        f"{cfg.samples_text()} per epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, "
+        f"seed {cfg.seed}.",
         f"- Loss: {loss}.",
         f"- Score: {score}; τ = {cfg.tau}." if labelled else
         f"- Score (of the validation patches only): {score}.",
@@ -73,7 +72,7 @@ def _cell(value: object) -> str:
 
 def _pool_text(cfg: TrainConfig, rows: list[dict], pool_size: int | None) -> str:
     """The pool as the run had it (from its log), e.g. ``pool 4000 patches, |L| = 2000``."""
-    if cfg.mode == "unsupervised":
+    if not cfg.uses_labels:
         size = pool_size or cfg.max_patches
         return f"pool {size} patches, all trained on" if size else "every patch trained on"
     if not rows:

@@ -96,6 +96,18 @@ class TrainConfig:
             n = int(self.labelled)
         return max(1, min(n, n_patches))
 
+    @property
+    def uses_labels(self) -> bool:
+        """Whether the run trains on labels (SPI, labels-only): the unsupervised baseline
+        compares with the sources only, so it has no label candidates and no pools."""
+        return self.mode != "unsupervised"
+
+    def samples_text(self) -> str:
+        """What one epoch trains on, in words: the run's log and model card both say it."""
+        if self.samples_per_epoch:
+            return f"{self.samples_per_epoch} samples"
+        return "all of L ∪ P" if self.uses_labels else "every patch of the pool"
+
     def score_weights(self) -> dict[str, float]:
         """The weight of each term of ``score``, e.g. ``{"vif": 1.0}`` for ``ssim_vif``."""
         return {t: getattr(self, f"{t}_weight") for t in SCORE_TERMS[self.score]}

@@ -138,11 +138,11 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE
     pairs = training_pairs(cfg)
     a8, b8 = load_sources(pairs)
     full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])  # before any candidate
-    if cfg.mode == "unsupervised":
-        names, cands = [], np.zeros((0, *a8.shape), np.uint8)
-    else:
+    if cfg.uses_labels:
         names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
                                       cache_dir / cfg.pair_type, workers, show)
+    else:
+        names, cands = [], np.zeros((0, *a8.shape), np.uint8)
     order = np.concatenate([pool, val])
     ps = PatchSet(a8, b8, cands, names, full[order], cfg.patch_size, np.zeros(0))
     return ps, np.arange(len(pool)), np.arange(len(pool), len(order))

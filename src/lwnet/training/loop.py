@@ -169,17 +169,15 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
     init_note = "" if init is None else weights_id(init)
     score = get_score(cfg.score, cfg.vif_weight, cfg.qcb_weight)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
-    labelled = cfg.mode != "unsupervised"  # the unsupervised baseline has no candidates
     if main:
         say(f"{cfg.pair_type}, {cfg.mode}, preset {cfg.preset or 'custom'}: T = {cfg.iterations} "
-            f"× E = {cfg.epochs} epochs of "
-            + (f"{cfg.samples_per_epoch} samples" if cfg.samples_per_epoch else
-               "all of L ∪ P" if labelled else "every pool patch")
-            + f", batch {cfg.batch_size}, on {device}"
-            + (f"; label candidates computed once, then cached in {cache}" if labelled else ""))
+            f"× E = {cfg.epochs} epochs of {cfg.samples_text()}, batch {cfg.batch_size}, "
+            f"on {device}"
+            + (f"; label candidates computed once, then cached in {cache}"
+               if cfg.uses_labels else ""))
     with Workers(cfg.workers, preload=["lwnet.training.screening"]) as workers:
         ps, pool, val = build_patch_set(cfg, cache, workers, show)
-        if labelled:
+        if cfg.uses_labels:
             ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
                                                      show, workers)
         # Written once the data is in hand, so a run that fails on its data leaves no run
@@ -188,7 +186,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             atomic_write_bytes(run_dir / "config.json",
                                json.dumps(cfg.to_dict(), indent=2).encode(), overwrite=True)
         pools = None
-        if labelled:
+        if cfg.uses_labels:
             lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
             pools = Pools(ps, pool[lab], pool[unl])
         if main:
@@ -204,7 +202,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             t, meta = load_checkpoint(ckpt_path)
             # e.g. an external folder moved; an unsupervised run uses none (and before 2026-11-27
             # recorded them all the same)
-            if labelled and meta.get("label_sources", ps.names) != ps.names:
+            if cfg.uses_labels and meta.get("label_sources", ps.names) != ps.names:
                 raise InputError(f"{ckpt_path}: the run started with the label sources "
                                  f"{meta['label_sources']}, now there are {ps.names}")
             model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
@@ -293,7 +291,7 @@ class TrainingStep:
     kernel launches there, not by arithmetic (docs/benchmarks.md, "On a GPU")."""
 
     def __init__(self, net: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> None:
-        self.unsupervised, self.compiled = cfg.mode == "unsupervised", cfg.compile
+        self.unsupervised, self.compiled = not cfg.uses_labels, cfg.compile
         self.batch_size = cfg.batch_size
         loss = (unsupervised_loss if self.unsupervised
                 else functools.partial(spi_loss, alpha=cfg.alpha, beta=cfg.beta))
