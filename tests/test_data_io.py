@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from lwnet.data import MIN_SIDE, check_same_size, read_image, to_uint8, write_image
-from lwnet.data.io import atomic_write_bytes
+from lwnet.data.io import as_float_image, atomic_write_bytes
 from lwnet.errors import InputError, OutputExistsError
 
 RNG = np.random.default_rng(0)
@@ -65,6 +65,8 @@ def test_rgba_composited_over_black(tmp_path: Path) -> None:
     assert out.shape == (16, 16, 3)
     assert np.all(out[:, :8] == 0)
     np.testing.assert_allclose(out[:, 8:, 0], 200 / 255, atol=1e-6)
+    # An RGBA array is read as the same file is.
+    np.testing.assert_array_equal(as_float_image(rgba), out)
 
 
 def test_grey_stored_as_rgb_is_detected(tmp_path: Path) -> None:
@@ -73,6 +75,15 @@ def test_grey_stored_as_rgb_is_detected(tmp_path: Path) -> None:
     out = read_image(tmp_path / "g.png")
     assert out.ndim == 2
     np.testing.assert_array_equal(to_uint8(out), g)
+    # Chroma noise of up to two grey levels (a grey image saved as colour JPEG) is still grey,
+    # read as its BT.601 luma; three levels anywhere make it colour.
+    noisy = np.stack([g, g, g], -1).astype(np.int16)
+    noisy[..., 2] += RNG.integers(-2, 3, g.shape)
+    noisy = np.clip(noisy, 0, 255).astype(np.uint8)
+    luma = noisy.astype(np.float64) @ [0.299, 0.587, 0.114] / 255
+    np.testing.assert_allclose(as_float_image(noisy), luma, atol=1e-6)
+    noisy[3, 4] = (100, 100, 103)
+    assert as_float_image(noisy).shape == (*g.shape, 3)
 
 
 def test_truncated_png_is_named(tmp_path: Path) -> None:
@@ -103,10 +114,30 @@ def test_size_checks_name_both_sizes() -> None:
         check_same_size(tiny, tiny, "one.png", "two.png")
 
 
-def test_to_uint8_rounds_and_clips() -> None:
-    x = np.array([-0.5, 0.0, 0.49 / 255, 0.51 / 255, 1.0, 7.0], np.float32)
+def test_to_uint8_rounds_and_refuses_other_ranges() -> None:
+    # Float rounding just outside [0, 1] is clipped, as saving a PNG would.
+    x = np.array([-1e-4, 0.0, 0.49 / 255, 0.51 / 255, 1.0, 1.0005], np.float32)
     np.testing.assert_array_equal(to_uint8(x), [0, 0, 0, 1, 255, 255])
     assert to_uint8(np.array([1.51 / 255]))[0] == 2
+    # 0..255 or 0..65535 held as floats would be clipped to white: refused, with the way out.
+    with pytest.raises(InputError, match=r"F: float values from 0 to 200; .*divide by 255"):
+        to_uint8(np.array([0.0, 200.0]), "F")
+    with pytest.raises(InputError, match=r"from 0 to 4000; .*divide by 65535 or pass uint16"):
+        to_uint8(np.array([0.0, 4000.0]))
+    with pytest.raises(InputError, match=r"from -0.5 to 1; float images must lie in \[0, 1\]$"):
+        to_uint8(np.array([-0.5, 1.0]))
+    with pytest.raises(InputError, match="NaN or infinite"):
+        to_uint8(np.array([0.5, np.nan]))
+    with pytest.raises(InputError, match="unsupported array type int16"):
+        to_uint8(np.array([1, 2], np.int16))
+
+
+def test_either_byte_order_of_16_bit_arrays() -> None:
+    g16 = RNG.integers(0, 65536, (20, 24)).astype(np.uint16)
+    big = g16.astype(">u2")
+    np.testing.assert_array_equal(as_float_image(big), as_float_image(g16))
+    np.testing.assert_array_equal(to_uint8(big), to_uint8(g16))
+    np.testing.assert_array_equal(to_uint8(g16), np.rint(g16 / 257).astype(np.uint8))
 
 
 def test_write_refuses_overwrite_and_leaves_no_temp(tmp_path: Path) -> None:

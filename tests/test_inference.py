@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 import lwnet
 from lwnet.data import harvard_pairs, luma8, read_image
-from lwnet.errors import InputError, OutputExistsError, WeightsError
+from lwnet.errors import ConfigError, InputError, OutputExistsError, WeightsError
 from lwnet.inference import (
     card_path,
     fuse,
@@ -223,8 +223,27 @@ def test_fuse_picks_shipped_model_by_pair_or_colour(monkeypatch, tmp_path: Path)
                                   fuse(mri, grey, model=spect))
 
 
+def test_fuse_with_a_classical_method_matches_the_command(sample, tmp_path: Path) -> None:
+    from lwnet.cli import main
+    from lwnet.data import fuse_in_luma
+    from lwnet.methods import get_method
+
+    (pair,) = harvard_pairs(sample, "PET-MRI")
+    fused = lwnet.fuse(pair.a, pair.b, method="gff")
+    assert fused.shape[-1] == 3  # the PET's colour kept
+    expected, _ = fuse_in_luma(get_method("gff"), read_image(pair.a), read_image(pair.b))
+    np.testing.assert_array_equal(fused, expected)
+    assert main(["fuse", "--method", "gff", str(pair.a), str(pair.b), "-o",
+                 str(tmp_path / "f.png")]) == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "f.png"),
+                                  np.rint(fused * 255).astype(np.uint8) / np.float32(255))
+    with pytest.raises(ConfigError, match="takes no model or pair_type"):
+        lwnet.fuse(pair.a, pair.b, method="gff", pair_type="CT-MRI")
+
+
 def test_fuse_input_errors(weights: Path) -> None:
     with pytest.raises(InputError, match="size mismatch: mri is 32x32, functional is 40x32"):
         fuse(np.zeros((32, 32)), np.zeros((32, 40)), model=weights)
-    with pytest.raises(InputError, match=r"mri: float image must hold finite values"):
+    with pytest.raises(InputError, match=r"mri: float values from 2 to 2; float images must lie "
+                                         r"in \[0, 1\]; 0..255 data\? divide by 255 or pass uint8"):
         fuse(np.full((32, 32), 2.0), np.zeros((32, 32)), model=weights)

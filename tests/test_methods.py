@@ -140,6 +140,19 @@ def test_rejects_mismatched_shapes() -> None:
         get_method("gff")(np.zeros((20, 20)), np.zeros((20, 21)))
 
 
+@pytest.mark.parametrize("name", method_names())
+def test_integer_sources_are_scaled_and_other_ranges_refused(name: str) -> None:
+    a8, b8 = (np.rint(x * 255).astype(np.uint8)
+              for x in (_phantom((40, 44), 8), _texture((40, 44), 9)))
+    fn = get_method(name)
+    np.testing.assert_array_equal(fn(a8, b8), fn(a8.astype(np.float32) / 255,
+                                                 b8.astype(np.float32) / 255))
+    with pytest.raises(InputError, match=r"^A: float values from 0 to \d+; .*divide by 255"):
+        fn(a8.astype(np.float64), b8 / 255)
+    with pytest.raises(InputError, match="^B: unsupported array type int16"):
+        fn(a8 / 255, b8.astype(np.int16))
+
+
 @pytest.mark.parametrize("name", ["laplacian", "dwt"])
 def test_base_rule_on_flat_images(name: str) -> None:
     """Flat images have no detail: the base rule alone decides the result."""

@@ -17,6 +17,7 @@ from skimage.metrics import structural_similarity
 from sklearn.metrics import mutual_info_score
 
 from lwnet.data import harvard_pairs, luma8, read_image
+from lwnet.errors import InputError
 from lwnet.metrics import (
     EXTRA_NAMES,
     METRIC_NAMES,
@@ -452,3 +453,19 @@ def test_compute_metrics_keys_and_colour_inputs(sample):
 def test_compute_metrics_size_mismatch():
     with pytest.raises(ValueError, match="differ in size"):
         compute_metrics(np.zeros((90, 90)), np.zeros((90, 90)), np.zeros((90, 91)))
+
+
+def test_compute_metrics_reads_every_type_alike_and_names_a_wrong_range(sample):
+    pair = harvard_pairs(sample, "CT-MRI")[0]
+    mri, ct = read_image(pair.a), read_image(pair.b)
+    fused8 = luma8((mri + ct) / 2)
+    expected = compute_metrics(mri, ct, fused8)
+    # 16-bit arrays (either byte order) and floats in [0, 1] score as the 8-bit image they are.
+    fused16 = fused8.astype(np.uint16) * 257
+    assert compute_metrics(mri, ct, fused16.astype(">u2")) == expected
+    assert compute_metrics(mri, ct, fused8 / 255) == expected
+    # The same image held as floats on 0..255 would be clipped to white: refused, naming F.
+    with pytest.raises(InputError, match=r"^F: float values from 0 to \d+; .*divide by 255"):
+        compute_metrics(mri, ct, fused8.astype(np.float64))
+    with pytest.raises(InputError, match=r"^A: NaN"):
+        compute_metrics(np.where(mri > 0.5, np.nan, mri), ct, fused8)

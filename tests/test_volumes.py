@@ -19,7 +19,12 @@ from lwnet.data.io import read_image, to_uint8
 from lwnet.data.volumes import check_same_geometry, read_volume, robust_window
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.inference.streaming import module_fuser, pairwise_fuser
-from lwnet.inference.volume import VolumeOptions, fuse_slices, fuse_volume_files
+from lwnet.inference.volume import (
+    VolumeOptions,
+    display_slices,
+    fuse_slices,
+    fuse_volume_files,
+)
 from lwnet.model import LWNet
 
 MEAN = pairwise_fuser(lambda a, b: (a + b) / 2)
@@ -154,10 +159,11 @@ def test_empty_and_colour_volumes_are_named(tmp_path):
     nib.save(nib.Nifti1Image(rgb, AFFINE), tmp_path / "rgb.nii")
     with pytest.raises(InputError, match=r"rgb.nii: a colour \(RGB\) NIfTI volume"):
         fuse_volume_files(b, tmp_path / "rgb.nii", tmp_path / "f.nii", MEAN)
-    # ... and so is colour stored as a fourth axis of three channels, as stacked RGB slices are.
-    channels = _save_nifti(tmp_path / "ch.nii", np.zeros((24, 20, 5, 3), np.float32))
-    with pytest.raises(InputError, match=r"ch.nii: a 4-D volume .* colour channels"):
-        fuse_volume_files(b, channels, tmp_path / "f.nii", MEAN)
+    # ... and so is a fourth axis: three colour channels or time frames of a dynamic PET.
+    for frames in (3, 12):
+        four_d = _save_nifti(tmp_path / "4d.nii", np.zeros((24, 20, 5, frames), np.float32))
+        with pytest.raises(InputError, match=rf"4d.nii: a 4-D volume .*: {frames} frames"):
+            fuse_volume_files(b, four_d, tmp_path / "f.nii", MEAN)
     assert not (tmp_path / "f.nii").exists()
 
 
@@ -198,6 +204,11 @@ def test_slice_axis_and_batches():
     np.testing.assert_allclose(fuse_slices(a, b, MEAN, axis=0), (a + b) / 2, atol=1e-7)
     with pytest.raises(InputError, match="axis 0 are 18x5"):
         fuse_slices(a[..., :5], b[..., :5], first, axis=0)
+    # Raw scanner values are not fused as if they were [0, 1]: window them first.
+    with pytest.raises(InputError, match="MRI volume: int16 voxels; window the volumes"):
+        fuse_slices((a * 1000).astype(np.int16), b, first)
+    with pytest.raises(InputError, match="functional volume: float values from .* to 6.99"):
+        fuse_slices(a, b * 7, first)
 def test_sample_stack_matches_slicewise_fusion(sample, tmp_path):
     torch.manual_seed(0)
     fuser = module_fuser(LWNet(width=2))
@@ -205,15 +216,40 @@ def test_sample_stack_matches_slicewise_fusion(sample, tmp_path):
     mri, spect = read_image(p.a), read_image(p.b)
     _, fused_2d = fuse_in_luma(lambda a, b: fuser(a[None], b[None])[0], mri, spect)
     y, _ = split_luma(spect)
-    # Three identical slices along the last axis; voxel axes (i, j) = image (row, column).
-    stack = lambda img: np.repeat(img[..., None], 3, axis=2)
+    # Three identical slices along the last axis, stored so that each slice, viewed as a
+    # radiologist would (AFFINE is near RAS: x to the left of the image, y up), is the image.
+    stack = lambda img: np.repeat(img[::-1, ::-1].T[..., None], 3, axis=2)
     a_path = _save_nifti(tmp_path / "mri.nii", stack(mri))
     b_path = _save_nifti(tmp_path / "spect.nii", stack(y))
     fused = fuse_volume_files(a_path, b_path, tmp_path / "f.nii", fuser,
                               VolumeOptions(window=None, batch_size=2))
     for k in range(3):
-        assert np.abs(to_uint8(fused[..., k]).astype(int) - to_uint8(fused_2d)).max() <= 1
-        np.testing.assert_allclose(fused[..., k], fused_2d, atol=1e-5)
+        view = fused[..., k].T[::-1, ::-1]
+        assert np.abs(to_uint8(view).astype(int) - to_uint8(fused_2d)).max() <= 1
+        np.testing.assert_allclose(view, fused_2d, atol=1e-5)
+
+
+def test_slices_are_fused_as_viewed_whatever_the_storage_order():
+    # A fuser that is not flip- or transpose-invariant: it paints each slice's own column index.
+    def columns(a, b):
+        return np.broadcast_to(np.arange(a.shape[2]) / a.shape[2], a.shape).astype(np.float32)
+
+    rng = np.random.default_rng(11)
+    a, b = rng.random((2, 24, 20, 5), dtype=np.float32)
+    ras = np.diag([1.5, 1.5, 3.0, 1.0])
+    lps = ras @ np.array([[-1, 0, 0, 23], [0, -1, 0, 19], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    swap = ras[:, [1, 0, 2, 3]]  # voxel axes i and j exchanged
+    fused_ras = fuse_slices(a, b, columns, affine=ras, batch_size=2)
+    fused_lps = fuse_slices(a[::-1, ::-1], b[::-1, ::-1], columns, affine=lps)
+    fused_swap = fuse_slices(a.transpose(1, 0, 2), b.transpose(1, 0, 2), columns, affine=swap)
+    # The same anatomy comes out, voxel for voxel in world space, however it was stored.
+    np.testing.assert_array_equal(fused_lps[::-1, ::-1], fused_ras)
+    np.testing.assert_array_equal(fused_swap.transpose(1, 0, 2), fused_ras)
+    # Each fused slice, viewed, is the fuser's output: the fuser saw the radiological view.
+    for view in display_slices(fused_ras, ras, 2):
+        np.testing.assert_array_equal(view, columns(view[None], view[None])[0])
+    # Without an affine, slices go in voxel order; the check above could fail.
+    assert not np.array_equal(fuse_slices(a, b, columns), fused_ras)
 
 
 def test_colour_slices(pair, tmp_path):
@@ -277,7 +313,7 @@ def test_colour_slices_follow_the_affine_not_the_storage_order(tmp_path):
 
 
 def _write_dicom_series(folder: Path, volume: np.ndarray, slope: float, intercept: float,
-                        seed: int = 0) -> np.ndarray:
+                        seed: int = 0, modality: str = "MR") -> np.ndarray:
     """Write ``volume`` (columns, rows, slices; stored integers) as an oblique series.
 
     Files get shuffled names and InstanceNumbers so only ImagePositionPatient orders them.
@@ -305,7 +341,7 @@ def _write_dicom_series(folder: Path, volume: np.ndarray, slope: float, intercep
         ds.SOPClassUID = meta.MediaStorageSOPClassUID
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
         ds.SeriesInstanceUID = series
-        ds.Modality = "MR"
+        ds.Modality = modality
         ds.InstanceNumber = n + 1
         ds.ImageOrientationPatient = [*row_cos, *col_cos]
         ds.ImagePositionPatient = list(origin + k * gap * normal)
@@ -342,6 +378,14 @@ def test_dicom_series_order_rescale_and_affine(tmp_path):
     positions = [pydicom.dcmread(p).ImagePositionPatient
                  for p in (tmp_path / "ct").glob("IM*")]
     assert any(np.allclose(corner[:3], [-x, -y, z]) for x, y, z in positions)
+    # One slice file is a volume of one slice, at that slice's place in the series.
+    one = next(p for p in (tmp_path / "ct").glob("IM*")
+               if np.allclose(pydicom.dcmread(p).ImagePositionPatient, positions[0]))
+    k = [i for i in range(6) if np.allclose(
+        (got_affine @ [0, 0, i, 1.0])[:3], np.multiply(positions[0], [-1, -1, 1]))][0]
+    volume = read_volume(one)
+    np.testing.assert_allclose(volume.data[..., 0], data[..., k])
+    np.testing.assert_allclose(volume.affine[:, 3], got_affine @ [0, 0, k, 1.0], atol=1e-6)
 
 
 def test_dicom_errors(tmp_path):
@@ -374,7 +418,7 @@ def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
     assert int(img.header["sform_code"]) == 1
     a = robust_window(read_dicom_series(tmp_path / "mri")[0])
     b = robust_window(nib.load(tmp_path / "pet.nii.gz").get_fdata())
-    expected = fuse_slices(a, b, module_fuser(model))
+    expected = fuse_slices(a, b, module_fuser(model), affine=affine)
     np.testing.assert_allclose(img.get_fdata(), expected, atol=1e-4)
     # The header says what fused it: the graph's file and the digest of its bytes.
     digest = hashlib.sha256((tmp_path / "m.onnx").read_bytes()).hexdigest()[:16]
@@ -382,3 +426,26 @@ def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
         f"lwnet {lwnet.__version__} fusion lwnet m.onnx (sha256 {digest})")
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_fuse_volume_picks_the_ct_model_for_a_ct_series(tmp_path, capsys):
+    from lwnet.cli import main
+
+    shape = (20, 18, 3)
+    affine = _write_dicom_series(tmp_path / "ct", np.rint(_phantom(shape, 5)).astype(np.uint16),
+                                 1.0, -1024.0, modality="CT")
+    _save_nifti(tmp_path / "mri.nii", _phantom(shape, 6), affine)
+    _save_nifti(tmp_path / "pet.nii", _phantom(shape, 7), affine)
+    for functional, model in ((tmp_path / "ct", "ct-mri"), (tmp_path / "pet.nii", "spect-mri")):
+        out = tmp_path / f"{model}.nii"
+        assert main(["fuse-volume", str(tmp_path / "mri.nii"), str(functional), "-o", str(out),
+                     "--no-keep-zero"]) == 0
+        said = capsys.readouterr().out
+        assert f"fused by lwnet {model}.safetensors" in said
+        assert f"the shipped {model.upper()} model, chosen from the functional input" in said
+        assert f"{model}.safetensors" in nib.load(out).header["descrip"].tobytes().decode()
+    # A named pair type is taken as it is, without the note.
+    assert main(["fuse-volume", str(tmp_path / "mri.nii"), str(tmp_path / "ct"), "-o",
+                 str(tmp_path / "named.nii"), "--no-keep-zero", "--pair", "SPECT-MRI"]) == 0
+    said = capsys.readouterr().out
+    assert "spect-mri.safetensors" in said and "chosen from" not in said

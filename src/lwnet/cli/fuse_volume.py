@@ -41,8 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     group = p.add_argument_group("what fuses")
     group.add_argument("--method", help="a built-in classical method instead of the network")
-    group.add_argument("--pair", dest="pair_type", default="SPECT-MRI",
-                       help="pair type whose shipped network model to use (default: SPECT-MRI)")
+    group.add_argument("--pair", dest="pair_type",
+                       help="pair type whose shipped network model to use (default: CT-MRI for "
+                            "a DICOM series of Modality CT, else SPECT-MRI)")
     group.add_argument("--threads", type=int, default=0,
                        help="CPU threads for inference (default: the library's choice)")
     add_network_options(group)
@@ -51,13 +52,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lwnet.inference.streaming import default_batch_size
-    from lwnet.inference.volume import VolumeOptions, fuse_volume_files
+    from lwnet.inference.volume import VolumeOptions, fuse_volume_files, volume_pair_type
 
     for option, value in (("--threads", args.threads), ("--affine-tol", args.affine_tol)):
         if value < 0:
             raise ConfigError(f"{option} must not be negative, not {value:g}")
-    fuser = selected_fuser(args, args.pair_type, args.method, args.threads)
-    source = args.method or f"{NETWORK} {selected_model(args, args.pair_type)}"
+    pair_type = args.pair_type or volume_pair_type(args.functional)
+    fuser = selected_fuser(args, pair_type, args.method, args.threads)
+    source = args.method or f"{NETWORK} {selected_model(args, pair_type)}"
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
@@ -66,10 +68,15 @@ def run(args: argparse.Namespace) -> int:
         affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,
                               colour_dir=args.colour_dir,
-                              cmap=args.cmap or ("gray" if args.pair_type.upper().startswith("CT")
+                              cmap=args.cmap or ("gray" if pair_type.upper().startswith("CT")
                                                  else "hot"),
                               overwrite=args.overwrite,
                               source=source)
     print(f"wrote {args.output}: {fused.shape[args.axis]} slices of "
-          f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}")
+          f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}, fused by "
+          f"{source}")
+    if not (args.pair_type or args.method or args.weights or args.onnx):
+        print(f"  the shipped {pair_type} model, chosen from the functional input "
+              f"({'a CT series' if pair_type == 'CT-MRI' else 'not a CT series'}); "
+              "--pair names another")
     return 0

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lwnet.data.io import check_fused, to_uint8
+from lwnet.data.io import BT601_LUMA, check_fused, to_uint8
 
 # Y = 0.299 R + 0.587 G + 0.114 B; Cb, Cr centred on 0.5 (BT.601, full range).
 _RGB_TO_YCBCR = np.array(
     [
-        [0.299, 0.587, 0.114],
+        BT601_LUMA,
         [-0.299 / 1.772, -0.587 / 1.772, 0.886 / 1.772],
         [0.701 / 1.402, -0.587 / 1.402, -0.114 / 1.402],
     ]
@@ -53,14 +53,15 @@ def merge_luma(y: np.ndarray, chroma: np.ndarray | None) -> np.ndarray:
     return ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=-1))
 
 
-def luma8(img: np.ndarray) -> np.ndarray:
+def luma8(img: np.ndarray, name: object = "image") -> np.ndarray:
     """8-bit BT.601 luma of an image, as every metric sees it (SPEC §1).
 
-    A float image is first rounded and clipped to uint8 per channel (as if saved as PNG); for
-    colour, Y = 0.299 R + 0.587 G + 0.114 B is then rounded to the nearest grey level.
+    A float image in [0, 1] is first rounded to uint8 per channel (as if saved as PNG; see
+    :func:`lwnet.data.io.to_uint8`, which names ``name`` for anything else); for colour,
+    Y = 0.299 R + 0.587 G + 0.114 B is then rounded to the nearest grey level.
     Returns uint8 ``(H, W)``.
     """
-    img8 = to_uint8(np.asarray(img))
+    img8 = to_uint8(np.asarray(img), name)
     if img8.ndim == 2:
         return img8
     y = img8.astype(np.float64) @ _RGB_TO_YCBCR[0]

@@ -31,12 +31,12 @@ _GAP_RTOL = 1e-2
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
-def _read_headers(folder: Path) -> list:
+def _read_headers(files: list[Path]) -> list:
     pydicom = optional_import("pydicom", "medical")
     InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
 
     datasets = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    for path in files:
         try:
             ds = pydicom.dcmread(path)
         except (InvalidDicomError, EOFError, OSError):
@@ -45,6 +45,22 @@ def _read_headers(folder: Path) -> list:
             ds.filename = str(path)
             datasets.append(ds)
     return datasets
+
+
+def series_modality(path: str | os.PathLike[str]) -> str:
+    """The Modality (``CT``, ``PT``, ``NM``, ``MR`` …) of a DICOM file, or of the first DICOM
+    file of a series folder; ``""`` where there is none."""
+    pydicom = optional_import("pydicom", "medical")
+    InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
+
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    for file in files:
+        try:
+            return str(pydicom.dcmread(file, stop_before_pixels=True).get("Modality", ""))
+        except (InvalidDicomError, EOFError, OSError):
+            continue
+    return ""
 
 
 def _required(ds: pydicom.Dataset, keyword: str) -> list[float]:
@@ -57,19 +73,23 @@ def _required(ds: pydicom.Dataset, keyword: str) -> list[float]:
 
 
 def read_dicom_series(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read the single-frame DICOM series in ``folder``.
+    """Read the single-frame DICOM series in ``folder``, or one DICOM slice file.
 
     Returns ``(data, affine)``: float32 ``(columns, rows, slices)`` in physical units (rescale
     applied) and the 4×4 voxel-to-RAS+ affine in mm. Raises :class:`InputError` naming the
-    folder or file when the folder holds no DICOM images, several series, slices of different
+    folder or file when it holds no DICOM images, several series, slices of different
     size or orientation, duplicate or irregularly spaced positions, or multi-frame objects.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
-    slices = _read_headers(folder)
+    if folder.is_file():
+        slices = _read_headers([folder])
+    elif folder.is_dir():
+        slices = _read_headers(sorted(p for p in folder.iterdir() if p.is_file()))
+    else:
+        raise InputError(f"{folder}: no such file or folder")
     if not slices:
-        raise InputError(f"{folder}: folder holds no DICOM image files")
+        raise InputError(f"{folder}: holds no DICOM image" + ("" if folder.is_file() else
+                                                                " files"))
     series = sorted({str(ds.get("SeriesInstanceUID", "")) for ds in slices})
     if len(series) > 1:
         raise InputError(f"{folder}: holds {len(series)} DICOM series ({', '.join(series)}); "

@@ -3,7 +3,8 @@
 Images are held as float32 arrays in [0, 1]: ``(H, W)`` for greyscale, ``(H, W, 3)`` for colour.
 Integer inputs are scaled by their type's range (8-bit by 255, 16-bit by 65535); palette,
 grey+alpha and RGBA images are converted (alpha composited over black, since transparent means
-no signal); an RGB file whose three channels are equal is returned as greyscale (SPEC §1).
+no signal); an RGB image whose channels differ by at most :data:`GREY_TOLERANCE` anywhere is
+greyscale stored as colour and is returned as greyscale (SPEC §1).
 
 Writes are atomic: the bytes go to a temporary file in the destination folder, which is then
 renamed into place, so a crash never leaves a truncated output. Without ``overwrite`` the final
@@ -26,7 +27,8 @@ from PIL.PngImagePlugin import PngInfo
 
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 
-#: Smallest side accepted for fusion and metrics (the SSIM window is 11 pixels).
+#: Smallest side accepted for fusion (the SSIM window of training is 11 pixels); the metrics need
+#: :data:`lwnet.metrics.VIF_MIN_SIDE` (81) for VIF's coarsest scale.
 MIN_SIDE = 16
 _TMP = ".tmp"  # suffix of atomic_write_bytes' temporary files
 
@@ -44,16 +46,15 @@ def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(img, dtype=np.float32) / 65535.0
-    if mode == "I":
+    if mode.startswith("I"):  # 32-bit or signed 16-bit integers
         arr = np.asarray(img, dtype=np.int64)
-        if arr.min() < 0 or arr.max() > 65535:
-            raise InputError(f"{path}: 32-bit integer image with values outside 0..65535")
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 65535:
+            raise InputError(f"{path}: integer image with values from {lo} to {hi}; LWNet reads "
+                             "unsigned 8- and 16-bit images (0..65535)")
         return (arr / 65535.0).astype(np.float32)
     if mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise InputError(f"{path}: floating-point image must hold finite values in [0, 1]")
-        return arr
+        return np.asarray(img, dtype=np.float32)  # its range is checked by as_float_image
     if mode == "1":
         img = img.convert("L")
     elif mode == "P":
@@ -62,46 +63,69 @@ def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
         img = img.convert("RGBA")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         img = img.convert("RGB")
-    if img.mode == "RGBA":
-        rgba = np.asarray(img, dtype=np.float32) / 255.0
-        return rgba[..., :3] * rgba[..., 3:4]
-    if img.mode not in ("L", "RGB"):
+    if img.mode not in ("L", "RGB", "RGBA"):  # RGBA: composited by as_float_image
         raise InputError(f"{path}: unsupported image mode {img.mode!r}")
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+#: How far a float image may stray outside [0, 1] (float rounding) before it is an error.
+FLOAT_SLACK = 1e-3
+#: Largest difference between the channels of an RGB image (anywhere) for which it is greyscale
+#: stored as colour: two 8-bit grey levels, JPEG's chroma noise on a grey image, say.
+GREY_TOLERANCE = 2 / 255
+#: ITU-R BT.601 luma weights of R, G, B (:mod:`lwnet.data.colour` builds its YCbCr from them).
+BT601_LUMA = np.array([0.299, 0.587, 0.114])
+
+
 def _unit_range(arr: np.ndarray) -> np.ndarray:
-    """uint8/uint16 scaled by their type's range to float32; other arrays as they are."""
-    if arr.dtype in (np.uint8, np.uint16):
+    """uint8/uint16 (either byte order) scaled by their type's range to float32; other arrays
+    as they are."""
+    if arr.dtype.kind == "u" and arr.dtype.itemsize in (1, 2):
         return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+    return arr
+
+
+def unit_float(image: object, name: object = "image", slack: float = 0.0) -> np.ndarray:
+    """An array of any shape as floats in [0, 1]: uint8 and uint16 are scaled by their type's
+    range (to float32), floats are kept as they are once checked to be finite and within
+    ``slack`` of [0, 1]. Raises :class:`InputError` naming ``name`` for other types, NaN or
+    values outside the range (with a hint for 0..255 and 0..65535 data held as floats)."""
+    arr = _unit_range(np.asarray(image))
+    if arr.dtype.kind != "f":
+        raise InputError(f"{name}: unsupported array type {arr.dtype}; expected uint8, uint16 "
+                         "or floats in [0, 1] (scale signed or wider integers first)")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{name}: NaN or infinite values")
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if lo < -slack or hi > 1 + slack:
+        hint = next((f"; 0..{top} data? divide by {top} or pass {kind}"
+                     for top, kind in ((255, "uint8"), (65535, "uint16"))
+                     if lo >= 0 and hi <= top), "")
+        raise InputError(f"{name}: float values from {lo:.4g} to {hi:.4g}; float images must "
+                         f"lie in [0, 1]{hint}")
     return arr
 
 
 def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
     """An array → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1] by the rules of :func:`read_image`.
 
-    uint8 and uint16 are scaled by their type's range; floats must be finite and in [0, 1]; a
-    trailing channel axis of 1 is dropped and greyscale stored as RGB becomes ``(H, W)``.
-    Raises :class:`InputError` naming ``name`` for any other type or shape.
+    uint8 and uint16 are scaled by their type's range; floats must be finite and in [0, 1]
+    (:func:`unit_float`); a trailing channel axis of 1 is dropped, RGBA ``(H, W, 4)`` is
+    composited over black and greyscale stored as RGB (:data:`GREY_TOLERANCE`) becomes its
+    BT.601 luma ``(H, W)``. Raises :class:`InputError` naming ``name`` for any other type or
+    shape.
     """
-    arr = _unit_range(np.asarray(image))
-    if arr.dtype.kind != "f":
-        raise InputError(f"{name}: unsupported array type {arr.dtype}")
-    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-        raise InputError(f"{name}: float image must hold finite values in [0, 1]")
+    arr = unit_float(image, name)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[-1] == 4:
+        arr = arr[..., :3] * arr[..., 3:4]
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
-        raise InputError(f"{name}: expected (H, W) or (H, W, 3), got shape {arr.shape}")
-    if arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(
-        arr[..., 0], arr[..., 2]
-    ):
-        arr = arr[..., 0]
+        raise InputError(f"{name}: expected (H, W), (H, W, 3) or (H, W, 4), got shape "
+                         f"{arr.shape}")
+    if arr.ndim == 3 and float(np.ptp(arr, axis=-1).max(initial=0.0)) <= GREY_TOLERANCE + 1e-6:
+        arr = arr.astype(np.float64) @ BT601_LUMA  # exact for equal channels: weights sum to 1
     return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-#: How far a fused float image may stray outside [0, 1] (float rounding) before it is an error.
-_FUSED_SLACK = 1e-3
 
 
 def check_fused(fused: object, shape: tuple[int, ...], method: object) -> np.ndarray:
@@ -121,7 +145,7 @@ def check_fused(fused: object, shape: tuple[int, ...], method: object) -> np.nda
     if not np.isfinite(arr).all():
         raise ConfigError(f"fusion method {name}: returned NaN or infinite values")
     lo, hi = float(arr.min()), float(arr.max())
-    if lo < -_FUSED_SLACK or hi > 1 + _FUSED_SLACK:
+    if lo < -FLOAT_SLACK or hi > 1 + FLOAT_SLACK:
         raise ConfigError(f"fusion method {name}: returned values from {lo:.4g} to {hi:.4g}; "
                           "a method returns values in [0, 1]")
     return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
@@ -154,13 +178,19 @@ def is_nifti_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).name.lower().endswith((".nii", ".nii.gz"))
 
 
+def is_dicom_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a DICOM Part 10 file ("DICM" after its 128-byte preamble)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        return fh.read(132)[128:] == b"DICM"
+
+
 def _medical_hint(path: Path) -> str:
     """A pointer to the volume reader for a DICOM or NIfTI file ('' for anything else)."""
-    if is_nifti_path(path):
-        kind = "a NIfTI volume"
-    else:
-        with path.open("rb") as fh:  # DICOM Part 10: "DICM" after a 128-byte preamble
-            kind = "a DICOM file" if fh.read(132)[128:] == b"DICM" else ""
+    kind = ("a NIfTI volume" if is_nifti_path(path) else
+            "a DICOM file" if is_dicom_file(path) else "")
     if not kind:
         return ""
     return (f" ({kind}: fuse volumes, DICOM series or single DICOM slices with "
@@ -201,18 +231,20 @@ def check_fusion_pair(
 BACKGROUND_LEVEL = 0.5 / 255
 
 
-def to_uint8(img: np.ndarray) -> np.ndarray:
+def to_uint8(img: np.ndarray, name: object = "image") -> np.ndarray:
     """Round and clip an image to uint8, exactly as saving it as an 8-bit PNG would.
 
-    Floats are read as [0, 1], uint16 by its type's range (65535 → 255), uint8 passes through;
-    any other integer type raises :class:`InputError` (its range is unknown).
+    Floats are read as [0, 1] (within :data:`FLOAT_SLACK`), uint16 by its type's range
+    (65535 → 255), uint8 passes through; any other type, NaN, or floats outside the range (such
+    as 0..255 held as floats) raise :class:`InputError` naming ``name``
+    (:func:`unit_float`): clipping them would score or save a different image without a word.
     """
     if img.dtype == np.uint8:
         return img
-    if img.dtype.kind in "biu" and img.dtype != np.uint16:
-        raise InputError(f"unsupported image type {img.dtype}: expected uint8, uint16 or float")
-    scale = 255.0 / np.iinfo(np.uint16).max if img.dtype == np.uint16 else 255.0
-    return np.clip(np.rint(np.asarray(img, dtype=np.float64) * scale), 0, 255).astype(np.uint8)
+    if img.dtype.kind == "u" and img.dtype.itemsize == 2:
+        return np.rint(img.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+    arr = unit_float(img, name, FLOAT_SLACK)
+    return np.clip(np.rint(np.asarray(arr, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
 def _exists_error(path: Path) -> OutputExistsError:

@@ -18,7 +18,7 @@ import numpy as np
 
 from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
-from lwnet.data.io import atomic_write_bytes, is_nifti_path
+from lwnet.data.io import atomic_write_bytes, is_dicom_file, is_nifti_path
 from lwnet.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # an optional dependency (the `medical` extra)
@@ -64,10 +64,11 @@ def _read_nifti(path: Path) -> Volume:
         data = data[..., 0]
     if data.ndim == 2:
         data = data[..., None]
-    if data.ndim == 4 and data.shape[3] in (3, 4):
-        raise InputError(f"{path}: a 4-D volume of shape {data.shape}, colour channels by the "
-                         "look of its last axis; give the scalar intensities (the colour of "
-                         "the output comes from --cmap)")
+    if data.ndim == 4:  # NIfTI's 4th axis is time (dynamic PET, fMRI) or vector components
+        raise InputError(f"{path}: a 4-D volume of shape {data.shape}: {data.shape[3]} frames "
+                         "(time points, or colour or vector components); give one 3-D volume, "
+                         "the frame to fuse or the frames' mean (nibabel: img.slicer[..., k]), "
+                         "as scalar intensities (the output's colour comes from --cmap)")
     if data.ndim != 3:
         raise InputError(f"{path}: expected a 3-D volume, got shape {data.shape}")
     header = img.header if isinstance(img, nib.Nifti1Image) else None
@@ -75,13 +76,15 @@ def _read_nifti(path: Path) -> Volume:
 
 
 def read_volume(path: str | os.PathLike[str]) -> Volume:
-    """Read a NIfTI file (``.nii``, ``.nii.gz``) or a DICOM series folder as a :class:`Volume`."""
+    """Read a NIfTI file (``.nii``, ``.nii.gz``), a DICOM series folder or a single DICOM slice
+    file as a :class:`Volume`."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or is_dicom_file(path):
         data, affine = read_dicom_series(path)
         return Volume(data, affine, path)
     if not is_nifti_path(path):
-        raise InputError(f"{path}: expected a .nii/.nii.gz file or a DICOM series folder")
+        raise InputError(f"{path}: expected a .nii/.nii.gz file, a DICOM series folder or a "
+                         "DICOM file")
     return _read_nifti(path)
 
 

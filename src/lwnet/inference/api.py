@@ -20,7 +20,7 @@ from PIL import Image
 from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image
-from lwnet.errors import WeightsError
+from lwnet.errors import ConfigError, WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
 
@@ -109,7 +109,8 @@ def network_method(model: LWNet) -> Callable[[np.ndarray, np.ndarray], np.ndarra
 
 def fuse(
     mri: Any, functional: Any, model: LWNet | str | os.PathLike[str] | None = None,
-    pair_type: str | None = None, device: str | torch.device = "cpu",
+    pair_type: str | None = None, device: str | torch.device = "cpu", *,
+    method: str | None = None,
 ) -> np.ndarray:
     """Fuse an MRI with a SPECT/PET/CT image with LWNet (SPEC §1: through luminance).
 
@@ -120,6 +121,8 @@ def fuse(
         pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model; by
             default a colour ``functional`` picks the SPECT-MRI model, greyscale the CT-MRI one.
         device: where a loaded model runs.
+        method: a classical method of :func:`lwnet.methods.method_names` (``"gff"`` …) instead
+            of the network, with the same colour handling (``lwnet fuse --method``).
 
     Returns:
         float32 in [0, 1]: ``(H, W, 3)`` with the functional image's chroma when it is colour,
@@ -129,6 +132,14 @@ def fuse(
              for x, n in ((mri, "mri"), (functional, "functional"))]
     a, b = (_as_array(x, n) for x, n in zip((mri, functional), names))
     check_fusion_pair(a, b, *names)
+    if method is not None:
+        if model is not None or pair_type is not None:
+            raise ConfigError("fuse: method runs a classical method; it takes no model or "
+                              "pair_type")
+        from lwnet.methods import get_method
+
+        result, _ = fuse_in_luma(get_method(method), a, b)
+        return result
     if not isinstance(model, torch.nn.Module):
         model = load_model(model, pair_type or default_pair_type(b), device)
     result, _ = fuse_in_luma(network_method(model), a, b)

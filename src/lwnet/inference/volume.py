@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
-from lwnet.data.io import MIN_SIDE, refuse_existing, refuse_inputs_as_outputs, write_image
+from lwnet.data.io import (
+    MIN_SIDE,
+    is_dicom_file,
+    refuse_existing,
+    refuse_inputs_as_outputs,
+    unit_float,
+    write_image,
+)
 from lwnet.data.volumes import (
     DEFAULT_WINDOW,
     Volume,
@@ -35,15 +42,25 @@ if TYPE_CHECKING:  # matplotlib is imported only when a colour view is asked for
 
 
 def fuse_slices(
-    a: np.ndarray, b: np.ndarray, fuse_batch: BatchFuser, axis: int = 2, batch_size: int = 8
+    a: np.ndarray, b: np.ndarray, fuse_batch: BatchFuser, axis: int = 2, batch_size: int = 8,
+    affine: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fuse two volumes in [0, 1] slice by slice along ``axis``.
 
     ``a``, ``b``: float ``(I, J, K)`` of equal shape; ``fuse_batch`` fuses ``(N, H, W)`` stacks
-    of slices. Returns float32 of the same shape in [0, 1].
+    of slices. With the volumes' voxel-to-world ``affine``, each slice is fused as a radiologist
+    views it (:func:`display_slices`), the orientation of the 2-D training images, and put back
+    in voxel order: a network is not invariant to flips and transposes, so without it the
+    result would depend on how the voxels happen to be stored (RAS, LPS, transposed). Without
+    ``affine``, slices are fused in voxel order. Returns float32 of the same shape in [0, 1].
     """
     if a.shape != b.shape or a.ndim != 3:
         raise ValueError(f"expected two 3-D volumes of one shape, got {a.shape} and {b.shape}")
+    for volume, name in ((a, "MRI volume"), (b, "functional volume")):
+        if volume.dtype.kind != "f":
+            raise InputError(f"{name}: {volume.dtype} voxels; window the volumes to floats in "
+                             "[0, 1] first (lwnet.data.volumes.robust_window)")
+        unit_float(volume, name)
     if axis not in (0, 1, 2):
         raise ConfigError(f"slice axis must be 0, 1 or 2, not {axis}")
     if batch_size < 1:
@@ -52,13 +69,32 @@ def fuse_slices(
     if min(sa.shape[1:]) < MIN_SIDE:
         raise InputError(f"slices along axis {axis} are {sa.shape[1]}x{sa.shape[2]}, smaller "
                          f"than the {MIN_SIDE}x{MIN_SIDE} minimum; choose another --axis")
-    out = np.empty(sa.shape, dtype=np.float32)
-    for start in range(0, sa.shape[0], batch_size):
-        stop = start + batch_size
-        fused = fuse_batch(np.ascontiguousarray(sa[start:stop], dtype=np.float32),
-                           np.ascontiguousarray(sb[start:stop], dtype=np.float32))
-        out[start:stop] = np.clip(fused, 0.0, 1.0)
-    return np.moveaxis(out, 0, axis)
+    n, rows, cols = sa.shape
+    # view[k] = slice k (flattened) taken at these positions: a transpose and flips, exactly.
+    order = (np.arange(rows * cols).reshape(rows, cols) if affine is None else
+             display_slices(np.arange(rows * cols).reshape(np.insert((rows, cols), axis, 1)),
+                            affine, axis)[0])
+    flat = order.ravel()
+    out = np.empty((n, rows * cols), dtype=np.float32)
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        views = [np.ascontiguousarray(s[start:stop].reshape(stop - start, -1)[:, flat]
+                                      .reshape(-1, *order.shape), dtype=np.float32)
+                 for s in (sa, sb)]
+        fused = fuse_batch(*views)
+        out[start:stop, flat] = np.clip(fused, 0.0, 1.0).reshape(stop - start, -1)
+    return np.moveaxis(out.reshape(n, rows, cols), 0, axis)
+
+
+def volume_pair_type(functional_path: str | os.PathLike[str]) -> str:
+    """The shipped model for a functional volume: CT-MRI for a DICOM series whose Modality is
+    CT, else SPECT-MRI (NIfTI files do not say what they hold)."""
+    path = Path(functional_path)
+    if path.is_dir() or is_dicom_file(path):
+        from lwnet.data.dicom import series_modality
+
+        return "CT-MRI" if series_modality(path).upper() == "CT" else "SPECT-MRI"
+    return "SPECT-MRI"
 
 
 def _colour_map(name: str) -> Colormap:
@@ -192,7 +228,7 @@ def fuse_volume_files(
         _colour_map(cmap)
     mri, functional = read_volume(mri_path), read_volume(functional_path)
     a, b = prepare_pair(mri, functional, options)
-    fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size)
+    fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size, mri.affine)
     text = output_text(source, "multimodal medical image fusion: a slice of the fused volume, "
                                f"colour map {cmap}")
     write_nifti(out_path, fused, mri, options.dtype, overwrite,

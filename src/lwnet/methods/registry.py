@@ -34,10 +34,10 @@ _REGISTRY: dict[str, str | FuseFn] = {
 }
 
 
-#: The code the built-in methods' cached outputs depend on: the methods, the background level
-#: and 8-bit rounding (``lwnet.data.io``) and the BT.601 colour conversion that turns their
-#: results into 8-bit luma.
-BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour")
+#: The code the built-in methods' cached outputs depend on: the methods, the input checks, the
+#: background level and 8-bit rounding (``lwnet.data.io``, and the errors it raises) and the
+#: BT.601 colour conversion that turns their results into 8-bit luma.
+BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour", "lwnet.errors")
 
 
 def builtin_code_digest() -> str:

@@ -88,7 +88,7 @@ def compute_metrics(
     metric's default combination over the sources (see the module docstring). VIF needs sides of
     at least :data:`lwnet.metrics.vif.VIF_MIN_SIDE` pixels.
     """
-    a8, b8, f8 = luma8(a), luma8(b), luma8(f)
+    a8, b8, f8 = luma8(a, "A"), luma8(b, "B"), luma8(f, "F")
     if not a8.shape == b8.shape == f8.shape:
         raise ValueError(f"images differ in size: {a8.shape}, {b8.shape}, {f8.shape}")
     a64, b64, f64 = (x.astype(np.float64) for x in (a8, b8, f8))
