@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from lwnet._code import code_digest
 from lwnet.cli import main
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import read_image, write_image
@@ -30,6 +32,7 @@ from lwnet.reports.benchmark import (
     run_benchmark,
     write_metric_tables,
 )
+from lwnet.reports.rows import NETWORK_CODE
 from lwnet.reports.spi_log import default_spi_logs, read_spi_log
 from test_reports import check_page_in_chromium
 
@@ -166,7 +169,14 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     metrics_cache = ct_cache / f"metrics@{record['code']['metrics']}/CT-MRI"
     assert len(list(metrics_cache.glob(f"mean@{record['code']['built-in methods']}@*.csv"))) == 1
     assert record["software"]["torch"] == torch.__version__
-    assert record["external"] == {"CopyMRI": str(tiny_data / "external/CopyMRI")}  # not Broken
+    # External results by their folder and the digest of the files read (not Broken: failed).
+    assert list(record["external"]) == ["CopyMRI"]
+    assert re.fullmatch(re.escape(str(tiny_data / "external/CopyMRI"))
+                        + r" \(sha256 [0-9a-f]{16} of 2 test results\)",
+                        record["external"]["CopyMRI"])
+    # LWNet's outputs are keyed by the weights and by the network's code.
+    assert record["code"]["network"] == code_digest(NETWORK_CODE)
+    assert (ct_cache / f"LWNet@{digest[:12]}-{code_digest(NETWORK_CODE)[:8]}").is_dir()
     assert "Provenance" in html and digest[:16] in html
 
     # A second run refuses to overwrite, and with --overwrite reuses the cached outputs.
@@ -178,6 +188,9 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     run_benchmark(cfg)
     assert cached.stat().st_mtime_ns == before
     assert "always-fails" not in index.read_text()
+    # The report now holds CT-MRI only: the SPECT-MRI files of the first run are gone.
+    assert not [p for p in out.rglob("*SPECT-MRI*") if "cache" not in p.parts]
+    assert (out / "tables/CT-MRI.md").is_file() and (out / "figures/grid_CT-MRI.png").is_file()
     # After an edit of the methods' code, their outputs are computed afresh.
     monkeypatch.setattr(rows_module, "builtin_code_digest", lambda: "edited")
     run_benchmark(cfg)
@@ -222,6 +235,11 @@ def test_cli_bad_input(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFi
                "--methods", "nosuch"])
     assert rc == 2
     assert "unknown method(s) nosuch" in capsys.readouterr().err
+    shutil.rmtree(tiny_data / "harvard" / "splits")  # pairs, but no test split to run on
+    rc = main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r")])
+    assert rc == 2
+    assert "harvard: no test split (splits/<PAIR>_test.txt) for any pair type (CT-MRI, " \
+        in capsys.readouterr().err
     assert not (tmp_path / "r" / "index.html").exists()
 
 

@@ -119,6 +119,10 @@ def test_summarise_means_stds_and_writers():
     assert r"SPECT\_MRI \& co" in tex and tex.count(r"\\") == 4
     tex = to_latex(table, caption=r"a\b~c^{d}")  # every special character, each escaped once
     assert r"a\textbackslash{}b\textasciitilde{}c\textasciicircum{}\{d\}" in tex
+    # The caption says what the marks mean, in the cells' notation; a label to cite it by.
+    tex = to_latex(table, caption="x: mean ± std", label="tab:x_1 {y}")
+    assert r"\caption{x: mean $\pm$ std. Best in bold, second best underlined.}" in tex
+    assert r"\label{tab:x_1--y-}" in tex and "±" not in tex
     # One image: no spread to show; one method: nothing to mark.
     one = summarise([r for r in _rows() if r["id"] == "1"], ("VIF",))
     assert to_markdown(one, 2).splitlines()[2:] == [

@@ -77,7 +77,8 @@ def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
                 cells.append("—")
                 continue
             mean, se = paired_difference(a, b)
-            cells.append(f"{mean:+.4f} ± {se:.4f}{mark[_clear_sign(mean, se, n_se)]}")
+            shown = f"{mean:+.4f}".replace("-0.0000", "+0.0000")  # no sign on a rounded 0
+            cells.append(f"{shown} ± {se:.4f}{mark[_clear_sign(mean, se, n_se)]}")
         table.append(cells)
     return table
 

@@ -13,11 +13,12 @@ from lwnet.evaluation.tables import SummaryTable, rows_to_csv, to_csv, to_latex,
 PER_IMAGE = "per_image.csv"
 
 
-def summary_texts(table: SummaryTable, caption: str | None = None) -> dict[str, str]:
+def summary_texts(table: SummaryTable, caption: str | None = None,
+                  label: str | None = None) -> dict[str, str]:
     """The summary table by file suffix: ``.md`` (headed by ``caption``), ``.csv`` and ``.tex``
-    (captioned). What ``lwnet evaluate`` and the benchmark report both write."""
+    (captioned, with ``label``). What ``lwnet evaluate`` and the benchmark report both write."""
     return {".md": (f"{caption}\n\n" if caption else "") + to_markdown(table),
-            ".csv": to_csv(table), ".tex": to_latex(table, caption=caption)}
+            ".csv": to_csv(table), ".tex": to_latex(table, caption=caption, label=label)}
 
 
 def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, object]],

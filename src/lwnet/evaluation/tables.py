@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -117,7 +118,7 @@ def to_csv(table: SummaryTable) -> str:
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  **{ch: "\\" + ch for ch in "&%_#${}"}}
+                  "±": r"$\pm$", **{ch: "\\" + ch for ch in "&%_#${}"}}
 
 
 def _latex_escape(text: str) -> str:
@@ -125,13 +126,19 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None) -> str:
-    """LaTeX ``table`` of ``mean ± std``; best in ``\\textbf``, second in ``\\underline``."""
+def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None,
+             label: str | None = None) -> str:
+    """LaTeX ``table`` of ``mean ± std``; best in ``\\textbf``, second in ``\\underline`` (the
+    caption says so); ``label`` becomes its ``\\label``."""
     marks = rank_marks(table)
     wrap = {1: r"\textbf{{{}}}", 2: r"\underline{{{}}}", 0: "{}"}
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
-        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+        lines.append(rf"\caption{{{_latex_escape(caption)}. Best in bold, second best "
+                     r"underlined.}")
+    if label:
+        # A label is a key, not text: no escapes (\ref must match it), only safe characters.
+        lines.append(rf"\label{{{re.sub(r'[^A-Za-z0-9:_.-]', '-', label)}}}")
     lines += [r"\begin{tabular}{l" + "c" * len(table.metrics) + "}", r"\hline",
               "Method & " + " & ".join(_latex_escape(m) for m in table.metrics) + r" \\",
               r"\hline"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,8 +67,8 @@ from lwnet.reports.results import (
     result_folder,
     score_rows,
 )
-from lwnet.reports.rows import Row, collect_rows, requested_but_absent, rows_for
-from lwnet.reports.spi_log import default_spi_logs, read_spi_log
+from lwnet.reports.rows import NETWORK_CODE, Row, collect_rows, requested_but_absent, rows_for
+from lwnet.reports.spi_log import default_spi_logs, read_spi_log, spi_log_score
 
 
 @dataclass
@@ -157,14 +158,30 @@ def grid_figure(harvard: Path, pair_type: str, ids: Sequence[str], rows: Sequenc
 class ReportWriter:
     """Writes report files atomically and keeps their bytes for the HTML page."""
 
+    #: The folders of the report's own files (the cache is not one of them).
+    FOLDERS = ("tables", "figures", "scores")
+
     def __init__(self, out: Path) -> None:
         self.out = out
+        self.written: set[Path] = set()
 
     def write(self, rel: str, data: bytes | str) -> bytes:
         """Write ``data`` to ``out/rel`` (replacing it) and return its bytes."""
         raw = data.encode() if isinstance(data, str) else data
         atomic_write_bytes(self.out / rel, raw, overwrite=True)
+        self.written.add(self.out / rel)
         return raw
+
+    def remove_unwritten(self) -> list[Path]:
+        """Delete the files of :data:`FOLDERS` this run did not write: those of an earlier
+        report the folder held (other pair types or methods), which the new page and its
+        provenance do not describe. Called once the new report is complete."""
+        stale = [path for folder in self.FOLDERS if (self.out / folder).is_dir()
+                 for path in sorted((self.out / folder).rglob("*"))
+                 if path.is_file() and path not in self.written]
+        for path in stale:
+            path.unlink()
+        return stale
 
 
 def _progress(msg: str, cfg: BenchmarkConfig) -> None:
@@ -189,6 +206,10 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
                                 "it; cached fused outputs are reused either way)")
     cache = cfg.cache or cfg.out / "cache"
     available = [p for p in pair_types(harvard) if (harvard / "splits" / f"{p}_test.txt").is_file()]
+    if not available:
+        raise InputError(f"{harvard}: no test split (splits/<PAIR>_test.txt) for any pair type "
+                         f"({', '.join(pair_types(harvard)) or 'none found'}); the benchmark "
+                         "runs on the test ids")
     todo = list(cfg.pairs or available)
     unknown = [p for p in todo if p not in available]
     if unknown:
@@ -241,8 +262,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     failures += failed
     # The shipped models' SPI logs belong to a report with LWNet rows; logs named with
     # --spi-log always show.
-    lwnet_ran = any(r.kind == "LWNet" for r in ran)
-    spi = _spi_section(cfg, writer) if lwnet_ran or cfg.spi_logs is not None else None
+    models_ran = {r.model_key for r in ran if r.kind == "LWNet" and r.name == "LWNet"}
+    spi = _spi_section(cfg, writer, models_ran)
     if spi is not None:
         sections.append(spi)
     sections.append(_provenance_section(ran, results, harvard, cfg, writer))
@@ -256,6 +277,9 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
                "best underlined.</p>")
     page = render_page("LWNet benchmark report", sections, intro)
     writer.write("index.html", page)
+    stale = writer.remove_unwritten()
+    if stale:
+        _progress(f"removed {counted(len(stale), 'file')} of the report this one replaced", cfg)
     return index
 
 
@@ -308,7 +332,11 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                 "<h3>Radar (six metrics min-max normalised across methods)</h3>"
                 + image_tag(radar, "radar chart")
                 + html_table(["method", "area (% of full hexagon)"],
-                             [[m, f"{a:.1f}"] for m, a in ranked]))
+                             [[m, f"{a:.1f}"] for m, a in ranked])
+                + '<p class="note">An area depends on the order of the axes and on the other '
+                  "methods: each axis runs from the worst method's mean to the best's, so one "
+                  "far weaker method pushes all others towards the rim. Read it beside the "
+                  "table.</p>")
         ids = grid_ids(res.ids, cfg.grid_pairs)
         if ids:
             try:
@@ -331,6 +359,7 @@ def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: Repor
                         ) -> tuple[Section, list[str]]:
     """The complexity table of ``rows``, and the methods that failed to run."""
     _progress("measuring complexity (parameters, MACs, latency at 256x256)", cfg)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     table, failed = complexity_table(rows, cfg.latency_repeats, cfg.latency_threads)
     header, cells = complexity_cells(table)
     writer.write("complexity.md", markdown_table(header, cells))
@@ -343,7 +372,12 @@ def _complexity_section(rows: Sequence[Row], cfg: BenchmarkConfig, writer: Repor
             f"median of "
             f"{cfg.latency_repeats} runs after 2 warm-up runs, all measured in this run one "
             "after the other. External methods are read from their result folders (their "
-            "timings are in their folder's MANIFEST).</p>")
+            "timings are in their folder's MANIFEST)."
+            + ("" if load is None else
+               f" Load average when timing started: {load:.2f} on {os.cpu_count()} logical "
+               "CPUs (other work on the machine inflates the times; compare rows of one "
+               "report).")
+            + "</p>")
     return Section("Complexity", [html_table(header, cells), note], "complexity"), failed
 
 
@@ -352,7 +386,8 @@ def _provenance_section(rows: Sequence[Row], results: Mapping[str, PairResult], 
     """What the report was made with, as ``provenance.json`` and a table."""
     record = provenance(
         rows, {pt: harvard_pairs(harvard, pt, split="test") for pt in results},
-        {"metrics": code_digest(METRIC_CODE), "built-in methods": builtin_code_digest()},
+        {"metrics": code_digest(METRIC_CODE), "built-in methods": builtin_code_digest(),
+         "network": code_digest(NETWORK_CODE)},
         {"methods": ", ".join(cfg.methods or ["all"]), "pair types": ", ".join(results),
          "jobs": cfg.jobs, "latency": f"{cfg.latency_threads} thread(s), median of "
                                      f"{cfg.latency_repeats} runs"})
@@ -363,17 +398,24 @@ def _provenance_section(rows: Sequence[Row], results: Mapping[str, PairResult], 
                    "provenance")
 
 
-def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter) -> Section | None:
-    logs_paths = cfg.spi_logs if cfg.spi_logs is not None else default_spi_logs(
-        cfg.weights or WEIGHTS_DIR)
+def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter,
+                 models: set[str | None]) -> Section | None:
+    """The SPI curves of the logs named with ``--spi-log``, else of the cards of the LWNet
+    ``models`` in the report (``spect-mri`` …; not those of ablations or baselines)."""
+    logs_paths = cfg.spi_logs if cfg.spi_logs is not None else {
+        name: path for name, path in default_spi_logs(cfg.weights or WEIGHTS_DIR).items()
+        if name in models}
     if not logs_paths:
         return None
     logs = {}
     for name, path in logs_paths.items():
         try:
-            logs[name] = read_spi_log(path)
+            rows = read_spi_log(path)
         except (InputError, OSError, ValueError) as exc:
             _progress(f"skipping SPI log {path}: {exc}", cfg)
+            continue
+        score = spi_log_score(path)
+        logs[f"{name} (s = {score})" if score else name] = rows
     if not logs:
         return None
     png = writer.write("figures/spi_curves.png", figures.spi_curves(logs))
@@ -390,8 +432,8 @@ def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str,
     """
     rows = [r for method in res.scores for r in res.image_rows(method)]
     table = summarise(rows, metrics)
-    caption = f"{res.pair_type}: mean ± std over {len(res.ids)} test pairs"
-    for suffix, text in summary_texts(table, caption).items():
+    caption = f"{res.pair_type}: mean ± std (population) over {len(res.ids)} test pairs"
+    for suffix, text in summary_texts(table, caption, label=f"tab:{stem.split('/')[-1]}").items():
         writer.write(f"{stem}{suffix}", text)
     ranks = rank_marks(table)
     marks = {(i, j + 2): "best" if ranks[i, j] == 1 else "second"

@@ -103,8 +103,10 @@ def radar_chart(
         r = np.append(radii[method], radii[method][0])
         colour = _colour(place[method])
         # Past ten methods the colours are light partners of the first ten: dash them.
-        ax.plot(closed, r, color=colour, linewidth=1.5, linestyle="--" if place[method] >= 10
-                else "-", label=f"{method} ({areas[method]:.1f} %)")
+        ours = method == "LWNet"  # the method the report is about stands out
+        ax.plot(closed, r, color=colour, linewidth=3.0 if ours else 1.5,
+                linestyle="--" if place[method] >= 10 else "-", zorder=3 if ours else 2,
+                label=f"{method} ({areas[method]:.1f} %)")
         ax.fill(closed, r, color=colour, alpha=0.08)
     # Polygonal rings and spokes: the full polygon is the reference of the area percentages.
     ax.grid(False)
@@ -128,6 +130,10 @@ def radar_chart(
 # --- box plots ----------------------------------------------------------------------------------
 
 
+#: Units of the metrics that have one (the others are unitless indices).
+UNITS = {"MI": "bits", "EN": "bits", "PSNR": "dB"}
+
+
 def box_plots(
     scores: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str], title: str = ""
 ) -> bytes:
@@ -149,7 +155,7 @@ def box_plots(
                               "markeredgecolor": "black", "markersize": 4})
         ax.set_xticks(range(1, len(methods) + 1))
         ax.set_xticklabels(methods, rotation=60, ha="right", fontsize=8)
-        ax.set_title(metric)
+        ax.set_title(f"{metric} ({UNITS[metric]})" if metric in UNITS else metric)
         ax.grid(axis="y", alpha=0.3)
     axes.flat[0].legend(handles=[Line2D([], [], color="C1", label="median"),
                                  Line2D([], [], marker="o", linestyle="", label="mean",

@@ -21,6 +21,7 @@ from pathlib import Path
 from lwnet._code import contents_digest
 from lwnet.data.datasets import ImagePair
 from lwnet.inference.weights import file_sha256, read_card
+from lwnet.methods import ExternalMethod
 from lwnet.reports.rows import Row
 
 #: Distributions whose versions can move a figure of the report.
@@ -93,6 +94,17 @@ def weights_entry(row: Row) -> dict[str, str]:
     return {"file": row.weights.name, "sha256": file_sha256(row.weights), "card": title}
 
 
+def external_entry(row: Row, test_pairs: Mapping[str, Sequence[ImagePair]]) -> str:
+    """An external row's results folder and the digest of the result files the report read
+    (its test ids of every pair type run): equal digests mean the same results."""
+    assert row.folder is not None
+    method = ExternalMethod(row.folder)
+    files = [method.path(pt, pair.id) for pt, pairs in test_pairs.items()
+             if (row.folder / pt).is_dir() for pair in pairs]
+    files = [f for f in files if f.is_file()]
+    return f"{row.folder} (sha256 {contents_digest(files)} of {len(files)} test results)"
+
+
 @dataclass
 class Provenance:
     """The record of one benchmark run (see :func:`provenance`)."""
@@ -103,7 +115,7 @@ class Provenance:
     machine: dict[str, str | int | None]
     code: dict[str, str]  # digests of the code behind the figures
     weights: dict[str, dict[str, str]]  # "LWNet (ct-mri)": file, sha256, card title
-    external: dict[str, str]  # method: results folder
+    external: dict[str, str]  # method: results folder and the digest of its files
     data: dict[str, dict[str, str | int]]  # pair type: test pairs, digest of their files
     settings: dict[str, str]
 
@@ -144,7 +156,7 @@ def provenance(rows: Sequence[Row], test_pairs: Mapping[str, Sequence[ImagePair]
         code=dict(code),
         weights={f"{r.name} ({r.model_key})": weights_entry(r) for r in rows
                  if r.weights is not None},
-        external={r.name: str(r.folder) for r in rows if r.kind == "external"},
+        external={r.name: external_entry(r, test_pairs) for r in rows if r.kind == "external"},
         data={pt: {"pairs": len(pairs), "sha256": files_digest(pairs)}
               for pt, pairs in test_pairs.items()},
         settings={k: str(v) for k, v in settings.items()},

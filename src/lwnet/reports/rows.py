@@ -13,10 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from lwnet._code import code_digest
 from lwnet.errors import InputError
 from lwnet.inference import SHIPPED_MODELS
 from lwnet.inference.weights import file_sha256
 from lwnet.methods import builtin_code_digest, external_methods, get_method, method_names
+
+#: The code behind LWNet's fused luminance: the network, its loading and inference, and the
+#: image handling around it (colour, 8-bit rounding). Conservative: LWNet rows are quick to
+#: recompute.
+NETWORK_CODE = ("lwnet.model", "lwnet.inference", "lwnet.data")
 
 
 @dataclass
@@ -32,11 +38,12 @@ class Row:
 
     @property
     def cache_name(self) -> str:
-        """Folder name in the cache: LWNet rows carry their weights' digest, classical rows the
-        digest of the built-in methods' code, so retrained weights or an edited method never
-        reuse stale outputs."""
+        """Folder name in the cache: LWNet rows carry their weights' digest and that of the
+        network's code (:data:`NETWORK_CODE`), classical rows the digest of the built-in
+        methods' code, so retrained weights or edited code never reuse stale outputs."""
         if self.weights is not None:
-            return f"{self.name}@{file_sha256(self.weights)[:12]}"
+            return (f"{self.name}@{file_sha256(self.weights)[:12]}"
+                    f"-{code_digest(NETWORK_CODE)[:8]}")
         if self.kind == "classical":
             return f"{self.name}@{builtin_code_digest()}"
         return self.name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,6 +37,21 @@ def read_spi_log(path: Path) -> list[dict[str, float]]:
     if path.suffix.lower() == ".md":
         return _spi_rows(_card_table(text, SPI_LOG_HEADING), path)
     return _spi_rows(list(csv.DictReader(io.StringIO(text))), path)
+
+
+def spi_log_score(path: Path) -> str:
+    """The SPI score a log's run used (``ssim_vif`` …): the model card's ``- Score:`` line, or
+    the ``score`` of the run's ``config.json`` beside a ``log.csv``; ``""`` where neither says."""
+    path = Path(path)
+    if path.suffix.lower() == ".md":
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("- Score:"):
+                return line.split(":", 1)[1].split()[0].rstrip(";,")
+        return ""
+    try:
+        return str(json.loads((path.parent / "config.json").read_text()).get("score", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _card_table(text: str, heading: str) -> list[dict[str, str]]:
