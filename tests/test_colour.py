@@ -59,6 +59,16 @@ def test_luma8_rounds_like_a_saved_png() -> None:
         luma8(np.array([[1000]], np.int32))  # no known range: refused, not saturated
 
 
+def test_luma8_rounds_the_weighted_sum_to_the_nearest_level() -> None:
+    """Hand-computed Y = 0.299 R + 0.587 G + 0.114 B of the primaries and secondaries at 255:
+    green 149.685, yellow 225.93, cyan 178.755 round up; red 76.245, blue 29.07 and magenta
+    105.315 round down."""
+    rgb = np.array([[[0, 255, 0], [255, 255, 0], [0, 255, 255],
+                     [255, 0, 0], [0, 0, 255], [255, 0, 255]]], np.uint8)
+    assert luma8(rgb).tolist() == [[150, 226, 179, 76, 29, 105]]
+    assert luma8(rgb / 255.0).tolist() == [[150, 226, 179, 76, 29, 105]]
+
+
 def test_fuse_in_luma_keeps_chroma_and_background() -> None:
     mri = RNG.random((16, 16)).astype(np.float32)
     func = RNG.random((16, 16, 3)).astype(np.float32)
@@ -69,6 +79,15 @@ def test_fuse_in_luma_keeps_chroma_and_background() -> None:
     y, chroma = split_luma(func)
     np.testing.assert_allclose(fused, np.maximum(mri, y), atol=1e-6)
     # chroma of the result equals the functional image's chroma where the colour is in gamut
+    # (inverse BT.601 by hand: R = Y + 1.402 Cr', G = Y − 0.344136 Cb' − 0.714136 Cr',
+    # B = Y + 1.772 Cb', with Cb' = Cb − ½, Cr' = Cr − ½; elsewhere clipping to [0, 1] must
+    # change the colour)
+    cb, cr = (chroma[..., k].astype(np.float64) - 0.5 for k in (0, 1))
+    yf = fused.astype(np.float64)
+    rgb = np.stack([yf + 1.402 * cr, yf - 0.344136 * cb - 0.714136 * cr, yf + 1.772 * cb], -1)
+    in_gamut = np.all((rgb >= 1e-4) & (rgb <= 1 - 1e-4), axis=-1)
+    assert in_gamut.sum() >= 64  # not vacuous: about 70 % of the 192 foreground pixels
+    np.testing.assert_allclose(split_luma(out)[1][in_gamut], chroma[in_gamut], atol=1e-5)
     np.testing.assert_array_equal(to_uint8(out[:4]), 0)
     np.testing.assert_allclose(split_luma(out)[0][:4], 0, atol=1e-6)
 

@@ -9,6 +9,8 @@ from lwnet.methods._common import box_mean, fuse_detail, guided_filter
 from lwnet.methods.edge import visual_saliency
 from lwnet.methods.pcnn import _otsu_threshold, papcnn_firing_times
 from lwnet.methods.pyramid import (
+    _expand,
+    _reduce,
     laplacian_pyramid,
     laplacian_reconstruct,
     nonsubsampled_pyramid,
@@ -97,3 +99,83 @@ def test_papcnn_stronger_stimulus_fires_more() -> None:
     # independent networks: equal stimuli give equal counts
     np.testing.assert_array_equal(papcnn_firing_times(np.stack([s[0], s[0]]), 50)[0],
                                   papcnn_firing_times(s[:1], 50)[0])
+
+
+def _guided_filter_brute_force(guide: np.ndarray, src: np.ndarray, r: int,
+                               eps: float) -> np.ndarray:
+    """He et al. (TPAMI 2013) Algorithm 1 by its definition: per window ω_k (clipped to the
+    image, box_mean's border rule) the linear model a_k = cov(I, p) / (var(I) + ε),
+    b_k = mean(p) − a_k·mean(I) with population moments; q_i averages a_k·I_i + b_k over the
+    windows that contain i (those centred within r of i, clipped likewise)."""
+    h, w = guide.shape
+    a, b = np.empty((h, w)), np.empty((h, w))
+    for i in range(h):
+        for j in range(w):
+            win = (slice(max(0, i - r), i + r + 1), slice(max(0, j - r), j + r + 1))
+            gi, pi = guide[win], src[win]
+            cov = ((gi - gi.mean()) * (pi - pi.mean())).mean()
+            a[i, j] = cov / (gi.var() + eps)
+            b[i, j] = pi.mean() - a[i, j] * gi.mean()
+    q = np.empty((h, w))
+    for i in range(h):
+        for j in range(w):
+            win = (slice(max(0, i - r), i + r + 1), slice(max(0, j - r), j + r + 1))
+            q[i, j] = (a[win] * guide[i, j] + b[win]).mean()
+    return q
+
+
+def test_guided_filter_matches_algorithm_1_by_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    guide, src = rng.random((11, 13)), rng.random((11, 13))
+    for r, eps in ((2, 0.01), (3, 1e-3)):
+        np.testing.assert_allclose(guided_filter(guide, src, r, eps),
+                                   _guided_filter_brute_force(guide, src, r, eps),
+                                   rtol=1e-10, atol=1e-12)
+        # the self-guided shortcut (src is guide) is the same filter
+        np.testing.assert_allclose(guided_filter(guide, guide, r, eps),
+                                   _guided_filter_brute_force(guide, guide.copy(), r, eps),
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_gff_defaults_are_the_papers() -> None:
+    """SPEC §4 fixes r1 = 45, ε1 = 0.3, r2 = 7, ε2 = 1e-6 (Li, Kang, Hu, IEEE TIP 2013); the
+    same paper sets the 31×31 average filter and the saliency Gaussian r_g = σ_g = 5."""
+    import inspect
+
+    from lwnet.methods.gff import gff
+
+    defaults = {k: p.default for k, p in inspect.signature(gff).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert defaults == {"r1": 45, "eps1": 0.3, "r2": 7, "eps2": 1e-6, "base_radius": 15,
+                        "saliency_radius": 5, "saliency_sigma": 5.0}
+
+
+_BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16  # Burt & Adelson's w, a = 0.375
+
+
+def test_reduce_and_expand_have_the_binomial_impulse_response() -> None:
+    """Burt & Adelson (1983): REDUCE g(i, j) = Σ w(m) w(n) x(2i + m, 2j + n) and
+    EXPAND g(i, j) = 4 Σ w(m) w(n) x((i − m)/2, (j − n)/2) over integer terms, summed here
+    by hand for impulses far enough from the border that its rule does not matter."""
+    for r0, c0 in ((9, 10), (10, 11)):  # both parities of the impulse
+        x = np.zeros((21, 22))
+        x[r0, c0] = 1.0
+        reduced = np.zeros((11, 11))
+        for i in range(11):
+            for j in range(11):
+                for m in range(-2, 3):
+                    for n in range(-2, 3):
+                        if (2 * i + m, 2 * j + n) == (r0, c0):
+                            reduced[i, j] += _BINOMIAL[m + 2] * _BINOMIAL[n + 2]
+        np.testing.assert_allclose(_reduce(x), reduced, atol=1e-15)
+    small = np.zeros((10, 11))
+    small[4, 5] = 1.0
+    expanded = np.zeros((20, 22))
+    for i in range(20):
+        for j in range(22):
+            for m in range(-2, 3):
+                for n in range(-2, 3):
+                    if (i - m) % 2 == 0 and (j - n) % 2 == 0 and \
+                            ((i - m) // 2, (j - n) // 2) == (4, 5):
+                        expanded[i, j] += 4 * _BINOMIAL[m + 2] * _BINOMIAL[n + 2]
+    np.testing.assert_allclose(_expand(small, (20, 22)), expanded, atol=1e-15)

@@ -469,3 +469,72 @@ def test_compute_metrics_reads_every_type_alike_and_names_a_wrong_range(sample):
         compute_metrics(mri, ct, fused8.astype(np.float64))
     with pytest.raises(InputError, match=r"^A: NaN"):
         compute_metrics(np.where(mri > 0.5, np.nan, mri), ct, fused8)
+
+
+# --- Degenerate inputs, compute_metrics against direct calls, AG by brute force ---------------
+
+def test_qcb_conventions_for_images_without_contrast(triple):
+    """The docstring's limits where the reference divides 0 by 0, read from Chen & Blum's
+    definition: a blank F (zero, or constant: min-max maps it to 0) has no contrast response,
+    so it preserves none of a real pair's contrast (Q_XF = 0 wherever C'_X > 0): Qcb = 0.
+    Three blank images preserve everything (Q = 1 for equal zero responses, λ = ½): Qcb = 1.
+    F equal to the one source with contrast, the other blank: λ gives that source all the
+    weight where it responds, and both are preserved where neither does: Qcb = 1."""
+    a, b, _ = triple
+    zeros = np.zeros_like(a)
+    assert qcb(a, b, zeros) == 0.0
+    assert qcb(a, b, np.full_like(a, 77.0)) == 0.0
+    assert qcb(zeros, zeros, zeros) == 1.0
+    assert qcb(np.full_like(a, 5.0), np.full_like(a, 5.0), np.full_like(a, 5.0)) == 1.0
+    assert qcb(a, zeros, a) == pytest.approx(1.0, abs=1e-12)
+    assert qcb(zeros, b, b) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_compute_metrics_equals_each_metric_called_directly(triple):
+    """Every key scores the right images: F against the sources for the two-source metrics,
+    F alone for EN, SD, SF and AG (a crop, F ≠ A, B)."""
+    a, b, f = (x[60:188, 50:178] for x in triple)
+    f = _noisy(f, 6)
+    assert not np.array_equal(f, a) and not np.array_equal(f, b)
+    a8, b8, f8 = (x.astype(np.uint8) for x in (a, b, f))
+    expected = {
+        "VIF": viff(a, b, f),
+        "MI": mutual_information(a8, f8) + mutual_information(b8, f8),
+        "UQI": (uqi_index(a, f) + uqi_index(b, f)) / 2,
+        "SSIM": (ssim_index(a, f) + ssim_index(b, f)) / 2,
+        "PSNR": psnr(a, b, f),
+        "Qcb": qcb(a, b, f),
+        "EN": entropy(f8),
+        "SD": standard_deviation(f),
+        "SF": spatial_frequency(f),
+        "AG": average_gradient(f),
+        "Qabf": qabf(a, b, f),
+    }
+    got = compute_metrics(a8, b8, f8)
+    assert list(got) == list(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+    # Those of F alone differ from the same statistic of A on this crop.
+    for key, fn in (("EN", entropy), ("SD", standard_deviation), ("SF", spatial_frequency),
+                    ("AG", average_gradient)):
+        assert got[key] != pytest.approx(fn(a8 if key == "EN" else a), rel=1e-3), key
+
+
+def test_compute_metrics_pixel_vif_sums_the_sources_by_default(triple):
+    a, b, f = (x[60:188, 50:178] for x in triple)
+    got = compute_metrics(*(x.astype(np.uint8) for x in (a, b, f)), vif_flavour="vifp",
+                          extras=False)
+    assert got["VIF"] == pytest.approx(vifp(a, f) + vifp(b, f), rel=1e-12)
+
+
+def test_average_gradient_matches_brute_force():
+    """AG by its definition: at every pixel (i, j) with a right and a lower neighbour, the
+    forward differences f[i, j+1] − f[i, j] and f[i+1, j] − f[i, j]; sqrt of half their squared
+    sum, averaged over the (H−1)(W−1) such pixels. A random, non-symmetric image."""
+    f = np.random.default_rng(11).integers(0, 256, (7, 9)).astype(np.float64)
+    total = 0.0
+    for i in range(6):
+        for j in range(8):
+            dx, dy = f[i, j + 1] - f[i, j], f[i + 1, j] - f[i, j]
+            total += math.sqrt((dx * dx + dy * dy) / 2)
+    assert average_gradient(f) == pytest.approx(total / 48, rel=1e-12)

@@ -64,10 +64,8 @@ def test_score_equals_ssim_sum_of_the_metric(sample) -> None:
     ref = (_skimage_ssim(f8.astype(np.float64), a8.astype(np.float64), 255)
            + _skimage_ssim(f8.astype(np.float64), b8.astype(np.float64), 255))
     assert got == pytest.approx(ref, abs=1e-4)
-    try:
-        from lwnet.metrics import compute_metrics
-    except ImportError:
-        return
+    from lwnet.metrics import compute_metrics
+
     # The metric's SSIM is the mean over the two sources: the score is twice it.
     assert got == pytest.approx(2 * compute_metrics(a8, b8, f8, extras=False)["SSIM"], abs=1e-4)
 
@@ -149,6 +147,25 @@ def test_pool_update_admits_refines_and_never_worsens() -> None:
     assert np.all(pools.P_scores >= old)
 
 
+def test_screening_predictions_round_like_a_saved_png() -> None:
+    """A pseudo label is the prediction as it would be saved in 8 bits (SPEC §1): a network
+    output of (k + 0.6)/255 becomes grey level k + 1 and (k + 0.4)/255 becomes k, not the
+    truncated k in both cases."""
+    from lwnet.training.screening import predict
+
+    levels = np.arange(16 * 16).reshape(16, 16) % 255  # k = 0 … 254
+    up, down = (torch.from_numpy((levels + d) / 255).float() for d in (0.6, 0.4))
+
+    class Stub(torch.nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return torch.stack([up, down])[torch.arange(len(a)) % 2][:, None]
+
+    got = predict(Stub(), _tiny_patch_set(), np.array([0, 1]), torch.device("cpu"))
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got[0], levels + 1)
+    np.testing.assert_array_equal(got[1], levels)
+
+
 def test_losses_vanish_at_the_target_and_have_gradients() -> None:
     y = torch.rand(2, 1, 24, 24)
     assert float(spi_loss(y, y)) == pytest.approx(0.0, abs=1e-6)
@@ -160,6 +177,51 @@ def test_losses_vanish_at_the_target_and_have_gradients() -> None:
     a[..., 6:18, 6:18] = 0.8
     # The unsupervised loss prefers the pixel maximum of identical sources to a blank image.
     assert float(unsupervised_loss(a, a, a)) < float(unsupervised_loss(torch.zeros_like(a), a, a))
+
+
+def _valid_ssim(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Per-image SSIM of ``(N, 1, H, W)`` batches on [0, 1] by scikit-image: Gaussian σ = 1.5,
+    K = (0.01, 0.03), population moments, mean over the valid region (as lwnet.metrics.ssim)."""
+    return np.array([_skimage_ssim(xi[0].numpy(), yi[0].numpy(), 1.0) for xi, yi in zip(x, y)])
+
+
+def test_spi_loss_is_alpha_ssim_term_plus_beta_l1() -> None:
+    """loss = α·(1 − SSIM(f, y)) + β·mean|f − y| (SPEC §3.5), SSIM averaged over the batch; with
+    α ≠ β and f ≠ y a swapped weight or a squared error shows. Defaults α = 1.10, β = 1.00."""
+    rng = np.random.default_rng(7)
+    y = rng.random((2, 1, 32, 40))
+    f = np.clip(y + rng.normal(0, 0.2, y.shape), 0, 1)
+    ft, yt = torch.from_numpy(f), torch.from_numpy(y)
+    ssim_term = float(np.mean(1 - _valid_ssim(ft, yt)))
+    l1 = float(np.abs(f - y).mean())
+    assert 0.05 < l1 < 0.5 and 0.1 < ssim_term < 1  # both terms matter
+    assert float(spi_loss(ft, yt, alpha=1.7, beta=0.3)) == pytest.approx(
+        1.7 * ssim_term + 0.3 * l1, abs=1e-9)
+    assert float(spi_loss(ft, yt)) == pytest.approx(1.10 * ssim_term + 1.00 * l1, abs=1e-9)
+
+
+def test_unsupervised_loss_matches_its_formula() -> None:
+    """(1 − SSIM(f, a)) + (1 − SSIM(f, b)) + mean|f − max(a, b)| + mean|∇f − max(∇a, ∇b)|
+    (SPEC §3.7; ∇ = |Sobel_x| + |Sobel_y| / 8 with replicate borders, as loss.py documents),
+    on sources that differ, so the element-wise maximum is not either source."""
+    from scipy.ndimage import sobel
+
+    rng = np.random.default_rng(8)
+    a, b, f = (rng.random((2, 1, 24, 28)) for _ in range(3))
+    a[:, :, :, :14] *= 0.3  # A darker on the left, B on the right
+    b[:, :, :, 14:] *= 0.3
+
+    def grad(x: np.ndarray) -> np.ndarray:  # image by image (sobel smooths every other axis)
+        return np.stack([[(np.abs(sobel(c, axis=1, mode="nearest"))
+                           + np.abs(sobel(c, axis=0, mode="nearest"))) / 8 for c in n]
+                         for n in x])
+
+    at, bt, ft = (torch.from_numpy(x) for x in (a, b, f))
+    ssim_a, ssim_b = _valid_ssim(ft, at), _valid_ssim(ft, bt)
+    expected = (float(np.mean((1 - ssim_a) + (1 - ssim_b)))
+                + float(np.abs(f - np.maximum(a, b)).mean())
+                + float(np.abs(grad(f) - np.maximum(grad(a), grad(b))).mean()))
+    assert float(unsupervised_loss(ft, at, bt)) == pytest.approx(expected, abs=1e-9)
 
 
 def test_config_layers_and_validation(tmp_path) -> None:

@@ -515,3 +515,67 @@ def test_torchrun_two_ranks_make_the_same_pool_decisions(tmp_path) -> None:
     for key in ("P", "U", "decisions", "labels"):
         np.testing.assert_array_equal(s[key], m[key])
     np.testing.assert_allclose(s["scores"], m["scores"], atol=1e-6)
+
+
+def _ssim_sum_8bit(f8: np.ndarray, a8: np.ndarray, b8: np.ndarray) -> float:
+    """The SPI score s(f) = SSIM(f, a) + SSIM(f, b) of 8-bit patches by scikit-image: Gaussian
+    σ = 1.5, population moments, mean over the valid region (SPEC §3.2)."""
+    from skimage.metrics import structural_similarity
+
+    def ssim(x: np.ndarray, y: np.ndarray) -> float:
+        _, full = structural_similarity(x.astype(np.float64), y.astype(np.float64),
+                                        gaussian_weights=True, sigma=1.5, data_range=255,
+                                        use_sample_covariance=False, full=True)
+        return float(full[5:-5, 5:-5].mean())
+    return ssim(f8, a8) + ssim(f8, b8)
+
+
+def test_each_pseudo_label_keeps_the_score_of_its_own_patch(tiny_root, tmp_path) -> None:
+    """Screening predicts and scores concat(U, P) and the pools read the results in that order:
+    after a second screening with both pools non-empty, every pseudo label's stored score is
+    the score of that label against the sources of the patch it is stored for (misattributed
+    predictions would score against another patch's sources)."""
+    import csv
+
+    from lwnet.training import load_config, train
+    from lwnet.training.checkpoint import load_checkpoint
+    from lwnet.training.data import build_patch_set
+
+    # τ = 0.8: the tiny network's predictions enter P in iteration 1 (at τ = 1 only blank
+    # background patches do) and are refined in iteration 2.
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "iterations=2",
+                                   "epochs=1", "samples_per_epoch=8", "tau=0.8"])
+    train(cfg, tmp_path / "run", progress=False)
+    rows = list(csv.DictReader((tmp_path / "run/log.csv").open()))
+    # Not vacuous: iteration 2 screened a non-empty U and P, and changed something.
+    assert int(rows[0]["P"]) > 0 and int(rows[0]["U"]) > 0
+    assert int(rows[1]["admitted"]) + int(rows[1]["refined"]) > 0
+    t, _ = load_checkpoint(tmp_path / "run/checkpoint.safetensors")
+    ids, labels, scores = (t[f"pools.{k}"].numpy() for k in ("P", "P_labels", "P_scores"))
+    assert len(ids) == int(rows[1]["P"]) == len(labels) == len(scores)
+    ps, _, _ = build_patch_set(cfg, tmp_path / "run/cache")
+    size = cfg.patch_size
+    for pid, label, score in zip(ids, labels, scores):
+        pair, r, c = ps.index[pid]  # the patch's own window, cut here by hand
+        a8, b8 = (x[pair, r:r + size, c:c + size] for x in (ps.a, ps.b))
+        assert score == pytest.approx(_ssim_sum_8bit(label, a8, b8), abs=1e-4), pid
+
+
+def test_tau_scales_the_admission_bar(tiny_root, tmp_path) -> None:
+    """U → P needs s(ŷ) ≥ τ · max_m s(F_m) with the configured τ (SPEC §3.5). τ = 0 lowers the
+    bar to s(ŷ) ≥ 0, which every prediction of the run clears (each shares structure with its
+    sources): all of U is admitted. τ = 100 puts it above any SSIM sum (≤ 2) wherever the best
+    candidate scores above 0.02, as mean and max do on every patch: none is admitted."""
+    import csv
+
+    from lwnet.training import load_config, train
+
+    sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1",
+            "samples_per_epoch=8", f"cache_dir='{tmp_path / 'cache'}'"]
+    counts = {}
+    for tau in (0, 100):
+        train(load_config(None, None, [*sets, f"tau={tau}"]), tmp_path / f"tau{tau}",
+              progress=False)
+        [row] = csv.DictReader((tmp_path / f"tau{tau}/log.csv").open())
+        counts[tau] = tuple(int(row[k]) for k in ("admitted", "P", "U"))
+    assert counts == {0: (45, 45, 0), 100: (0, 0, 45)}  # |U| = 45 before screening
