@@ -10,7 +10,7 @@ models can be added later. ``--reference-rows`` takes per-image rows written by
     python benchmarks/bench_spi.py --out DIR \
         --model LWNet:SPECT-MRI=spect.safetensors --model LWNet:CT-MRI=ct.safetensors \
         [--model labels-only:SPECT-MRI=...] [--reference-rows per_image.csv ...] \
-        [--ship src/lwnet/weights [--card-extra SPECT-MRI=score-choice.md ...]]
+        [--ship src/lwnet/weights [--ship-models NAME ...] [--card-extra SPECT-MRI=extra.md ...]]
 
 Prints one Markdown table per pair type (mean ± std, best **bold**, second *italic*), on how
 many of the six metrics LWNet leads every classical and external method (the issue's target)
@@ -19,7 +19,9 @@ count also says how many differences exceed two standard errors of the per-image
 (paired over the test images), the part that is not within noise, and a table gives LWNet
 minus each such model per metric (mean ± paired standard error, ▲/▼ beyond two of them).
 ``--ship DIR`` re-saves the ``LWNet`` weights as ``DIR/<pair>.safetensors`` with these tables
-appended to their model card.
+appended to their model card, and every other model ``<X>`` (baselines, ablations) as
+``DIR/<pair>-<X>.safetensors`` with the same tables: the rows ``LWNet-<X>`` of ``lwnet
+benchmark`` (SPEC §6: LWNet and its ablations).
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ def main() -> None:
     p.add_argument("--reference-rows", nargs="+", type=Path, default=[],
                    help="per-image CSVs of `lwnet evaluate` to use as the reference rows")
     p.add_argument("--ship", type=Path, help="write the LWNet weights + extended cards here")
+    p.add_argument("--ship-models", nargs="+", metavar="NAME",
+                   help="with --ship: only these models (default: every --model)")
     p.add_argument("--card-extra", action="append", default=[], metavar="PAIR=MARKDOWN",
                    help="with --ship: a Markdown file appended to that model's card (e.g. the "
                         "score choice measured by bench_score.py)")
@@ -157,13 +161,18 @@ def main() -> None:
         print("\n" + "\n".join(text))
         reports.setdefault(MODEL_FOR[pair_type], []).append("\n".join(text))
     if args.ship:
-        for pair, weights in models.get("LWNet", {}).items():
-            head = ("## Test metrics (lwnet.metrics; best **bold**, second *italic*)\n\n"
-                    f"Command: `python {shlex.join(sys.argv)}` (docs/benchmarks.md).\n\n")
-            extras = [Path(f).read_text().strip() for key, f in
-                      (item.split("=", 1) for item in args.card_extra) if key == pair]
-            print(ship(Path(weights), args.ship / f"{pair.lower()}.safetensors",
-                       "\n\n".join([head + "\n\n".join(reports.get(pair, [])), *extras])))
+        head = ("## Test metrics (lwnet.metrics; best **bold**, second *italic*)\n\n"
+                f"Command: `python {shlex.join(sys.argv)}` (docs/benchmarks.md).\n\n")
+        for name, by_pair in models.items():
+            if args.ship_models and name not in args.ship_models:
+                continue
+            for pair, weights in by_pair.items():
+                extras = [Path(f).read_text().strip() for key, f in
+                          (item.split("=", 1) for item in args.card_extra)
+                          if key == pair and name == "LWNet"]
+                stem = pair.lower() + ("" if name == "LWNet" else f"-{name}")
+                print(ship(Path(weights), args.ship / f"{stem}.safetensors",
+                           "\n\n".join([head + "\n\n".join(reports.get(pair, [])), *extras])))
 
 
 if __name__ == "__main__":

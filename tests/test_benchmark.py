@@ -188,6 +188,11 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     run_benchmark(cfg)
     assert cached.stat().st_mtime_ns == before
     assert "always-fails" not in index.read_text()
+    # The grid's panels at their own resolution: the sources as read, the results in colour.
+    panel = out / "figures/panels/CT-MRI/16011"
+    np.testing.assert_array_equal(read_image(panel / "MRI.png"),
+                                  read_image(tiny_data / "harvard/CT-MRI/MRI/16011.png"))
+    assert read_image(panel / "mean.png").shape == (256, 256)
     # The report now holds CT-MRI only: the SPECT-MRI files of the first run are gone.
     assert not [p for p in out.rglob("*SPECT-MRI*") if "cache" not in p.parts]
     assert (out / "tables/CT-MRI.md").is_file() and (out / "figures/grid_CT-MRI.png").is_file()

@@ -8,12 +8,13 @@ Layout of a report folder::
       tables/<PAIR>_paired.md         LWNet minus each method, paired over the images
       scores/<PAIR>.csv               per-image metric values (what the box plots show)
       figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
+      figures/panels/<PAIR>/<id>/<method>.png   the grid's panels at their own resolution
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
       provenance.json                 software, machine, code digests, weights and test images
       cache/<PAIR>@<digest of its test images>/
         <Method>@<digest>/<PAIR>/<id>.png  fused luminance of every computed method (reused;
-                                      the digest is of the weights for LWNet, of the methods'
-                                      code for classical methods)
+                                      the digest is of the weights and the network's code for
+                                      LWNet, of the methods' code for classical methods)
         metrics@<digest>/<PAIR>/<Method>[@<digest>]@<digest>.csv  per-image metrics (the
                                       folder's digest is that of the metric code, the last
                                       one that of the fused images scored)
@@ -42,7 +43,7 @@ from lwnet._code import code_digest
 from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
-from lwnet.data.io import atomic_write_bytes, read_image
+from lwnet.data.io import atomic_write_bytes, encode_image, read_image
 from lwnet.errors import InputError, OutputExistsError
 from lwnet.evaluation import (
     markdown_table,
@@ -139,8 +140,11 @@ def grid_ids(ids: Sequence[str], n: int) -> list[str]:
 
 
 def grid_figure(harvard: Path, pair_type: str, ids: Sequence[str], rows: Sequence[Row],
-                cache: Path) -> bytes:
-    """Both sources and every method's colour result (fused luma + the source's chroma)."""
+                cache: Path) -> tuple[bytes, dict[str, np.ndarray]]:
+    """Both sources and every method's colour result (fused luma + the source's chroma).
+
+    Returns the grid's PNG and its panels at their own resolution, keyed ``<id>/<name>``
+    (for figures of one's own: the grid scales them to fit)."""
     pairs = {p.id: p for p in harvard_pairs(harvard, pair_type, split="test")}
     grid = []
     for pid in ids:
@@ -152,7 +156,9 @@ def grid_figure(harvard: Path, pair_type: str, ids: Sequence[str], rows: Sequenc
             luma = ExternalMethod(result_folder(row, cache)).luma(pair_type, pid)
             images[row.name] = merge_luma(luma, chroma)
         grid.append((f"{pair_type} {pid}", images))
-    return figures.comparison_grid(grid)
+    panels = {f"{pid}/{name}": image for pid, (_, images) in zip(ids, grid)
+              for name, image in images.items()}
+    return figures.comparison_grid(grid), panels
 
 
 class ReportWriter:
@@ -181,6 +187,10 @@ class ReportWriter:
                  if path.is_file() and path not in self.written]
         for path in stale:
             path.unlink()
+        for folder in self.FOLDERS:  # and the folders that held only those (deepest first)
+            for sub in sorted((self.out / folder).rglob("*"), reverse=True):
+                if sub.is_dir() and not any(sub.iterdir()):
+                    sub.rmdir()
         return stale
 
 
@@ -340,13 +350,19 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
         ids = grid_ids(res.ids, cfg.grid_pairs)
         if ids:
             try:
-                grid = writer.write(f"figures/grid_{pt}.png",
-                                    grid_figure(harvard, pt, ids, rows[pt], caches[pt]))
+                png, panels = grid_figure(harvard, pt, ids, rows[pt], caches[pt])
             except InputError as exc:
                 sec.parts.append(f'<p class="note">Comparison grid failed: {_esc(str(exc))}</p>')
             else:
+                grid = writer.write(f"figures/grid_{pt}.png", png)
+                for key, image in panels.items():
+                    writer.write(f"figures/panels/{pt}/{key}.png", encode_image(
+                        image, f"{key}.png"))
                 sec.parts.append("<h3>Visual comparison (red frame: region enlarged in the "
-                                 "corner)</h3>" + image_tag(grid, "comparison grid"))
+                                 "corner)</h3>" + image_tag(grid, "comparison grid")
+                                 + f'<p class="note">Every panel at its own resolution, for '
+                                   f"figures of your own: figures/panels/{_esc(pt)}/&lt;id&gt;/"
+                                   "&lt;method&gt;.png.</p>")
     return sections
 
 
