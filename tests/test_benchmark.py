@@ -126,8 +126,8 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     save_weights(weights / "ct-mri-no-mca.safetensors", LWNet(width=4, use_mca=False), "test")
     out = tmp_path / "report"
     cfg = BenchmarkConfig(
-        data=tiny_data, out=out,
-        methods=["LWNet", "LWNet-no-mca", "mean", "max", "always-fails", "CopyMRI", "Broken"],
+        data=tiny_data, out=out,  # method names in any case
+        methods=["lwnet", "LWNet-no-mca", "mean", "MAX", "always-fails", "CopyMRI", "Broken"],
         pairs=["CT-MRI", "SPECT-MRI"], weights=weights, spi_logs={"toy": spi},
         grid_pairs=1, latency_repeats=2, progress=False,
     )
@@ -140,6 +140,9 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert "Broken on CT-MRI: InputError:" in html and "not a readable image" in html
     assert "Broken on SPECT-MRI" not in html  # no SPECT-MRI folder: not applicable, no failure
     assert "Whole Brain Atlas" in html and "xianming-gu" in html
+    # What each row is: the classical methods by their paper, LWNet by its weights file.
+    assert "Guided-filtering" not in html  # gff was not asked for
+    assert "<td>max</td><td>Element-wise maximum" in html and "ct-mri-no-mca.safetensors" in html
     table = (out / "tables/CT-MRI.md").read_text()
     assert "| mean |" in table and "| CopyMRI |" in table and "always-fails" not in table
     assert "| LWNet |" in table and "| LWNet-no-mca |" in table
@@ -185,6 +188,7 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     before = cached.stat().st_mtime_ns
     cfg.overwrite = True
     cfg.methods, cfg.pairs = ["mean", "CopyMRI"], ["CT-MRI"]
+    cfg.grid_ids = ["nosuch", "16011"]  # chosen ids: those of the pair type's test split
     run_benchmark(cfg)
     assert cached.stat().st_mtime_ns == before
     assert "always-fails" not in index.read_text()
@@ -240,6 +244,10 @@ def test_cli_bad_input(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFi
                "--methods", "nosuch"])
     assert rc == 2
     assert "unknown method(s) nosuch" in capsys.readouterr().err
+    rc = main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
+               "--grid-ids", "123", "456"])
+    assert rc == 2
+    assert "--grid-ids 123 456: none is a test id of CT-MRI, " in capsys.readouterr().err
     shutil.rmtree(tiny_data / "harvard" / "splits")  # pairs, but no test split to run on
     rc = main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r")])
     assert rc == 2

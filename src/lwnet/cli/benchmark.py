@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "model cards and *.csv logs beside the weights)")
     p.add_argument("--grid-pairs", type=int, default=2,
                    help="pairs per pair type in the visual comparison (default 2)")
+    p.add_argument("--grid-ids", nargs="+", metavar="ID",
+                   help="these test ids in the visual comparison instead (e.g. 16011 41054)")
     p.add_argument("--latency-repeats", type=int, default=20,
                    help="timed runs per method for the latency median (default 20)")
     p.add_argument("--latency-threads", type=int, default=1,
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         external=[] if args.no_external else args.external, methods=args.methods,
         pairs=args.pairs, jobs=args.jobs, weights=args.weights,
         spi_logs=dict(args.spi_log) if args.spi_log else None, grid_pairs=args.grid_pairs,
+        grid_ids=args.grid_ids,
         latency_repeats=args.latency_repeats, latency_threads=args.latency_threads,
         overwrite=args.overwrite, progress=not args.quiet,
     )

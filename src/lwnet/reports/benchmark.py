@@ -56,11 +56,12 @@ from lwnet.evaluation import (
 )
 from lwnet.inference import WEIGHTS_DIR
 from lwnet.methods import ExternalMethod, builtin_code_digest
+from lwnet.methods.registry import method_summary
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
 from lwnet.reports import figures
 from lwnet.reports.complexity import complexity_cells, complexity_table, csv_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page
-from lwnet.reports.provenance import provenance
+from lwnet.reports.provenance import provenance, weights_entry
 from lwnet.reports.results import (
     METRIC_CODE,
     data_cache,
@@ -89,6 +90,8 @@ class BenchmarkConfig:
         spi_logs: ``{model name: log.csv or model card}`` for the SPI curves (default: the
             logs beside the weights, see :func:`default_spi_logs`).
         grid_pairs: pairs per pair type in the visual comparison.
+        grid_ids: these test ids in the visual comparison instead (each where it is a test id
+            of the pair type; at least one must be).
         latency_repeats: timed runs per method for the complexity table (median reported).
         latency_threads: torch threads while timing (1: the classical methods are
             single-threaded NumPy, and on a shared machine 2 threads measured 5-20× slower
@@ -107,6 +110,7 @@ class BenchmarkConfig:
     weights: Path | None = None
     spi_logs: Mapping[str, Path] | None = None
     grid_pairs: int = 2
+    grid_ids: Sequence[str] | None = None
     latency_repeats: int = 20
     latency_threads: int = 1
     overwrite: bool = False
@@ -231,7 +235,14 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     rows = collect_rows(cfg.weights or WEIGHTS_DIR, external, cfg.methods)
     if not rows:
         raise InputError("no methods to benchmark")
-    failures = requested_but_absent(rows, todo, cfg.methods)
+    # The rows' own names for the methods asked for (any case): one row name per method.
+    requested = list(dict.fromkeys(r.name for r in rows)) if cfg.methods else None
+    failures = requested_but_absent(rows, todo, requested)
+    if cfg.grid_ids:
+        test_ids = {p.id for pt in todo for p in harvard_pairs(harvard, pt, split="test")}
+        if not set(cfg.grid_ids) & test_ids:
+            raise InputError(f"--grid-ids {' '.join(cfg.grid_ids)}: none is a test id of "
+                             f"{', '.join(todo)}")
     writer = ReportWriter(cfg.out)
     results: dict[str, PairResult] = {}
     caches: dict[str, Path] = {}  # pair type: its cache folder (see data_cache)
@@ -264,9 +275,10 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
         _progress(f"{pt}: {counted(len(per_image), 'method')} scored "
                   f"({time.perf_counter() - t0:.0f} s)", cfg)
 
-    sections = _pair_sections(results, done_rows, cfg, harvard, caches, writer)
     # Only the rows of the pair types run: a SPECT-MRI-only report times no CT-MRI model.
     ran = [r for r in rows if any(r in done for done in done_rows.values())]
+    sections = [_methods_section(ran),
+                *_pair_sections(results, done_rows, cfg, harvard, caches, writer)]
     complexity, failed = _complexity_section(ran, cfg, writer)
     sections.append(complexity)
     failures += failed
@@ -347,7 +359,8 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                   "methods: each axis runs from the worst method's mean to the best's, so one "
                   "far weaker method pushes all others towards the rim. Read it beside the "
                   "table.</p>")
-        ids = grid_ids(res.ids, cfg.grid_pairs)
+        ids = ([i for i in cfg.grid_ids if i in res.ids] if cfg.grid_ids
+               else grid_ids(res.ids, cfg.grid_pairs))
         if ids:
             try:
                 png, panels = grid_figure(harvard, pt, ids, rows[pt], caches[pt])
@@ -364,6 +377,40 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                                    f"figures of your own: figures/panels/{_esc(pt)}/&lt;id&gt;/"
                                    "&lt;method&gt;.png.</p>")
     return sections
+
+
+def _manifest_paper(row: Row) -> str:
+    """The paper an external method's results folder credits: the "paper" cell of its row in
+    the ``MANIFEST.md`` beside it (the shared data's convention), else ``""``."""
+    assert row.folder is not None
+    manifest = row.folder.parent / "MANIFEST.md"
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    header = next((line for line in lines if line.startswith("| method |")), None)
+    cells = next((line for line in lines if line.startswith(f"| {row.name} |")), None)
+    if header is None or cells is None:
+        return ""
+    found = dict(zip(header.strip("|").split("|"), cells.strip("|").split("|")))
+    return next((v.strip() for k, v in found.items() if k.strip() == "paper"), "")
+
+
+def _methods_section(rows: Sequence[Row]) -> Section:
+    """What each row is: LWNet weights by their model card's title, classical methods by the
+    paper they follow, external methods by their results folder (and paper, where named)."""
+    cells = []
+    for row in rows:
+        if row.weights is not None:
+            what, where = weights_entry(row)["card"] or "LWNet weights", row.weights.name
+        elif row.kind == "classical":
+            what, where = method_summary(row.name), "built-in"
+        else:
+            what = _manifest_paper(row) or "results of an external method"
+            where = str(row.folder)
+        cells.append([row.name, what, where])
+    return Section("Methods", [html_table(["row", "what it is", "from"], cells, text=True)],
+                   "methods")
 
 
 def _per_image_csv(res: PairResult) -> str:

@@ -7,7 +7,7 @@ folder (``<Method>/<PAIR>/<id>.png``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,13 +106,27 @@ def collect_rows(weights_dir: Path, external_dirs: Sequence[Path],
         rows += [Row(m.name, "external", folder=m.folder) for m in external_methods(folder)]
     _check_unique_names(rows)
     if methods:
-        known = {r.name for r in rows}
-        unknown = [m for m in methods if m not in known]
-        if unknown:
-            raise InputError(f"unknown method(s) {', '.join(unknown)}; available: "
-                             f"{', '.join(sorted(known))}")
-        rows = [r for r in rows if r.name in methods]
+        chosen = resolve_method_names({r.name for r in rows}, methods)
+        rows = [r for r in rows if r.name in chosen]
     return rows
+
+
+def resolve_method_names(known: Iterable[str], methods: Sequence[str]) -> list[str]:
+    """The row names ``methods`` stand for: each name as it is, else the one known name equal
+    to it ignoring case (``gff``, ``GFF``; ``lwnet``, ``LWNet``). Raises :class:`InputError`
+    listing the names that match none (or several)."""
+    known = set(known)
+    by_lower: dict[str, list[str]] = {}
+    for name in sorted(known):
+        by_lower.setdefault(name.lower(), []).append(name)
+    chosen, unknown = [], []
+    for m in methods:
+        match = [m] if m in known else by_lower.get(m.lower(), [])
+        (chosen if len(match) == 1 else unknown).append(match[0] if len(match) == 1 else m)
+    if unknown:
+        raise InputError(f"unknown method(s) {', '.join(unknown)}; available: "
+                         f"{', '.join(sorted(known))}")
+    return chosen
 
 
 def _origin(row: Row) -> str:
