@@ -449,3 +449,12 @@ def test_fuse_volume_picks_the_ct_model_for_a_ct_series(tmp_path, capsys):
                  str(tmp_path / "named.nii"), "--no-keep-zero", "--pair", "SPECT-MRI"]) == 0
     said = capsys.readouterr().out
     assert "spect-mri.safetensors" in said and "chosen from" not in said
+
+
+def test_python_api_fuses_with_the_shipped_model_by_default(pair, tmp_path):
+    fused = fuse_volume_files(*pair, tmp_path / "default.nii")
+    expected = fuse_volume_files(*pair, tmp_path / "named.nii",
+                                 module_fuser(lwnet.load_model(pair_type="SPECT-MRI")))
+    np.testing.assert_array_equal(fused, expected)
+    descrip = nib.load(tmp_path / "default.nii").header["descrip"].tobytes().decode()
+    assert "fusion lwnet spect-mri.safetensors (sha256 " in descrip

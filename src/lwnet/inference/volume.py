@@ -198,7 +198,7 @@ def fuse_volume_files(
     mri_path: str | os.PathLike[str],
     functional_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    fuse_batch: BatchFuser,
+    fuse_batch: BatchFuser | None = None,
     options: VolumeOptions = VolumeOptions(),
     colour_dir: str | os.PathLike[str] | None = None,
     cmap: str = "hot",
@@ -207,10 +207,12 @@ def fuse_volume_files(
 ) -> np.ndarray:
     """Fuse a registered MRI volume with a functional/anatomical one and write NIfTI.
 
-    Inputs are NIfTI files or DICOM series folders. The output keeps the MRI's geometry and
-    header. With ``colour_dir``, the fused slices are also written there as colour PNGs.
-    ``source`` names what fused (a method, a weights file and its digest): recorded in the
-    NIfTI header's description and in every PNG
+    Inputs are NIfTI files, DICOM series folders or DICOM files. ``fuse_batch`` fuses stacks of
+    slices (:mod:`lwnet.inference.streaming`); by default the shipped model that
+    :func:`volume_pair_type` picks for the functional input. The output keeps the MRI's geometry
+    and header. With ``colour_dir``, the fused slices are also written there as colour PNGs.
+    ``source`` names what fused (a method, a weights file and its digest; the shipped model's
+    file by default): recorded in the NIfTI header's description and in every PNG
     (:func:`lwnet.inference.dataset.output_text`).
     Every output is checked for existence before any work, so nothing is half written.
     Returns the fused float32 volume.
@@ -226,6 +228,14 @@ def fuse_volume_files(
         if not overwrite and colour_dir.is_dir() and any(colour_dir.iterdir()):
             raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
         _colour_map(cmap)
+    if fuse_batch is None:
+        from lwnet.inference.api import load_model, shipped_weights
+        from lwnet.inference.streaming import module_fuser
+        from lwnet.inference.weights import weights_id
+
+        weights = shipped_weights(volume_pair_type(functional_path))
+        fuse_batch = module_fuser(load_model(weights))
+        source = source or f"lwnet {weights_id(weights)}"
     mri, functional = read_volume(mri_path), read_volume(functional_path)
     a, b = prepare_pair(mri, functional, options)
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size, mri.affine)
