@@ -189,6 +189,7 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     cfg.overwrite = True
     cfg.methods, cfg.pairs = ["mean", "CopyMRI"], ["CT-MRI"]
     cfg.grid_ids = ["nosuch", "16011"]  # chosen ids: those of the pair type's test split
+    (out / "figures/mine.pdf").write_bytes(b"a figure of the user's own")
     run_benchmark(cfg)
     assert cached.stat().st_mtime_ns == before
     assert "always-fails" not in index.read_text()
@@ -199,6 +200,8 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     assert read_image(panel / "mean.png").shape == (256, 256)
     # The report now holds CT-MRI only: the SPECT-MRI files of the first run are gone.
     assert not [p for p in out.rglob("*SPECT-MRI*") if "cache" not in p.parts]
+    assert (out / "figures/mine.pdf").is_file()  # what the report did not write stays
+    assert "index.html" in (out / ".lwnet-report-files").read_text().splitlines()
     assert (out / "tables/CT-MRI.md").is_file() and (out / "figures/grid_CT-MRI.png").is_file()
     # After an edit of the methods' code, their outputs are computed afresh.
     monkeypatch.setattr(rows_module, "builtin_code_digest", lambda: "edited")

@@ -244,6 +244,9 @@ def test_fuse_with_a_classical_method_matches_the_command(sample, tmp_path: Path
 def test_fuse_input_errors(weights: Path) -> None:
     with pytest.raises(InputError, match="size mismatch: mri is 32x32, functional is 40x32"):
         fuse(np.zeros((32, 32)), np.zeros((32, 40)), model=weights)
-    with pytest.raises(InputError, match=r"mri: float values from 2 to 2; float images must lie "
+    with pytest.raises(InputError, match=r"mri: float values from 3 to 3; float images must lie "
                                          r"in \[0, 1\]; 0..255 data\? divide by 255 or pass uint8"):
-        fuse(np.full((32, 32), 2.0), np.zeros((32, 32)), model=weights)
+        fuse(np.full((32, 32), 3.0), np.zeros((32, 32)), model=weights)
+    with pytest.raises(InputError, match=r"mri: float values from 0 to 1.01; float images must "
+                                         r"lie in \[0, 1\]$"):  # no 0..255 hint for this
+        fuse(np.linspace(0, 1.01, 32 * 32).reshape(32, 32), np.zeros((32, 32)), model=weights)

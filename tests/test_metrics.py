@@ -469,6 +469,12 @@ def test_compute_metrics_reads_every_type_alike_and_names_a_wrong_range(sample):
         compute_metrics(mri, ct, fused8.astype(np.float64))
     with pytest.raises(InputError, match=r"^A: NaN"):
         compute_metrics(np.where(mri > 0.5, np.nan, mri), ct, fused8)
+    # Other layouts of the same image, and float rounding just above 1, score alike.
+    assert compute_metrics(mri, ct, fused8[..., None]) == expected
+    rgba = np.dstack([fused8, fused8, fused8, np.full_like(fused8, 255)])
+    assert compute_metrics(mri, ct, rgba) == expected
+    assert compute_metrics(np.minimum(mri * 1.0004, 1.0004), ct, fused8)["SSIM"] == pytest.approx(
+        compute_metrics(mri, ct, fused8)["SSIM"], abs=1e-3)
 
 
 # --- Degenerate inputs, compute_metrics against direct calls, AG by brute force ---------------

@@ -386,6 +386,14 @@ def test_dicom_series_order_rescale_and_affine(tmp_path):
     volume = read_volume(one)
     np.testing.assert_allclose(volume.data[..., 0], data[..., k])
     np.testing.assert_allclose(volume.affine[:, 3], got_affine @ [0, 0, k, 1.0], atol=1e-6)
+    # A lone slice that states no usable thickness gets 1 mm, not a degenerate affine.
+    ds = pydicom.dcmread(one)
+    ds.SliceThickness = 0
+    ds.save_as(tmp_path / "thin.dcm")
+    thin = read_volume(tmp_path / "thin.dcm")
+    assert np.linalg.norm(thin.affine[:3, 2]) == pytest.approx(1.0)
+    fuse_volume_files(tmp_path / "thin.dcm", tmp_path / "thin.dcm", tmp_path / "thin.nii", MEAN,
+                      VolumeOptions(keep_zero=False))
 
 
 def test_dicom_errors(tmp_path):
@@ -428,6 +436,21 @@ def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def _write_dicomdir(path: Path) -> None:
+    """A DICOM file without an image (as a DICOMDIR index is): no Rows, no Modality."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.FileSetID = "INDEX"
+    ds.save_as(path, enforce_file_format=True)
+
+
 def test_fuse_volume_picks_the_ct_model_for_a_ct_series(tmp_path, capsys):
     from lwnet.cli import main
 
@@ -436,13 +459,15 @@ def test_fuse_volume_picks_the_ct_model_for_a_ct_series(tmp_path, capsys):
                                  1.0, -1024.0, modality="CT")
     _save_nifti(tmp_path / "mri.nii", _phantom(shape, 6), affine)
     _save_nifti(tmp_path / "pet.nii", _phantom(shape, 7), affine)
+    _write_dicomdir(tmp_path / "ct" / "DICOMDIR")  # an index, first by name: not an image
     for functional, model in ((tmp_path / "ct", "ct-mri"), (tmp_path / "pet.nii", "spect-mri")):
         out = tmp_path / f"{model}.nii"
         assert main(["fuse-volume", str(tmp_path / "mri.nii"), str(functional), "-o", str(out),
                      "--no-keep-zero"]) == 0
         said = capsys.readouterr().out
         assert f"fused by lwnet {model}.safetensors" in said
-        assert f"the shipped {model.upper()} model, chosen from the functional input" in said
+        assert f"the shipped {model.upper()} model, chosen from the functional input (" + (
+            "DICOM Modality CT)" if model == "ct-mri" else "its file records no modality)") in said
         assert f"{model}.safetensors" in nib.load(out).header["descrip"].tobytes().decode()
     # A named pair type is taken as it is, without the note.
     assert main(["fuse-volume", str(tmp_path / "mri.nii"), str(tmp_path / "ct"), "-o",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lwnet.cli._network import NETWORK, add_network_options, selected_fuser, selected_model
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
@@ -51,6 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lwnet.data.dicom import series_modality
+    from lwnet.data.io import is_dicom_file, is_nifti_path
     from lwnet.inference.streaming import default_batch_size
     from lwnet.inference.volume import VolumeOptions, fuse_volume_files, volume_pair_type
 
@@ -76,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
           f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}, fused by "
           f"{source}")
     if not (args.pair_type or args.method or args.weights or args.onnx):
-        print(f"  the shipped {pair_type} model, chosen from the functional input "
-              f"({'a CT series' if pair_type == 'CT-MRI' else 'not a CT series'}); "
-              "--pair names another")
+        modality = series_modality(args.functional) if Path(args.functional).is_dir() or \
+            is_dicom_file(args.functional) else ""
+        why = (f"DICOM Modality {modality}" if modality else
+               "its file records no modality" if is_nifti_path(args.functional) else
+               "no DICOM Modality")
+        print(f"  the shipped {pair_type} model, chosen from the functional input ({why}); "
+              "--pair names another (CT-MRI for CT)")
     return 0

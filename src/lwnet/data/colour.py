@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lwnet.data.io import BT601_LUMA, check_fused, to_uint8
+from lwnet.data.io import BT601_LUMA, as_float_image, check_fused, to_uint8
 
 # Y = 0.299 R + 0.587 G + 0.114 B; Cb, Cr centred on 0.5 (BT.601, full range).
 _RGB_TO_YCBCR = np.array(
@@ -58,10 +58,14 @@ def luma8(img: np.ndarray, name: object = "image") -> np.ndarray:
 
     A float image in [0, 1] is first rounded to uint8 per channel (as if saved as PNG; see
     :func:`lwnet.data.io.to_uint8`, which names ``name`` for anything else); for colour,
-    Y = 0.299 R + 0.587 G + 0.114 B is then rounded to the nearest grey level.
+    Y = 0.299 R + 0.587 G + 0.114 B is then rounded to the nearest grey level. Other layouts
+    (``(H, W, 1)``, RGBA) are read as :func:`lwnet.data.io.as_float_image` reads them.
     Returns uint8 ``(H, W)``.
     """
-    img8 = to_uint8(np.asarray(img), name)
+    arr = np.asarray(img)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
+        arr = as_float_image(arr, name)
+    img8 = to_uint8(arr, name)
     if img8.ndim == 2:
         return img8
     y = img8.astype(np.float64) @ _RGB_TO_YCBCR[0]

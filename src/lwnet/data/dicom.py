@@ -12,6 +12,7 @@ to RAS+ millimetres, the convention of NIfTI (DICOM's patient frame is LPS+, so 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,36 +32,33 @@ _GAP_RTOL = 1e-2
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
-def _read_headers(files: list[Path]) -> list:
+def _image_datasets(files: list[Path], pixels: bool = True) -> Iterator[pydicom.Dataset]:
+    """The DICOM images among ``files`` (``Rows`` and, when ``pixels``, ``PixelData``), each
+    with its ``filename``; anything else (a README, a DICOMDIR index, a presentation state) is
+    skipped. ``pixels=False`` reads headers only."""
     pydicom = optional_import("pydicom", "medical")
     InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
 
-    datasets = []
     for path in files:
         try:
-            ds = pydicom.dcmread(path)
+            ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
         except (InvalidDicomError, EOFError, OSError):
-            continue  # not a DICOM file (README, DICOMDIR index, thumbnails …)
-        if "PixelData" in ds:
+            continue
+        if "Rows" in ds and (not pixels or "PixelData" in ds):
             ds.filename = str(path)
-            datasets.append(ds)
-    return datasets
+            yield ds
+
+
+def _files(path: Path) -> list[Path]:
+    """A DICOM file itself, or the files of a series folder in name order."""
+    return [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
 
 
 def series_modality(path: str | os.PathLike[str]) -> str:
     """The Modality (``CT``, ``PT``, ``NM``, ``MR`` …) of a DICOM file, or of the first DICOM
-    file of a series folder; ``""`` where there is none."""
-    pydicom = optional_import("pydicom", "medical")
-    InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
-
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    for file in files:
-        try:
-            return str(pydicom.dcmread(file, stop_before_pixels=True).get("Modality", ""))
-        except (InvalidDicomError, EOFError, OSError):
-            continue
-    return ""
+    image of a series folder; ``""`` where there is none."""
+    first = next(_image_datasets(_files(Path(path)), pixels=False), None)
+    return "" if first is None else str(first.get("Modality", ""))
 
 
 def _required(ds: pydicom.Dataset, keyword: str) -> list[float]:
@@ -81,12 +79,9 @@ def read_dicom_series(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.nd
     size or orientation, duplicate or irregularly spaced positions, or multi-frame objects.
     """
     folder = Path(folder)
-    if folder.is_file():
-        slices = _read_headers([folder])
-    elif folder.is_dir():
-        slices = _read_headers(sorted(p for p in folder.iterdir() if p.is_file()))
-    else:
+    if not folder.exists():
         raise InputError(f"{folder}: no such file or folder")
+    slices = list(_image_datasets(_files(folder)))
     if not slices:
         raise InputError(f"{folder}: holds no DICOM image" + ("" if folder.is_file() else
                                                                 " files"))
@@ -128,8 +123,11 @@ def read_dicom_series(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.nd
     if len(slices) > 1:
         step = (positions[-1] - positions[0]) / (len(slices) - 1)
     else:
-        thickness = first.get("SpacingBetweenSlices", first.get("SliceThickness", 1.0))
-        step = normal * float(thickness)
+        # A lone slice has no neighbour to measure the gap to: its stated spacing or
+        # thickness, else 1 mm (a zero axis would leave the affine without an orientation).
+        stated = [first.get(k) for k in ("SpacingBetweenSlices", "SliceThickness")]
+        thickness = next((float(v) for v in stated if v not in (None, "") and float(v) > 0), 1.0)
+        step = normal * thickness
     lps = np.eye(4)
     # Column index i moves along the row direction by the column spacing, and vice versa.
     lps[:3, 0] = row_cos * col_spacing

@@ -71,7 +71,8 @@ def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
 #: How far a float image may stray outside [0, 1] (float rounding) before it is an error.
 FLOAT_SLACK = 1e-3
 #: Largest difference between the channels of an RGB image (anywhere) for which it is greyscale
-#: stored as colour: two 8-bit grey levels, JPEG's chroma noise on a grey image, say.
+#: stored as colour: 2/255 of the range (two grey levels of an 8-bit image; JPEG's chroma noise
+#: on a grey image, say), whatever the bit depth.
 GREY_TOLERANCE = 2 / 255
 #: ITU-R BT.601 luma weights of R, G, B (:mod:`lwnet.data.colour` builds its YCbCr from them).
 BT601_LUMA = np.array([0.299, 0.587, 0.114])
@@ -98,10 +99,11 @@ def unit_float(image: object, name: object = "image", slack: float = 0.0) -> np.
         raise InputError(f"{name}: NaN or infinite values")
     lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
     if lo < -slack or hi > 1 + slack:
+        # Integers held as floats (cv2, np.float64(img)) are the usual cause: say how to fix.
         hint = next((f"; 0..{top} data? divide by {top} or pass {kind}"
                      for top, kind in ((255, "uint8"), (65535, "uint16"))
-                     if lo >= 0 and hi <= top), "")
-        raise InputError(f"{name}: float values from {lo:.4g} to {hi:.4g}; float images must "
+                     if lo >= 0 and 2 < hi <= top), "")
+        raise InputError(f"{name}: float values from {lo:.6g} to {hi:.6g}; float images must "
                          f"lie in [0, 1]{hint}")
     return arr
 
@@ -110,12 +112,13 @@ def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
     """An array → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1] by the rules of :func:`read_image`.
 
     uint8 and uint16 are scaled by their type's range; floats must be finite and in [0, 1]
-    (:func:`unit_float`); a trailing channel axis of 1 is dropped, RGBA ``(H, W, 4)`` is
+    (:func:`unit_float`; float rounding up to :data:`FLOAT_SLACK` outside is clipped); a
+    trailing channel axis of 1 is dropped, RGBA ``(H, W, 4)`` is
     composited over black and greyscale stored as RGB (:data:`GREY_TOLERANCE`) becomes its
     BT.601 luma ``(H, W)``. Raises :class:`InputError` naming ``name`` for any other type or
     shape.
     """
-    arr = unit_float(image, name)
+    arr = np.clip(unit_float(image, name, FLOAT_SLACK), 0.0, 1.0)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 3 and arr.shape[-1] == 4:
@@ -241,9 +244,7 @@ def to_uint8(img: np.ndarray, name: object = "image") -> np.ndarray:
     """
     if img.dtype == np.uint8:
         return img
-    if img.dtype.kind == "u" and img.dtype.itemsize == 2:
-        return np.rint(img.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
-    arr = unit_float(img, name, FLOAT_SLACK)
+    arr = unit_float(img, name, FLOAT_SLACK)  # uint16 → float32 [0, 1]; no ties at 8 bits
     return np.clip(np.rint(np.asarray(arr, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -395,19 +396,20 @@ def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8,
     """Encode an image to the bytes of the file ``path`` (format from its extension), with
     ``bits`` (8 or 16) per sample.
 
-    ``img``: float in [0, 1] (rounded, and clipped to the range), or uint8/uint16 (scaled by
-    their type's range); ``(H, W)``, or ``(H, W, 3)`` at 8 bits. ``text``: what made the image
-    (PNG keywords such as ``Software``, ``Source``, ``Description``), stored as PNG text chunks
-    or, in a TIFF, as its Software and ImageDescription tags; other formats leave it out.
+    ``img``: float in [0, 1] (rounded; :func:`unit_float` refuses anything else), or
+    uint8/uint16 (scaled by their type's range); ``(H, W)``, or ``(H, W, 3)`` at 8 bits.
+    ``text``: what made the image (PNG keywords such as ``Software``, ``Source``,
+    ``Description``), stored as PNG text chunks or, in a TIFF, as its Software and
+    ImageDescription tags; other formats leave it out.
     """
-    img = _unit_range(np.asarray(img))
+    img = unit_float(img, path, FLOAT_SLACK)
     if bits == 16:
         if img.ndim != 2:
             raise ValueError("16-bit output is supported for greyscale images only")
         arr = np.clip(np.rint(np.asarray(img, np.float64) * 65535.0), 0, 65535).astype(np.uint16)
         pil = Image.fromarray(arr)
     elif bits == 8:
-        pil = Image.fromarray(to_uint8(img))
+        pil = Image.fromarray(to_uint8(img, path))
     else:
         raise ValueError(f"bits must be 8 or 16, not {bits}")
     fmt = image_format(path)

@@ -17,6 +17,7 @@ import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.io import (
+    FLOAT_SLACK,
     MIN_SIDE,
     is_dicom_file,
     refuse_existing,
@@ -60,7 +61,7 @@ def fuse_slices(
         if volume.dtype.kind != "f":
             raise InputError(f"{name}: {volume.dtype} voxels; window the volumes to floats in "
                              "[0, 1] first (lwnet.data.volumes.robust_window)")
-        unit_float(volume, name)
+        unit_float(volume, name, FLOAT_SLACK)
     if axis not in (0, 1, 2):
         raise ConfigError(f"slice axis must be 0, 1 or 2, not {axis}")
     if batch_size < 1:
@@ -133,6 +134,9 @@ def display_slices(vol: np.ndarray, affine: np.ndarray, axis: int) -> list[np.nd
     from nibabel.orientations import apply_orientation, io_orientation
 
     ornt = io_orientation(affine)  # row per voxel axis: (RAS axis, ±1)
+    if np.isnan(ornt).any():  # a zero or repeated axis: no way to tell up from down
+        raise InputError(f"the volume's affine has a degenerate axis, so its slices have no "
+                         f"orientation:\n{np.array2string(np.asarray(affine)[:3], precision=4)}")
     ras = apply_orientation(vol, ornt)
     world_axis, flipped = int(ornt[axis, 0]), ornt[axis, 1] < 0
     n = vol.shape[axis]

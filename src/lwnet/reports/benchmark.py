@@ -43,7 +43,7 @@ from lwnet._code import code_digest
 from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
-from lwnet.data.io import atomic_write_bytes, encode_image, read_image
+from lwnet.data.io import atomic_write_bytes, encode_image, is_within, read_image
 from lwnet.errors import InputError, OutputExistsError
 from lwnet.evaluation import (
     markdown_table,
@@ -166,10 +166,12 @@ def grid_figure(harvard: Path, pair_type: str, ids: Sequence[str], rows: Sequenc
 
 
 class ReportWriter:
-    """Writes report files atomically and keeps their bytes for the HTML page."""
+    """Writes report files atomically, keeps their bytes for the HTML page and lists them in
+    :data:`MANIFEST`, so that a report written over an earlier one removes that report's
+    files (and nothing else) which it did not write again."""
 
-    #: The folders of the report's own files (the cache is not one of them).
-    FOLDERS = ("tables", "figures", "scores")
+    #: The report's own record of the files it wrote, relative to the report folder.
+    MANIFEST = ".lwnet-report-files"
 
     def __init__(self, out: Path) -> None:
         self.out = out
@@ -182,19 +184,26 @@ class ReportWriter:
         self.written.add(self.out / rel)
         return raw
 
-    def remove_unwritten(self) -> list[Path]:
-        """Delete the files of :data:`FOLDERS` this run did not write: those of an earlier
-        report the folder held (other pair types or methods), which the new page and its
-        provenance do not describe. Called once the new report is complete."""
-        stale = [path for folder in self.FOLDERS if (self.out / folder).is_dir()
-                 for path in sorted((self.out / folder).rglob("*"))
-                 if path.is_file() and path not in self.written]
+    def finish(self) -> list[Path]:
+        """Record this report's files and delete those the earlier report's record lists but
+        this run did not write (other pair types or methods, which the new page and its
+        provenance do not describe), with the folders they leave empty. Files the report
+        never wrote (a user's own, a cache) are never touched. Returns the deleted files."""
+        manifest = self.out / self.MANIFEST
+        try:
+            earlier = {self.out / line for line in manifest.read_text().splitlines() if line}
+        except OSError:
+            earlier = set()
+        stale = sorted(p for p in earlier - self.written
+                       if p.is_file() and is_within(p, self.out))
         for path in stale:
             path.unlink()
-        for folder in self.FOLDERS:  # and the folders that held only those (deepest first)
-            for sub in sorted((self.out / folder).rglob("*"), reverse=True):
-                if sub.is_dir() and not any(sub.iterdir()):
-                    sub.rmdir()
+            for folder in path.parents:  # empty folders up to the report folder
+                if folder == self.out or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        listing = "".join(f"{p.relative_to(self.out).as_posix()}\n" for p in sorted(self.written))
+        atomic_write_bytes(manifest, listing.encode(), overwrite=True)
         return stale
 
 
@@ -299,7 +308,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
                "best underlined.</p>")
     page = render_page("LWNet benchmark report", sections, intro)
     writer.write("index.html", page)
-    stale = writer.remove_unwritten()
+    stale = writer.finish()
     if stale:
         _progress(f"removed {counted(len(stale), 'file')} of the report this one replaced", cfg)
     return index
@@ -361,6 +370,10 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                   "table.</p>")
         ids = ([i for i in cfg.grid_ids if i in res.ids] if cfg.grid_ids
                else grid_ids(res.ids, cfg.grid_pairs))
+        ignored = [i for i in cfg.grid_ids or () if i not in res.ids]
+        if ignored:
+            sec.parts.append(f'<p class="note">Not test ids of {_esc(pt)}, so not in its '
+                             f"comparison grid: {_esc(', '.join(ignored))}.</p>")
         if ids:
             try:
                 png, panels = grid_figure(harvard, pt, ids, rows[pt], caches[pt])

@@ -19,10 +19,12 @@ from lwnet.inference import SHIPPED_MODELS
 from lwnet.inference.weights import file_sha256
 from lwnet.methods import builtin_code_digest, external_methods, get_method, method_names
 
-#: The code behind LWNet's fused luminance: the network, its loading and inference, and the
-#: image handling around it (colour, 8-bit rounding). Conservative: LWNet rows are quick to
-#: recompute.
-NETWORK_CODE = ("lwnet.model", "lwnet.inference", "lwnet.data")
+#: The code behind LWNet's fused luminance: the network, its loading and inference (with the
+#: device choice and the errors they raise), the image handling around it (colour, 8-bit
+#: rounding) and the benchmark's own wrapper (:class:`WeightsFusion`, here). Conservative:
+#: LWNet rows are quick to recompute.
+NETWORK_CODE = ("lwnet.model", "lwnet.inference", "lwnet.data", "lwnet.errors", "lwnet._device",
+                "lwnet.reports.rows")
 
 
 @dataclass
@@ -114,7 +116,7 @@ def collect_rows(weights_dir: Path, external_dirs: Sequence[Path],
 def resolve_method_names(known: Iterable[str], methods: Sequence[str]) -> list[str]:
     """The row names ``methods`` stand for: each name as it is, else the one known name equal
     to it ignoring case (``gff``, ``GFF``; ``lwnet``, ``LWNet``). Raises :class:`InputError`
-    listing the names that match none (or several)."""
+    listing the names that match none, or naming the matches of an ambiguous one."""
     known = set(known)
     by_lower: dict[str, list[str]] = {}
     for name in sorted(known):
@@ -122,7 +124,10 @@ def resolve_method_names(known: Iterable[str], methods: Sequence[str]) -> list[s
     chosen, unknown = [], []
     for m in methods:
         match = [m] if m in known else by_lower.get(m.lower(), [])
-        (chosen if len(match) == 1 else unknown).append(match[0] if len(match) == 1 else m)
+        if len(match) > 1:
+            raise InputError(f"method {m!r} is ambiguous: {', '.join(match)}; give the name "
+                             "as it is written")
+        (chosen if match else unknown).append(match[0] if match else m)
     if unknown:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; available: "
                          f"{', '.join(sorted(known))}")
