@@ -9,17 +9,18 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from lwnet.data.io import BACKGROUND_LEVEL, unit_float
+from lwnet.data.io import BACKGROUND_LEVEL, FLOAT_SLACK, unit_float
 
 
 def as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate two greyscale sources and return them as float64 ``(H, W)`` arrays in [0, 1].
 
-    Floats must be finite and in [0, 1]; uint8 and uint16 are scaled by their type's range
-    (:func:`lwnet.data.io.unit_float`, which raises :class:`InputError` for anything else).
+    Floats must be finite and in [0, 1] (rounding up to ``FLOAT_SLACK`` outside is clipped);
+    uint8 and uint16 are scaled by their type's range (:func:`lwnet.data.io.unit_float`, which
+    raises :class:`InputError` for anything else).
     """
-    a = np.asarray(unit_float(a, "A"), dtype=np.float64)
-    b = np.asarray(unit_float(b, "B"), dtype=np.float64)
+    a, b = (np.clip(np.asarray(unit_float(x, name, FLOAT_SLACK), dtype=np.float64), 0.0, 1.0)
+            for x, name in ((a, "A"), (b, "B")))
     if a.ndim != 2 or a.shape != b.shape:
         raise ValueError(f"expected two (H, W) images of equal shape, got {a.shape} and {b.shape}")
     return a, b
