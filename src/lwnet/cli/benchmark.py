@@ -46,7 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="timed runs per method for the latency median (default 20)")
     p.add_argument("--latency-threads", type=int, default=1,
                    help="torch threads while timing (default 1, as the NumPy methods use)")
-    p.add_argument("--overwrite", action="store_true", help="rewrite an existing report")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rewrite an existing report; files it wrote that this run does not "
+                        "write again are removed, nothing else in the folder is touched")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
