@@ -171,8 +171,11 @@ def main() -> None:
                           (item.split("=", 1) for item in args.card_extra)
                           if key == pair and name == "LWNet"]
                 stem = pair.lower() + ("" if name == "LWNet" else f"-{name}")
-                print(ship(Path(weights), args.ship / f"{stem}.safetensors",
-                           "\n\n".join([head + "\n\n".join(reports.get(pair, [])), *extras])))
+                which = ("" if name == "LWNet" else
+                         f"In the tables, `{name}` is this model (the benchmark's row "
+                         f"`LWNet-{name}`) and `LWNet` the shipped model it is compared with.\n\n")
+                print(ship(Path(weights), args.ship / f"{stem}.safetensors", "\n\n".join(
+                    [head + which + "\n\n".join(reports.get(pair, [])), *extras])))
 
 
 if __name__ == "__main__":
