@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lwnet.cli._network import NETWORK, add_network_options, selected_fuser, selected_model
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
@@ -52,15 +51,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.data.dicom import series_modality
-    from lwnet.data.io import is_dicom_file, is_nifti_path
+    from lwnet.data.io import is_nifti_path
     from lwnet.inference.streaming import default_batch_size
-    from lwnet.inference.volume import VolumeOptions, fuse_volume_files, volume_pair_type
+    from lwnet.inference.volume import (
+        VolumeOptions,
+        fuse_volume_files,
+        pair_type_for_modality,
+        volume_modality,
+    )
 
     for option, value in (("--threads", args.threads), ("--affine-tol", args.affine_tol)):
         if value < 0:
             raise ConfigError(f"{option} must not be negative, not {value:g}")
-    pair_type = args.pair_type or volume_pair_type(args.functional)
+    modality = "" if args.pair_type else volume_modality(args.functional)
+    pair_type = args.pair_type or pair_type_for_modality(modality)
     fuser = selected_fuser(args, pair_type, args.method, args.threads)
     source = args.method or f"{NETWORK} {selected_model(args, pair_type)}"
     options = VolumeOptions(
@@ -79,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
           f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}, fused by "
           f"{source}")
     if not (args.pair_type or args.method or args.weights or args.onnx):
-        modality = series_modality(args.functional) if Path(args.functional).is_dir() or \
-            is_dicom_file(args.functional) else ""
         why = (f"DICOM Modality {modality}" if modality else
                "its file records no modality" if is_nifti_path(args.functional) else
                "no DICOM Modality")

@@ -86,11 +86,12 @@ def _unit_range(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def unit_float(image: object, name: object = "image", slack: float = 0.0) -> np.ndarray:
+def unit_float(image: object, name: object = "image") -> np.ndarray:
     """An array of any shape as floats in [0, 1]: uint8 and uint16 are scaled by their type's
-    range (to float32), floats are kept as they are once checked to be finite and within
-    ``slack`` of [0, 1]. Raises :class:`InputError` naming ``name`` for other types, NaN or
-    values outside the range (with a hint for 0..255 and 0..65535 data held as floats)."""
+    range (to float32); floats keep their type once checked to be finite and within
+    :data:`FLOAT_SLACK` of [0, 1] (float rounding, clipped). Raises :class:`InputError` naming
+    ``name`` for other types, NaN or values outside the range (with a hint for 0..255 and
+    0..65535 data held as floats)."""
     arr = _unit_range(np.asarray(image))
     if arr.dtype.kind != "f":
         raise InputError(f"{name}: unsupported array type {arr.dtype}; expected uint8, uint16 "
@@ -98,27 +99,27 @@ def unit_float(image: object, name: object = "image", slack: float = 0.0) -> np.
     if not np.isfinite(arr).all():
         raise InputError(f"{name}: NaN or infinite values")
     lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-    if lo < -slack or hi > 1 + slack:
+    if lo < -FLOAT_SLACK or hi > 1 + FLOAT_SLACK:
         # Integers held as floats (cv2, np.float64(img)) are the usual cause: say how to fix.
         hint = next((f"; 0..{top} data? divide by {top} or pass {kind}"
                      for top, kind in ((255, "uint8"), (65535, "uint16"))
                      if lo >= 0 and 2 < hi <= top), "")
         raise InputError(f"{name}: float values from {lo:.6g} to {hi:.6g}; float images must "
                          f"lie in [0, 1]{hint}")
-    return arr
+    return np.clip(arr, 0.0, 1.0) if lo < 0 or hi > 1 else arr
 
 
 def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
     """An array → float32 ``(H, W)`` or ``(H, W, 3)`` in [0, 1] by the rules of :func:`read_image`.
 
     uint8 and uint16 are scaled by their type's range; floats must be finite and in [0, 1]
-    (:func:`unit_float`; float rounding up to :data:`FLOAT_SLACK` outside is clipped); a
+    (:func:`unit_float`: float rounding up to :data:`FLOAT_SLACK` outside is clipped); a
     trailing channel axis of 1 is dropped, RGBA ``(H, W, 4)`` is
     composited over black and greyscale stored as RGB (:data:`GREY_TOLERANCE`) becomes its
     BT.601 luma ``(H, W)``. Raises :class:`InputError` naming ``name`` for any other type or
     shape.
     """
-    arr = np.clip(unit_float(image, name, FLOAT_SLACK), 0.0, 1.0)
+    arr = unit_float(image, name)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 3 and arr.shape[-1] == 4:
@@ -244,8 +245,8 @@ def to_uint8(img: np.ndarray, name: object = "image") -> np.ndarray:
     """
     if img.dtype == np.uint8:
         return img
-    arr = unit_float(img, name, FLOAT_SLACK)  # uint16 → float32 [0, 1]; no ties at 8 bits
-    return np.clip(np.rint(np.asarray(arr, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    arr = unit_float(img, name)  # uint16 → float32 [0, 1]; no ties at 8 bits
+    return np.rint(np.asarray(arr, dtype=np.float64) * 255.0).astype(np.uint8)
 
 
 def _exists_error(path: Path) -> OutputExistsError:
@@ -402,12 +403,12 @@ def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8,
     ``Description``), stored as PNG text chunks or, in a TIFF, as its Software and
     ImageDescription tags; other formats leave it out.
     """
-    img = unit_float(img, path, FLOAT_SLACK)
+    img = np.asarray(img)
     if bits == 16:
         if img.ndim != 2:
             raise ValueError("16-bit output is supported for greyscale images only")
-        arr = np.clip(np.rint(np.asarray(img, np.float64) * 65535.0), 0, 65535).astype(np.uint16)
-        pil = Image.fromarray(arr)
+        arr = np.rint(np.asarray(unit_float(img, path), np.float64) * 65535.0)
+        pil = Image.fromarray(arr.astype(np.uint16))
     elif bits == 8:
         pil = Image.fromarray(to_uint8(img, path))
     else:

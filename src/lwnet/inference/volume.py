@@ -17,7 +17,6 @@ import numpy as np
 
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.io import (
-    FLOAT_SLACK,
     MIN_SIDE,
     is_dicom_file,
     refuse_existing,
@@ -61,7 +60,7 @@ def fuse_slices(
         if volume.dtype.kind != "f":
             raise InputError(f"{name}: {volume.dtype} voxels; window the volumes to floats in "
                              "[0, 1] first (lwnet.data.volumes.robust_window)")
-        unit_float(volume, name, FLOAT_SLACK)
+        unit_float(volume, name)
     if axis not in (0, 1, 2):
         raise ConfigError(f"slice axis must be 0, 1 or 2, not {axis}")
     if batch_size < 1:
@@ -87,15 +86,21 @@ def fuse_slices(
     return np.moveaxis(out.reshape(n, rows, cols), 0, axis)
 
 
-def volume_pair_type(functional_path: str | os.PathLike[str]) -> str:
-    """The shipped model for a functional volume: CT-MRI for a DICOM series whose Modality is
-    CT, else SPECT-MRI (NIfTI files do not say what they hold)."""
+def volume_modality(functional_path: str | os.PathLike[str]) -> str:
+    """The DICOM Modality of a functional volume given as a DICOM series or file (``CT``,
+    ``PT``, ``NM`` …); ``""`` for NIfTI, which does not say what it holds."""
     path = Path(functional_path)
-    if path.is_dir() or is_dicom_file(path):
-        from lwnet.data.dicom import series_modality
+    if not (path.is_dir() or is_dicom_file(path)):
+        return ""
+    from lwnet.data.dicom import series_modality
 
-        return "CT-MRI" if series_modality(path).upper() == "CT" else "SPECT-MRI"
-    return "SPECT-MRI"
+    return series_modality(path)
+
+
+def pair_type_for_modality(modality: str) -> str:
+    """The shipped model for a functional volume of ``modality`` (:func:`volume_modality`):
+    CT-MRI for CT, else SPECT-MRI (which also serves PET)."""
+    return "CT-MRI" if modality.upper() == "CT" else "SPECT-MRI"
 
 
 def _colour_map(name: str) -> Colormap:
@@ -213,8 +218,9 @@ def fuse_volume_files(
 
     Inputs are NIfTI files, DICOM series folders or DICOM files. ``fuse_batch`` fuses stacks of
     slices (:mod:`lwnet.inference.streaming`); by default the shipped model that
-    :func:`volume_pair_type` picks for the functional input. The output keeps the MRI's geometry
-    and header. With ``colour_dir``, the fused slices are also written there as colour PNGs.
+    :func:`pair_type_for_modality` picks for the functional input. The output keeps the MRI's
+    geometry and header. With ``colour_dir``, the fused slices are also written there as colour
+    PNGs.
     ``source`` names what fused (a method, a weights file and its digest; the shipped model's
     file by default): recorded in the NIfTI header's description and in every PNG
     (:func:`lwnet.inference.dataset.output_text`).
@@ -237,7 +243,7 @@ def fuse_volume_files(
         from lwnet.inference.streaming import module_fuser
         from lwnet.inference.weights import weights_id
 
-        weights = shipped_weights(volume_pair_type(functional_path))
+        weights = shipped_weights(pair_type_for_modality(volume_modality(functional_path)))
         fuse_batch = module_fuser(load_model(weights))
         source = source or f"lwnet {weights_id(weights)}"
     mri, functional = read_volume(mri_path), read_volume(functional_path)

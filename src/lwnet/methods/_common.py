@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from lwnet.data.io import BACKGROUND_LEVEL, FLOAT_SLACK, unit_float
+from lwnet.data.io import BACKGROUND_LEVEL, unit_float
 
 
 def as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -19,8 +19,7 @@ def as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uint8 and uint16 are scaled by their type's range (:func:`lwnet.data.io.unit_float`, which
     raises :class:`InputError` for anything else).
     """
-    a, b = (np.clip(np.asarray(unit_float(x, name, FLOAT_SLACK), dtype=np.float64), 0.0, 1.0)
-            for x, name in ((a, "A"), (b, "B")))
+    a, b = (np.asarray(unit_float(x, name), dtype=np.float64) for x, name in ((a, "A"), (b, "B")))
     if a.ndim != 2 or a.shape != b.shape:
         raise ValueError(f"expected two (H, W) images of equal shape, got {a.shape} and {b.shape}")
     return a, b
