@@ -317,7 +317,8 @@ def test_two_methods_of_one_name_are_refused(tmp_path: Path) -> None:
 
 def test_provenance_digests_tell_test_images_apart_and_commits_need_a_checkout(
         tiny_data: Path, tmp_path: Path) -> None:
-    from lwnet.reports.provenance import files_digest, source_commit
+    from lwnet._environment import source_commit
+    from lwnet.reports.provenance import files_digest
 
     pairs = harvard_pairs(tiny_data / "harvard", "CT-MRI")
     before = files_digest(pairs)
@@ -341,7 +342,7 @@ def test_provenance_names_torch_by_its_build_not_only_its_release(monkeypatch) -
     the lent H100): the record keeps the build, which decides the kernels behind the figures."""
     import importlib.metadata
 
-    from lwnet.reports.provenance import software_versions
+    from lwnet._environment import software_versions
 
     real = importlib.metadata.version
     monkeypatch.setattr(importlib.metadata, "version",

@@ -48,6 +48,17 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path, ca
     assert 0 <= gain[0] <= gain[1] and pool[1] - pool[0] == pytest.approx(gain[1] - gain[0])
     assert out.is_file() and (tmp_path / "run/weights.md").is_file()
     assert (tmp_path / "run/config.json").is_file()
+    # What it ran on, for whoever compares its weights bit for bit: one record, named in the card.
+    import json
+
+    from lwnet._environment import cpu_model
+
+    [record] = json.loads((tmp_path / "run/environment.json").read_text())
+    assert record["cpu"] == cpu_model() and record["torch"] == torch.__version__
+    assert record["kernels"] == f"cpu, {torch.backends.cpu.get_cpu_capability()} kernels"
+    assert (record["threads"], record["processes"]) == ("1", "1")
+    assert f"- Trained on: {cpu_model()}, {record['kernels']}, 1 thread × 1 process; torch " \
+        in (tmp_path / "run/weights.md").read_text()
     # Each iteration's model is kept, its card saying where the run stood; the last is the final.
     from safetensors.torch import load_file
 
@@ -447,6 +458,35 @@ def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path
         check_resume_config(more, tmp_path / "run")
     assert weights_hash(out) == before
     assert [(tmp_path / "run" / f).read_bytes() for f in ("config.json", "weights.md")] == saved
+
+
+def test_a_resume_elsewhere_is_said_and_recorded(tiny_root, tmp_path, monkeypatch,
+                                                 capsys) -> None:
+    """Resuming with other software or kernels (here: another torch) is allowed but said, since
+    the weights will not be bit-identical to an uninterrupted run's; the card names both
+    environments. A damaged record is named before any work."""
+    import json
+
+    from lwnet.errors import InputError
+    from lwnet.inference import read_card
+    from lwnet.training import load_config
+
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "iterations=2",
+                                   "epochs=1", "samples_per_epoch=8"])
+    real = torch.__version__
+    out = _stop_and_resume(monkeypatch, cfg, tmp_path / "run", epochs=1,
+                           between=lambda: monkeypatch.setattr(torch, "__version__", "9.9.9"))
+    assert f"note: resuming with torch {real!r} → '9.9.9': a valid run, but its weights will " \
+        "not be bit-identical" in capsys.readouterr().err
+    records = json.loads((tmp_path / "run/environment.json").read_text())
+    assert [r["torch"] for r in records] == [real, "9.9.9"]
+    assert "; then resumed on: " in read_card(out) and "torch 9.9.9" in read_card(out)
+
+    run = tmp_path / "damaged"
+    with pytest.raises(InputError, match="environment.json: not the run's list of environment "
+                                         "records; delete the file"):
+        _stop_and_resume(monkeypatch, cfg, run, epochs=1,
+                         between=lambda: (run / "environment.json").write_text("{broken"))
 
 
 def cpu_env() -> dict[str, str]:

@@ -9,74 +9,20 @@ section.
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+
+import torch
 
 from lwnet._code import contents_digest
+from lwnet._environment import cpu_model, software_versions, source_commit, torch_kernels
 from lwnet.data.datasets import ImagePair
 from lwnet.inference.weights import file_sha256, read_card
 from lwnet.methods import ExternalMethod
 from lwnet.reports.rows import Row
-
-#: Distributions whose versions can move a figure of the report.
-DISTRIBUTIONS = ("lwnet", "torch", "numpy", "scipy", "pillow", "pywavelets", "safetensors",
-                 "matplotlib")
-
-
-def software_versions(names: Sequence[str] = DISTRIBUTIONS) -> dict[str, str]:
-    """Python and the installed version of each distribution (``"absent"`` where none is).
-
-    torch is given by its own ``torch.__version__``, which names its build (``2.11.0+cu130``,
-    ``2.13.0+cpu``) where a distribution's metadata may say only ``2.11.0``: the build decides
-    which kernels computed the figures.
-    """
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "absent"
-    if out.get("torch", "absent") != "absent":
-        import torch
-
-        out["torch"] = torch.__version__
-    return out
-
-
-def source_commit(path: Path = Path(__file__)) -> str | None:
-    """The git commit of the checkout that tracks ``path``, marked ``+ local changes`` when the
-    working tree differs from it; ``None`` when no checkout does (an installed wheel)."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(path.parent), *args], capture_output=True,
-                                  text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    # A copy installed inside some other checkout (a .venv in a repository) is no source of it.
-    if commit is None or git("ls-files", "--error-unmatch", path.name) is None:
-        return None
-    return commit + (" + local changes" if git("status", "--porcelain", "--untracked-files=no")
-                     else "")
-
-
-def cpu_model() -> str:
-    """The processor's model name (Linux: ``/proc/cpuinfo``), else what :mod:`platform` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def files_digest(pairs: Sequence[ImagePair]) -> str:
@@ -126,7 +72,8 @@ class Provenance:
             ["created (UTC)", self.created],
             ["LWNet source", self.lwnet_commit or "not a git checkout"],
             ["software", ", ".join(f"{k} {v}" for k, v in self.software.items())],
-            ["machine", f"{cpu['cpu']} ({cpu['cpu_count']} logical CPUs), {cpu['platform']}"],
+            ["machine", f"{cpu['cpu']} ({cpu['cpu_count']} logical CPUs; torch's "
+                        f"{cpu['torch_kernels']}), {cpu['platform']}"],
             *([f"code digest: {k}", v] for k, v in self.code.items()),
             *([f"weights: {k}", f"{w['file']} (sha256 {w['sha256'][:16]}); {w['card']}"]
               for k, w in self.weights.items()),
@@ -152,7 +99,8 @@ def provenance(rows: Sequence[Row], test_pairs: Mapping[str, Sequence[ImagePair]
         lwnet_commit=source_commit(),
         software=software_versions(),
         machine={"platform": platform.platform(), "cpu": cpu_model(),
-                 "cpu_count": os.cpu_count(), "python": sys.executable},
+                 "cpu_count": os.cpu_count(), "python": sys.executable,
+                 "torch_kernels": torch_kernels(torch.device("cpu"))},
         code=dict(code),
         weights={f"{r.name} ({r.model_key})": weights_entry(r) for r in rows
                  if r.weights is not None},

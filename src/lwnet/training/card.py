@@ -3,8 +3,10 @@ trained weights with the card extended (test-split metrics)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from lwnet._environment import environment_text
 from lwnet.training.config import TrainConfig
 
 #: Heads the card's per-iteration table (read back by :mod:`lwnet.reports.spi_log`).
@@ -12,11 +14,13 @@ SPI_LOG_HEADING = "## SPI log"
 
 
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
-               init_note: str = "", pool_size: int | None = None) -> str:
-    """Markdown card: data, preset, mode, label sources, score, initial weights and the
-    per-iteration SPI log (for the unsupervised baseline, which has no labels, the losses).
-    ``init_note``: the weights the run started from ('' = random); ``pool_size``: the patches
-    it trained on (the SPI log has it for the other modes)."""
+               init_note: str = "", pool_size: int | None = None,
+               environments: Sequence[dict[str, str]] = ()) -> str:
+    """Markdown card: data, preset, mode, label sources, score, initial weights, where it was
+    trained and the per-iteration SPI log (for the unsupervised baseline, which has no labels,
+    the losses). ``init_note``: the weights the run started from ('' = random); ``pool_size``:
+    the patches it trained on (the SPI log has it for the other modes); ``environments``: the
+    run's ``environment.json`` records (none: not recorded)."""
     labelled = cfg.uses_labels
     loss = (f"α(1 − SSIM(f, y)) + β|f − y|, α = {cfg.alpha:g}, β = {cfg.beta:g}" if labelled
             else "unsupervised: SSIM to both sources + L1 to max intensity + L1 to max gradient")
@@ -39,6 +43,8 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
         "- Label sources: none (the loss compares with the sources only).",
         f"- Model config: {cfg.model or 'defaults'}; initial weights: "
         f"{init_note or 'random (seeded)'}.",
+        *([f"- Trained on: {'; then resumed on: '.join(map(environment_text, environments))}."]
+          if environments else []),
         "",
     ]
     if labelled:

@@ -3,6 +3,9 @@
 Run folder layout (only rank 0 writes):
 
 * ``config.json`` — the resolved configuration;
+* ``environment.json`` — what the run computed with (processor, kernels, threads, versions,
+  commit): a record for its start and one for each resume elsewhere, since bit-for-bit equal
+  weights need them all equal;
 * ``checkpoint.safetensors`` — the latest state, rewritten atomically after every epoch and
   after every screening (see :mod:`lwnet.training.checkpoint`);
 * ``log.csv`` — one row per iteration (|L|, |P|, admitted, refined, mean label score, pool
@@ -34,6 +37,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._device import use_deterministic
+from lwnet._environment import environment_changes, run_environment
 from lwnet._text import counted, duration
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
@@ -62,6 +66,7 @@ from lwnet.training.screening import cached_candidate_scores, predict, score_bat
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
+ENVIRONMENT = "environment.json"
 ITERATIONS = "iterations"  # the folder of each iteration's model
 
 
@@ -160,8 +165,11 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                              "before its first epoch ended); start it again without --resume, "
                              "which reuses the cached label candidates")
         check_resume_config(cfg, run_dir)
+        environments = read_environments(run_dir)
     elif ckpt_path.exists():
         raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
+    else:
+        environments = []
     # Built first, so that an unfit init_weights file stops the run before any other work. A
     # resumed run takes its weights from the checkpoint and needs no init file.
     init = None if resume else init_weights_path(cfg)
@@ -226,6 +234,9 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                                                  "label_sources": ps.names,
                                                  **rmeta})
 
+        if main:
+            environments = _record_environment(run_dir, environments, device, world,
+                                               training_left=it0 < cfg.iterations)
         if main and resume:
             at = f"epoch {ep0 + 1}" if ep0 < cfg.epochs else "its screening"
             say(f"resuming at iteration {it0 + 1}/{cfg.iterations}, {at}"
@@ -266,7 +277,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             rows.append(row)
             if main:  # before the checkpoint, so that a run killed in between writes it on resume
                 _save_weights(run_dir / ITERATIONS / f"{it + 1:02d}.safetensors", model, cfg, ps,
-                              rows, init_note)
+                              rows, init_note, environments)
             checkpoint(it + 1, 0)
             if main:
                 _write_log(run_dir, rows)
@@ -274,7 +285,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                              for k, v in row.items()))
         out = run_dir / "weights.safetensors"
         if main:
-            _save_weights(out, model, cfg, ps, rows, init_note)
+            _save_weights(out, model, cfg, ps, rows, init_note, environments)
     ddp.shutdown()
     return out
 
@@ -353,11 +364,52 @@ def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimize
     return float(total) / max(steps, 1)
 
 
+def read_environments(run_dir: Path) -> list[dict[str, str]] | None:
+    """The records of ``run_dir/environment.json``; ``None`` for a run started before runs
+    recorded them. Read by every rank before any work, so a damaged file stops them all."""
+    path = run_dir / ENVIRONMENT
+    if not path.is_file():
+        return None
+    try:
+        records = json.loads(path.read_text())
+        valid = isinstance(records, list) and all(isinstance(r, dict) for r in records)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InputError(f"{path}: not the run's list of environment records; delete the file "
+                         "to resume without them")
+    return records
+
+
+def _record_environment(run_dir: Path, records: list[dict[str, str]] | None,
+                        device: torch.device, world: int,
+                        training_left: bool) -> list[dict[str, str]]:
+    """Add this process's environment to the run's records (a new run: ``[]``; ``None``: not
+    recorded, left so) and return them all. A resume on another machine, with other kernels or
+    other versions is allowed but said: its weights will not be bit-identical to an
+    uninterrupted run's (SPI's screening turns rounding differences into other pseudo labels).
+    A resume of a finished run trains nothing and records nothing."""
+    if records is None or not training_left:
+        return records or []
+    now = run_environment(device, world)
+    changes = environment_changes(records[-1], now) if records else []
+    if changes:
+        say(f"note: resuming with {'; '.join(changes)}: a valid run, but its weights will not "
+            "be bit-identical to those of an uninterrupted run")
+    if not records or changes:
+        records = [*records, now]
+        atomic_write_bytes(run_dir / ENVIRONMENT, json.dumps(records, indent=2).encode(),
+                           overwrite=True)
+    return records
+
+
 def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
-                  rows: list[dict], init_note: str) -> None:
+                  rows: list[dict], init_note: str,
+                  environments: list[dict[str, str]]) -> None:
     """The model as safetensors with its card (in the metadata and beside it as ``<stem>.md``)."""
     from lwnet.inference import save_weights
     from lwnet.training.card import model_card
 
-    card = model_card(cfg, ps.names, rows, init_note, pool_size=len(ps.index) - cfg.val_patches)
+    card = model_card(cfg, ps.names, rows, init_note, pool_size=len(ps.index) - cfg.val_patches,
+                      environments=environments)
     save_weights(path, model, card, overwrite=True)
