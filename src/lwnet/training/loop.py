@@ -37,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._device import use_deterministic
-from lwnet._environment import environment_changes, run_environment
+from lwnet._environment import environment_changes, run_environment, torch_kernels
 from lwnet._text import counted, duration
 from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
@@ -180,7 +180,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
     if main:
         say(f"{cfg.pair_type}, {cfg.mode}, preset {cfg.preset or 'custom'}: T = {cfg.iterations} "
             f"× E = {cfg.epochs} epochs of {cfg.samples_text()}, batch {cfg.batch_size}, "
-            f"on {device}"
+            f"on {torch_kernels(device)}"
+            + (f", {counted(torch.get_num_threads(), 'thread')}" if device.type == "cpu" else "")
             + (f"; label candidates computed once, then cached in {cache}"
                if cfg.uses_labels else ""))
     with Workers(cfg.workers, preload=["lwnet.training.screening"]) as workers:
