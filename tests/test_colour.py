@@ -104,7 +104,7 @@ def test_a_method_returning_anything_but_unit_floats_is_named() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.random((20, 24), dtype=np.float32), rng.random((20, 24), dtype=np.float32)
     bad = {
-        _scaled_255: "_scaled_255: returned values from",
+        _scaled_255: "_scaled_255: returned: float values from .* divide by 255",
         (lambda a, b: np.full_like(a, np.nan)): "NaN or infinite",
         (lambda a, b: a[:-1]): r"shape \(19, 24\); a method returns a float \(H, W\) = \(20, 24\)",
         (lambda a, b: None): "returned NoneType",

@@ -250,3 +250,40 @@ def test_fuse_input_errors(weights: Path) -> None:
     with pytest.raises(InputError, match=r"mri: float values from 0 to 1.01; float images must "
                                          r"lie in \[0, 1\]$"):  # no 0..255 hint for this
         fuse(np.linspace(0, 1.01, 32 * 32).reshape(32, 32), np.zeros((32, 32)), model=weights)
+
+
+def test_the_network_runs_by_name_from_python_as_from_the_command(sample: Path,
+                                                                   tmp_path: Path) -> None:
+    """``"lwnet"`` is a fusion method of the Python API too: one pair (model from B's colour),
+    a dataset (the shipped model of its pair type); folders need a model named, through
+    ``network_fuser``, which is what the command runs."""
+    from PIL import Image
+
+    from lwnet.cli import main
+    from lwnet.inference import NETWORK, fuse_dataset, fuse_file_pair, fuse_folders
+    from lwnet.inference import network_fuser, shipped_weights
+    from lwnet.inference.weights import weights_id
+
+    (pair,) = harvard_pairs(sample, "CT-MRI")
+    fuse_file_pair(NETWORK, pair.a, pair.b, tmp_path / "api.png")
+    assert main(["fuse", str(pair.a), str(pair.b), "-o", str(tmp_path / "cli.png")]) == 0
+    with Image.open(tmp_path / "api.png") as api, Image.open(tmp_path / "cli.png") as cli:
+        np.testing.assert_array_equal(np.asarray(api), np.asarray(cli))
+        assert api.text["Source"] == cli.text["Source"] == \
+            f"lwnet {weights_id(shipped_weights('CT-MRI'))}"
+
+    fuse_dataset([NETWORK], sample, "CT-MRI", tmp_path / "set", progress=False)
+    np.testing.assert_array_equal(read_image(tmp_path / f"set/lwnet/CT-MRI/{pair.id}.png"),
+                                  read_image(tmp_path / "api.png"))
+    record = json.loads((tmp_path / "set/lwnet/CT-MRI/.lwnet-outputs.json").read_text())
+    assert record["model"] == weights_id(shipped_weights("CT-MRI"))
+
+    with pytest.raises(ConfigError, match="the network needs its model: fusers=.*network_fuser"):
+        fuse_folders([NETWORK], pair.a.parent, pair.b.parent, tmp_path / "dirs", progress=False)
+    fuser, record = network_fuser(pair_type="CT-MRI")
+    fuse_folders([NETWORK], pair.a.parent, pair.b.parent, tmp_path / "dirs", progress=False,
+                 fusers={NETWORK: fuser}, models={NETWORK: record})
+    np.testing.assert_array_equal(read_image(tmp_path / f"dirs/lwnet/{pair.id}.png"),
+                                  read_image(tmp_path / "api.png"))
+    with pytest.raises(ConfigError, match="an ONNX graph or weights, not both"):
+        network_fuser(shipped_weights("CT-MRI"), onnx=tmp_path / "x.onnx")

@@ -474,6 +474,16 @@ def test_fuse_volume_picks_the_ct_model_for_a_ct_series(tmp_path, capsys):
                  str(tmp_path / "named.nii"), "--no-keep-zero", "--pair", "SPECT-MRI"]) == 0
     said = capsys.readouterr().out
     assert "spect-mri.safetensors" in said and "chosen from" not in said
+    # The Python API chooses as the command does: the CT model, and grey slices for CT.
+    fuse_volume_files(tmp_path / "mri.nii", tmp_path / "ct", tmp_path / "api.nii",
+                      options=VolumeOptions(keep_zero=False), colour_dir=tmp_path / "api-slices")
+    np.testing.assert_array_equal(nib.load(tmp_path / "api.nii").get_fdata(),
+                                  nib.load(tmp_path / "ct-mri.nii").get_fdata())
+    from PIL import Image
+
+    with Image.open(next((tmp_path / "api-slices").glob("*.png"))) as png:
+        rgb = np.asarray(png.convert("RGB"))
+        assert (rgb[..., 0] == rgb[..., 2]).all() and "colour map gray" in png.text["Description"]
 
 
 def test_python_api_fuses_with_the_shipped_model_by_default(pair, tmp_path):

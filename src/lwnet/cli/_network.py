@@ -7,12 +7,10 @@ import argparse
 from typing import TYPE_CHECKING
 
 from lwnet.errors import ConfigError
+from lwnet.methods.registry import NETWORK  # noqa: F401  (re-exported for the commands)
 
 if TYPE_CHECKING:
     from lwnet.inference.streaming import BatchFuser
-
-#: The network's name among the methods of ``lwnet fuse``, its default.
-NETWORK = "lwnet"
 
 
 def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -28,47 +26,31 @@ def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGrou
 
 
 def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str | None = None,
-                   threads: int = 0) -> BatchFuser:
-    """The batch fuser the options select.
+                   threads: int = 0) -> tuple[BatchFuser, str]:
+    """The batch fuser the options select, and what outputs record of it: ``method``'s name,
+    or the network's file and digest (:func:`lwnet.inference.network_fuser`).
 
     ``method`` names a built-in classical method; otherwise the network runs, through PyTorch on
     ``--device`` (``--weights``, or the shipped model of ``pair_type``) or, with
     ``--backend onnx``, through onnxruntime on the ``--onnx`` graph. ``threads`` (0: the
     library's default) sets the CPU threads.
     """
-    from lwnet.inference.streaming import module_fuser, pairwise_fuser
-
     if method is not None:
         if args.backend == "onnx" or args.weights or args.onnx:
             raise ConfigError("--method runs a classical method; it takes no weights, "
                               "ONNX graph or backend")
+        from lwnet.inference.streaming import pairwise_fuser
         from lwnet.methods import get_method
 
-        return pairwise_fuser(get_method(method))
+        return pairwise_fuser(get_method(method)), method
     if args.backend == "onnx":
         if args.weights:
             raise ConfigError("--backend onnx runs the graph given by --onnx, not --weights")
         if not args.onnx:
             raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
-        from lwnet.inference.onnx import OnnxFuser
-
-        return OnnxFuser(args.onnx, threads=threads).fuse_batch
-    if args.onnx:
+    elif args.onnx:
         raise ConfigError("--onnx needs --backend onnx")
-    from lwnet.inference import load_model
+    from lwnet.inference import network_fuser
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    return module_fuser(load_model(args.weights, pair_type=pair_type, device=args.device))
-
-
-def selected_model(args: argparse.Namespace, pair_type: str | None) -> str:
-    """The network file the options select, as output folders and fused files record it: the
-    weights or ONNX file and its digest (:func:`lwnet.inference.weights.weights_id`)."""
-    from lwnet.inference import shipped_weights
-    from lwnet.inference.weights import weights_id
-
-    return weights_id(args.onnx if args.backend == "onnx" else
-                      args.weights or shipped_weights(pair_type))
+    return network_fuser(args.weights, pair_type, device=args.device, onnx=args.onnx,
+                         threads=threads)

@@ -12,12 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lwnet.cli._network import (
-    NETWORK,
-    add_network_options,
-    selected_fuser,
-    selected_model,
-)
+from lwnet.cli._network import NETWORK, add_network_options, selected_fuser
 from lwnet.errors import InputError
 
 NETWORK_SUMMARY = ("LWNet, the network (default): shipped weights, the SPECT-MRI model for "
@@ -131,8 +126,8 @@ def _run_pair(args: argparse.Namespace) -> int:
         from lwnet.inference.streaming import single_pair
 
         pair_type = args.pair or default_pair_type(read_image(b_path))
-        method = single_pair(selected_fuser(args, pair_type))
-        source = f"{NETWORK} {selected_model(args, pair_type)}"  # as folder mode records it
+        fuser, record = selected_fuser(args, pair_type)
+        method, source = single_pair(fuser), f"{NETWORK} {record}"  # as folder mode records it
     else:
         method = get_method(args.method[0])
         source = args.method[0]
@@ -182,8 +177,7 @@ def _run_many(args: argparse.Namespace) -> int:
                              "--weights or --onnx to choose the model")
     fusers, models = {}, {}
     if NETWORK in args.method:
-        fusers[NETWORK] = selected_fuser(args, args.pair)
-        models[NETWORK] = selected_model(args, args.pair)
+        fusers[NETWORK], models[NETWORK] = selected_fuser(args, args.pair)
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
                    fusers=fusers, models=models, progress=not args.quiet,
                    batch_size=args.batch_size or default_batch_size(args.backend))

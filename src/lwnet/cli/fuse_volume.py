@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lwnet.cli._network import NETWORK, add_network_options, selected_fuser, selected_model
+from lwnet.cli._network import NETWORK, add_network_options, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 from lwnet.errors import ConfigError
 
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from lwnet.inference.streaming import default_batch_size
     from lwnet.inference.volume import (
         VolumeOptions,
+        default_cmap,
         fuse_volume_files,
         pair_type_for_modality,
         volume_modality,
@@ -65,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{option} must not be negative, not {value:g}")
     modality = "" if args.pair_type else volume_modality(args.functional)
     pair_type = args.pair_type or pair_type_for_modality(modality)
-    fuser = selected_fuser(args, pair_type, args.method, args.threads)
-    source = args.method or f"{NETWORK} {selected_model(args, pair_type)}"
+    fuser, record = selected_fuser(args, pair_type, args.method, args.threads)
+    source = args.method or f"{NETWORK} {record}"
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
         affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,
                               colour_dir=args.colour_dir,
-                              cmap=args.cmap or ("gray" if pair_type.upper().startswith("CT")
-                                                 else "hot"),
+                              cmap=args.cmap or default_cmap(pair_type),
                               overwrite=args.overwrite,
                               source=source)
     print(f"wrote {args.output}: {fused.shape[args.axis]} slices of "

@@ -12,7 +12,9 @@ Problems (missing partner, empty folder, unknown split) raise :class:`InputError
 
 from __future__ import annotations
 
+import glob
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,21 +47,45 @@ def default_data_root() -> Path:
     return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
+def _one_per_stem(paths: Iterable[Path], folder: Path) -> dict[str, Path]:
+    """``paths`` by stem. Two images of one stem (``7.png`` and ``7.tif``) would make the choice
+    between them silent, so they are refused, naming both."""
+    files: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in files:
+            raise InputError(f"{folder}: two images of the name {p.stem!r} "
+                             f"({files[p.stem].name}, {p.name}); keep one")
+        files[p.stem] = p
+    return files
+
+
 def images_by_stem(folder: Path, kind: str = "folder") -> dict[str, Path]:
     """Every image file in ``folder`` by its name without suffix (the pair id).
 
-    Raises :class:`InputError` when the folder is missing or holds no image; ``kind`` names it
-    in the message (``"result folder"``).
+    Raises :class:`InputError` when the folder is missing, holds no image or two images of one
+    name; ``kind`` names it in the message (``"result folder"``).
     """
     if not folder.is_dir():
         raise InputError(f"{folder}: no such {kind}")
-    files = {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
+    files = _one_per_stem((p for p in sorted(folder.iterdir())
+                           if p.is_file() and is_image_file(p)), folder)
     if not files:
         inside = sorted(p.name for p in folder.iterdir() if p.is_dir())
         shown = ", ".join(inside[:8]) + (", ..." if len(inside) > 8 else "")
         raise InputError(f"{folder}: {kind} holds no images"
                          + (f", only the folders {shown}" if inside else ""))
     return files
+
+
+def find_image(folder: Path, stem: str) -> Path | None:
+    """The image ``<stem>.<any image suffix>`` in ``folder`` as :func:`images_by_stem` would
+    find it (two of one name refused), without listing every other file's type; ``None`` when
+    there is none or no folder."""
+    if not folder.is_dir():
+        return None
+    found = _one_per_stem((p for p in sorted(folder.glob(glob.escape(stem) + ".*"))
+                           if p.stem == stem and p.is_file() and is_image_file(p)), folder)
+    return found.get(stem)
 
 
 def modality_folders(root: str | os.PathLike[str], pair_type: str) -> tuple[Path, Path]:

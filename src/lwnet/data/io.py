@@ -135,24 +135,22 @@ def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
 def check_fused(fused: object, shape: tuple[int, ...], method: object) -> np.ndarray:
     """A fusion method's result as float32 ``shape`` (the sources' ``(H, W)``) in [0, 1].
 
-    Floats within rounding of [0, 1] are clipped; uint8/uint16 are scaled by their range.
+    Read by :func:`unit_float`'s rules (uint8/uint16 by their range, float rounding clipped).
     Anything else (another shape, NaN, values such as 0..255 in a float array, not an array)
-    raises :class:`ConfigError` naming ``method``, the function that made it.
+    raises :class:`ConfigError` naming ``method``, the function that made it: the fault is in
+    the code, not the input.
     """
     name = getattr(method, "__name__", None) or repr(method)
-    arr = _unit_range(fused) if isinstance(fused, np.ndarray) else None
-    if arr is None or arr.dtype.kind != "f" or arr.shape != tuple(shape):
-        got = (f"{type(fused).__name__}" if arr is None else
-               f"{arr.dtype} of shape {arr.shape}")
-        raise ConfigError(f"fusion method {name}: returned {got}; a method returns a float "
-                          f"(H, W) = {tuple(shape)} array in [0, 1]")
-    if not np.isfinite(arr).all():
-        raise ConfigError(f"fusion method {name}: returned NaN or infinite values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < -FLOAT_SLACK or hi > 1 + FLOAT_SLACK:
-        raise ConfigError(f"fusion method {name}: returned values from {lo:.4g} to {hi:.4g}; "
-                          "a method returns values in [0, 1]")
-    return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
+    contract = f"a method returns a float (H, W) = {tuple(shape)} array in [0, 1]"
+    if not isinstance(fused, np.ndarray) or fused.shape != tuple(shape):
+        got = (type(fused).__name__ if not isinstance(fused, np.ndarray) else
+               f"{fused.dtype} of shape {fused.shape}")
+        raise ConfigError(f"fusion method {name}: returned {got}; {contract}")
+    try:
+        arr = unit_float(fused, f"fusion method {name}: returned")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return arr.astype(np.float32, copy=False)
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

@@ -8,6 +8,7 @@ from lwnet.inference.api import (
     fuse,
     fuse_batch,
     load_model,
+    network_fuser,
     network_method,
     shipped_weights,
 )
@@ -27,9 +28,11 @@ from lwnet.inference.weights import (
     render_card,
     save_weights,
 )
+from lwnet.methods.registry import NETWORK
 
 __all__ = [
     "FORMAT_VERSION",
+    "NETWORK",
     "SHIPPED_MODELS",
     "WEIGHTS_DIR",
     "card_path",
@@ -42,6 +45,7 @@ __all__ = [
     "fuse_pairs",
     "load_model",
     "load_weights",
+    "network_fuser",
     "network_method",
     "output_path",
     "read_card",

@@ -1,4 +1,4 @@
-"""Python inference API: ``load_model`` and ``fuse``.
+"""Python inference API: ``load_model``, ``fuse`` and ``network_fuser``.
 
 Model choice (SPEC §6): the SPECT-MRI model serves SPECT and PET, the CT-MRI model serves CT.
 It follows ``pair_type`` when given, else the functional image: colour → SPECT-MRI model,
@@ -11,7 +11,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_
 from lwnet.errors import ConfigError, WeightsError
 from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
+
+if TYPE_CHECKING:
+    from lwnet.inference.streaming import BatchFuser
 
 #: Folder of the shipped weights, ``<name>.safetensors`` with a ``<name>.md`` card each.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -105,6 +108,40 @@ def network_method(model: LWNet) -> Callable[[np.ndarray, np.ndarray], np.ndarra
     from lwnet.inference.streaming import module_fuser, single_pair
 
     return single_pair(module_fuser(model))
+
+
+def network_fuser(
+    weights: str | os.PathLike[str] | None = None, pair_type: str | None = None, *,
+    device: str | torch.device = "cpu", onnx: str | os.PathLike[str] | None = None,
+    threads: int = 0,
+) -> tuple[BatchFuser, str]:
+    """LWNet as a batch fuser (:mod:`lwnet.inference.streaming`) and the record its outputs
+    carry, e.g. ``spect-mri.safetensors (sha256 2a3b9184f38295bf)``.
+
+    Args:
+        weights: a weights file; default the shipped model of ``pair_type`` (SPECT-MRI when
+            ``None``), run by PyTorch on ``device``.
+        onnx: an exported graph (``lwnet export``) run by onnxruntime instead of ``weights``.
+        threads: CPU threads (0: the library's default); for PyTorch this sets
+            ``torch.set_num_threads`` for the whole process.
+
+    What ``lwnet fuse`` and ``lwnet fuse-volume`` run; pass it to :func:`fuse_pairs` (and
+    :func:`fuse_folders`, :func:`fuse_dataset`) as ``fusers={NETWORK: fuser}``,
+    ``models={NETWORK: record}``.
+    """
+    from lwnet.inference.streaming import module_fuser
+    from lwnet.inference.weights import weights_id
+
+    if onnx is not None:
+        if weights is not None:
+            raise ConfigError("network_fuser: an ONNX graph or weights, not both")
+        from lwnet.inference.onnx import OnnxFuser
+
+        return OnnxFuser(onnx, threads=threads).fuse_batch, weights_id(onnx)
+    path = Path(weights) if weights is not None else shipped_weights(pair_type or "SPECT-MRI")
+    if threads:
+        torch.set_num_threads(threads)
+    return module_fuser(load_model(path, device=device)), weights_id(path)
 
 
 def fuse(

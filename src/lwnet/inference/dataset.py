@@ -25,9 +25,17 @@ from lwnet.data.io import (
     remove_stale_temps,
     write_image,
 )
-from lwnet.errors import InputError
-from lwnet.inference.streaming import BatchFuser, FuseJob, StreamStats, pairwise_fuser, stream_fuse
-from lwnet.methods.registry import FuseFn, function_id, get_method
+from lwnet.errors import ConfigError, InputError
+from lwnet.inference.api import default_pair_type, network_fuser
+from lwnet.inference.streaming import (
+    BatchFuser,
+    FuseJob,
+    StreamStats,
+    pairwise_fuser,
+    single_pair,
+    stream_fuse,
+)
+from lwnet.methods.registry import NETWORK, FuseFn, function_id, get_method
 from lwnet.parallel import process_pool, require_picklable
 
 #: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f`` or to
@@ -53,8 +61,9 @@ def fuse_file_pair(
     out: str | os.PathLike[str], *, luma_out: str | os.PathLike[str] | None = None,
     overwrite: bool = False, source: str | None = None,
 ) -> Path:
-    """Fuse the image files A (MRI) and B with a per-image ``method`` (a function or a
-    registered name); returns ``out``.
+    """Fuse the image files A (MRI) and B with a per-image ``method`` (a function, a
+    registered name, or ``"lwnet"``: the shipped model B implies, colour → SPECT-MRI, greyscale
+    → CT-MRI); returns ``out``.
 
     Writes the colour result (SPEC §1: B's chroma back on the fused luminance) to ``out`` and,
     with ``luma_out``, the fused luminance too, each carrying :func:`output_text` with
@@ -71,11 +80,15 @@ def fuse_file_pair(
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
         image_format(path)
     refuse_existing(outputs, overwrite)
-    fn = get_method(method) if isinstance(method, str) else method
-    if source is None:
-        source = method if isinstance(method, str) else function_id(method)
+    network = method == NETWORK
+    fn = method if callable(method) else None if network else get_method(method)
     a, b = read_image(a_path), read_image(b_path)
     check_fusion_pair(a, b, a_path, b_path)
+    if network:
+        fuser, record = network_fuser(pair_type=default_pair_type(b))
+        fn, method = single_pair(fuser), f"{NETWORK} {record}"
+    if source is None:
+        source = method if isinstance(method, str) else function_id(method)
     result, fused_luma = fuse_in_luma(fn, a, b)
     write_image(out, result, overwrite=overwrite, text=output_text(source, COLOUR_OUTPUT))
     if luma_out:
@@ -151,10 +164,16 @@ def fuse_dataset(
     ``splits/<pair_type>_<split>.txt``.
 
     Writes ``<out>/<method>/<pair_type>/<id>.png``; ``options`` are those of :func:`fuse_pairs`.
+    ``"lwnet"`` among ``methods`` runs the shipped model of ``pair_type`` unless ``fusers``
+    holds another (:func:`lwnet.inference.network_fuser`).
     """
     pairs = harvard_pairs(root, pair_type, split)
     # Not even beside the modality folders: the pair type would no longer read as a dataset.
     refuse_inputs_as_outputs([out], [Path(root) / pair_type])
+    if _by_name(methods).get(NETWORK) == NETWORK and NETWORK not in (options.get("fusers") or {}):
+        fuser, record = network_fuser(pair_type=pair_type)
+        options = {**options, "fusers": {**(options.get("fusers") or {}), NETWORK: fuser},
+                   "models": {**(options.get("models") or {}), NETWORK: record}}
     return fuse_pairs(methods, pairs,
                       lambda method, pair: output_path(out, method, pair_type, pair.id),
                       label=pair_type, **options)
@@ -173,6 +192,11 @@ def fuse_folders(
     """
     return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
                       lambda method, pair: Path(out) / method / f"{pair.id}.png", **options)
+
+
+def _by_name(methods: Methods) -> Mapping[str, FuseFn | str]:
+    """``methods`` as display name → function or registered name."""
+    return methods if isinstance(methods, Mapping) else {m: m for m in methods}
 
 
 def fuse_pairs(
@@ -218,7 +242,11 @@ def fuse_pairs(
             after the function was edited does not take the old outputs as its own.
     """
     fusers = dict(fusers or {})
-    given = methods if isinstance(methods, Mapping) else {m: m for m in methods}
+    given = _by_name(methods)
+    if given.get(NETWORK) == NETWORK and NETWORK not in fusers:
+        raise ConfigError(f"{NETWORK}: the network needs its model: fusers={{{NETWORK!r}: "
+                          f"fuser}}, models={{{NETWORK!r}: record}} from "
+                          "lwnet.inference.network_fuser(weights or pair_type=...)")
     fns = {name: get_method(m) if isinstance(m, str) else m
            for name, m in given.items() if name not in fusers}
     models = {**{name: function_id(m) for name, m in given.items() if callable(m)},

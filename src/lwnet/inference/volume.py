@@ -103,6 +103,12 @@ def pair_type_for_modality(modality: str) -> str:
     return "CT-MRI" if modality.upper() == "CT" else "SPECT-MRI"
 
 
+def default_cmap(pair_type: str) -> str:
+    """The colour map of a fused volume's slices: ``gray`` for CT (greyscale), ``hot`` for
+    SPECT and PET."""
+    return "gray" if pair_type.upper().startswith("CT") else "hot"
+
+
 def _colour_map(name: str) -> Colormap:
     import matplotlib
 
@@ -210,7 +216,7 @@ def fuse_volume_files(
     fuse_batch: BatchFuser | None = None,
     options: VolumeOptions = VolumeOptions(),
     colour_dir: str | os.PathLike[str] | None = None,
-    cmap: str = "hot",
+    cmap: str | None = None,
     overwrite: bool = False,
     source: str = "",
 ) -> np.ndarray:
@@ -220,7 +226,8 @@ def fuse_volume_files(
     slices (:mod:`lwnet.inference.streaming`); by default the shipped model that
     :func:`pair_type_for_modality` picks for the functional input. The output keeps the MRI's
     geometry and header. With ``colour_dir``, the fused slices are also written there as colour
-    PNGs.
+    PNGs in ``cmap`` (default :func:`default_cmap` of the pair type
+    :func:`pair_type_for_modality` picks).
     ``source`` names what fused (a method, a weights file and its digest; the shipped model's
     file by default): recorded in the NIfTI header's description and in every PNG
     (:func:`lwnet.inference.dataset.output_text`).
@@ -231,6 +238,9 @@ def fuse_volume_files(
     refuse_inputs_as_outputs([out_path, *([colour_dir] if colour_dir else [])],
                              [mri_path, functional_path])
     refuse_existing([out_path], overwrite)
+    if cmap is None or fuse_batch is None:
+        pair_type = pair_type_for_modality(volume_modality(functional_path))
+        cmap = cmap or default_cmap(pair_type)
     if colour_dir is not None:
         colour_dir = Path(colour_dir)
         if colour_dir.exists() and not colour_dir.is_dir():
@@ -239,13 +249,11 @@ def fuse_volume_files(
             raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
         _colour_map(cmap)
     if fuse_batch is None:
-        from lwnet.inference.api import load_model, shipped_weights
-        from lwnet.inference.streaming import module_fuser
-        from lwnet.inference.weights import weights_id
+        from lwnet.inference.api import network_fuser
+        from lwnet.methods.registry import NETWORK
 
-        weights = shipped_weights(pair_type_for_modality(volume_modality(functional_path)))
-        fuse_batch = module_fuser(load_model(weights))
-        source = source or f"lwnet {weights_id(weights)}"
+        fuse_batch, record = network_fuser(pair_type=pair_type)
+        source = source or f"{NETWORK} {record}"
     mri, functional = read_volume(mri_path), read_volume(functional_path)
     a, b = prepare_pair(mri, functional, options)
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size, mri.affine)

@@ -1,4 +1,5 @@
-"""External methods: fused results stored as ``<Method>/<PAIR>/<id>.png``.
+"""External methods: fused results stored as ``<Method>/<PAIR>/<id>.png`` (or another image
+suffix: ``.tif``, ``.jpg``, ...).
 
 A results folder such as ``../shared/data/external/IFCNN`` (or one written by
 ``lwnet fuse --luma``) answers "the fused luminance of pair ``id`` of ``pair_type``", so SPI
@@ -13,35 +14,36 @@ from pathlib import Path
 import numpy as np
 
 from lwnet.data.colour import split_luma
+from lwnet.data.datasets import find_image
 from lwnet.data.io import read_image
 from lwnet.errors import InputError
 
 
 class ExternalMethod:
-    """Fused results of one method stored as ``<folder>/<PAIR>/<id>.png``.
+    """Fused results of one method stored as ``<folder>/<PAIR>/<id>.<image suffix>``.
 
     Args:
         folder: the method's folder; its name is the method's name.
-        suffix: file extension of the results.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], suffix: str = ".png") -> None:
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise InputError(f"{self.folder}: no such method results folder")
         self.name = self.folder.name
-        self.suffix = suffix
 
     def __repr__(self) -> str:
         return f"ExternalMethod({str(self.folder)!r})"
 
-    def pair_types(self) -> list[str]:
-        """Pair-type subfolders present for this method."""
-        return sorted(p.name for p in self.folder.iterdir() if p.is_dir())
-
     def path(self, pair_type: str, pair_id: str) -> Path:
-        """Where the result for ``(pair_type, pair_id)`` lives (it may not exist)."""
-        return self.folder / pair_type / f"{pair_id}{self.suffix}"
+        """Where the result for ``(pair_type, pair_id)`` lives: ``<id>`` with any image suffix,
+        as ``lwnet evaluate`` finds results; ``<id>.png`` (not there) when there is none.
+
+        Raises:
+            InputError: two results of that id (``7.png`` and ``7.tif``).
+        """
+        folder = self.folder / pair_type
+        return find_image(folder, pair_id) or folder / f"{pair_id}.png"
 
     def read(self, pair_type: str, pair_id: str) -> np.ndarray:
         """The stored result as :func:`lwnet.data.read_image` reads it: float32 ``(H, W)`` or

@@ -37,6 +37,10 @@ _REGISTRY: dict[str, str | FuseFn] = {
 #: The code the built-in methods' cached outputs depend on: the methods, the input checks, the
 #: background level and 8-bit rounding (``lwnet.data.io``, and the errors it raises) and the
 #: BT.601 colour conversion that turns their results into 8-bit luma.
+#: The network's name among the fusion methods: ``lwnet fuse``'s default, run through
+#: :func:`lwnet.inference.network_fuser` (it is no classical method of this registry).
+NETWORK = "lwnet"
+
 BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour", "lwnet.errors")
 
 
