@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from lwnet.errors import ConfigError
+from lwnet.errors import ConfigError, InputError
 from lwnet.training.config import PRESETS, TrainConfig, load_config
 from lwnet.training.data import PatchSet
 from lwnet.training.loss import spi_loss, unsupervised_loss
@@ -401,14 +401,18 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     other = [ImagePair("other", mri, spect, "SPECT-MRI")]
     cand.builtin_candidates(other, a8, b8, "laplacian", cache)
     assert len(list(cache.glob("laplacian-*.npy"))) == 2
+    # The same ids with other pixels (another cohort in a shared cache) are other candidates.
+    flipped = [np.ascontiguousarray(x[:, ::-1]) for x in (a8, b8)]
+    np.testing.assert_array_equal(cand.builtin_candidates(pairs, *flipped, "laplacian", cache),
+                                  cand.fused_luma("laplacian", flipped[0][0], flipped[1][0])[None])
     # External results: a replaced file gets new candidates.
     result = tmp_path / "ext/Net/SPECT-MRI/9028.png"
     result.parent.mkdir(parents=True)
     shutil.copy(spect, result)
     method = ExternalMethod(tmp_path / "ext/Net")
-    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0], b8[0])
+    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache, a8.shape[1:])[0], b8[0])
     write_image(result, read_image(mri), overwrite=True)
-    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0],
+    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache, a8.shape[1:])[0],
                                   luma8(read_image(mri)))
     assert len(list(cache.glob("ext-Net-*.npy"))) == 1  # the replaced file's array is gone
     # Keyed by content: an edit of the same size and time stamp still gets new candidates.
@@ -416,22 +420,25 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
         Image.fromarray(img8).save(result, compress_level=0)
 
     write_stored(b8[0])
-    cand.external_candidates(pairs, method, cache)
+    cand.external_candidates(pairs, method, cache, a8.shape[1:])
     stat = result.stat()
     write_stored(255 - b8[0])
     assert result.stat().st_size == stat.st_size
     os.utime(result, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache)[0], 255 - b8[0])
+    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache, a8.shape[1:])[0], 255 - b8[0])
     # ... and the same files copied elsewhere with new time stamps reuse the cached array.
     [cached] = cache.glob("ext-Net-*.npy")
     np.save(cached, np.zeros_like(b8))  # a hit returns the file, not a re-read
     shutil.copytree(tmp_path / "ext", tmp_path / "moved")
     os.utime(tmp_path / "moved/Net/SPECT-MRI/9028.png", ns=(1, 1))
     assert not cand.external_candidates(pairs, ExternalMethod(tmp_path / "moved/Net"),
-                                        cache).any()
+                                        cache, a8.shape[1:]).any()
+    write_image(result, read_image(mri)[:-8], overwrite=True)  # a result of other images
+    with pytest.raises(InputError, match=r"9028.png: 256x248, but its pair is 256x256"):
+        cand.external_candidates(pairs, method, cache, a8.shape[1:])
     result.unlink()
     with pytest.raises(Exception, match="9028.png"):
-        cand.external_candidates(pairs, method, cache)
+        cand.external_candidates(pairs, method, cache, a8.shape[1:])
 
 
 def test_external_candidates_are_the_luma_the_metrics_see(tmp_path) -> None:
@@ -446,7 +453,8 @@ def test_external_candidates_are_the_luma_the_metrics_see(tmp_path) -> None:
     write_image(result, rgb)
     assert (luma8(split_luma(read_image(result))[0]) != luma8(rgb)).all()
     pairs = [ImagePair("1", tmp_path / "a.png", tmp_path / "b.png", "SPECT-MRI")]
-    got = cand.external_candidates(pairs, ExternalMethod(tmp_path / "Net"), tmp_path / "cache")
+    got = cand.external_candidates(pairs, ExternalMethod(tmp_path / "Net"), tmp_path / "cache",
+                                   (2, 2))
     np.testing.assert_array_equal(got[0], luma8(rgb))
 
 

@@ -4,12 +4,13 @@ Candidates are 8-bit greyscale luminance images (what the metrics see). Each met
 candidates for one pair type form one ``(N, H, W)`` uint8 array, cached as ``.npy`` in a cache
 folder, written atomically, so a re-run (or a second run on the same pair type) reuses them.
 The file name holds everything the array depends on: the method name and a key of the ordered
-pair ids, then its version: for a built-in method a digest of the code it runs
-(:func:`lwnet.methods.builtin_code_digest`), for an external one a hash of the bytes of every
-result file. An edited method or a replaced result file thus gets new candidates instead of
-stale ones, and the stale ones are removed, while a copied or moved results folder (new paths,
-new modification times) reuses its cached candidates. The score of every candidate on every
-patch is cached beside them (see :func:`content_key`).
+pair ids (for a built-in method, of the sources' pixels too), then its version: for a built-in
+method a digest of the code it runs (:func:`lwnet.methods.builtin_code_digest`), for an
+external one a hash of the bytes of every result file. An edited method or a replaced result
+file thus gets new candidates instead of stale ones, and the stale ones are removed, while a
+copied or moved results folder (new paths, new modification times) reuses its cached
+candidates. The score of every candidate on every patch is cached beside them (see
+:func:`content_key`).
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
     """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
     as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given, with a
     progress bar when ``show`` and it is computed."""
-    ids = [p.id for p in pairs]
-    stem = f"{name}-{content_key([], [name, 'builtin', *ids])}"
+    # The sources' pixels, not only their ids: two datasets with the same ids (pat00, ...)
+    # sharing a cache folder must not share candidates.
+    stem = f"{name}-{content_key([a8, b8], [name, 'builtin', *(p.id for p in pairs)])}"
 
     def compute() -> np.ndarray:
         args = ((name, a, b) for a, b in zip(a8, b8))
@@ -121,17 +123,26 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
     return _cached(cache_dir, stem, builtin_code_digest(), compute)
 
 
-def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_dir: Path
-                        ) -> np.ndarray:
-    """An external method's results for every pair, as
-    uint8 luma ``(N, H, W)``; cached. Callers pass train pairs only."""
+def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_dir: Path,
+                        shape: tuple[int, int]) -> np.ndarray:
+    """An external method's results for every pair, as uint8 luma ``(N, H, W)``; cached.
+    Callers pass train pairs only; a result whose size is not the sources' ``shape`` raises
+    :class:`InputError` naming it."""
     ids = [p.id for p in pairs]
     pair_type = pairs[0].pair_type
     stem = f"ext-{method.name}-{content_key([], [method.name, *ids])}"
     version = contents_digest([Path(method.path(pair_type, i)) for i in ids])
 
+    def read(pair_id: str) -> np.ndarray:
+        luma = luma8(method.read(pair_type, pair_id))
+        if luma.shape != shape:
+            raise InputError(f"{method.path(pair_type, pair_id)}: {luma.shape[1]}x"
+                             f"{luma.shape[0]}, but its pair is {shape[1]}x{shape[0]} (a "
+                             f"result of {method.name} for other images?)")
+        return luma
+
     def compute() -> np.ndarray:
-        return np.stack([luma8(method.read(pair_type, i)) for i in ids])
+        return np.stack([read(i) for i in ids])
     return _cached(cache_dir, stem, version, compute)
 
 
@@ -153,6 +164,6 @@ def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
         for m in external_methods(external_root):
             if Path(m.path(pair_type, pairs[0].id)).is_file():
                 names.append(f"ext:{m.name}")
-                stacks.append(external_candidates(pairs, m, cache_dir))
+                stacks.append(external_candidates(pairs, m, cache_dir, a8.shape[1:]))
     return names, np.stack(stacks)
 
