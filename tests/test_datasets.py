@@ -36,6 +36,17 @@ def test_folder_pairs_match_by_stem_and_report_missing_partner(tmp_path: Path) -
         folder_pairs(tmp_path / "a", tmp_path / "b")
 
 
+def test_two_images_of_one_id_are_refused_naming_both(tmp_path: Path) -> None:
+    """``pat01.png`` and ``pat01.tif`` (another patient's, say): no silent choice of one."""
+    for name in ("pat01.png", "pat02.png"):
+        _write(tmp_path / "a", name)
+        _write(tmp_path / "b", name)
+    _write(tmp_path / "a", "pat01.tif")
+    with pytest.raises(InputError, match=r"a: two images of the name 'pat01' \(pat01.png, "
+                                         r"pat01.tif\); keep one"):
+        folder_pairs(tmp_path / "a", tmp_path / "b")
+
+
 def test_empty_and_missing_folders(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     _write(tmp_path / "b", "1.png")
@@ -57,8 +68,12 @@ def test_a_wrong_root_or_spelling_gets_a_hint(tmp_path: Path, sample: Path) -> N
         harvard_pairs(tmp_path / "harvard", "spect-mri")
     with pytest.raises(InputError, match=r"pair types here: CT-MRI, PET-MRI, SPECT-MRI\)$"):
         harvard_pairs(tmp_path / "harvard", "MR-PET")
-    with pytest.raises(InputError, match=r"nowhere does not exist \(.*LWNET_DATA"):
+    with pytest.raises(InputError, match=r"nowhere does not exist$"):  # a user's own root
         harvard_pairs(tmp_path / "nowhere", "SPECT-MRI")
+    from lwnet.data.datasets import default_data_root
+
+    with pytest.raises(InputError, match=r"nowhere does not exist \(.*LWNET_DATA"):
+        harvard_pairs(default_data_root() / "nowhere", "SPECT-MRI")
 
 
 def test_split_files(tmp_path: Path, sample: Path) -> None:
@@ -69,7 +84,20 @@ def test_split_files(tmp_path: Path, sample: Path) -> None:
     assert read_split(root, "CT-MRI", "test") == ["16011"]
     assert [p.id for p in harvard_pairs(root, "CT-MRI", "test")] == ["16011"]
     (root / "splits" / "CT-MRI_train.txt").write_text("99999.png\n")
-    with pytest.raises(InputError, match="99999"):
+    with pytest.raises(InputError, match=r"splits/CT-MRI_train.txt: 1 of 1 listed ids have no "
+                                         r"pair of images \(first: '99999', in neither folder\)"):
+        harvard_pairs(root, "CT-MRI", "train")
+    # An id, or a file name; a byte-order mark (a Windows editor's) is no part of the first id.
+    (root / "splits" / "CT-MRI_train.txt").write_text("\ufeff16011\nsub0.v2\n",
+                                                       encoding="utf-8")
+    assert read_split(root, "CT-MRI", "train") == ["16011", "sub0.v2"]
+    with pytest.raises(InputError, match=r"2 listed ids .*'sub0.v2', in neither folder"):
+        harvard_pairs(root, "CT-MRI", "train")
+    for folder in (root / "CT-MRI/MRI", root / "CT-MRI/CT"):
+        shutil.copy(folder / "16011.png", folder / "sub0.v2.png")
+    assert [p.id for p in harvard_pairs(root, "CT-MRI", "train")] == ["16011", "sub0.v2"]
+    (root / "CT-MRI/CT/sub0.v2.png").unlink()
+    with pytest.raises(InputError, match=r"'sub0.v2', no image in CT\)"):
         harvard_pairs(root, "CT-MRI", "train")
     with pytest.raises(InputError, match="no such split file"):
         read_split(root, "CT-MRI", "val")

@@ -260,8 +260,14 @@ def test_the_network_runs_by_name_from_python_as_from_the_command(sample: Path,
     from PIL import Image
 
     from lwnet.cli import main
-    from lwnet.inference import NETWORK, fuse_dataset, fuse_file_pair, fuse_folders
-    from lwnet.inference import network_fuser, shipped_weights
+    from lwnet.inference import (
+        NETWORK,
+        fuse_dataset,
+        fuse_file_pair,
+        fuse_folders,
+        network_fuser,
+        shipped_weights,
+    )
     from lwnet.inference.weights import weights_id
 
     (pair,) = harvard_pairs(sample, "CT-MRI")

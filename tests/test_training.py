@@ -410,9 +410,13 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     result.parent.mkdir(parents=True)
     shutil.copy(spect, result)
     method = ExternalMethod(tmp_path / "ext/Net")
-    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache, a8.shape[1:])[0], b8[0])
+
+    def external() -> np.ndarray:
+        return cand.external_candidates(pairs, method, cache, a8.shape[1:])
+
+    np.testing.assert_array_equal(external()[0], b8[0])
     write_image(result, read_image(mri), overwrite=True)
-    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache, a8.shape[1:])[0],
+    np.testing.assert_array_equal(external()[0],
                                   luma8(read_image(mri)))
     assert len(list(cache.glob("ext-Net-*.npy"))) == 1  # the replaced file's array is gone
     # Keyed by content: an edit of the same size and time stamp still gets new candidates.
@@ -425,7 +429,7 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     write_stored(255 - b8[0])
     assert result.stat().st_size == stat.st_size
     os.utime(result, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    np.testing.assert_array_equal(cand.external_candidates(pairs, method, cache, a8.shape[1:])[0], 255 - b8[0])
+    np.testing.assert_array_equal(external()[0], 255 - b8[0])
     # ... and the same files copied elsewhere with new time stamps reuse the cached array.
     [cached] = cache.glob("ext-Net-*.npy")
     np.save(cached, np.zeros_like(b8))  # a hit returns the file, not a re-read
@@ -465,3 +469,16 @@ def test_durations_read_as_people_say_them(seconds: float, text: str) -> None:
     from lwnet._text import duration
 
     assert duration(seconds) == text
+
+
+def test_relative_paths_are_recorded_absolute(tmp_path, monkeypatch) -> None:
+    """``--set data_root=mydata`` names the folder it meant in config.json and the card, and a
+    resume from another working directory still finds it; words that are no path stay."""
+    from lwnet.training import load_config
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, None, ["data_root=mydata", "cache_dir=cache", "external_root=none",
+                                   "init_weights=shipped"])
+    assert (cfg.data_root, cfg.cache_dir) == (str(tmp_path / "mydata"), str(tmp_path / "cache"))
+    assert (cfg.external_root, cfg.init_weights) == ("none", "shipped")
+    assert load_config().data_root == ""  # the shared data, found when the run starts

@@ -107,8 +107,11 @@ def _root_hint(root: Path, pair_type: str) -> str:
     """What a root without the pair-type folder probably meant: the Harvard layout one level
     down (``<data>`` for ``<data>/harvard``), another spelling, or the pair types it holds."""
     if not root.exists():
-        return (f"; {root} does not exist (the shared data is found through $LWNET_DATA, else "
-                "../shared/data beside the repository)")
+        shared = default_data_root()
+        # How the shared data is found matters only where the shared data was looked for.
+        return f"; {root} does not exist" + (
+            " (the shared data is found through $LWNET_DATA, else ../shared/data beside the "
+            "repository)" if root == shared or shared in root.parents else "")
     if (root / "harvard" / pair_type).is_dir():
         return f"; the Harvard layout is one level down: {root / 'harvard'}"
     known = pair_types(root) if root.is_dir() else []
@@ -118,12 +121,19 @@ def _root_hint(root: Path, pair_type: str) -> str:
     return f" (pair types here: {', '.join(known)})" if known else ""
 
 
+def split_path(root: str | os.PathLike[str], pair_type: str, split: str) -> Path:
+    """``<root>/splits/<pair_type>_<split>.txt``."""
+    return Path(root) / "splits" / f"{pair_type}_{split}.txt"
+
+
 def read_split(root: str | os.PathLike[str], pair_type: str, split: str) -> list[str]:
-    """Ids (file stems) listed in ``<root>/splits/<pair_type>_<split>.txt``."""
-    path = Path(root) / "splits" / f"{pair_type}_{split}.txt"
+    """Ids listed in :func:`split_path`, one per line: an id (``sub0.v2``) or an image file
+    name (``9028.png``: its stem). A byte-order mark (Windows editors) is ignored."""
+    path = split_path(root, pair_type, split)
     if not path.is_file():
         raise InputError(f"{path}: no such split file")
-    ids = [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
+    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    ids = [Path(line).stem if is_image_file(Path(line)) else line for line in lines if line]
     if not ids:
         raise InputError(f"{path}: split file is empty")
     return ids
@@ -156,8 +166,18 @@ def harvard_pairs(
 ) -> list[ImagePair]:
     """Pairs of one pair type in the Harvard layout, optionally restricted to a split."""
     a_dir, b_dir = modality_folders(root, pair_type)
+    a_files, b_files = images_by_stem(a_dir), images_by_stem(b_dir)
     ids = read_split(root, pair_type, split) if split else None
-    return _match(images_by_stem(a_dir), images_by_stem(b_dir), ids, a_dir, b_dir, pair_type)
+    # A listed id without its images is the split file's fault (a typo, another dataset's file).
+    absent = [i for i in ids or () if i not in a_files or i not in b_files]
+    if absent:
+        where = ("neither" if absent[0] not in a_files and absent[0] not in b_files else
+                 b_dir.name if absent[0] in a_files else a_dir.name)
+        raise InputError(f"{split_path(root, pair_type, split)}: {len(absent)} of {len(ids)} "
+                         f"listed ids have no pair of images (first: {absent[0]!r}, "
+                         + ("in neither folder)" if where == "neither" else
+                            f"no image in {where})"))
+    return _match(a_files, b_files, ids, a_dir, b_dir, pair_type)
 
 
 def folder_pairs(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str]) -> list[ImagePair]:

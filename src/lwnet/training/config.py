@@ -234,7 +234,23 @@ def load_config(
     _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
     _apply_overrides(values, overrides)
     values["preset"] = preset
-    return validate(TrainConfig(**values))
+    return validate(TrainConfig(**_absolute(values)))
+
+
+#: Keys naming files or folders, with the words that are no path.
+PATH_KEYS = {"data_root": (), "external_root": ("none",), "init_weights": ("shipped",),
+             "cache_dir": ()}
+
+
+def _absolute(values: dict[str, Any]) -> dict[str, Any]:
+    """Relative paths made absolute (against the working directory), so that the run's
+    ``config.json`` and card name the folders it used, and a resume from elsewhere finds
+    them."""
+    for key, words in PATH_KEYS.items():
+        value = values.get(key)
+        if isinstance(value, str) and value and value not in words:
+            values[key] = str(Path(value).expanduser().absolute())
+    return values
 
 
 def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str | None = None,
@@ -248,7 +264,7 @@ def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str 
     if resume and path is None and preset is None and (Path(run_dir) / "config.json").is_file():
         values = read_run_config(run_dir).to_dict()
         _apply_overrides(values, overrides)
-        return validate(TrainConfig(**values))
+        return validate(TrainConfig(**_absolute(values)))
     return load_config(path, preset, overrides)
 
 
