@@ -104,9 +104,11 @@ class TrainConfig:
 
     def samples_text(self) -> str:
         """What one epoch trains on, in words: the run's log and model card both say it."""
+        # Drawn without replacement: a smaller L ∪ P (or pool) gives fewer samples.
+        of = "L ∪ P" if self.uses_labels else "the pool"
         if self.samples_per_epoch:
-            return f"{self.samples_per_epoch} samples"
-        return "all of L ∪ P" if self.uses_labels else "every patch of the pool"
+            return f"{self.samples_per_epoch} samples (at most all of {of})"
+        return f"all of {of}" if self.uses_labels else "every patch of the pool"
 
     def score_weights(self) -> dict[str, float]:
         """The weight of each term of ``score``, e.g. ``{"vif": 1.0}`` for ``ssim_vif``."""

@@ -202,6 +202,12 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             say(f"{counted(len(ps.a), 'training pair')}: a pool of {len(pool)} patches"
                 + (f" (|L| = {len(pools.L)}, |U| = {len(pools.U)})" if pools else "")
                 + f", {len(val)} held out; label sources: {', '.join(ps.names) or 'none'}")
+            first = len(pools.L) + len(pools.P) if pools else len(pool)
+            if cfg.samples_per_epoch > first:
+                say(f"note: an epoch draws {cfg.samples_per_epoch} samples without replacement "
+                    f"from {first} patches, so it trains on {first} until P grows "
+                    "(more pairs or max_patches, or a lower samples_per_epoch, if that is not "
+                    "what you meant)")
 
         net = ddp.wrap(model, world)
         opt = adam(net.parameters(), cfg.lr, device)
