@@ -315,6 +315,27 @@ def test_two_methods_of_one_name_are_refused(tmp_path: Path) -> None:
         collect_rows(WEIGHTS_DIR, [tmp_path / "three"])
 
 
+def test_a_weights_folder_without_lwnet_weights_is_named(tmp_path: Path) -> None:
+    """A run folder given as --weights (its file is weights.safetensors) or a mistyped path
+    would make a report without its LWNet row: both are named, with the names that count."""
+    import shutil
+
+    from lwnet.errors import InputError
+    from lwnet.inference import WEIGHTS_DIR
+    from lwnet.reports.rows import collect_rows
+
+    (tmp_path / "run").mkdir()
+    shutil.copy(WEIGHTS_DIR / "ct-mri.safetensors", tmp_path / "run/weights.safetensors")
+    with pytest.raises(InputError, match=r"run: no LWNet weights named <model>\[-<variant>\]"
+                                         r"\.safetensors, <model> one of ct-mri, spect-mri "
+                                         r"\(found weights.safetensors\); copy or link"):
+        collect_rows(tmp_path / "run", [])
+    with pytest.raises(InputError, match="nowhere: no such folder of LWNet weights"):
+        collect_rows(tmp_path / "nowhere", [])
+    shutil.move(tmp_path / "run/weights.safetensors", tmp_path / "run/ct-mri-mine.safetensors")
+    assert [r.name for r in collect_rows(tmp_path / "run", [])][0] == "LWNet-mine"
+
+
 def test_provenance_digests_tell_test_images_apart_and_commits_need_a_checkout(
         tiny_data: Path, tmp_path: Path) -> None:
     from lwnet._environment import source_commit

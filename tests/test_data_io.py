@@ -214,3 +214,16 @@ def test_a_dicom_or_nifti_file_is_named_with_the_volume_reader(tmp_path: Path) -
     junk.write_bytes(b"\0" * 200)
     with pytest.raises(InputError, match=r"junk.png: not a readable image file$"):
         read_image(junk)
+
+
+def test_a_float_tiff_reads_as_a_writable_array(tmp_path) -> None:
+    """PIL's float buffer is read-only: handed on as it is, torch warned on every fuse."""
+    from PIL import Image
+
+    from lwnet.data import read_image
+
+    img = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    Image.fromarray(img, mode="F").save(tmp_path / "f.tif")
+    got = read_image(tmp_path / "f.tif")
+    assert got.flags.writeable
+    np.testing.assert_array_equal(got, img)

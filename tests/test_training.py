@@ -482,3 +482,18 @@ def test_relative_paths_are_recorded_absolute(tmp_path, monkeypatch) -> None:
     assert (cfg.data_root, cfg.cache_dir) == (str(tmp_path / "mydata"), str(tmp_path / "cache"))
     assert (cfg.external_root, cfg.init_weights) == ("none", "shipped")
     assert load_config().data_root == ""  # the shared data, found when the run starts
+
+
+def test_a_patch_size_that_cannot_work_is_named_before_any_work() -> None:
+    """Too small for the VIF score, or larger than the pairs: the key is named, not a ValueError
+    from deep inside after the candidates were computed."""
+    from lwnet.training import load_config
+    from lwnet.training.data import patch_table
+
+    with pytest.raises(ConfigError, match="'patch_size': score ssim_vif scores patches with VIFF, "
+                                          "which needs at least 81×81, got 64"):
+        load_config(None, None, ["score=ssim_vif", "patch_size=64"])
+    assert load_config(None, None, ["score=ssim_sum", "patch_size=64"]).patch_size == 64
+    with pytest.raises(ConfigError, match=r"'patch_size': 120×120 patches do not fit the 100×90 "
+                                          r"training pairs; choose patch_size ≤ 90"):
+        patch_table(load_config(), 2, (90, 100))

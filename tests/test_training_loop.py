@@ -619,3 +619,25 @@ def test_tau_scales_the_admission_bar(tiny_root, tmp_path) -> None:
         [row] = csv.DictReader((tmp_path / f"tau{tau}/log.csv").open())
         counts[tau] = tuple(int(row[k]) for k in ("admitted", "P", "U"))
     assert counts == {0: (45, 45, 0), 100: (0, 0, 45)}  # |U| = 45 before screening
+
+
+def test_ctrl_c_says_how_to_go_on(tiny_root, tmp_path, monkeypatch, capsys) -> None:
+    from lwnet.cli import main
+    from lwnet.training import loop
+
+    real, done = loop._train_epoch, []
+
+    def stop_after_one(*args, **kwargs) -> float:
+        if done:
+            raise KeyboardInterrupt
+        done.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", stop_after_one)
+    run = tmp_path / "run"
+    argv = ["train", "--run-dir", str(run), "--no-progress", "--set", *TINY,
+            f"data_root={tiny_root}", "iterations=1", "epochs=2", "samples_per_epoch=8"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert (f"stopped; the run goes on from its last checkpoint with: lwnet train --resume "
+            f"--run-dir {run}") in err and err.rstrip().endswith("lwnet train: interrupted")

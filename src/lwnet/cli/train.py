@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,9 +35,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lwnet.training import train
     from lwnet.training.config import run_config
+    from lwnet.training.loop import CHECKPOINT
 
     cfg = run_config(args.run_dir, args.config, args.preset, args.overrides, args.resume)
-    out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line rather than one per rank
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, one line, not one per rank
+    try:
+        out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        if main_rank and (Path(args.run_dir) / CHECKPOINT).is_file():
+            print(f"lwnet train: stopped; the run goes on from its last checkpoint with: "
+                  f"lwnet train --resume --run-dir {args.run_dir}", file=sys.stderr)
+        raise
+    if main_rank:
         print(out)
     return 0

@@ -54,7 +54,9 @@ def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
                              "unsigned 8- and 16-bit images (0..65535)")
         return (arr / 65535.0).astype(np.float32)
     if mode == "F":
-        return np.asarray(img, dtype=np.float32)  # its range is checked by as_float_image
+        # A copy: PIL's float buffer is read-only, and a caller (or torch) may write. The
+        # range is checked by as_float_image.
+        return np.array(img, dtype=np.float32)
     if mode == "1":
         img = img.convert("L")
     elif mode == "P":

@@ -79,13 +79,15 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
     ``spect-mri-<variant>.safetensors`` (e.g. ``-no-aca``, ``-initial-labels``) the row
     ``LWNet-<variant>`` — ablations and baselines appear where their weights exist. Each file
     is checked here (safetensors only, fitting its architecture), so an unsafe or broken file
-    stops the benchmark with :class:`WeightsError` before any work.
+    stops the benchmark with :class:`WeightsError` before any work. A folder that is missing or
+    holds no file of these names raises :class:`InputError` (a report without its LWNet row
+    would pass unnoticed).
     """
     from lwnet.inference.weights import load_weights
 
     rows: dict[str, Row] = {}
     if not weights_dir.is_dir():
-        return []
+        raise InputError(f"{weights_dir}: no such folder of LWNet weights")
     for path in sorted(weights_dir.glob("*.safetensors")):
         for key in set(SHIPPED_MODELS.values()):
             if path.stem == key or path.stem.startswith(key + "-"):
@@ -94,6 +96,14 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
                 load_weights(path)
                 rows[f"{name}@{key}"] = Row(name, "LWNet", WeightsFusion(path), model_key=key,
                                             weights=path)
+    if not rows:
+        found = sorted(p.name for p in weights_dir.glob("*.safetensors"))
+        raise InputError(
+            f"{weights_dir}: no LWNet weights named <model>[-<variant>].safetensors, <model> "
+            f"one of {', '.join(sorted(set(SHIPPED_MODELS.values())))}"
+            + (f" (found {', '.join(found[:4])}{', ...' if len(found) > 4 else ''})"
+               if found else "")
+            + "; copy or link a run's weights.safetensors as spect-mri.safetensors, say")
     return list(rows.values())
 
 

@@ -159,6 +159,12 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"config key 'score': expected one of {SCORES}, got {cfg.score!r}")
     if cfg.patch_size < 16:
         raise ConfigError(f"config key 'patch_size': must be ≥ 16, got {cfg.patch_size}")
+    from lwnet.metrics.vif import VIF_MIN_SIDE
+
+    if "vif" in SCORE_TERMS[cfg.score] and cfg.patch_size < VIF_MIN_SIDE:
+        raise ConfigError(f"config key 'patch_size': score {cfg.score} scores patches with "
+                          f"VIFF, which needs at least {VIF_MIN_SIDE}×{VIF_MIN_SIDE}, got "
+                          f"{cfg.patch_size} (or score = \"ssim_sum\")")
     lab = cfg.labelled
     if lab != "auto" and (isinstance(lab, bool) or not isinstance(lab, (int, float)) or lab <= 0
                           or (isinstance(lab, float) and lab > 1)):

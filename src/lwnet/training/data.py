@@ -69,6 +69,10 @@ def patch_table(cfg: TrainConfig, n_pairs: int,
 
     Raises :class:`ConfigError` when fewer than two patches are left for the pools, naming
     what the pairs give and a ``val_patches`` that would fit."""
+    if cfg.patch_size > min(shape):
+        raise ConfigError(f"config key 'patch_size': {cfg.patch_size}×{cfg.patch_size} patches "
+                          f"do not fit the {shape[1]}×{shape[0]} training pairs; choose "
+                          f"patch_size ≤ {min(shape)}")
     full = patch_index(n_pairs, grid_positions(shape[0], shape[1], cfg.patch_size, cfg.stride))
     perm = np.random.default_rng(cfg.seed).permutation(len(full))
     val = perm[:cfg.val_patches]
