@@ -41,6 +41,8 @@ def test_two_images_of_one_id_are_refused_naming_both(tmp_path: Path) -> None:
     for name in ("pat01.png", "pat02.png"):
         _write(tmp_path / "a", name)
         _write(tmp_path / "b", name)
+    (tmp_path / "a" / "._pat01.png").write_bytes(b"\x00\x05\x16\x07")  # macOS: no image
+    assert [p.id for p in folder_pairs(tmp_path / "a", tmp_path / "b")] == ["pat01", "pat02"]
     _write(tmp_path / "a", "pat01.tif")
     with pytest.raises(InputError, match=r"a: two images of the name 'pat01' \(pat01.png, "
                                          r"pat01.tif\); keep one"):

@@ -47,6 +47,12 @@ def default_data_root() -> Path:
     return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
+def _is_listed_image(path: Path) -> bool:
+    """An image file that counts as a pair's: hidden files (macOS's ``._9028.png`` resource
+    forks on a copied drive, say) are not, whatever their suffix."""
+    return not path.name.startswith(".") and path.is_file() and is_image_file(path)
+
+
 def _one_per_stem(paths: Iterable[Path], folder: Path) -> dict[str, Path]:
     """``paths`` by stem. Two images of one stem (``7.png`` and ``7.tif``) would make the choice
     between them silent, so they are refused, naming both."""
@@ -67,8 +73,7 @@ def images_by_stem(folder: Path, kind: str = "folder") -> dict[str, Path]:
     """
     if not folder.is_dir():
         raise InputError(f"{folder}: no such {kind}")
-    files = _one_per_stem((p for p in sorted(folder.iterdir())
-                           if p.is_file() and is_image_file(p)), folder)
+    files = _one_per_stem((p for p in sorted(folder.iterdir()) if _is_listed_image(p)), folder)
     if not files:
         inside = sorted(p.name for p in folder.iterdir() if p.is_dir())
         shown = ", ".join(inside[:8]) + (", ..." if len(inside) > 8 else "")
@@ -84,7 +89,7 @@ def find_image(folder: Path, stem: str) -> Path | None:
     if not folder.is_dir():
         return None
     found = _one_per_stem((p for p in sorted(folder.glob(glob.escape(stem) + ".*"))
-                           if p.stem == stem and p.is_file() and is_image_file(p)), folder)
+                           if p.stem == stem and _is_listed_image(p)), folder)
     return found.get(stem)
 
 
