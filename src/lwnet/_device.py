@@ -28,10 +28,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-def use_deterministic(device: torch.device, mode: bool = True) -> None:
-    """``torch.use_deterministic_algorithms(mode)``, with the fixed cuBLAS workspace that
+def use_deterministic(device: torch.device) -> None:
+    """``torch.use_deterministic_algorithms(True)``, with the fixed cuBLAS workspace that
     deterministic cuBLAS needs on CUDA ≥ 10.2 (without it the first batched matrix product
     raises). cuBLAS reads the setting when it starts, so call this before the first product."""
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(mode)
+    torch.use_deterministic_algorithms(True)

@@ -20,7 +20,7 @@ from lwnet.evaluation import (
     to_markdown,
     write_evaluation,
 )
-from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
+from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES, convention_text
 
 PAIRED_MD = "paired.md"
 
@@ -74,16 +74,9 @@ def run(args: argparse.Namespace) -> int:
                             vif_flavour=args.vif_flavour, progress=not args.quiet)
     all_metrics = METRIC_NAMES + EXTRA_NAMES
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
-    # The metric convention goes into every table, so tables of other conventions differ.
-    # VIFF weighs both sources jointly; only VIFP has a score per source to combine.
-    vifp = args.vif_flavour == "vifp"
-    convention = (f"VIF: {args.vif_flavour.upper()}; two-source scores: "
-                  + (f"MI, UQI, SSIM{', VIFP' if vifp else ''}: {args.reduction} over A and B"
-                     if args.reduction else
-                     f"{'MI and VIFP' if vifp else 'MI'} summed over A and B, UQI and SSIM "
-                     "averaged"))
     caption = (f"{args.pair}" + (f" ({args.split} split)" if args.split else "")
-               + f", {counted(len(pairs), 'pair')}; {convention}")
+               + f", {counted(len(pairs), 'pair')}; "
+               + convention_text(args.reduction, args.vif_flavour))
     extra: dict[str, str] = {}
     if args.paired is not None:
         extra[PAIRED_MD] = (f"{caption}\n\n"

@@ -12,6 +12,7 @@ from lwnet.metrics.fusion import (
     REDUCTIONS,
     VIF_FLAVOURS,
     compute_metrics,
+    convention_text,
     fusion_mi,
     fusion_ssim,
     fusion_uqi,
@@ -28,8 +29,9 @@ from lwnet.metrics.xydeas_petrovic import qabf
 
 __all__ = [
     "EXTRA_NAMES", "METRIC_NAMES", "REDUCTIONS", "VIF_FLAVOURS", "VIF_MIN_SIDE",
-    "average_gradient", "compute_metrics", "entropy", "fusion_mi", "fusion_ssim", "fusion_uqi",
-    "fusion_vif", "mutual_information", "psnr", "qabf", "qcb", "reduce_sources",
+    "average_gradient", "compute_metrics", "convention_text", "entropy", "fusion_mi",
+    "fusion_ssim", "fusion_uqi", "fusion_vif", "mutual_information", "psnr", "qabf", "qcb",
+    "reduce_sources",
     "spatial_frequency", "ssim_index", "standard_deviation", "uqi_index", "uqi_map", "viff",
     "vifp",
 ]

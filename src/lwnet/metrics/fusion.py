@@ -76,6 +76,18 @@ def fusion_vif(a: np.ndarray, b: np.ndarray, f: np.ndarray, flavour: VifFlavour 
     raise ValueError(f"vif_flavour must be one of {VIF_FLAVOURS}, not {flavour!r}")
 
 
+def convention_text(reduction: Reduction | None = None, vif_flavour: VifFlavour = "viff") -> str:
+    """The conventions :func:`compute_metrics` scored with, in words for a table's caption, so
+    that tables of other conventions are told apart, e.g. ``VIF: VIFF; two-source scores: MI
+    summed over A and B, UQI and SSIM averaged``. VIFF weighs both sources jointly; only VIFP
+    has a score per source to combine."""
+    vifp = vif_flavour == "vifp"
+    return (f"VIF: {vif_flavour.upper()}; two-source scores: "
+            + (f"MI, UQI, SSIM{', VIFP' if vifp else ''}: {reduction} over A and B" if reduction
+               else f"{'MI and VIFP' if vifp else 'MI'} summed over A and B, UQI and SSIM "
+                    "averaged"))
+
+
 def compute_metrics(
     a: np.ndarray, b: np.ndarray, f: np.ndarray, *, reduction: Reduction | None = None,
     vif_flavour: VifFlavour = "viff", extras: bool = True,

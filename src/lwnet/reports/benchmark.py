@@ -57,7 +57,7 @@ from lwnet.evaluation import (
 from lwnet.inference import WEIGHTS_DIR
 from lwnet.methods import ExternalMethod, builtin_code_digest
 from lwnet.methods.registry import method_summary
-from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES
+from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES, convention_text
 from lwnet.reports import figures
 from lwnet.reports.complexity import complexity_cells, complexity_table, csv_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page
@@ -508,7 +508,8 @@ def write_metric_tables(res: PairResult, writer: ReportWriter, stem: str,
     """
     rows = [r for method in res.scores for r in res.image_rows(method)]
     table = summarise(rows, metrics)
-    caption = f"{res.pair_type}: mean ± std (population) over {len(res.ids)} test pairs"
+    caption = (f"{res.pair_type}: mean ± std (population) over {len(res.ids)} test pairs; "
+               f"{convention_text()}")
     for suffix, text in summary_texts(table, caption, label=f"tab:{stem.split('/')[-1]}").items():
         writer.write(f"{stem}{suffix}", text)
     ranks = rank_marks(table)

@@ -19,22 +19,11 @@ if TYPE_CHECKING:
 LATENCY_SIZE = (256, 256)
 
 
-
-class _ArrayMethod:
-    """A numpy fusion function called like a network, so latency is measured the same way."""
-
-    def __init__(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
-        self.fn = fn
-
-    def to(self, *_: object, **__: object) -> _ArrayMethod:
-        return self
-
-    def eval(self) -> _ArrayMethod:
-        return self
-
-    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-        # torch (1, 1, H, W) in, as measure_latency passes them
-        return self.fn(a[0, 0].numpy(), b[0, 0].numpy())
+def _on_tensors(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                ) -> Callable[[torch.Tensor, torch.Tensor], np.ndarray]:
+    """A numpy fusion function called like a network on ``(1, 1, H, W)`` tensors, as
+    :func:`lwnet.model.complexity.measure_latency` passes them: every row is timed alike."""
+    return lambda a, b: fn(a[0, 0].numpy(), b[0, 0].numpy())
 
 
 def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
@@ -61,7 +50,7 @@ def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
                                      warmup=2, repeats=repeats)
                 params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
             else:
-                times = measure_latency(_ArrayMethod(row.fn), LATENCY_SIZE, threads=threads,
+                times = measure_latency(_on_tensors(row.fn), LATENCY_SIZE, threads=threads,
                                         warmup=2, repeats=repeats)
                 params, macs, ms = None, None, 1000 * statistics.median(times)
         except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest

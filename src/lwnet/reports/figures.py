@@ -256,14 +256,11 @@ def comparison_grid(
 
 # --- SPI curves ---------------------------------------------------------------------------------
 
-#: Columns an SPI log must have (one row per iteration; SPEC §3 step 5).
-SPI_COLUMNS = ("iteration", "admitted", "refined", "label_gain")
-
-
 def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     """Admitted and refined patches and the label gain per SPI iteration.
 
-    ``logs[model]`` is a table: rows with at least the keys of :data:`SPI_COLUMNS`.
+    ``logs[model]`` is a table: rows with at least the keys of
+    :data:`lwnet.reports.spi_log.SPI_COLUMNS`.
     Left panel: patches admitted to / refined in the pseudo-labelled pool (solid / dashed);
     right panel: the label gain, mean over the pool of each patch's best label score minus its
     best candidate's (in the run's SPI score), from 0 before the first iteration.

@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lwnet.errors import InputError
-from lwnet.reports.figures import SPI_COLUMNS
 from lwnet.training.card import SPI_LOG_HEADING
+
+#: Columns an SPI log must have (one row per iteration; SPEC §3 step 5).
+SPI_COLUMNS = ("iteration", "admitted", "refined", "label_gain")
 
 
 def _spi_rows(rows: Sequence[Mapping[str, str]], path: Path) -> list[dict[str, float]]:
