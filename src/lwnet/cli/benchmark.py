@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lwnet.errors import InputError
-
 
 def _spi_log(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
@@ -56,8 +54,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lwnet.reports.benchmark import BenchmarkConfig, run_benchmark
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, not {args.jobs}")
     cfg = BenchmarkConfig(
         data=args.data, out=args.out, cache=args.cache,
         external=[] if args.no_external else args.external, methods=args.methods,

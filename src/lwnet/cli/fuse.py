@@ -156,10 +156,6 @@ def _run_many(args: argparse.Namespace) -> int:
     from lwnet.inference import fuse_dataset, fuse_folders
     from lwnet.inference.streaming import default_batch_size
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.root:
         if args.images or args.luma_out:
             raise InputError("dataset mode (--root) takes no input images and no --luma-out "
@@ -180,7 +176,8 @@ def _run_many(args: argparse.Namespace) -> int:
         fusers[NETWORK], models[NETWORK] = selected_fuser(args, args.pair)
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
                    fusers=fusers, models=models, progress=not args.quiet,
-                   batch_size=args.batch_size or default_batch_size(args.backend))
+                   batch_size=(default_batch_size(args.backend) if args.batch_size is None
+                               else args.batch_size))
     if args.root:
         done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,
                             **options)

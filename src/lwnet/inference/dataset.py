@@ -241,6 +241,9 @@ def fuse_pairs(
             settings. A function of ``methods`` is recorded by its name and code, so a run
             after the function was edited does not take the old outputs as its own.
     """
+    for key, value in (("jobs", jobs), ("batch_size", batch_size)):
+        if value < 1:  # before any folder is claimed
+            raise ConfigError(f"{key} must be at least 1, not {value}")
     fusers = dict(fusers or {})
     given = _by_name(methods)
     if given.get(NETWORK) == NETWORK and NETWORK not in fusers:

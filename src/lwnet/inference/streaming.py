@@ -35,7 +35,7 @@ from lwnet.data.io import (
     encode_image,
     read_image,
 )
-from lwnet.errors import InputError, OutputExistsError
+from lwnet.errors import ConfigError, InputError, OutputExistsError
 
 if TYPE_CHECKING:
     import torch
@@ -170,8 +170,10 @@ def stream_fuse(
     ``batch_size``. Errors (unreadable input, size mismatch) stop the run after the results
     already fused are written, and propagate. ``progress`` is called after each batch.
     """
-    if batch_size < 1 or readers < 1 or writers < 1 or prefetch < 1:
-        raise ValueError("batch_size, readers, writers and prefetch must be at least 1")
+    for key, value in (("batch_size", batch_size), ("readers", readers), ("writers", writers),
+                       ("prefetch", prefetch)):
+        if value < 1:
+            raise ConfigError(f"{key} must be at least 1, not {value}")
     stats = StreamStats()
     start = time.perf_counter()
     reads: deque[Future[_Loaded]] = deque()

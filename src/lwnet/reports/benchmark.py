@@ -44,7 +44,7 @@ from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import atomic_write_bytes, encode_image, is_within, read_image
-from lwnet.errors import InputError, OutputExistsError
+from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.evaluation import (
     markdown_table,
     paired_cells,
@@ -115,6 +115,12 @@ class BenchmarkConfig:
     latency_threads: int = 1
     overwrite: bool = False
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        # Before any work: jobs = 0 used to fail only after every fusion was done.
+        for key in ("jobs", "grid_pairs", "latency_repeats", "latency_threads"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, not {getattr(self, key)}")
 
 
 @dataclass
