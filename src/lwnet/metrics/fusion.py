@@ -50,7 +50,9 @@ def fusion_mi(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction 
 
 
 def fusion_uqi(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction = "mean") -> float:
-    """Q(A, F) ⊕ Q(B, F), Wang–Bovik UQI over 8×8 windows (default: mean)."""
+    """Q(A, F) ⊕ Q(B, F), the universal image quality index (Wang & Bovik, IEEE Signal
+    Process. Lett. 9(3), 2002) over 8×8 windows (default: mean) of ``(H, W)`` images on
+    0..255 → scalar in [−1, 1]."""
     return reduce_sources(uqi_index(a, f), uqi_index(b, f), reduction)
 
 
@@ -68,7 +70,9 @@ def fusion_ssim(
 def fusion_vif(a: np.ndarray, b: np.ndarray, f: np.ndarray, flavour: VifFlavour = "viff",
                reduction: Reduction = "sum") -> float:
     """VIF of the fused image: VIFF (Han et al. 2013, ``reduction`` ignored) or pixel-domain
-    VIF(A, F) ⊕ VIF(B, F) (Sheikh & Bovik 2006, default: sum)."""
+    VIF(A, F) ⊕ VIF(B, F) (Sheikh & Bovik 2006, default: sum), of ``(H, W)`` float images on
+    0..255 (the noise variances assume that scale), each side at least
+    :data:`lwnet.metrics.vif.VIF_MIN_SIDE` → scalar ≥ 0."""
     if flavour == "viff":
         return viff(a, b, f)
     if flavour == "vifp":

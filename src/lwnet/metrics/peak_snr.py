@@ -8,7 +8,8 @@ PEAK = 255.0
 
 
 def psnr(a: np.ndarray, b: np.ndarray, f: np.ndarray, peak: float = PEAK) -> float:
-    """Fusion PSNR in dB: 10·log10(peak² / ((MSE(A, F) + MSE(B, F)) / 2)).
+    """Fusion PSNR in dB: 10·log10(peak² / ((MSE(A, F) + MSE(B, F)) / 2)), the two-source form
+    reviewed by Jagalingam & Hegde (Aquatic Procedia 4, 2015).
 
     ``(H, W)`` images on 0..``peak`` → scalar; ``inf`` when F equals both sources. The pixel
     mean of A and B maximises it by construction (it minimises MSE(A, F) + MSE(B, F)).

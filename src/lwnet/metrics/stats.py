@@ -1,7 +1,8 @@
 """Single-image statistics of a fused image used as no-reference fusion metrics.
 
 SD (standard deviation), SF (spatial frequency: Eskicioglu & Fisher, IEEE Trans. Commun. 43(12),
-1995) and AG (average gradient). Entropy (EN) lives in :mod:`lwnet.metrics.mi`.
+1995) and AG (average gradient, as in Cui et al., Optics Communications 341, 2015). Entropy
+(EN) lives in :mod:`lwnet.metrics.mi`.
 All take an ``(H, W)`` image on the 0..255 scale and return a scalar ≥ 0.
 """
 
