@@ -71,8 +71,8 @@ def fusion_vif(a: np.ndarray, b: np.ndarray, f: np.ndarray, flavour: VifFlavour 
                reduction: Reduction = "sum") -> float:
     """VIF of the fused image: VIFF (Han et al. 2013, ``reduction`` ignored) or pixel-domain
     VIF(A, F) ⊕ VIF(B, F) (Sheikh & Bovik 2006, default: sum), of ``(H, W)`` float images on
-    0..255 (the noise variances assume that scale), each side at least
-    :data:`lwnet.metrics.vif.VIF_MIN_SIDE` → scalar ≥ 0."""
+    0..255 (the noise variances assume that scale; VIFF needs sides of at least
+    :data:`lwnet.metrics.vif.VIF_MIN_SIDE`) → scalar ≥ 0."""
     if flavour == "viff":
         return viff(a, b, f)
     if flavour == "vifp":
