@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lwnet._files import atomic_write_bytes
 from lwnet.data import MIN_SIDE, check_same_size, read_image, to_uint8, write_image
-from lwnet.data.io import as_float_image, atomic_write_bytes
+from lwnet.data.io import as_float_image
 from lwnet.errors import InputError, OutputExistsError
 
 RNG = np.random.default_rng(0)
@@ -169,10 +170,10 @@ def test_written_files_get_the_umask_mode_or_keep_the_replaced_files(tmp_path: P
     """Atomic writes go through a private temp file; the result is not left owner-only."""
     import os
 
-    from lwnet.data import io
+    from lwnet import _files
 
     mask = os.umask(0o022)
-    io._umask.cache_clear()  # read afresh under this umask
+    _files._umask.cache_clear()  # read afresh under this umask
     try:
         new = atomic_write_bytes(tmp_path / "new.csv", b"x")
         assert new.stat().st_mode & 0o777 == 0o644
@@ -182,7 +183,7 @@ def test_written_files_get_the_umask_mode_or_keep_the_replaced_files(tmp_path: P
         assert (tmp_path / "old.csv").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(mask)
-        io._umask.cache_clear()
+        _files._umask.cache_clear()
 
 
 def test_written_images_carry_their_text_where_the_format_can(tmp_path: Path) -> None:

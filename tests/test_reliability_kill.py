@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lwnet._files import remove_stale_temps
 from lwnet.cli import main
 from lwnet.data.colour import fuse_in_luma, luma8
-from lwnet.data.io import read_image, remove_stale_temps
+from lwnet.data.io import read_image
 from lwnet.methods import get_method
 from lwnet.training.checkpoint import load_checkpoint
 

@@ -1,5 +1,6 @@
 """Data layer: image I/O, colour conversion and dataset discovery."""
 
+from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet.data.colour import (
     fuse_in_luma,
     luma8,
@@ -13,11 +14,9 @@ from lwnet.data.io import (
     BACKGROUND_LEVEL,
     MIN_SIDE,
     as_float_image,
-    atomic_write_bytes,
     check_fusion_pair,
     check_same_size,
     read_image,
-    remove_stale_temps,
     to_uint8,
     write_image,
 )

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lwnet._files import atomic_write_bytes
 from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
-from lwnet.data.io import atomic_write_bytes, is_dicom_file, is_nifti_path
+from lwnet.data.io import is_dicom_file, is_nifti_path
 from lwnet.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # an optional dependency (the `medical` extra)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lwnet.data.io import atomic_write_bytes, refuse_existing
+from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet.errors import OutputExistsError
 from lwnet.evaluation.tables import SummaryTable, rows_to_csv, to_csv, to_latex, to_markdown
 

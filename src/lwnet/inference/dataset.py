@@ -12,19 +12,16 @@ from typing import Any
 from tqdm import tqdm
 
 from lwnet import __version__
-from lwnet._text import counted
-from lwnet.data.colour import fuse_in_luma
-from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
-from lwnet.data.io import (
+from lwnet._files import (
     atomic_write_bytes,
-    check_fusion_pair,
-    image_format,
-    read_image,
     refuse_existing,
     refuse_inputs_as_outputs,
     remove_stale_temps,
-    write_image,
 )
+from lwnet._text import counted
+from lwnet.data.colour import fuse_in_luma
+from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
+from lwnet.data.io import check_fusion_pair, image_format, read_image, write_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.inference.api import default_pair_type, network_fuser
 from lwnet.inference.streaming import (

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet._optional import optional_import
-from lwnet.data.io import atomic_write_bytes, refuse_existing
 from lwnet.errors import ConfigError, InputError, WeightsError
 
 if TYPE_CHECKING:

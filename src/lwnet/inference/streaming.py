@@ -26,15 +26,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lwnet._files import atomic_write_bytes
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import (
-    atomic_write_bytes,
-    check_fused,
-    check_fusion_pair,
-    encode_image,
-    read_image,
-)
+from lwnet.data.io import check_fused, check_fusion_pair, encode_image, read_image
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 
 if TYPE_CHECKING:

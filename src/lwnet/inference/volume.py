@@ -15,15 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lwnet._files import refuse_existing, refuse_inputs_as_outputs
 from lwnet.data.colour import merge_luma, split_luma
-from lwnet.data.io import (
-    MIN_SIDE,
-    is_dicom_file,
-    refuse_existing,
-    refuse_inputs_as_outputs,
-    unit_float,
-    write_image,
-)
+from lwnet.data.io import MIN_SIDE, is_dicom_file, unit_float, write_image
 from lwnet.data.volumes import (
     DEFAULT_WINDOW,
     Volume,

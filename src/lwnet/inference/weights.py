@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
-from lwnet.data.io import atomic_write_bytes, refuse_existing
+from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet.errors import WeightsError
 from lwnet.model import LWNet
 

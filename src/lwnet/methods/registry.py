@@ -41,7 +41,8 @@ _REGISTRY: dict[str, str | FuseFn] = {
 #: :func:`lwnet.inference.network_fuser` (it is no classical method of this registry).
 NETWORK = "lwnet"
 
-BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour", "lwnet.errors")
+BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour", "lwnet.errors",
+                "lwnet._files")
 
 
 def builtin_code_digest() -> str:

@@ -40,10 +40,11 @@ import numpy as np
 from tqdm import tqdm
 
 from lwnet._code import code_digest
+from lwnet._files import atomic_write_bytes, is_within
 from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
-from lwnet.data.io import atomic_write_bytes, encode_image, is_within, read_image
+from lwnet.data.io import encode_image, read_image
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.evaluation import (
     markdown_table,

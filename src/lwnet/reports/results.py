@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lwnet._code import code_digest, contents_digest, remove_superseded
+from lwnet._files import atomic_write_bytes
 from lwnet.data.datasets import harvard_pairs
-from lwnet.data.io import atomic_write_bytes
 from lwnet.errors import InputError
 from lwnet.evaluation import evaluate_folders, result_files, rows_to_csv
 from lwnet.evaluation.tables import ROW_KEYS

@@ -24,15 +24,10 @@ import numpy as np
 from tqdm import tqdm
 
 from lwnet._code import contents_digest, remove_superseded
+from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import (
-    atomic_write_bytes,
-    check_fused,
-    check_fusion_pair,
-    read_image,
-    remove_stale_temps,
-)
+from lwnet.data.io import check_fused, check_fusion_pair, read_image
 from lwnet.errors import InputError
 from lwnet.methods.external import ExternalMethod
 from lwnet.methods.registry import builtin_code_digest

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
-from lwnet.data.io import atomic_write_bytes
+from lwnet._files import atomic_write_bytes
 from lwnet.errors import WeightsError
 from lwnet.inference.weights import read_weights
 

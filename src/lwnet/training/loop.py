@@ -38,8 +38,8 @@ from tqdm import tqdm
 
 from lwnet._device import use_deterministic
 from lwnet._environment import environment_changes, run_environment, torch_kernels
+from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet._text import counted, duration
-from lwnet.data.io import atomic_write_bytes, remove_stale_temps
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
 from lwnet.inference.weights import weights_id
