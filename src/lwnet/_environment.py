@@ -96,11 +96,6 @@ def run_environment(device: torch.device, processes: int = 1) -> dict[str, str]:
             "processes": str(processes)}
 
 
-def environment_changes(before: dict[str, str], now: dict[str, str]) -> list[str]:
-    """``["cpu 'A' → 'B'", ...]``: each field of ``now`` that differs from ``before``."""
-    return [f"{k} {before.get(k)!r} → {v!r}" for k, v in now.items() if before.get(k) != v]
-
-
 def environment_text(env: dict[str, str]) -> str:
     """One line for a model card, e.g. ``AMD EPYC, cpu, AVX512 kernels, 1 thread × 1 process;
     torch 2.13.0+cpu, numpy 2.4.6; lwnet 12796d1``."""

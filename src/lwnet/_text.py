@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 
 def counted(n: int, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: ``counted(2, "pair")`` → ``"2 pairs"``."""
@@ -15,3 +17,11 @@ def duration(seconds: float) -> str:
         return f"{s} s"
     minutes = round(s / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def changes(before: Mapping[str, object], after: Mapping[str, object],
+            skip: Collection[str] = ()) -> list[str]:
+    """``["lr 0.01 → 0.5", ...]``: each key of ``after`` (not in ``skip``) whose value differs
+    from ``before``'s, old → new, for messages that say what changed."""
+    return [f"{k} {before.get(k)!r} → {v!r}" for k, v in after.items()
+            if k not in skip and before.get(k) != v]

@@ -18,7 +18,7 @@ from lwnet._files import (
     refuse_inputs_as_outputs,
     remove_stale_temps,
 )
-from lwnet._text import counted
+from lwnet._text import changes, counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import check_fusion_pair, image_format, read_image, write_image
@@ -118,7 +118,7 @@ def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool,
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
-        changed = [f"{k} {old.get(k)!r} → {v!r}" for k, v in record.items() if old.get(k) != v]
+        changed = changes(old, record)
         if changed:
             raise InputError(f"{folder}: holds outputs made with other settings "
                              f"({', '.join(changed)}); use --redo to replace them, or another "

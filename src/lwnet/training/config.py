@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lwnet._text import changes
 from lwnet.errors import ConfigError
 from lwnet.training.schedule import SCHEDULES
 
@@ -305,8 +306,7 @@ def check_resume_config(cfg: TrainConfig, run_dir: str | Path) -> None:
     run in ``run_dir`` was started with (``RUNTIME_KEYS`` may differ)."""
     saved = read_run_config(run_dir).to_dict()
     new = cfg.to_dict()
-    changed = [f"{k} {saved[k]!r} → {new[k]!r}" for k in new
-               if k not in RUNTIME_KEYS and new[k] != saved[k]]
+    changed = changes(saved, new, skip=RUNTIME_KEYS)
     if changed:
         raise ConfigError(f"{Path(run_dir) / 'config.json'}: --resume with a different config: "
                           f"{', '.join(changed)} (resume without --config and --preset to "

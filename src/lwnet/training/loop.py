@@ -37,9 +37,9 @@ import torch
 from tqdm import tqdm
 
 from lwnet._device import use_deterministic
-from lwnet._environment import environment_changes, run_environment, torch_kernels
+from lwnet._environment import run_environment, torch_kernels
 from lwnet._files import atomic_write_bytes, remove_stale_temps
-from lwnet._text import counted, duration
+from lwnet._text import changes, counted, duration
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
 from lwnet.inference.weights import weights_id
@@ -399,11 +399,11 @@ def _record_environment(run_dir: Path, records: list[dict[str, str]] | None,
     if records is None or not training_left:
         return records or []
     now = run_environment(device, world)
-    changes = environment_changes(records[-1], now) if records else []
-    if changes:
-        say(f"note: resuming with {'; '.join(changes)}: a valid run, but its weights will not "
+    changed = changes(records[-1], now) if records else []
+    if changed:
+        say(f"note: resuming with {'; '.join(changed)}: a valid run, but its weights will not "
             "be bit-identical to those of an uninterrupted run")
-    if not records or changes:
+    if not records or changed:
         records = [*records, now]
         atomic_write_bytes(run_dir / ENVIRONMENT, json.dumps(records, indent=2).encode(),
                            overwrite=True)
