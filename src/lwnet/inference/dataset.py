@@ -7,7 +7,6 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -154,26 +153,32 @@ def fuse_dataset(
     out: str | os.PathLike[str],
     *,
     split: str | None = None,
-    **options: Any,
+    jobs: int = 1,
+    redo: bool = False,
+    luma: bool = False,
+    progress: bool = True,
+    fusers: Mapping[str, BatchFuser] | None = None,
+    models: Mapping[str, str] | None = None,
+    batch_size: int = 8,
 ) -> StreamStats:
     """Fuse every pair of a Harvard-layout dataset (``root``, e.g. ``<data>/harvard``) of
     ``pair_type`` with each of ``methods``; ``split`` restricts it to the ids of
     ``splits/<pair_type>_<split>.txt``.
 
-    Writes ``<out>/<method>/<pair_type>/<id>.png``; ``options`` are those of :func:`fuse_pairs`.
-    ``"lwnet"`` among ``methods`` runs the shipped model of ``pair_type`` unless ``fusers``
-    holds another (:func:`lwnet.inference.network_fuser`).
+    Writes ``<out>/<method>/<pair_type>/<id>.png``; the other arguments are those of
+    :func:`fuse_pairs`. ``"lwnet"`` among ``methods`` runs the shipped model of ``pair_type``
+    unless ``fusers`` holds another (:func:`lwnet.inference.network_fuser`).
     """
     pairs = harvard_pairs(root, pair_type, split)
     # Not even beside the modality folders: the pair type would no longer read as a dataset.
     refuse_inputs_as_outputs([out], [Path(root) / pair_type])
-    if _by_name(methods).get(NETWORK) == NETWORK and NETWORK not in (options.get("fusers") or {}):
-        fuser, record = network_fuser(pair_type=pair_type)
-        options = {**options, "fusers": {**(options.get("fusers") or {}), NETWORK: fuser},
-                   "models": {**(options.get("models") or {}), NETWORK: record}}
+    fusers, models = dict(fusers or {}), dict(models or {})
+    if _by_name(methods).get(NETWORK) == NETWORK and NETWORK not in fusers:
+        fusers[NETWORK], models[NETWORK] = network_fuser(pair_type=pair_type)
     return fuse_pairs(methods, pairs,
                       lambda method, pair: output_path(out, method, pair_type, pair.id),
-                      label=pair_type, **options)
+                      jobs=jobs, redo=redo, luma=luma, progress=progress, fusers=fusers,
+                      models=models, batch_size=batch_size, label=pair_type)
 
 
 def fuse_folders(
@@ -181,14 +186,24 @@ def fuse_folders(
     dir_a: str | os.PathLike[str],
     dir_b: str | os.PathLike[str],
     out: str | os.PathLike[str],
-    **options: Any,
+    *,
+    jobs: int = 1,
+    redo: bool = False,
+    luma: bool = False,
+    progress: bool = True,
+    fusers: Mapping[str, BatchFuser] | None = None,
+    models: Mapping[str, str] | None = None,
+    batch_size: int = 8,
 ) -> StreamStats:
     """Fuse the pairs of two folders matched by file stem (A = MRI) with each of ``methods``.
 
-    Writes ``<out>/<method>/<stem>.png``; ``options`` are those of :func:`fuse_pairs`.
+    Writes ``<out>/<method>/<stem>.png``; the other arguments are those of :func:`fuse_pairs`
+    (``"lwnet"`` needs its model in ``fusers``: the folders say no pair type).
     """
     return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
-                      lambda method, pair: Path(out) / method / f"{pair.id}.png", **options)
+                      lambda method, pair: Path(out) / method / f"{pair.id}.png",
+                      jobs=jobs, redo=redo, luma=luma, progress=progress, fusers=fusers,
+                      models=models, batch_size=batch_size)
 
 
 def _by_name(methods: Methods) -> Mapping[str, FuseFn | str]:
