@@ -26,6 +26,7 @@ from lwnet.data.io import check_fusion_pair, check_same_size, read_image
 from lwnet.errors import ConfigError, InputError
 from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
+from lwnet.metrics.fusion import Reduction, VifFlavour
 from lwnet.parallel import Workers, require_picklable
 
 BUILTIN_PREFIX = "builtin:"
@@ -41,7 +42,8 @@ def check_metric_size(img: np.ndarray, path: object) -> None:
                          f"{VIF_MIN_SIDE}x{VIF_MIN_SIDE} (VIF's coarsest scale)")
 
 
-def read_sources(a_path: Path, b_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_sources(a_path: str | os.PathLike[str],
+                 b_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """Read a source pair for scoring, checking sizes and that A (the MRI) is greyscale, as
     fusing does; errors name the offending file."""
     a, b = read_image(a_path), read_image(b_path)
@@ -50,14 +52,16 @@ def read_sources(a_path: Path, b_path: Path) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def read_fused(f_path: Path, a: np.ndarray, a_path: Path) -> np.ndarray:
+def read_fused(f_path: str | os.PathLike[str], a: np.ndarray,
+               a_path: str | os.PathLike[str]) -> np.ndarray:
     """Read a fused image and check it has the size of its source ``a``."""
     f = read_image(f_path)
     check_same_size(a, f, a_path, f_path)
     return f
 
 
-def read_triple(a_path: Path, b_path: Path, f_path: Path) -> tuple[np.ndarray, ...]:
+def read_triple(a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
+                f_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read sources and fused image, checking sizes; errors name the offending file."""
     a, b = read_sources(a_path, b_path)
     return a, b, read_fused(f_path, a, a_path)
@@ -104,8 +108,8 @@ def resolve_results(results: Mapping[str, str | os.PathLike[str] | FuseFn],
     return resolved
 
 
-def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: str | None,
-                  vif_flavour: str, extras: bool) -> list[dict[str, object]]:
+def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: Reduction | None,
+                  vif_flavour: VifFlavour, extras: bool) -> list[dict[str, object]]:
     """Per-image rows of every result for one pair (sources read once)."""
     a, b = read_sources(pair.a, pair.b)
     rows = []
@@ -123,7 +127,7 @@ def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: s
 def evaluate_folders(
     pairs: Sequence[ImagePair], results: Mapping[str, str | os.PathLike[str] | FuseFn],
     jobs: int = 1, *,
-    reduction: str | None = None, vif_flavour: str = "viff", extras: bool = True,
+    reduction: Reduction | None = None, vif_flavour: VifFlavour = "viff", extras: bool = True,
     progress: bool = True,
 ) -> list[dict[str, object]]:
     """Metrics of every result on every pair → per-image rows, grouped by method then pair order.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Row:
     """One method of the benchmark: computed (``fn``) or read from a results folder."""
 
     name: str
-    kind: str  # "LWNet", "classical" or "external"
+    kind: Literal["LWNet", "classical", "external"]
     fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     folder: Path | None = None  # external results folder
     model_key: str | None = None  # for LWNet rows: which pair types' weights this is

@@ -62,7 +62,7 @@ class TrainConfig:
     stride: int = 20
     max_patches: int = 0  # 0 = every patch of every training pair
     val_patches: int = 0  # held-out patches (from the training pairs) scored every iteration
-    labelled: Any = "auto"
+    labelled: int | float | str = "auto"
     iterations: int = 10
     epochs: int = 10
     samples_per_epoch: int = 0  # 0 = all of L ∪ P once per epoch
@@ -82,7 +82,7 @@ class TrainConfig:
     # torch.compile the training step, on CUDA with CUDA graphs (the bare step 5× faster at
     # batch 4); on the CPU it needs a C++ compiler and gains nothing.
     compile: bool = False
-    model: dict = field(default_factory=dict)  # LWNet constructor kwargs
+    model: dict[str, Any] = field(default_factory=dict)  # LWNet constructor kwargs
     preset: str = ""
 
     def labelled_count(self, n_patches: int) -> int:
