@@ -19,6 +19,7 @@ from lwnet.evaluation.runner import (
 from lwnet.evaluation.tables import (
     SummaryTable,
     best_two,
+    csv_table,
     markdown_table,
     rank_marks,
     rows_to_csv,
@@ -30,7 +31,7 @@ from lwnet.evaluation.tables import (
 )
 
 __all__ = [
-    "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign",
+    "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign", "csv_table",
     "evaluate_folders", "evaluate_pair", "markdown_table", "paired_cells", "paired_difference",
     "paired_rows", "paired_table", "rank_marks", "read_triple", "result_files", "rows_to_csv",
     "summarise", "summary_cell", "summary_texts", "to_csv", "to_latex", "to_markdown",

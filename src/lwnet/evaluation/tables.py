@@ -101,6 +101,15 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """CSV text of a header and rows of cells (the twin of :func:`markdown_table`)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
 def to_csv(table: SummaryTable) -> str:
     """CSV with ``<metric>_mean``, ``<metric>_std`` and ``<metric>_rank`` (1, 2 or empty)."""
     marks = rank_marks(table)

@@ -47,6 +47,7 @@ from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import encode_image, read_image
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.evaluation import (
+    csv_table,
     markdown_table,
     paired_cells,
     rank_marks,
@@ -60,7 +61,7 @@ from lwnet.methods import ExternalMethod, builtin_code_digest
 from lwnet.methods.registry import method_summary
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES, convention_text
 from lwnet.reports import figures
-from lwnet.reports.complexity import complexity_cells, complexity_table, csv_table
+from lwnet.reports.complexity import complexity_cells, complexity_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page
 from lwnet.reports.provenance import provenance, weights_entry
 from lwnet.reports.results import (

@@ -3,8 +3,6 @@ measured in one run, one after the other, with the same settings."""
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -72,12 +70,3 @@ def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], 
     header = ["method", "parameters", "MACs (256×256)", "CPU latency (ms, median)"]
     return header, [[str(r["method"]), _fmt_count(r["params"]), _fmt_count(r["macs"]),
                      f"{float(r['latency_ms']):.1f}"] for r in table]
-
-
-def csv_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """CSV text of a header and rows of cells."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
