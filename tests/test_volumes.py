@@ -16,12 +16,11 @@ from lwnet.data.colour import fuse_in_luma, luma8, split_luma
 from lwnet.data.datasets import harvard_pairs
 from lwnet.data.dicom import read_dicom_series
 from lwnet.data.io import read_image, to_uint8
-from lwnet.data.volumes import check_same_geometry, read_volume, robust_window
+from lwnet.data.volumes import check_same_geometry, display_slices, read_volume, robust_window
 from lwnet.errors import ConfigError, InputError, OutputExistsError
 from lwnet.inference.streaming import module_fuser, pairwise_fuser
 from lwnet.inference.volume import (
     VolumeOptions,
-    display_slices,
     fuse_slices,
     fuse_volume_files,
 )

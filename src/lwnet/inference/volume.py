@@ -22,6 +22,7 @@ from lwnet.data.volumes import (
     DEFAULT_WINDOW,
     Volume,
     check_same_geometry,
+    display_slices,
     read_volume,
     replace_nonfinite,
     robust_window,
@@ -124,31 +125,6 @@ def colourise_slice(fused: np.ndarray, functional: np.ndarray, cmap: str = "hot"
     _, chroma = split_luma(rgb)
     chroma[functional == 0] = 0.5
     return merge_luma(fused, chroma)
-
-
-def display_slices(vol: np.ndarray, affine: np.ndarray, axis: int) -> list[np.ndarray]:
-    """The slices of ``vol`` along voxel ``axis`` as a radiologist views them, in voxel order.
-
-    The volume is first turned to the closest RAS+ orientation of ``affine``, so a DICOM series
-    or an LPS-stored NIfTI is shown like a RAS-stored one. Each slice is drawn with its second
-    remaining world axis pointing up (anterior or superior) and in the radiological convention
-    of DICOM viewers and the Harvard atlas images: the patient's right on the left of the image
-    (axial and coronal slices); sagittal slices have anterior on the right. Returns ``(H, W)``
-    arrays.
-    """
-    from nibabel.orientations import apply_orientation, io_orientation
-
-    ornt = io_orientation(affine)  # row per voxel axis: (RAS axis, ±1)
-    if np.isnan(ornt).any():  # a zero or repeated axis: no way to tell up from down
-        raise InputError(f"the volume's affine has a degenerate axis, so its slices have no "
-                         f"orientation:\n{np.array2string(np.asarray(affine)[:3], precision=4)}")
-    ras = apply_orientation(vol, ornt)
-    world_axis, flipped = int(ornt[axis, 0]), ornt[axis, 1] < 0
-    n = vol.shape[axis]
-    views = [np.flipud(np.take(ras, n - 1 - k if flipped else k, axis=world_axis).T)
-             for k in range(n)]
-    # The horizontal axis is R (x) unless slicing along x: radiological, R on the left.
-    return views if world_axis == 0 else [np.fliplr(v) for v in views]
 
 
 def write_colour_slices(
