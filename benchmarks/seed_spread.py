@@ -37,8 +37,8 @@ from lwnet.data.datasets import default_data_root, harvard_pairs
 from lwnet.evaluation import clear_sign, markdown_table, paired_difference, summarise
 from lwnet.inference import load_model
 from lwnet.inference.api import network_method
-from lwnet.inference.weights import file_sha256
 from lwnet.metrics import METRIC_NAMES
+from lwnet.model.weights import file_sha256
 
 Weights = dict[str, dict[str, dict[int, str]]]  # side -> model pair type -> seed -> path
 

@@ -268,7 +268,7 @@ def test_the_network_runs_by_name_from_python_as_from_the_command(sample: Path,
         network_fuser,
         shipped_weights,
     )
-    from lwnet.inference.weights import weights_id
+    from lwnet.model.weights import weights_id
 
     (pair,) = harvard_pairs(sample, "CT-MRI")
     fuse_file_pair(NETWORK, pair.a, pair.b, tmp_path / "api.png")

@@ -21,9 +21,9 @@ from lwnet.cli import main
 from lwnet.data.colour import fuse_in_luma, luma8
 from lwnet.data.io import read_image, write_image
 from lwnet.inference import load_model
-from lwnet.inference.weights import FORMAT, FORMAT_VERSION, save_weights
 from lwnet.methods import get_method
 from lwnet.model import LWNet
+from lwnet.model.weights import FORMAT, FORMAT_VERSION, save_weights
 
 from _killable import make_tiny_root
 

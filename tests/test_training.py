@@ -307,7 +307,7 @@ def test_shipped_weights_fuse_the_sample_and_carry_their_card(sample, pair_type,
     from lwnet.data.io import read_image
     from lwnet.inference import load_model, shipped_weights
     from lwnet.inference.api import network_method
-    from lwnet.inference.weights import read_weights
+    from lwnet.model.weights import read_weights
 
     path = shipped_weights(pair_type)
     card = read_weights(path)[1]["card"]

@@ -1,5 +1,6 @@
-"""Inference: weights I/O, the ``fuse`` Python API, and fusing whole datasets or folders with
-the network or any classical method."""
+"""Inference: the shipped weights, the ``fuse`` Python API, and fusing whole datasets or
+folders with the network or any classical method. The weights file format
+(:mod:`lwnet.model.weights`) is re-exported here, where users load and save models."""
 
 from lwnet.inference.api import (
     SHIPPED_MODELS,
@@ -19,7 +20,8 @@ from lwnet.inference.dataset import (
     fuse_pairs,
     output_path,
 )
-from lwnet.inference.weights import (
+from lwnet.methods.registry import NETWORK
+from lwnet.model.weights import (
     FORMAT_VERSION,
     card_path,
     load_weights,
@@ -28,7 +30,6 @@ from lwnet.inference.weights import (
     render_card,
     save_weights,
 )
-from lwnet.methods.registry import NETWORK
 
 __all__ = [
     "FORMAT_VERSION",

@@ -21,8 +21,8 @@ from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image
 from lwnet.errors import ConfigError, WeightsError
-from lwnet.inference.weights import load_weights
 from lwnet.model import LWNet
+from lwnet.model.weights import load_weights
 
 if TYPE_CHECKING:
     from lwnet.inference.streaming import BatchFuser
@@ -130,7 +130,7 @@ def network_fuser(
     ``models={NETWORK: record}``.
     """
     from lwnet.inference.streaming import module_fuser
-    from lwnet.inference.weights import weights_id
+    from lwnet.model.weights import weights_id
 
     if onnx is not None:
         if weights is not None:

@@ -20,8 +20,8 @@ import torch
 from lwnet._code import contents_digest
 from lwnet._environment import cpu_model, software_versions, source_commit, torch_kernels
 from lwnet.data.datasets import ImagePair
-from lwnet.inference.weights import file_sha256, read_card
 from lwnet.methods import ExternalMethod
+from lwnet.model.weights import file_sha256, read_card
 from lwnet.reports.rows import Row
 
 

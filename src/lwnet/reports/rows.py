@@ -17,8 +17,8 @@ import numpy as np
 from lwnet._code import code_digest
 from lwnet.errors import InputError
 from lwnet.inference import SHIPPED_MODELS
-from lwnet.inference.weights import file_sha256
 from lwnet.methods import builtin_code_digest, external_methods, get_method, method_names
+from lwnet.model.weights import file_sha256
 
 #: The code behind LWNet's fused luminance: the network, its loading and inference (with the
 #: device choice and the errors they raise), the image handling around it (colour, 8-bit
@@ -84,7 +84,7 @@ def lwnet_rows(weights_dir: Path) -> list[Row]:
     holds no file of these names raises :class:`InputError` (a report without its LWNet row
     would pass unnoticed).
     """
-    from lwnet.inference.weights import load_weights
+    from lwnet.model.weights import load_weights
 
     rows: dict[str, Row] = {}
     if not weights_dir.is_dir():

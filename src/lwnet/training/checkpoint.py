@@ -20,7 +20,7 @@ from safetensors.torch import save
 
 from lwnet._files import atomic_write_bytes
 from lwnet.errors import WeightsError
-from lwnet.inference.weights import read_weights
+from lwnet.model.weights import read_weights
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
@@ -78,7 +78,7 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
-    Goes through :func:`lwnet.inference.weights.read_weights`, so a pickle is refused unread.
+    Goes through :func:`lwnet.model.weights.read_weights`, so a pickle is refused unread.
     """
     tensors, metadata = read_weights(path)
     try:

@@ -42,8 +42,8 @@ from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet._text import changes, counted, duration
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, shipped_weights
-from lwnet.inference.weights import weights_id
 from lwnet.model import LWNet
+from lwnet.model.weights import weights_id
 from lwnet.parallel import Workers
 from lwnet.training import distributed as ddp
 from lwnet.training.checkpoint import (

@@ -21,7 +21,7 @@ from safetensors.torch import save as save_safetensors
 
 from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet.errors import WeightsError
-from lwnet.model import LWNet
+from lwnet.model.lwnet import LWNet
 
 FORMAT = "lwnet"
 FORMAT_VERSION = "1"
