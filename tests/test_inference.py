@@ -283,6 +283,9 @@ def test_the_network_runs_by_name_from_python_as_from_the_command(sample: Path,
                                   read_image(tmp_path / "api.png"))
     record = json.loads((tmp_path / "set/lwnet/CT-MRI/.lwnet-outputs.json").read_text())
     assert record["model"] == weights_id(shipped_weights("CT-MRI"))
+    fuse_dataset({"LWNet": NETWORK}, sample, "CT-MRI", tmp_path / "set", progress=False)
+    np.testing.assert_array_equal(read_image(tmp_path / f"set/LWNet/CT-MRI/{pair.id}.png"),
+                                  read_image(tmp_path / "api.png"))
 
     with pytest.raises(ConfigError, match="the network needs its model: fusers=.*network_fuser"):
         fuse_folders([NETWORK], pair.a.parent, pair.b.parent, tmp_path / "dirs", progress=False)

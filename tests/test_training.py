@@ -482,6 +482,14 @@ def test_relative_paths_are_recorded_absolute(tmp_path, monkeypatch) -> None:
     assert (cfg.data_root, cfg.cache_dir) == (str(tmp_path / "mydata"), str(tmp_path / "cache"))
     assert (cfg.external_root, cfg.init_weights) == ("none", "shipped")
     assert load_config().data_root == ""  # the shared data, found when the run starts
+    # A run that recorded a relative path (before paths were made absolute) resumes from here.
+    import json
+
+    from lwnet.training.config import check_resume_config
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/config.json").write_text(json.dumps({**cfg.to_dict(), "data_root": "mydata"}))
+    check_resume_config(cfg, tmp_path / "run")
 
 
 def test_a_patch_size_that_cannot_work_is_named_before_any_work() -> None:

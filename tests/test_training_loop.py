@@ -482,11 +482,12 @@ def test_a_resume_elsewhere_is_said_and_recorded(tiny_root, tmp_path, monkeypatc
     assert [r["torch"] for r in records] == [real, "9.9.9"]
     assert "; then resumed on: " in read_card(out) and "torch 9.9.9" in read_card(out)
 
-    run = tmp_path / "damaged"
-    with pytest.raises(InputError, match="environment.json: not the run's list of environment "
-                                         "records; delete the file"):
-        _stop_and_resume(monkeypatch, cfg, run, epochs=1,
-                         between=lambda: (run / "environment.json").write_text("{broken"))
+    for damage in ("{broken", '[{"cpu": "X"}]'):  # not JSON; a record without its fields
+        run = tmp_path / f"damaged-{len(damage)}"
+        with pytest.raises(InputError, match="environment.json: not the run's list of "
+                                             "environment records; delete the file"):
+            _stop_and_resume(monkeypatch, cfg, run, epochs=1,
+                             between=lambda: (run / "environment.json").write_text(damage))
 
 
 def cpu_env() -> dict[str, str]:

@@ -87,6 +87,10 @@ def torch_kernels(device: torch.device) -> str:
     return device.type
 
 
+#: The fields of :func:`run_environment`, each a string.
+RUN_ENVIRONMENT_KEYS = ("lwnet", "torch", "numpy", "cpu", "kernels", "threads", "processes")
+
+
 def run_environment(device: torch.device, processes: int = 1) -> dict[str, str]:
     """What one training run (or its resumed part) computes with: the fields whose change can
     change its weights bit for bit. All values are text, for JSON and comparison."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if main_rank and (Path(args.run_dir) / CHECKPOINT).is_file():
             print(f"lwnet train: stopped; the run goes on from its last checkpoint with: "
-                  f"lwnet train --resume --run-dir {args.run_dir}", file=sys.stderr)
+                  f"lwnet train --resume --run-dir {shlex.quote(str(args.run_dir))}",
+                  file=sys.stderr)
         raise
     if main_rank:
         print(out)

@@ -12,7 +12,6 @@ Problems (missing partner, empty folder, unknown split) raise :class:`InputError
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -65,6 +64,14 @@ def _one_per_stem(paths: Iterable[Path], folder: Path) -> dict[str, Path]:
     return files
 
 
+def image_files(folder: Path) -> dict[str, Path]:
+    """Every image file in ``folder`` by its name without suffix (``{}`` for none, or for no
+    folder); two images of one name raise :class:`InputError`."""
+    if not folder.is_dir():
+        return {}
+    return _one_per_stem((p for p in sorted(folder.iterdir()) if _is_listed_image(p)), folder)
+
+
 def images_by_stem(folder: Path, kind: str = "folder") -> dict[str, Path]:
     """Every image file in ``folder`` by its name without suffix (the pair id).
 
@@ -73,24 +80,13 @@ def images_by_stem(folder: Path, kind: str = "folder") -> dict[str, Path]:
     """
     if not folder.is_dir():
         raise InputError(f"{folder}: no such {kind}")
-    files = _one_per_stem((p for p in sorted(folder.iterdir()) if _is_listed_image(p)), folder)
+    files = image_files(folder)
     if not files:
         inside = sorted(p.name for p in folder.iterdir() if p.is_dir())
         shown = ", ".join(inside[:8]) + (", ..." if len(inside) > 8 else "")
         raise InputError(f"{folder}: {kind} holds no images"
                          + (f", only the folders {shown}" if inside else ""))
     return files
-
-
-def find_image(folder: Path, stem: str) -> Path | None:
-    """The image ``<stem>.<any image suffix>`` in ``folder`` as :func:`images_by_stem` would
-    find it (two of one name refused), without listing every other file's type; ``None`` when
-    there is none or no folder."""
-    if not folder.is_dir():
-        return None
-    found = _one_per_stem((p for p in sorted(folder.glob(glob.escape(stem) + ".*"))
-                           if p.stem == stem and _is_listed_image(p)), folder)
-    return found.get(stem)
 
 
 def modality_folders(root: str | os.PathLike[str], pair_type: str) -> tuple[Path, Path]:

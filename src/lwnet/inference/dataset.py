@@ -173,8 +173,11 @@ def fuse_dataset(
     # Not even beside the modality folders: the pair type would no longer read as a dataset.
     refuse_inputs_as_outputs([out], [Path(root) / pair_type])
     fusers, models = dict(fusers or {}), dict(models or {})
-    if _by_name(methods).get(NETWORK) == NETWORK and NETWORK not in fusers:
-        fusers[NETWORK], models[NETWORK] = network_fuser(pair_type=pair_type)
+    unset = [name for name in _network_names(methods) if name not in fusers]
+    if unset:
+        shipped = network_fuser(pair_type=pair_type)
+        for name in unset:
+            fusers[name], models[name] = shipped
     return fuse_pairs(methods, pairs,
                       lambda method, pair: output_path(out, method, pair_type, pair.id),
                       jobs=jobs, redo=redo, luma=luma, progress=progress, fusers=fusers,
@@ -209,6 +212,11 @@ def fuse_folders(
 def _by_name(methods: Methods) -> Mapping[str, FuseFn | str]:
     """``methods`` as display name → function or registered name."""
     return methods if isinstance(methods, Mapping) else {m: m for m in methods}
+
+
+def _network_names(methods: Methods) -> list[str]:
+    """The display names that stand for the network (``"lwnet"``, or ``{"LWNet": "lwnet"}``)."""
+    return [name for name, m in _by_name(methods).items() if m == NETWORK]
 
 
 def fuse_pairs(
@@ -258,10 +266,11 @@ def fuse_pairs(
             raise ConfigError(f"{key} must be at least 1, not {value}")
     fusers = dict(fusers or {})
     given = _by_name(methods)
-    if given.get(NETWORK) == NETWORK and NETWORK not in fusers:
-        raise ConfigError(f"{NETWORK}: the network needs its model: fusers={{{NETWORK!r}: "
-                          f"fuser}}, models={{{NETWORK!r}: record}} from "
-                          "lwnet.inference.network_fuser(weights or pair_type=...)")
+    for name in _network_names(methods):
+        if name not in fusers:
+            raise ConfigError(f"{name}: the network needs its model: fusers={{{name!r}: "
+                              f"fuser}}, models={{{name!r}: record}} from "
+                              "lwnet.inference.network_fuser(weights or pair_type=...)")
     fns = {name: get_method(m) if isinstance(m, str) else m
            for name, m in given.items() if name not in fusers}
     models = {**{name: function_id(m) for name, m in given.items() if callable(m)},

@@ -9,12 +9,13 @@ label building and the benchmark treat it like a built-in method.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lwnet.data.colour import split_luma
-from lwnet.data.datasets import find_image
+from lwnet.data.datasets import image_files
 from lwnet.data.io import read_image
 from lwnet.errors import InputError
 
@@ -35,15 +36,21 @@ class ExternalMethod:
     def __repr__(self) -> str:
         return f"ExternalMethod({str(self.folder)!r})"
 
-    def path(self, pair_type: str, pair_id: str) -> Path:
-        """Where the result for ``(pair_type, pair_id)`` lives: ``<id>`` with any image suffix,
-        as ``lwnet evaluate`` finds results; ``<id>.png`` (not there) when there is none.
+    def paths(self, pair_type: str, pair_ids: Sequence[str]) -> list[Path]:
+        """Where the results for ``pair_ids`` of ``pair_type`` live: ``<id>`` with any image
+        suffix, as ``lwnet evaluate`` finds results; ``<id>.png`` (not there) where there is
+        none. The folder is listed once for all of them.
 
         Raises:
-            InputError: two results of that id (``7.png`` and ``7.tif``).
+            InputError: two results of one id in the folder (``7.png`` and ``7.tif``).
         """
         folder = self.folder / pair_type
-        return find_image(folder, pair_id) or folder / f"{pair_id}.png"
+        files = image_files(folder)
+        return [files.get(i, folder / f"{i}.png") for i in pair_ids]
+
+    def path(self, pair_type: str, pair_id: str) -> Path:
+        """:meth:`paths` of one id."""
+        return self.paths(pair_type, [pair_id])[0]
 
     def read(self, pair_type: str, pair_id: str) -> np.ndarray:
         """The stored result as :func:`lwnet.data.read_image` reads it: float32 ``(H, W)`` or
@@ -52,7 +59,10 @@ class ExternalMethod:
         Raises:
             InputError: the file is missing or unreadable (the message names it).
         """
-        path = self.path(pair_type, pair_id)
+        return self.read_file(self.path(pair_type, pair_id))
+
+    def read_file(self, path: Path) -> np.ndarray:
+        """:meth:`read` of a path :meth:`paths` gave."""
         if not path.is_file():
             raise InputError(f"{path}: no result of method {self.name} for this pair")
         return read_image(path)

@@ -120,9 +120,11 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         # Before any work: jobs = 0 used to fail only after every fusion was done.
-        for key in ("jobs", "grid_pairs", "latency_repeats", "latency_threads"):
+        for key in ("jobs", "latency_repeats", "latency_threads"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be at least 1, not {getattr(self, key)}")
+        if self.grid_pairs < 0:  # 0: no comparison grid
+            raise ConfigError(f"grid_pairs must not be negative, not {self.grid_pairs}")
 
 
 @dataclass

@@ -45,8 +45,8 @@ def external_entry(row: Row, test_pairs: Mapping[str, Sequence[ImagePair]]) -> s
     (its test ids of every pair type run): equal digests mean the same results."""
     assert row.folder is not None
     method = ExternalMethod(row.folder)
-    files = [method.path(pt, pair.id) for pt, pairs in test_pairs.items()
-             if (row.folder / pt).is_dir() for pair in pairs]
+    files = [f for pt, pairs in test_pairs.items() if (row.folder / pt).is_dir()
+             for f in method.paths(pt, [pair.id for pair in pairs])]
     files = [f for f in files if f.is_file()]
     return f"{row.folder} (sha256 {contents_digest(files)} of {len(files)} test results)"
 

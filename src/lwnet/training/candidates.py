@@ -124,20 +124,20 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
     Callers pass train pairs only; a result whose size is not the sources' ``shape`` raises
     :class:`InputError` naming it."""
     ids = [p.id for p in pairs]
-    pair_type = pairs[0].pair_type
     stem = f"ext-{method.name}-{content_key([], [method.name, *ids])}"
-    version = contents_digest([Path(method.path(pair_type, i)) for i in ids])
+    files = method.paths(pairs[0].pair_type, ids)
+    version = contents_digest(files)
 
-    def read(pair_id: str) -> np.ndarray:
-        luma = luma8(method.read(pair_type, pair_id))
+    def read(path: Path) -> np.ndarray:
+        luma = luma8(method.read_file(path))
         if luma.shape != shape:
-            raise InputError(f"{method.path(pair_type, pair_id)}: {luma.shape[1]}x"
-                             f"{luma.shape[0]}, but its pair is {shape[1]}x{shape[0]} (a "
-                             f"result of {method.name} for other images?)")
+            raise InputError(f"{path}: {luma.shape[1]}x{luma.shape[0]}, but its pair is "
+                             f"{shape[1]}x{shape[0]} (a result of {method.name} for other "
+                             "images?)")
         return luma
 
     def compute() -> np.ndarray:
-        return np.stack([read(i) for i in ids])
+        return np.stack([read(f) for f in files])
     return _cached(cache_dir, stem, version, compute)
 
 

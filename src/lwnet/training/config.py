@@ -8,8 +8,9 @@ Every value is checked before any work starts; an unknown key or an out-of-range
 * ``cpu`` — what fits in well under an hour on two CPU cores (one model per core, both side by
   side): a seeded subset of ``max_patches`` = 4,000 patches of the training pairs (2,000
   labelled, 2,000 unlabelled) + 200 held out, T = 6 iterations of E = 2 epochs, each epoch a
-  seeded sample of ``samples_per_epoch`` = 3,200 patches from L ∪ P (9,600 Adam steps of
-  batch 4 in all), with screening of U and P after every iteration as in the paper.
+  seeded sample of ``samples_per_epoch`` = 3,200 patches from L ∪ P, drawn without
+  replacement, so all of L ∪ P while it is smaller (at most 9,600 Adam steps of batch 4 in
+  all), with screening of U and P after every iteration as in the paper.
 """
 
 from __future__ import annotations
@@ -304,8 +305,10 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
 def check_resume_config(cfg: TrainConfig, run_dir: str | Path) -> None:
     """Raise :class:`ConfigError` naming every key where ``cfg`` differs from the config the
     run in ``run_dir`` was started with (``RUNTIME_KEYS`` may differ)."""
-    saved = read_run_config(run_dir).to_dict()
-    new = cfg.to_dict()
+    # Both sides absolute, as load_config makes them: a run started with relative paths (before
+    # they were recorded absolute, or from Python) resumes from the same working directory.
+    saved = _absolute(read_run_config(run_dir).to_dict())
+    new = _absolute(cfg.to_dict())
     changed = changes(saved, new, skip=RUNTIME_KEYS)
     if changed:
         raise ConfigError(f"{Path(run_dir) / 'config.json'}: --resume with a different config: "

@@ -37,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from lwnet._device import use_deterministic
-from lwnet._environment import run_environment, torch_kernels
+from lwnet._environment import RUN_ENVIRONMENT_KEYS, run_environment, torch_kernels
 from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet._text import changes, counted, duration
 from lwnet.errors import ConfigError, InputError, WeightsError
@@ -203,7 +203,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                 + (f" (|L| = {len(pools.L)}, |U| = {len(pools.U)})" if pools else "")
                 + f", {len(val)} held out; label sources: {', '.join(ps.names) or 'none'}")
             first = len(pools.L) + len(pools.P) if pools else len(pool)
-            if cfg.samples_per_epoch > first:
+            if cfg.samples_per_epoch > first and not resume:
                 say(f"note: an epoch draws {cfg.samples_per_epoch} samples without replacement "
                     f"from {first} patches, so it trains on {first} until P grows "
                     "(more pairs or max_patches, or a lower samples_per_epoch, if that is not "
@@ -379,7 +379,9 @@ def read_environments(run_dir: Path) -> list[dict[str, str]] | None:
         return None
     try:
         records = json.loads(path.read_text())
-        valid = isinstance(records, list) and all(isinstance(r, dict) for r in records)
+        valid = isinstance(records, list) and all(
+            isinstance(r, dict) and all(isinstance(r.get(k), str) for k in RUN_ENVIRONMENT_KEYS)
+            for r in records)
     except ValueError:
         valid = False
     if not valid:
