@@ -23,3 +23,11 @@ class ConfigError(LWNetError):
 
 class WeightsError(LWNetError):
     """A weights file cannot be loaded safely or does not fit the architecture."""
+
+
+def require_counts(**counts: int) -> None:
+    """Raise :class:`ConfigError` naming the first of ``counts`` (jobs, batch sizes, ...) below
+    one, before the work they would size starts."""
+    for key, value in counts.items():
+        if value < 1:
+            raise ConfigError(f"{key} must be at least 1, not {value}")

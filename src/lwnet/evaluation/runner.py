@@ -23,7 +23,7 @@ from tqdm import tqdm
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, images_by_stem
 from lwnet.data.io import check_fusion_pair, check_same_size, read_image
-from lwnet.errors import ConfigError, InputError
+from lwnet.errors import ConfigError, InputError, require_counts
 from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
 from lwnet.metrics.fusion import Reduction, VifFlavour
@@ -140,8 +140,7 @@ def evaluate_folders(
     ``progress`` is false. The first error (an :class:`InputError`
     naming the file) stops the run.
     """
-    if jobs < 1:
-        raise ConfigError(f"jobs must be at least 1, not {jobs}")
+    require_counts(jobs=jobs)
     resolved = resolve_results(results, pairs)
     if jobs > 1:
         require_picklable({name: res for name, res in resolved.items() if callable(res)})

@@ -21,7 +21,7 @@ from lwnet._text import changes, counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import check_fusion_pair, image_format, read_image, write_image
-from lwnet.errors import ConfigError, InputError
+from lwnet.errors import ConfigError, InputError, require_counts
 from lwnet.inference.api import default_pair_type, network_fuser
 from lwnet.inference.streaming import (
     BatchFuser,
@@ -80,9 +80,9 @@ def fuse_file_pair(
     fn = method if callable(method) else None if network else get_method(method)
     a, b = read_image(a_path), read_image(b_path)
     check_fusion_pair(a, b, a_path, b_path)
-    if network:
+    if network:  # its model follows B, so it is loaded once B is read
         fuser, record = network_fuser(pair_type=default_pair_type(b))
-        fn, method = single_pair(fuser), f"{NETWORK} {record}"
+        fn, method = single_pair(fuser), f"{NETWORK} {record}"  # what made it, as recorded
     if source is None:
         source = method if isinstance(method, str) else function_id(method)
     result, fused_luma = fuse_in_luma(fn, a, b)
@@ -261,9 +261,7 @@ def fuse_pairs(
             settings. A function of ``methods`` is recorded by its name and code, so a run
             after the function was edited does not take the old outputs as its own.
     """
-    for key, value in (("jobs", jobs), ("batch_size", batch_size)):
-        if value < 1:  # before any folder is claimed
-            raise ConfigError(f"{key} must be at least 1, not {value}")
+    require_counts(jobs=jobs, batch_size=batch_size)  # before any folder is claimed
     fusers = dict(fusers or {})
     given = _by_name(methods)
     for name in _network_names(methods):

@@ -30,7 +30,7 @@ from lwnet._files import atomic_write_bytes
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import check_fused, check_fusion_pair, encode_image, read_image
-from lwnet.errors import ConfigError, InputError, OutputExistsError
+from lwnet.errors import InputError, OutputExistsError, require_counts
 
 if TYPE_CHECKING:
     import torch
@@ -165,10 +165,7 @@ def stream_fuse(
     ``batch_size``. Errors (unreadable input, size mismatch) stop the run after the results
     already fused are written, and propagate. ``progress`` is called after each batch.
     """
-    for key, value in (("batch_size", batch_size), ("readers", readers), ("writers", writers),
-                       ("prefetch", prefetch)):
-        if value < 1:
-            raise ConfigError(f"{key} must be at least 1, not {value}")
+    require_counts(batch_size=batch_size, readers=readers, writers=writers, prefetch=prefetch)
     stats = StreamStats()
     start = time.perf_counter()
     reads: deque[Future[_Loaded]] = deque()

@@ -28,7 +28,7 @@ from lwnet.data.volumes import (
     robust_window,
     write_nifti,
 )
-from lwnet.errors import ConfigError, InputError, OutputExistsError
+from lwnet.errors import ConfigError, InputError, OutputExistsError, require_counts
 from lwnet.inference.dataset import output_text
 from lwnet.inference.streaming import BatchFuser
 
@@ -58,8 +58,7 @@ def fuse_slices(
         unit_float(volume, name)
     if axis not in (0, 1, 2):
         raise ConfigError(f"slice axis must be 0, 1 or 2, not {axis}")
-    if batch_size < 1:
-        raise ConfigError(f"batch size must be at least 1, not {batch_size}")
+    require_counts(batch_size=batch_size)
     sa, sb = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
     if min(sa.shape[1:]) < MIN_SIDE:
         raise InputError(f"slices along axis {axis} are {sa.shape[1]}x{sa.shape[2]}, smaller "

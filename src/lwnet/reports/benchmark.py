@@ -45,7 +45,7 @@ from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
 from lwnet.data.io import encode_image, read_image
-from lwnet.errors import ConfigError, InputError, OutputExistsError
+from lwnet.errors import ConfigError, InputError, OutputExistsError, require_counts
 from lwnet.evaluation import (
     csv_table,
     markdown_table,
@@ -120,9 +120,8 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         # Before any work: jobs = 0 used to fail only after every fusion was done.
-        for key in ("jobs", "latency_repeats", "latency_threads"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be at least 1, not {getattr(self, key)}")
+        require_counts(jobs=self.jobs, latency_repeats=self.latency_repeats,
+                       latency_threads=self.latency_threads)
         if self.grid_pairs < 0:  # 0: no comparison grid
             raise ConfigError(f"grid_pairs must not be negative, not {self.grid_pairs}")
 
