@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--labelled", type=float, default=1.0,
                         help="|L| as a fraction of the patches (default: all)")
+    parser.add_argument("--cache-dir", default="",
+                        help="candidate and score cache shared by runs (default: a new one)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -62,7 +64,8 @@ def main() -> None:
         f"pair_type={args.pair_type}", f"data_root={args.data_root}", f'split="{args.split}"',
         "external_root=none", 'methods=["mean", "max"]', "mode=labels_only", "iterations=1",
         f"epochs={args.epochs}", f"labelled={args.labelled}", f"batch_size={args.batch}",
-        "val_patches=0", f"compile={str(args.compile).lower()}", "workers=0"])
+        "val_patches=0", f"compile={str(args.compile).lower()}", "workers=0",
+        f'cache_dir="{args.cache_dir}"'])
     with tempfile.TemporaryDirectory() as tmp:
         loop.train(cfg, Path(tmp) / "run", progress=False)
     per_step = [1000 * s / n for s, n in zip(seconds, steps)]
