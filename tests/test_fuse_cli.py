@@ -285,6 +285,25 @@ def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, samp
     assert "--luma-out" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "said"), [
+    (["fuse", "a.png", "b.png", "-o", "f.png", "--batch-size", "0"],
+     "argument --batch-size: must be at least 1, not 0"),
+    (["fuse", "a.png", "b.png", "-o", "f.png", "-j", "two"],
+     "argument --jobs/-j: not a whole number: 'two'"),
+    (["fuse-volume", "a.nii", "b.nii", "-o", "f.nii", "--threads", "-1"],
+     "argument --threads: must be at least 0, not -1"),
+    (["benchmark", "--data", "d", "--out", "r", "--grid-pairs", "-2"],
+     "argument --grid-pairs: must be at least 0, not -2"),
+    (["profile", "--repeats", "0"], "argument --repeats: must be at least 1, not 0"),
+])
+def test_count_options_are_named_in_their_errors(argv: list[str], said: str, capsys) -> None:
+    # The user typed the option, so the error names it (not the API's batch_size), before
+    # any file is read.
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["fuse", "--list-methods"]])
 def test_list_methods(argv: list[str], capsys, monkeypatch) -> None:
     from lwnet.methods import register_method, registry

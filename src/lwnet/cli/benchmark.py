@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lwnet.cli._arguments import count
+
 
 def _spi_log(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
@@ -28,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-external", action="store_true", help="leave external methods out")
     p.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (rows)")
     p.add_argument("--pairs", nargs="+", metavar="PAIR", help="only these pair types")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=count(), default=1, help="worker processes (default 1)")
     p.add_argument("--cache", type=Path, help="fused-output cache (default REPORT_DIR/cache)")
     p.add_argument("--weights", type=Path,
                    help="folder of LWNet weights <model>[-<variant>].safetensors "
@@ -36,13 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--spi-log", type=_spi_log, action="append", metavar="NAME=CSV",
                    help="SPI log (log.csv or model card) to plot (repeatable; default: the "
                    "model cards and *.csv logs beside the weights)")
-    p.add_argument("--grid-pairs", type=int, default=2,
+    p.add_argument("--grid-pairs", type=count(0), default=2,
                    help="pairs per pair type in the visual comparison (default 2)")
     p.add_argument("--grid-ids", nargs="+", metavar="ID",
                    help="these test ids in the visual comparison instead (e.g. 16011 41054)")
-    p.add_argument("--latency-repeats", type=int, default=20,
+    p.add_argument("--latency-repeats", type=count(), default=20,
                    help="timed runs per method for the latency median (default 20)")
-    p.add_argument("--latency-threads", type=int, default=1,
+    p.add_argument("--latency-threads", type=count(), default=1,
                    help="torch threads while timing (default 1, as the NumPy methods use)")
     p.add_argument("--overwrite", action="store_true",
                    help="rewrite an existing report; files it wrote that this run does not "

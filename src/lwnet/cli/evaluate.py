@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from lwnet._text import counted
+from lwnet.cli._arguments import count
 from lwnet.cli.metrics import add_metric_options
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import read_image
@@ -48,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="restrict to a split, e.g. test")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", "-j", type=count(), default=1, help="worker processes (default 1)")
     p.add_argument("--extras", action="store_true",
                    help="also put EN, SD, SF, AG and Qabf in the summary table")
     p.add_argument("--paired", metavar="NAME",

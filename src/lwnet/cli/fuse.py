@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lwnet.cli._arguments import count
 from lwnet.cli._network import NETWORK, add_network_options, selected_fuser
 from lwnet.errors import InputError
 
@@ -51,9 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "shipped network model to use (SPECT-MRI model for SPECT/PET, CT-MRI for CT)")
     add_network_options(p.add_argument_group(f"network ({NETWORK})"))
     p.add_argument("--split", metavar="NAME", help="dataset mode: only the ids of this split")
-    p.add_argument("--jobs", "-j", type=int, default=1,
+    p.add_argument("--jobs", "-j", type=count(), default=1,
                    help="folders/dataset: worker processes for the classical methods")
-    p.add_argument("--batch-size", type=int,
+    p.add_argument("--batch-size", type=count(),
                    help="folders/dataset: pairs per batch (default: 8 with torch, 1 with "
                         "onnx, which gains nothing from batching on CPU)")
     p.add_argument("--redo", action="store_true",

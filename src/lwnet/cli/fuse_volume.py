@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lwnet.cli._arguments import count
 from lwnet.cli._network import NETWORK, add_network_options, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 from lwnet.errors import ConfigError
@@ -19,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .nii or .nii.gz")
     p.add_argument("--axis", type=int, default=2, choices=(0, 1, 2),
                    help="voxel axis to slice along (default: 2)")
-    p.add_argument("--batch-size", type=int,
+    p.add_argument("--batch-size", type=count(),
                    help="slices per batch (default: 8 with torch, 1 with onnx)")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    default=DEFAULT_WINDOW,
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--pair", dest="pair_type",
                        help="pair type whose shipped network model to use (default: CT-MRI for "
                             "a DICOM series of Modality CT, else SPECT-MRI)")
-    group.add_argument("--threads", type=int, default=0,
+    group.add_argument("--threads", type=count(0), default=0,
                        help="CPU threads for inference (default: the library's choice)")
     add_network_options(group)
     p.set_defaults(func=run)
@@ -61,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
         volume_modality,
     )
 
-    for option, value in (("--threads", args.threads), ("--affine-tol", args.affine_tol)):
-        if value < 0:
-            raise ConfigError(f"{option} must not be negative, not {value:g}")
+    if args.affine_tol < 0:
+        raise ConfigError(f"--affine-tol must not be negative, not {args.affine_tol:g}")
     modality = "" if args.pair_type else volume_modality(args.functional)
     pair_type = args.pair_type or pair_type_for_modality(modality)
     fuser, record = selected_fuser(args, pair_type, args.method, args.threads)

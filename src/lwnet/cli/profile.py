@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lwnet.cli._arguments import count
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -14,17 +16,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "of repeated timed runs after a warm-up.",
     )
     p.add_argument("--weights", metavar="PATH", help="weights file (its architecture is used)")
-    p.add_argument("--width", type=int, default=None, help="encoder width C")
+    p.add_argument("--width", type=count(), default=None, help="encoder width C")
     p.add_argument("--scales", type=int, nargs="+", default=None, help="MCA kernel sizes")
     p.add_argument("--no-aca", action="store_true", help="ablation: without ACA")
     p.add_argument("--no-mca", action="store_true", help="ablation: without MCA")
     p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
                    help="image size of the pair (default: 256 256)")
-    p.add_argument("--batch", type=int, default=1, help="pairs per forward pass")
+    p.add_argument("--batch", type=count(), default=1, help="pairs per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (CPU)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed passes first (default: 5)")
-    p.add_argument("--repeats", type=int, default=30,
+    p.add_argument("--threads", type=count(), default=2, help="torch intra-op threads (CPU)")
+    p.add_argument("--warmup", type=count(0), default=5, help="untimed passes first (default: 5)")
+    p.add_argument("--repeats", type=count(), default=30,
                    help="timed passes; the median is reported (default: 30)")
     p.set_defaults(func=run)
 
@@ -38,8 +40,6 @@ def run(args: argparse.Namespace) -> int:
     architecture = args.width is not None or args.scales or args.no_aca or args.no_mca
     if args.weights and architecture:
         raise ConfigError("--weights fixes the architecture; drop --width/--scales/--no-*")
-    if args.batch < 1 or args.repeats < 1 or args.threads < 1:
-        raise ConfigError("--batch, --repeats and --threads must be positive")
     if min(args.size) < MIN_SIDE:
         raise ConfigError(f"--size {args.size[0]} {args.size[1]}: images are at least "
                           f"{MIN_SIDE}×{MIN_SIDE}, as for lwnet fuse")
