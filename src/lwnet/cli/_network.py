@@ -7,7 +7,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from lwnet.errors import ConfigError
-from lwnet.methods.registry import NETWORK  # noqa: F401  (re-exported for the commands)
 
 if TYPE_CHECKING:
     from lwnet.inference.streaming import BatchFuser

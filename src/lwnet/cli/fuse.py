@@ -13,8 +13,9 @@ import argparse
 from pathlib import Path
 
 from lwnet.cli._arguments import count
-from lwnet.cli._network import NETWORK, add_network_options, selected_fuser
+from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.errors import InputError
+from lwnet.methods.registry import NETWORK
 
 NETWORK_SUMMARY = ("LWNet, the network (default): shipped weights, the SPECT-MRI model for "
                    "SPECT/PET and the CT-MRI model for CT, or --weights")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from lwnet.cli._arguments import count
-from lwnet.cli._network import NETWORK, add_network_options, selected_fuser
+from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 from lwnet.errors import ConfigError
+from lwnet.methods.registry import NETWORK
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

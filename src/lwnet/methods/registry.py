@@ -34,13 +34,13 @@ _REGISTRY: dict[str, str | FuseFn] = {
 }
 
 
-#: The code the built-in methods' cached outputs depend on: the methods, the input checks, the
-#: background level and 8-bit rounding (``lwnet.data.io``, and the errors it raises) and the
-#: BT.601 colour conversion that turns their results into 8-bit luma.
 #: The network's name among the fusion methods: ``lwnet fuse``'s default, run through
 #: :func:`lwnet.inference.network_fuser` (it is no classical method of this registry).
 NETWORK = "lwnet"
 
+#: The code the built-in methods' cached outputs depend on: the methods, the input checks, the
+#: background level and 8-bit rounding (``lwnet.data.io``, the errors it raises and the file
+#: handling it imports) and the BT.601 colour conversion that turns their results into 8-bit luma.
 BUILTIN_CODE = ("lwnet.methods", "lwnet.data.io", "lwnet.data.colour", "lwnet.errors",
                 "lwnet._files")
 
@@ -57,7 +57,7 @@ def register_method(name: str, target: str | FuseFn, *, replace: bool = False) -
     ``name`` becomes a folder name of fused outputs: letters, digits and ``. _ + -``, not
     ``lwnet`` (the network's name on the command line).
     """
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or name == "lwnet":
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or name == NETWORK:
         raise ValueError(f"fusion method name {name!r}: use letters, digits and . _ + - "
                          "(and not 'lwnet')")
     if not (callable(target) or (isinstance(target, str) and ":" in target)):
