@@ -544,3 +544,13 @@ def test_average_gradient_matches_brute_force():
             dx, dy = f[i, j + 1] - f[i, j], f[i + 1, j] - f[i, j]
             total += math.sqrt((dx * dx + dy * dy) / 2)
     assert average_gradient(f) == pytest.approx(total / 48, rel=1e-12)
+
+
+def test_every_public_metric_name_resolves() -> None:
+    import lwnet.metrics
+
+    for name in lwnet.metrics.__all__:
+        assert getattr(lwnet.metrics, name) is not None
+        assert name in dir(lwnet.metrics)
+    with pytest.raises(AttributeError, match="no attribute 'vif_index'"):
+        lwnet.metrics.vif_index  # noqa: B018

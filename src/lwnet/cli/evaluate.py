@@ -12,16 +12,7 @@ from lwnet.cli.metrics import add_metric_options
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import read_image
 from lwnet.errors import ConfigError
-from lwnet.evaluation import (
-    BUILTIN_PREFIX,
-    evaluate_folders,
-    paired_table,
-    result_files,
-    summarise,
-    to_markdown,
-    write_evaluation,
-)
-from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES, convention_text
+from lwnet.metrics.conventions import EXTRA_NAMES, METRIC_NAMES, convention_text
 
 PAIRED_MD = "paired.md"
 
@@ -61,8 +52,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    from lwnet.evaluation import (
+        evaluate_folders,
+        paired_table,
+        summarise,
+        to_markdown,
+        write_evaluation,
+    )
+
     results = dict(args.results + args.method)
     if len(results) != len(args.results) + len(args.method):
         raise ConfigError("each result NAME must be given once")
@@ -98,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _holds_colour(spec: str, pairs: list[ImagePair]) -> bool:
     """Whether a result folder holds colour images (judged by its first pair's file)."""
+    from lwnet.evaluation import BUILTIN_PREFIX, result_files
+
     if spec.startswith(BUILTIN_PREFIX):
         return False
     first = result_files(spec, pairs[0].pair_type, [pairs[0].id])[pairs[0].id]

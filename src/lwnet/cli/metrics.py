@@ -6,8 +6,7 @@ import argparse
 import json
 import math
 
-from lwnet.evaluation import read_triple
-from lwnet.metrics import REDUCTIONS, VIF_FLAVOURS, compute_metrics
+from lwnet.metrics.conventions import REDUCTIONS, VIF_FLAVOURS
 
 
 def add_metric_options(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lwnet.evaluation import read_triple
+    from lwnet.metrics import compute_metrics
+
     a, b, f = read_triple(args.a, args.b, args.f)
     scores = compute_metrics(a, b, f, reduction=args.reduction, vif_flavour=args.vif_flavour)
     if args.json:

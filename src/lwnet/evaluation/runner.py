@@ -26,7 +26,7 @@ from lwnet.data.io import check_fusion_pair, check_same_size, read_image
 from lwnet.errors import ConfigError, InputError, require_counts
 from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
-from lwnet.metrics.fusion import Reduction, VifFlavour
+from lwnet.metrics.conventions import Reduction, VifFlavour
 from lwnet.parallel import Workers, require_picklable
 
 BUILTIN_PREFIX = "builtin:"

@@ -3,35 +3,42 @@
 :func:`compute_metrics` evaluates a triple (A, B, F) on 8-bit luma under the default
 conventions; the per-metric functions take ``(H, W)`` images on the 0..255 scale. The
 differentiable SSIM shared with training is :func:`lwnet.metrics.ssim.ssim`.
+
+Names are loaded on first use (PEP 562), so that the names and conventions of
+:mod:`lwnet.metrics.conventions`, and a submodule such as :mod:`lwnet.metrics.ssim`, come
+without importing every metric (torch and SciPy's signal and image modules).
 """
 
-from lwnet.metrics.chen_blum import qcb
-from lwnet.metrics.fusion import (
-    EXTRA_NAMES,
-    METRIC_NAMES,
-    REDUCTIONS,
-    VIF_FLAVOURS,
-    compute_metrics,
-    convention_text,
-    fusion_mi,
-    fusion_ssim,
-    fusion_uqi,
-    fusion_vif,
-    reduce_sources,
-)
-from lwnet.metrics.mi import entropy, mutual_information
-from lwnet.metrics.peak_snr import psnr
-from lwnet.metrics.ssim import ssim_index
-from lwnet.metrics.stats import average_gradient, spatial_frequency, standard_deviation
-from lwnet.metrics.uqi import uqi_index, uqi_map
-from lwnet.metrics.vif import VIF_MIN_SIDE, viff, vifp
-from lwnet.metrics.xydeas_petrovic import qabf
+from __future__ import annotations
 
-__all__ = [
-    "EXTRA_NAMES", "METRIC_NAMES", "REDUCTIONS", "VIF_FLAVOURS", "VIF_MIN_SIDE",
-    "average_gradient", "compute_metrics", "convention_text", "entropy", "fusion_mi",
-    "fusion_ssim", "fusion_uqi", "fusion_vif", "mutual_information", "psnr", "qabf", "qcb",
-    "reduce_sources",
-    "spatial_frequency", "ssim_index", "standard_deviation", "uqi_index", "uqi_map", "viff",
-    "vifp",
-]
+import importlib
+
+#: Where each public name lives, by submodule.
+_SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
+    "chen_blum": ("qcb",),
+    "conventions": ("EXTRA_NAMES", "METRIC_NAMES", "REDUCTIONS", "VIF_FLAVOURS",
+                    "convention_text", "reduce_sources"),
+    "fusion": ("compute_metrics", "fusion_mi", "fusion_ssim", "fusion_uqi", "fusion_vif"),
+    "mi": ("entropy", "mutual_information"),
+    "peak_snr": ("psnr",),
+    "ssim": ("ssim_index",),
+    "stats": ("average_gradient", "spatial_frequency", "standard_deviation"),
+    "uqi": ("uqi_index", "uqi_map"),
+    "vif": ("VIF_MIN_SIDE", "viff", "vifp"),
+    "xydeas_petrovic": ("qabf",),
+}
+_HOME = {name: module for module, names in _SUBMODULE_NAMES.items() for name in names}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

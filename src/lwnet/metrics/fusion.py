@@ -1,4 +1,5 @@
-"""The fusion metrics of SPEC §5 for one triple (A, B, F), and their reduction over sources.
+"""The fusion metrics of SPEC §5 for one triple (A, B, F), each two-source score combined over
+the sources as :mod:`lwnet.metrics.conventions` says.
 
 Two-source metrics score F against each source and combine the two scores. Defaults follow the
 conventions of the fusion literature (SPEC §5): MI summed, UQI and SSIM averaged, VIF as VIFF
@@ -9,13 +10,17 @@ summed by default). VIFF, PSNR, Qcb and Qabf are joint definitions and are never
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
 
 from lwnet.data.colour import luma8
 from lwnet.metrics.chen_blum import qcb
+from lwnet.metrics.conventions import (
+    VIF_FLAVOURS,
+    Reduction,
+    VifFlavour,
+    reduce_sources,
+)
 from lwnet.metrics.mi import entropy, mutual_information
 from lwnet.metrics.peak_snr import psnr
 from lwnet.metrics.ssim import ssim
@@ -23,25 +28,6 @@ from lwnet.metrics.stats import average_gradient, spatial_frequency, standard_de
 from lwnet.metrics.uqi import uqi_index
 from lwnet.metrics.vif import viff, vifp
 from lwnet.metrics.xydeas_petrovic import qabf
-
-Reduction = Literal["sum", "mean"]
-VifFlavour = Literal["viff", "vifp"]
-
-#: The six primary metrics, in table order; all higher-is-better.
-METRIC_NAMES: tuple[str, ...] = ("VIF", "MI", "UQI", "SSIM", "PSNR", "Qcb")
-#: Common extras (also higher-is-better).
-EXTRA_NAMES: tuple[str, ...] = ("EN", "SD", "SF", "AG", "Qabf")
-REDUCTIONS: tuple[str, ...] = ("sum", "mean")
-VIF_FLAVOURS: tuple[str, ...] = ("viff", "vifp")
-
-
-def reduce_sources(q_a: float, q_b: float, reduction: Reduction) -> float:
-    """Combine the scores of F against A and against B: ``"sum"`` or ``"mean"``."""
-    if reduction == "sum":
-        return q_a + q_b
-    if reduction == "mean":
-        return (q_a + q_b) / 2.0
-    raise ValueError(f"reduction must be one of {REDUCTIONS}, not {reduction!r}")
 
 
 def fusion_mi(a: np.ndarray, b: np.ndarray, f: np.ndarray, reduction: Reduction = "sum") -> float:
@@ -79,17 +65,6 @@ def fusion_vif(a: np.ndarray, b: np.ndarray, f: np.ndarray, flavour: VifFlavour 
         return reduce_sources(vifp(a, f), vifp(b, f), reduction)
     raise ValueError(f"vif_flavour must be one of {VIF_FLAVOURS}, not {flavour!r}")
 
-
-def convention_text(reduction: Reduction | None = None, vif_flavour: VifFlavour = "viff") -> str:
-    """The conventions :func:`compute_metrics` scored with, in words for a table's caption, so
-    that tables of other conventions are told apart, e.g. ``VIF: VIFF; two-source scores: MI
-    summed over A and B, UQI and SSIM averaged``. VIFF weighs both sources jointly; only VIFP
-    has a score per source to combine."""
-    vifp = vif_flavour == "vifp"
-    return (f"VIF: {vif_flavour.upper()}; two-source scores: "
-            + (f"MI, UQI, SSIM{', VIFP' if vifp else ''}: {reduction} over A and B" if reduction
-               else f"{'MI and VIFP' if vifp else 'MI'} summed over A and B, UQI and SSIM "
-                    "averaged"))
 
 
 def compute_metrics(
