@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-output
 
-.PHONY: setup demo test test-deps lint clean
+.PHONY: setup demo test test-deps test-minimum lint clean
 
 setup: $(STAMP)
 
@@ -41,10 +41,21 @@ test-deps:
 test: $(STAMP) test-deps
 	$(PY) -m pytest -q
 
+# The suite at the oldest versions the project allows: Python 3.10 and the floors of
+# pyproject.toml, pinned in .ci/minimum-versions.txt, in a venv of its own (about 4 GB: PyPI's
+# torch 2.5 is a CUDA build). Not part of `make test`; run it when a floor changes.
+MIN_PYTHON ?= python3.10
+MIN_VENV ?= .venv-minimum
+test-minimum:
+	$(MIN_PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install -q -c .ci/minimum-versions.txt -e '.[test]'
+	$(MIN_VENV)/bin/python -m pytest -q
+
 # Lint with the rules in pyproject.toml ([tool.ruff]); ruff comes with the `dev` extra.
 lint: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(MIN_VENV) $(DEMO_OUT) .pytest_cache

@@ -9,8 +9,8 @@ import onnx
 import pytest
 import torch
 
-from lwnet.errors import InputError, OutputExistsError, WeightsError
-from lwnet.inference.onnx import OnnxFuser, export_onnx
+from lwnet.errors import ConfigError, InputError, OutputExistsError, WeightsError
+from lwnet.inference.onnx import DYNAMO_MIN_TORCH, OnnxFuser, export_onnx
 from lwnet.model import LWNet
 
 
@@ -84,6 +84,11 @@ def test_latency_of_the_onnx_fuser_is_measured_like_a_module(exported):
 
 @pytest.mark.slow
 def test_dynamo_exporter_also_dynamic(model, tmp_path):
+    if torch.__version__ < DYNAMO_MIN_TORCH:  # the oldest supported torch: a clear refusal
+        with pytest.raises(ConfigError, match="dynamo exporter needs torch >= "):
+            export_onnx(model, tmp_path / "d.onnx", dynamo=True)
+        assert not (tmp_path / "d.onnx").exists()
+        return
     export_onnx(model, tmp_path / "d.onnx", dynamo=True)
     a, b = _inputs(2, 255, 301, seed=2)
     with torch.inference_mode():

@@ -353,7 +353,7 @@ def _write_dicom_series(folder: Path, volume: np.ndarray, slope: float, intercep
         ds.PixelRepresentation = 0
         ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
         ds.PixelData = np.ascontiguousarray(volume[:, :, k].T.astype(np.uint16)).tobytes()
-        ds.save_as(folder / f"IM{n:03d}", enforce_file_format=True)
+        _save_dicom(ds, folder / f"IM{n:03d}")
     (folder / "README.txt").write_text("not DICOM")
     lps = np.eye(4)
     lps[:3, 0] = row_cos * spacing[1]
@@ -435,6 +435,18 @@ def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def _save_dicom(ds, path: Path) -> None:
+    """Save a new dataset as a DICOM file (preamble, file meta) under pydicom 3 or 2.4 (the
+    floor), which name the same request differently."""
+    import pydicom
+
+    if int(pydicom.__version__.split(".")[0]) >= 3:
+        ds.save_as(path, enforce_file_format=True)
+    else:  # 2.x takes the encoding from the dataset, not from its transfer syntax
+        ds.is_little_endian, ds.is_implicit_VR = True, False
+        ds.save_as(path, write_like_original=False)
+
+
 def _write_dicomdir(path: Path) -> None:
     """A DICOM file without an image (as a DICOMDIR index is): no Rows, no Modality."""
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -447,7 +459,7 @@ def _write_dicomdir(path: Path) -> None:
     ds = Dataset()
     ds.file_meta = meta
     ds.FileSetID = "INDEX"
-    ds.save_as(path, enforce_file_format=True)
+    _save_dicom(ds, path)
 
 
 def test_fuse_volume_picks_the_ct_model_for_a_ct_series(tmp_path, capsys):

@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, 11 to 23 (default: 18)")
     p.add_argument("--dynamo", action="store_true",
-                   help="use the torch.export-based exporter instead of the TorchScript one")
+                   help="use the torch.export-based exporter (recent torch only) instead of "
+                        "the TorchScript one")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=run)
 
