@@ -89,8 +89,8 @@ def sharded(fn: Callable[[np.ndarray], tuple[np.ndarray, ...]], ids: np.ndarray,
 
 #: Before torch 2.8 the gloo process group's destructor holds the GIL while it waits for its
 #: worker threads, and a worker still letting go of a collective's tensor waits for the GIL:
-#: ``destroy_process_group`` hung in 3 of 6 and 3 of 8 two-process runs under torch 2.5.1
-#: (fixed by pytorch/pytorch#154976, in 2.8).
+#: ``destroy_process_group`` hung in 3 of 6 and 3 of 8 two-process runs under torch 2.5.1, in
+#: none of 10 under 2.8.0 (pytorch/pytorch#154976 releases the GIL there).
 GLOO_DESTROY_FIXED = (2, 8)
 
 
