@@ -157,3 +157,20 @@ def test_single_pair_network_takes_pair_option(model, sample, tmp_path, capsys):
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "g.png"),
                  "--pair", "CT-MRI"]) == 2
     assert "--pair: for folders or a dataset" in capsys.readouterr().err
+
+
+def test_graph_with_other_inputs_is_named_not_dumped(tmp_path):
+    from onnx import TensorProto, helper
+
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 1, 4, 4]) for n in "xyf"]
+    graph = helper.make_graph([helper.make_node("Add", ["x", "y"], ["f"])], "other", io[:2],
+                              io[2:])
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
+                             ir_version=8).SerializeToString()
+    with pytest.raises(WeightsError) as raised:
+        OnnxFuser(data)
+    # from bytes: a short message, not the graph's bytes
+    assert str(raised.value) == "ONNX model: expected ONNX inputs ('a', 'b'), found ('x', 'y')"
+    (tmp_path / "other.onnx").write_bytes(data)
+    with pytest.raises(WeightsError, match=r"other\.onnx: expected ONNX inputs"):
+        OnnxFuser(tmp_path / "other.onnx")

@@ -112,7 +112,7 @@ def evaluate_pair(pair: ImagePair, results: Mapping[str, Resolved], reduction: R
                   vif_flavour: VifFlavour, extras: bool) -> list[dict[str, object]]:
     """Per-image rows of every result for one pair (sources read once)."""
     a, b = read_sources(pair.a, pair.b)
-    rows = []
+    rows: list[dict[str, object]] = []
     for name, res in results.items():
         if callable(res):
             _, f = fuse_in_luma(res, a, b)  # the fused luminance, see above

@@ -141,17 +141,17 @@ class OnnxFuser:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         source = model if isinstance(model, bytes) else str(model)
+        name = "ONNX model" if isinstance(model, bytes) else str(model)  # errors print no bytes
         if not isinstance(model, bytes) and not Path(model).is_file():
-            raise InputError(f"{model}: no such ONNX file")
+            raise InputError(f"{name}: no such ONNX file")
         try:
             self.session = ort.InferenceSession(source, options,
                                                 providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise WeightsError(f"{model if not isinstance(model, bytes) else 'ONNX model'}: "
-                               f"cannot load ONNX graph ({exc})") from None
+            raise WeightsError(f"{name}: cannot load ONNX graph ({exc})") from None
         names = tuple(i.name for i in self.session.get_inputs())
         if names != _INPUTS:
-            raise WeightsError(f"{model}: expected ONNX inputs {_INPUTS}, found {names}")
+            raise WeightsError(f"{name}: expected ONNX inputs {_INPUTS}, found {names}")
 
     def __call__(self, a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor
                  ) -> np.ndarray | torch.Tensor:
