@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -68,7 +69,7 @@ def minmax_normalise(
     return {m: norm[i] for i, m in enumerate(means)}
 
 
-def radar_area_percent(radii: Sequence[float]) -> float:
+def radar_area_percent(radii: Sequence[float] | np.ndarray) -> float:
     """Area of a radar polygon as a percentage of the full polygon (all radii 1).
 
     With ``n`` radii ``r_i`` at angles ``2πi/n`` the polygon's area is
@@ -206,7 +207,7 @@ def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, 
 
 def _show(ax: Axes, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
     """Draw an image with a frame on ``box`` and the enlarged box in the lower-right corner."""
-    kw = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, "interpolation": "nearest"}
+    kw: dict[str, Any] = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, "interpolation": "nearest"}
     ax.imshow(img, **kw)
     r, c, h, w = box
     ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="#ff3b30",
