@@ -7,6 +7,7 @@ import functools
 import glob
 import hashlib
 import importlib
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def code_digest(modules: tuple[str, ...]) -> str:
     """
     h = hashlib.sha256()
     for name in modules:
-        path = Path(importlib.import_module(name).__file__)
+        path = Path(inspect.getfile(importlib.import_module(name)))
         files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
         for f in files:
             h.update(f"{name}/{f.name}\n".encode() + f.read_bytes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import torch
 
@@ -17,8 +18,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     except (RuntimeError, TypeError):
         raise ConfigError(f"device {device!r}: not a torch device (cpu, cuda, cuda:1, mps, "
                           "...)") from None
-    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
-                 "mps": torch.backends.mps.is_available}.get(device.type)
+    checks: dict[str, Callable[[], bool]] = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
+                                             "mps": torch.backends.mps.is_available}
+    available = checks.get(device.type)
     if available is None or not available():
         raise ConfigError(f"device {device}: not available on this machine")
     if device.type == "cuda" and device.index is not None and (

@@ -51,9 +51,9 @@ def refuse_inputs_as_outputs(outputs: Iterable[str | os.PathLike[str]],
     """Raise :class:`InputError` naming the first of ``outputs`` that is one of the ``inputs``
     files, or lies inside one of the ``inputs`` folders: with ``--overwrite`` or not, writing
     it would lose source data (or add a folder to the data's layout)."""
-    inputs = [Path(p) for p in inputs]
+    sources = [Path(p) for p in inputs]
     for out in map(Path, outputs):
-        for source in inputs:
+        for source in sources:
             if source.is_dir() and is_within(out, source):
                 raise InputError(f"{out}: inside the input folder {source}; write the results "
                                  "elsewhere")

@@ -9,6 +9,7 @@ standard error say how large a difference is against its own spread: the paired 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def _clear_sign(mean: float, se: float, n_se: float) -> int:
     return int(np.sign(mean)) if abs(mean) > n_se * se else 0
 
 
-def paired_rows(rows: Iterable[Mapping[str, object]], method_a: str, method_b: str,
+def paired_rows(rows: Iterable[Mapping[str, Any]], method_a: str, method_b: str,
                 metric: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``metric`` of two methods over the ids both have, from per-image rows (the rows of
     :func:`lwnet.evaluation.evaluate_folders` or its CSV), in id order."""
@@ -56,7 +57,7 @@ def paired_rows(rows: Iterable[Mapping[str, object]], method_a: str, method_b: s
             np.array([by_method[method_b][i] for i in ids]))
 
 
-def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
+def paired_cells(rows: Iterable[Mapping[str, Any]], reference: str,
                  metrics: Sequence[str], n_se: float = 2.0) -> list[list[str]]:
     """``reference − other`` per method (one row each, name first) and metric, paired over the
     images: cells ``mean ± standard error``, marked ▲ where ``reference`` is ahead by more than
@@ -83,7 +84,7 @@ def paired_cells(rows: Iterable[Mapping[str, object]], reference: str,
     return table
 
 
-def paired_table(rows: Iterable[Mapping[str, object]], reference: str,
+def paired_table(rows: Iterable[Mapping[str, Any]], reference: str,
                  metrics: Sequence[str], n_se: float = 2.0) -> str:
     """:func:`paired_cells` as a Markdown table headed ``<reference> minus | <metrics>``."""
     return markdown_table([f"{reference} minus", *metrics],

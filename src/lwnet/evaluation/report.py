@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet.errors import OutputExistsError
@@ -21,7 +22,7 @@ def summary_texts(table: SummaryTable, caption: str | None = None,
             ".csv": to_csv(table), ".tex": to_latex(table, caption=caption, label=label)}
 
 
-def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, object]],
+def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]],
                      table: SummaryTable, row_metrics: Sequence[str],
                      overwrite: bool = False, caption: str | None = None,
                      extra: Mapping[str, str] | None = None) -> list[Path]:

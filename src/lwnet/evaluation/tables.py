@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class SummaryTable:
     count: tuple[int, ...]
 
 
-def summarise(rows: Iterable[Mapping[str, object]],
+def summarise(rows: Iterable[Mapping[str, Any]],
               metrics: Sequence[str] = METRIC_NAMES) -> SummaryTable:
     """Aggregate per-image rows (``method`` + metric keys) into a :class:`SummaryTable`.
 
@@ -159,7 +160,7 @@ def to_latex(table: SummaryTable, digits: int = 4, caption: str | None = None,
     return "\n".join(lines) + "\n"
 
 
-def rows_to_csv(rows: Sequence[Mapping[str, object]], metrics: Sequence[str]) -> str:
+def rows_to_csv(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> str:
     """Per-image rows as CSV: ``method, pair_type, id`` then the metric columns."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

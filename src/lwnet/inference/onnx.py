@@ -38,7 +38,7 @@ OPSETS = range(11, 24)
 
 #: The oldest torch whose dynamo exporter exports LWNet (measured: 2.5.1, 2.6.0 and 2.7.1 fail,
 #: torch.export on a guard of the dynamic batch or the ONNX translation after it; 2.8.0 passes).
-DYNAMO_MIN_TORCH = (2, 8)
+DYNAMO_MIN_TORCH = "2.8"
 
 
 def _onnx_bytes(model: torch.nn.Module, opset: int, dynamo: bool) -> bytes:
@@ -115,9 +115,9 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], *, opset: 
         import torch
 
         if torch.__version__ < DYNAMO_MIN_TORCH:
-            raise ConfigError(f"the dynamo exporter needs torch >= "
-                              f"{'.'.join(map(str, DYNAMO_MIN_TORCH))} to export LWNet, this is "
-                              f"torch {torch.__version__}; the default TorchScript exporter works")
+            raise ConfigError(f"the dynamo exporter needs torch >= {DYNAMO_MIN_TORCH} to export "
+                              f"LWNet, this is torch {torch.__version__}; the default TorchScript "
+                              "exporter works")
     model = model.eval().cpu()
     data = _onnx_bytes(model, opset, dynamo)
     worst = verify_onnx(model, data)

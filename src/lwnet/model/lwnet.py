@@ -70,7 +70,7 @@ class LWNet(nn.Module):
                 None if background_threshold is None else float(background_threshold)
             ),
         }
-        blocks = {"use_aca": use_aca, "negative_slope": negative_slope,
+        blocks: dict[str, Any] = {"use_aca": use_aca, "negative_slope": negative_slope,
                   "aca_max_pool": aca_max_pool}
         self.encoder_a = Encoder(width, **blocks)
         self.encoder_b = Encoder(width, **blocks)
@@ -80,7 +80,8 @@ class LWNet(nn.Module):
         # Channels-last (NHWC) parameters make the CPU convolutions run channels-last, about
         # 1.4x less CPU at widths 12 and 16 for inference and training (docs/benchmarks.md); the
         # input layout does not matter and the (N, 1, H, W) output is plainly contiguous.
-        self.to(memory_format=torch.channels_last)
+        # (torch's type stub of Module.to lacks memory_format, which it takes)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 1:

@@ -11,6 +11,7 @@ with a learnable temperature, so cost and memory are linear in the number of pix
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -77,7 +78,8 @@ class MCA(nn.Module):
         n, c, h, w = fa.shape
         x = torch.cat([fa, fb], dim=1)
         # Accumulate on (N, HW, 2C) tokens: residual + bias, then one product per scale.
-        out = torch.permute(x, (0, 2, 3, 1)).reshape(n, h * w, 2 * c) + self.mix.bias
+        bias = cast(torch.Tensor, self.mix.bias)  # the 1×1 mix has one (bias=True)
+        out = torch.permute(x, (0, 2, 3, 1)).reshape(n, h * w, 2 * c) + bias
         # mix weight (2C, S·2C) → per scale, the a→b block (acts on vb) and the b→a block.
         w_mix = self.mix.weight.reshape(2 * c, len(self.scales), 2, c)
         for i, dw in enumerate(self.depthwise):
@@ -91,6 +93,5 @@ class MCA(nn.Module):
             # baddbmm_, which FlopCounterMode does not count; autograd needs out of place.)
             # torch.compile cannot trace the mode query, so compiled code asks first.
             in_place = not torch.compiler.is_compiling() and torch.is_inference_mode_enabled()
-            accumulate = {"out": out} if in_place else {}
-            out = torch.baddbmm(out, v, folded.transpose(1, 2), **accumulate)
+            out = torch.baddbmm(out, v, folded.transpose(1, 2), out=out if in_place else None)
         return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def _fmt_count(x: object) -> str:
     return f"{x / 1e9:.3f} G" if x >= 1e8 else f"{x / 1e6:.2f} M" if x >= 1e5 else f"{x:,}"
 
 
-def complexity_cells(table: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
+def complexity_cells(table: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows of the complexity table."""
     header = ["method", "parameters", "MACs (256×256)", "CPU latency (ms, median)"]
     return header, [[str(r["method"]), _fmt_count(r["params"]), _fmt_count(r["macs"]),

@@ -48,7 +48,7 @@ def wrap(model: torch.nn.Module, world: int) -> torch.nn.Module:
     return DistributedDataParallel(model)
 
 
-def _all_reduce(value: float, op: dist.ReduceOp) -> float:
+def _all_reduce(value: float, op: dist.ReduceOp.RedOpType) -> float:
     t = torch.tensor([value], dtype=torch.float64)
     if dist.get_backend() == "nccl":  # nccl reduces device tensors only
         t = t.cuda()
@@ -91,7 +91,7 @@ def sharded(fn: Callable[[np.ndarray], tuple[np.ndarray, ...]], ids: np.ndarray,
 #: worker threads, and a worker still letting go of a collective's tensor waits for the GIL:
 #: ``destroy_process_group`` hung in 3 of 6 and 3 of 8 two-process runs under torch 2.5.1, in
 #: none of 10 under 2.8.0 (pytorch/pytorch#154976 releases the GIL there).
-GLOO_DESTROY_FIXED = (2, 8)
+GLOO_DESTROY_FIXED = "2.8"
 
 
 def shutdown() -> None:
