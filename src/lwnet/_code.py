@@ -8,7 +8,7 @@ import glob
 import hashlib
 import importlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from lwnet.errors import InputError
@@ -30,7 +30,7 @@ def code_digest(modules: tuple[str, ...]) -> str:
     return h.hexdigest()[:16]
 
 
-def contents_digest(paths: Sequence[Path]) -> str:
+def contents_digest(paths: Iterable[Path]) -> str:
     """Short SHA-256 (16 hex) of the names and bytes of the files ``paths``, in order.
 
     Put into a cache key, it makes an edited or renamed file (whatever its size and time

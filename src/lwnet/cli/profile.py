@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from lwnet.cli._arguments import count
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
         model = load_model(args.weights, device=args.device)
     else:
-        kwargs = {"use_aca": not args.no_aca, "use_mca": not args.no_mca}
+        kwargs: dict[str, Any] = {"use_aca": not args.no_aca, "use_mca": not args.no_mca}
         if args.width is not None:
             kwargs["width"] = args.width
         if args.scales:

@@ -171,7 +171,7 @@ def harvard_pairs(
     ids = read_split(root, pair_type, split) if split else None
     # A listed id without its images is the split file's fault (a typo, another dataset's file).
     absent = [i for i in ids or () if i not in a_files or i not in b_files]
-    if absent:
+    if absent and split and ids:
         where = ("neither" if absent[0] not in a_files and absent[0] not in b_files else
                  b_dir.name if absent[0] in a_files else a_dir.name)
         raise InputError(f"{split_path(root, pair_type, split)}: {len(absent)} of {len(ids)} "

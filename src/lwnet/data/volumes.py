@@ -13,7 +13,7 @@ import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class Volume:
     data: np.ndarray
     affine: np.ndarray
     path: Path
-    header: object | None = None
+    header: Any = None  # nibabel's header class, an optional dependency
 
 
 def _read_nifti(path: Path) -> Volume:

@@ -13,7 +13,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -159,8 +159,9 @@ class OnnxFuser:
         if is_torch:
             import torch
 
-            device = a.device
-            a, b = a.detach().cpu().numpy(), b.detach().cpu().numpy()
+            ta, tb = cast(torch.Tensor, a), cast(torch.Tensor, b)
+            device = ta.device
+            a, b = ta.detach().cpu().numpy(), tb.detach().cpu().numpy()
         feed = {"a": np.ascontiguousarray(a, dtype=np.float32),
                 "b": np.ascontiguousarray(b, dtype=np.float32)}
         (f,) = self.session.run([_OUTPUT], feed)
@@ -168,4 +169,4 @@ class OnnxFuser:
 
     def fuse_batch(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Fuse ``(N, H, W)`` float32 stacks; returns ``(N, H, W)``."""
-        return self(a[:, None], b[:, None])[:, 0]
+        return cast(np.ndarray, self(a[:, None], b[:, None]))[:, 0]

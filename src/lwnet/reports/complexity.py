@@ -25,7 +25,7 @@ def _on_tensors(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
-                     ) -> tuple[list[dict[str, object]], list[str]]:
+                     ) -> tuple[list[dict[str, Any]], list[str]]:
     """Parameters, MACs per 256×256 pair and median CPU latency of every computed row.
 
     Measured in one run, one after the other, with the same settings (``threads`` torch
@@ -58,10 +58,9 @@ def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
     return table, failures
 
 
-def _fmt_count(x: object) -> str:
+def _fmt_count(x: int | None) -> str:
     if x is None:
         return "—"
-    x = int(x)  # type: ignore[arg-type]
     return f"{x / 1e9:.3f} G" if x >= 1e8 else f"{x / 1e6:.2f} M" if x >= 1e5 else f"{x:,}"
 
 

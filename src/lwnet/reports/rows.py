@@ -132,7 +132,8 @@ def resolve_method_names(known: Iterable[str], methods: Sequence[str]) -> list[s
     by_lower: dict[str, list[str]] = {}
     for name in sorted(known):
         by_lower.setdefault(name.lower(), []).append(name)
-    chosen, unknown = [], []
+    chosen: list[str] = []
+    unknown: list[str] = []
     for m in methods:
         match = [m] if m in known else by_lower.get(m.lower(), [])
         if len(match) > 1:

@@ -79,7 +79,7 @@ def default_spi_logs(weights_dir: Path) -> dict[str, Path]:
     """SPI logs shipped beside the weights: model cards (``<model>.md``) and ``*.csv`` logs
     that read as one, named by file stem (``spect-mri.log.csv`` → ``spect-mri``).
     """
-    logs = {}
+    logs: dict[str, Path] = {}
     if not weights_dir.is_dir():
         return logs
     for path in sorted([*weights_dir.glob("*.md"), *weights_dir.glob("*.csv")]):

@@ -43,7 +43,8 @@ def load_sources(pairs: list[ImagePair]) -> tuple[np.ndarray, np.ndarray]:
     first pair's size (one patch grid serves them all); a misfit raises :class:`InputError`
     naming the file.
     """
-    a, b = [], []
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
     for pair in pairs:
         a_img, b_img = read_image(pair.a), read_image(pair.b)
         check_fusion_pair(a_img, b_img, pair.a, pair.b)
