@@ -29,7 +29,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,9 @@ from lwnet.training.schedule import learning_rate
 from lwnet.training.score import get_score, ssim_sum
 from lwnet.training.screening import cached_candidate_scores, predict, score_batches, screen
 
+#: The network and the loss, eager or compiled: each takes tensors and gives one.
+Step = Callable[..., torch.Tensor]
+
 LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
@@ -87,7 +90,7 @@ def init_weights_path(cfg: TrainConfig) -> Path | None:
     return Path(cfg.init_weights)
 
 
-def build_model(cfg: TrainConfig, init: Path | None = None) -> torch.nn.Module:
+def build_model(cfg: TrainConfig, init: Path | None = None) -> LWNet:
     """The network of ``cfg.model``: seeded random weights, or those of the weights file
     ``init``, whose architecture must be the same in every setting (a :class:`WeightsError`
     names the file and the settings that differ)."""
@@ -311,10 +314,11 @@ class TrainingStep:
     def __init__(self, net: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> None:
         self.unsupervised, self.compiled = not cfg.uses_labels, cfg.compile
         self.batch_size = cfg.batch_size
-        loss = (unsupervised_loss if self.unsupervised
-                else functools.partial(spi_loss, alpha=cfg.alpha, beta=cfg.beta))
-        self.eager = (net, loss)
-        self.net, self.loss = self.eager
+        loss: Step = (unsupervised_loss if self.unsupervised
+                      else functools.partial(spi_loss, alpha=cfg.alpha, beta=cfg.beta))
+        self.net: Step = net
+        self.loss: Step = loss
+        self.eager = (self.net, self.loss)
         if cfg.compile:
             mode = "reduce-overhead" if device.type == "cuda" else None
             self.net, self.loss = (torch.compile(f, mode=mode) for f in self.eager)
@@ -339,8 +343,9 @@ def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimize
                  ps: PatchSet, pools: Pools | None, pool: np.ndarray, iteration: int, epoch: int,
                  rank: int, world: int, device: torch.device, show: bool) -> float:
     """One epoch; returns the mean training loss over this rank's batches."""
-    unsup = pools is None  # the unsupervised baseline: every patch of the pool, no labels
-    n_items = len(pool) if unsup else len(pools.L) + len(pools.P)
+    # The unsupervised baseline (no pools) trains on every patch of the pool, without labels.
+    labelled = None if pools is None else np.concatenate([pools.L, pools.P])
+    n_items = len(pool) if labelled is None else len(labelled)
     order = epoch_order(cfg, n_items, iteration, epoch)
     order = order[:len(order) // world * world]  # every rank takes the same number of samples
     # Step s takes the next world × batch samples and gives each rank an equal share, so N
@@ -358,9 +363,9 @@ def _train_epoch(cfg: TrainConfig, step: TrainingStep, opt: torch.optim.Optimize
         chunk = order[s * step_size:(s + 1) * step_size]
         share = len(chunk) // world
         items = chunk[rank * share:(rank + 1) * share]
-        ids = pool[items] if unsup else np.concatenate([pools.L, pools.P])[items]
+        ids = pool[items] if labelled is None else labelled[items]
         a, b = (_to_device(t, device) for t in ps.sources(ids))
-        label = None if unsup else _to_device(to_tensor(pools.labels(ps, items)), device)
+        label = None if pools is None else _to_device(to_tensor(pools.labels(ps, items)), device)
         loss = step(a, b, label)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -423,13 +428,13 @@ def _record_environment(run_dir: Path, records: list[dict[str, str]] | None,
     return records
 
 
-def _save_weights(path: Path, model: torch.nn.Module, cfg: TrainConfig, ps: PatchSet,
+def _save_weights(path: Path, model: LWNet, cfg: TrainConfig, ps: PatchSet,
                   rows: list[dict], init_note: str,
-                  environments: list[dict[str, str]]) -> None:
+                  environments: list[dict[str, str]] | None) -> None:
     """The model as safetensors with its card (in the metadata and beside it as ``<stem>.md``)."""
     from lwnet.inference import save_weights
     from lwnet.training.card import model_card
 
     card = model_card(cfg, ps.names, rows, init_note, pool_size=len(ps.index) - cfg.val_patches,
-                      environments=environments)
+                      environments=environments or ())
     save_weights(path, model, card, overwrite=True)
