@@ -52,10 +52,12 @@ test-minimum:
 	$(MIN_VENV)/bin/python -m pip install -q -c .ci/minimum-versions.txt -e '.[test]'
 	$(MIN_VENV)/bin/python -m pytest -q
 
-# Lint with the rules in pyproject.toml ([tool.ruff]); ruff comes with the `dev` extra.
+# Lint with the rules in pyproject.toml ([tool.ruff]) and type-check the package
+# ([tool.mypy]); ruff and mypy come with the `dev` extra.
 lint: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) $(DEMO_OUT) .pytest_cache

@@ -184,7 +184,8 @@ def _run_many(args: argparse.Namespace) -> int:
         done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,
                             **options)
     else:
-        done = fuse_folders(args.method, *args.images, args.out, **options)
+        dir_a, dir_b = args.images
+        done = fuse_folders(args.method, dir_a, dir_b, args.out, **options)
     speed = f" ({done.pairs_per_second:.1f} pairs/s)" if done.fused else ""
     print(f"{done.written} written, {done.skipped} already present, under {args.out}{speed}")
     return 0

@@ -94,7 +94,7 @@ def default_pair_type(functional: np.ndarray) -> str:
     return "SPECT-MRI" if functional.ndim == 3 else "CT-MRI"
 
 
-def fuse_batch(model: LWNet, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def fuse_batch(model: torch.nn.Module, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Run ``model`` on a batch: ``a``, ``b`` float ``(N, H, W)`` in [0, 1] → ``(N, H, W)``."""
     device = next(model.parameters()).device
     with torch.inference_mode():

@@ -85,6 +85,7 @@ def fuse_file_pair(
         fn, method = single_pair(fuser), f"{NETWORK} {record}"  # what made it, as recorded
     if source is None:
         source = method if isinstance(method, str) else function_id(method)
+    assert fn is not None  # the network's fuser is made above, once B is read
     result, fused_luma = fuse_in_luma(fn, a, b)
     write_image(out, result, overwrite=overwrite, text=output_text(source, COLOUR_OUTPUT))
     if luma_out:

@@ -168,7 +168,7 @@ def stream_fuse(
     require_counts(batch_size=batch_size, readers=readers, writers=writers, prefetch=prefetch)
     stats = StreamStats()
     start = time.perf_counter()
-    reads: deque[Future[_Loaded]] = deque()
+    reads: deque[Future[_Loaded | None]] = deque()
     writes: deque[Future[bool]] = deque()
     batch: list[_Loaded] = []
 
@@ -216,7 +216,7 @@ def stream_fuse(
             for fut in reads:
                 fut.cancel()
             # Let pending writes finish: each is atomic, and a finished result is progress kept.
-            for fut in writes:
-                fut.exception()
+            for written in writes:
+                written.exception()
     stats.seconds = time.perf_counter() - start
     return stats

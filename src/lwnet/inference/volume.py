@@ -122,6 +122,7 @@ def colourise_slice(fused: np.ndarray, functional: np.ndarray, cmap: str = "hot"
     """
     rgb = _colour_map(cmap)(np.clip(functional, 0.0, 1.0))[..., :3].astype(np.float32)
     _, chroma = split_luma(rgb)
+    assert chroma is not None  # an RGB image has chroma
     chroma[functional == 0] = 0.5
     return merge_luma(fused, chroma)
 

@@ -58,7 +58,7 @@ def _num_threads(threads: int | None) -> Iterator[None]:
 
 
 def measure_latency(
-    model: nn.Module | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    model: nn.Module | Callable[[torch.Tensor, torch.Tensor], object],
     size: Sequence[int] = (256, 256), batch: int = 1, device: torch.device | str = "cpu",
     threads: int | None = 2, warmup: int = 5, repeats: int = 30,
 ) -> list[float]:

@@ -48,6 +48,7 @@ def complexity_table(rows: Sequence[Row], repeats: int, threads: int = 1
                                      warmup=2, repeats=repeats)
                 params, macs, ms = prof["params"], prof["macs_per_pair"], prof["latency_ms"]
             else:
+                assert row.fn is not None  # a classical row has its function
                 times = measure_latency(_on_tensors(row.fn), LATENCY_SIZE, threads=threads,
                                         warmup=2, repeats=repeats)
                 params, macs, ms = None, None, 1000 * statistics.median(times)

@@ -38,7 +38,10 @@ def data_cache(cache: Path, harvard: Path, pair_type: str) -> Path:
 
 def result_folder(row: Row, cache: Path) -> Path:
     """Where a row's fused luminance images live."""
-    return row.folder if row.kind == "external" else cache / row.cache_name
+    if row.kind == "external":
+        assert row.folder is not None  # an external row is its folder
+        return row.folder
+    return cache / row.cache_name
 
 
 def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
@@ -51,6 +54,7 @@ def fuse_row(row: Row, harvard: Path, pair_type: str, cache: Path, jobs: int,
         return 0
     # The name its output folder records: LWNet rows are told apart by their weights.
     method = row.cache_name if row.kind == "LWNet" else row.name
+    assert row.fn is not None  # a computed row has its function
     run = fuse_pairs({method: row.fn}, harvard_pairs(harvard, pair_type, "test"),
                      lambda _, pair: output_path(cache, row.cache_name, pair_type, pair.id),
                      jobs=jobs, luma=True, progress=progress, label=pair_type)

@@ -126,7 +126,9 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
     :class:`InputError` naming it."""
     ids = [p.id for p in pairs]
     stem = f"ext-{method.name}-{content_key([], [method.name, *ids])}"
-    files = method.paths(pairs[0].pair_type, ids)
+    pair_type = pairs[0].pair_type
+    assert pair_type is not None  # training pairs come from a pair type's folders
+    files = method.paths(pair_type, ids)
     version = contents_digest(files)
 
     def read(path: Path) -> np.ndarray:
@@ -157,6 +159,7 @@ def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
     stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers, show) for n in names]
     if external_root is not None and external_root.is_dir():
         pair_type = pairs[0].pair_type
+        assert pair_type is not None  # training pairs come from a pair type's folders
         for m in external_methods(external_root):
             if Path(m.path(pair_type, pairs[0].id)).is_file():
                 names.append(f"ext:{m.name}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """RNG states of torch (tensor), numpy and python (JSON-able)."""
-    np_state = np.random.get_state()
+    np_state = cast(tuple[Any, ...], np.random.get_state())  # the legacy tuple
     py_state = random.getstate()
     return ({"rng.torch": torch.get_rng_state()},
             {"numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],

@@ -88,7 +88,7 @@ class TrainConfig:
 
     def labelled_count(self, n_patches: int) -> int:
         """|L| for a pool of ``n_patches`` patches (clipped to the pool)."""
-        if self.labelled == "auto":
+        if isinstance(self.labelled, str):  # "auto": reading the config refuses other text
             n = DEFAULT_LABELLED.get(self.pair_type, n_patches // 2)
             if self.max_patches:
                 n = n_patches // 2

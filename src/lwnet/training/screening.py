@@ -110,7 +110,8 @@ def screen(model: torch.nn.Module, ps: PatchSet, score: Score, ids: np.ndarray, 
         pred = predict(model, ps, sel, device)
         return pred, score_patches(score, ps, sel, lambda lo, hi: pred[None, lo:hi],
                                    workers)[:, 0]
-    return ddp.sharded(predict_and_score, ids, rank, world, device)
+    preds, scores = ddp.sharded(predict_and_score, ids, rank, world, device)
+    return preds, scores
 
 
 def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, world: int,
