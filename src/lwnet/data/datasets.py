@@ -170,14 +170,15 @@ def harvard_pairs(
     a_files, b_files = images_by_stem(a_dir), images_by_stem(b_dir)
     ids = read_split(root, pair_type, split) if split else None
     # A listed id without its images is the split file's fault (a typo, another dataset's file).
-    absent = [i for i in ids or () if i not in a_files or i not in b_files]
-    if absent and split and ids:
-        where = ("neither" if absent[0] not in a_files and absent[0] not in b_files else
-                 b_dir.name if absent[0] in a_files else a_dir.name)
-        raise InputError(f"{split_path(root, pair_type, split)}: {len(absent)} of {len(ids)} "
-                         f"listed ids have no pair of images (first: {absent[0]!r}, "
-                         + ("in neither folder)" if where == "neither" else
-                            f"no image in {where})"))
+    if split and ids is not None:
+        absent = [i for i in ids if i not in a_files or i not in b_files]
+        if absent:
+            where = ("neither" if absent[0] not in a_files and absent[0] not in b_files else
+                     b_dir.name if absent[0] in a_files else a_dir.name)
+            raise InputError(f"{split_path(root, pair_type, split)}: {len(absent)} of "
+                             f"{len(ids)} listed ids have no pair of images (first: "
+                             f"{absent[0]!r}, " + ("in neither folder)" if where == "neither"
+                                                   else f"no image in {where})"))
     return _match(a_files, b_files, ids, a_dir, b_dir, pair_type)
 
 

@@ -140,10 +140,13 @@ class OnnxFuser:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        source = model if isinstance(model, bytes) else str(model)
-        name = "ONNX model" if isinstance(model, bytes) else str(model)  # errors print no bytes
-        if not isinstance(model, bytes) and not Path(model).is_file():
-            raise InputError(f"{name}: no such ONNX file")
+        source: bytes | str
+        if isinstance(model, bytes):
+            source, name = model, "ONNX model"  # errors name it, never print its bytes
+        else:
+            source = name = str(model)
+            if not Path(source).is_file():
+                raise InputError(f"{name}: no such ONNX file")
         try:
             self.session = ort.InferenceSession(source, options,
                                                 providers=["CPUExecutionProvider"])
