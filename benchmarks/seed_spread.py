@@ -34,7 +34,7 @@ from scipy.stats import t as student_t
 
 from bench_spi import MODEL_FOR, cached_rows, reference_rows
 from lwnet.data.datasets import default_data_root, harvard_pairs
-from lwnet.evaluation import clear_sign, markdown_table, paired_difference, summarise
+from lwnet.evaluation import markdown_table, paired_cell, summarise
 from lwnet.inference import load_model
 from lwnet.inference.api import network_method
 from lwnet.metrics import METRIC_NAMES
@@ -82,12 +82,7 @@ def across_seeds(a: np.ndarray, b: np.ndarray) -> list[str]:
     """Cells ``mean ± SE`` of ``a − b`` per metric, paired by seed (rows of ``a`` and ``b``),
     marked ▲/▼ beyond the 95 % Student t quantile times the standard error."""
     q = student_t.ppf(0.975, len(a) - 1)
-    mark = {1: " ▲", -1: " ▼", 0: ""}
-    cells = []
-    for k in range(a.shape[1]):
-        mean, se = paired_difference(a[:, k], b[:, k])
-        cells.append(f"{mean:+.4f} ± {se:.4f}{mark[clear_sign(a[:, k], b[:, k], q)]}")
-    return cells
+    return [paired_cell(a[:, k], b[:, k], q) for k in range(a.shape[1])]
 
 
 def report(pair_type: str, n_pairs: int, per_seed: dict[str, np.ndarray],

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lwnet.evaluation import clear_sign, paired_difference, paired_rows, paired_table
+from lwnet.evaluation import (
+    clear_sign,
+    paired_cell,
+    paired_difference,
+    paired_rows,
+    paired_table,
+)
 
 
 def test_paired_difference_by_hand() -> None:
@@ -31,6 +37,15 @@ def test_clear_sign() -> None:
     assert clear_sign(base - 0.02 + noise, base) == -1
     assert clear_sign(base + 0.001 + noise, base) == 0      # t ≈ 0.54: within noise
     assert clear_sign(base + 0.002, base) == 1              # constant difference: se = 0
+
+
+def test_paired_cell_threshold_is_the_callers() -> None:
+    # d = 1, 2, 3, 4: mean 2.5, standard error 0.6455, so t = 3.87: clear at two standard
+    # errors and at the 95 % Student t quantile for 4 values (3.18), not at 4 standard errors.
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.zeros(4)
+    assert paired_cell(a, b) == "+2.5000 ± 0.6455 ▲"
+    assert paired_cell(b, a, stats.t.ppf(0.975, 3)) == "-2.5000 ± 0.6455 ▼"
+    assert paired_cell(a, b, 4.0) == "+2.5000 ± 0.6455"
 
 
 def test_paired_rows_align_by_id_and_drop_unmatched() -> None:

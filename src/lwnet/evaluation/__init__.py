@@ -2,6 +2,7 @@
 
 from lwnet.evaluation.paired import (
     clear_sign,
+    paired_cell,
     paired_cells,
     paired_difference,
     paired_rows,
@@ -32,8 +33,8 @@ from lwnet.evaluation.tables import (
 
 __all__ = [
     "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign", "csv_table",
-    "evaluate_folders", "evaluate_pair", "markdown_table", "paired_cells", "paired_difference",
-    "paired_rows", "paired_table", "rank_marks", "read_triple", "result_files", "rows_to_csv",
-    "summarise", "summary_cell", "summary_texts", "to_csv", "to_latex", "to_markdown",
-    "write_evaluation",
+    "evaluate_folders", "evaluate_pair", "markdown_table", "paired_cell", "paired_cells",
+    "paired_difference", "paired_rows", "paired_table", "rank_marks", "read_triple",
+    "result_files", "rows_to_csv", "summarise", "summary_cell", "summary_texts", "to_csv",
+    "to_latex", "to_markdown", "write_evaluation",
 ]

@@ -44,6 +44,18 @@ def _clear_sign(mean: float, se: float, n_se: float) -> int:
     return int(np.sign(mean)) if abs(mean) > n_se * se else 0
 
 
+_MARK = {1: " ▲", -1: " ▼", 0: ""}
+
+
+def paired_cell(a: np.ndarray, b: np.ndarray, n_se: float = 2.0) -> str:
+    """``a − b`` as one table cell, ``mean ± standard error`` (:func:`paired_difference`),
+    marked ▲ where ``a`` is ahead by more than ``n_se`` standard errors and ▼ where it is
+    behind by more; unmarked within noise."""
+    mean, se = paired_difference(a, b)
+    shown = f"{mean:+.4f}".replace("-0.0000", "+0.0000")  # no sign on a rounded 0
+    return f"{shown} ± {se:.4f}{_MARK[_clear_sign(mean, se, n_se)]}"
+
+
 def paired_rows(rows: Iterable[Mapping[str, Any]], method_a: str, method_b: str,
                 metric: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``metric`` of two methods over the ids both have, from per-image rows (the rows of
@@ -68,18 +80,12 @@ def paired_cells(rows: Iterable[Mapping[str, Any]], reference: str,
     others = [m for m in dict.fromkeys(str(r["method"]) for r in rows) if m != reference]
     if not any(r["method"] == reference for r in rows) or not others:
         raise ValueError(f"paired table needs rows of {reference!r} and of another method")
-    mark = {1: " ▲", -1: " ▼", 0: ""}
     table = []
     for other in others:
         cells = [other]
         for metric in metrics:
             a, b = paired_rows(rows, reference, other, metric)
-            if len(a) < 2:  # no spread to judge from
-                cells.append("—")
-                continue
-            mean, se = paired_difference(a, b)
-            shown = f"{mean:+.4f}".replace("-0.0000", "+0.0000")  # no sign on a rounded 0
-            cells.append(f"{shown} ± {se:.4f}{mark[_clear_sign(mean, se, n_se)]}")
+            cells.append(paired_cell(a, b, n_se) if len(a) >= 2 else "—")  # "—": no spread
         table.append(cells)
     return table
 

@@ -11,6 +11,10 @@ from lwnet.training.config import TrainConfig
 
 #: Heads the card's per-iteration table (read back by :mod:`lwnet.reports.spi_log`).
 SPI_LOG_HEADING = "## SPI log"
+#: The columns of a run's ``log.csv``, one row per iteration. The card's table shows them all
+#: but ``val_score`` (the run's own score on the held-out patches), headed as in :func:`_header`.
+LOG_FIELDS = ("iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
+              "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score")
 
 
 def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
@@ -55,21 +59,20 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
             "pool (L ∪ U ∪ P) of the best label each patch holds (a U patch: its best "
             "candidate); label gain: how far that is above the best candidates, i.e. what the "
             "pseudo labels add.",
-            "",
-            "| iteration | L | P | U | admitted | refined | mean label score | pool label score "
-            "| label gain | train loss | val SSIM sum |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        keys: tuple[str, ...] = (
-            "iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
-            "pool_label_score", "label_gain", "train_loss", "val_ssim_sum")
+        keys = LOG_FIELDS[:-1]
     else:
-        lines += ["## Training log", "", "| iteration | train loss | val SSIM sum |",
-                  "|---|---|---|"]
+        lines.append("## Training log")
         keys = ("iteration", "train_loss", "val_ssim_sum")
+    lines += ["", "| " + " | ".join(map(_header, keys)) + " |", "|---" * len(keys) + "|"]
     for r in rows:  # a run without a validation set leaves its column blank
         lines.append("| " + " | ".join(_cell(r.get(k)) for k in keys) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _header(field: str) -> str:
+    """``mean_label_score`` → ``mean label score``; read back as snake case by the reports."""
+    return field.replace("_", " ").replace("ssim", "SSIM")
 
 
 def _cell(value: object) -> str:

@@ -41,11 +41,12 @@ from lwnet._environment import RUN_ENVIRONMENT_KEYS, run_environment, torch_kern
 from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet._text import changes, counted, duration
 from lwnet.errors import ConfigError, InputError, WeightsError
-from lwnet.inference import load_weights, shipped_weights
+from lwnet.inference import load_weights, save_weights, shipped_weights
 from lwnet.model import LWNet
 from lwnet.model.weights import weights_id
 from lwnet.parallel import Workers
 from lwnet.training import distributed as ddp
+from lwnet.training.card import LOG_FIELDS, model_card
 from lwnet.training.checkpoint import (
     load_checkpoint,
     load_optimizer,
@@ -66,8 +67,6 @@ from lwnet.training.screening import cached_candidate_scores, predict, score_bat
 #: The network and the loss, eager or compiled: each takes tensors and gives one.
 Step = Callable[..., torch.Tensor]
 
-LOG_FIELDS = ["iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
-              "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score"]
 CHECKPOINT = "checkpoint.safetensors"
 ENVIRONMENT = "environment.json"
 ITERATIONS = "iterations"  # the folder of each iteration's model
@@ -432,9 +431,6 @@ def _save_weights(path: Path, model: LWNet, cfg: TrainConfig, ps: PatchSet,
                   rows: list[dict], init_note: str,
                   environments: list[dict[str, str]] | None) -> None:
     """The model as safetensors with its card (in the metadata and beside it as ``<stem>.md``)."""
-    from lwnet.inference import save_weights
-    from lwnet.training.card import model_card
-
     card = model_card(cfg, ps.names, rows, init_note, pool_size=len(ps.index) - cfg.val_patches,
                       environments=environments or ())
     save_weights(path, model, card, overwrite=True)
