@@ -25,7 +25,7 @@ round-off. Two exact-arithmetic-equivalent filterings (2-D direct vs FFT) then d
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy import fft as sp_fft
 
 from lwnet.metrics._filters import gaussian_window1d
 
@@ -66,8 +66,13 @@ def _gaussian_same(x: np.ndarray, sigma: float) -> np.ndarray:
     depends on the result, so round-off at 1e-13 is harmless here (unlike UQI's box sums).
     """
     g = gaussian_window1d(WINDOW, sigma, normalised=False)
-    kernel = np.outer(g, g).reshape((1,) * (x.ndim - 2) + (WINDOW, WINDOW))
-    return fftconvolve(x, kernel, mode="same", axes=(-2, -1))
+    h, w = x.shape[-2:]
+    # The full linear convolution fits without wrap-around in a fast FFT length; 'same' is its
+    # centre. (scipy.signal.fftconvolve computes the same, at 0.7 s of import.)
+    size = tuple(sp_fft.next_fast_len(n + WINDOW - 1, True) for n in (h, w))
+    full = sp_fft.irfft2(sp_fft.rfft2(x, size) * sp_fft.rfft2(np.outer(g, g), size), size)
+    top = (WINDOW - 1) // 2
+    return full[..., top:top + h, top:top + w]
 
 
 def local_contrast(x: np.ndarray) -> np.ndarray:
