@@ -222,6 +222,21 @@ def test_compiled_steps_match_eager_ones_and_resume_exactly(tiny_root, tmp_path,
     assert (tmp_path / "run/log.csv").read_text() == (tmp_path / "ref/log.csv").read_text()
 
 
+@pytest.mark.parametrize(("mode", "first", "until"), [
+    ("spi", 45, "until P grows"), ("labels_only", 45, "in every epoch"),
+    ("unsupervised", 90, "in every epoch")])
+def test_an_epoch_longer_than_its_patches_is_noted(tiny_root, tmp_path, capsys, mode, first,
+                                                   until) -> None:
+    """Only SPI's pool grows (P); the baselines train on the same patches every epoch."""
+    from lwnet.training import load_config, train
+
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", f"mode='{mode}'",
+                                   "iterations=1", "epochs=1", "samples_per_epoch=100"])
+    train(cfg, tmp_path / "run", progress=False)
+    assert (f"note: an epoch draws 100 samples without replacement from {first} patches, so it "
+            f"trains on {first} {until} ") in capsys.readouterr().err
+
+
 def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tmp_path,
                                                                     monkeypatch) -> None:
     """It trains against the sources: no candidate is computed or scored, its log and card carry

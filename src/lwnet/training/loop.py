@@ -206,8 +206,9 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                 + f", {len(val)} held out; label sources: {', '.join(ps.names) or 'none'}")
             first = len(pools.L) + len(pools.P) if pools else len(pool)
             if cfg.samples_per_epoch > first and not resume:
+                until = " until P grows" if cfg.mode == "spi" else " in every epoch"
                 say(f"note: an epoch draws {cfg.samples_per_epoch} samples without replacement "
-                    f"from {first} patches, so it trains on {first} until P grows "
+                    f"from {first} patches, so it trains on {first}{until} "
                     "(more pairs or max_patches, or a lower samples_per_epoch, if that is not "
                     "what you meant)")
 
