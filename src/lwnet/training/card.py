@@ -60,7 +60,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
             "candidate); label gain: how far that is above the best candidates, i.e. what the "
             "pseudo labels add.",
         ]
-        keys = LOG_FIELDS[:-1]
+        keys: tuple[str, ...] = LOG_FIELDS[:-1]
     else:
         lines.append("## Training log")
         keys = ("iteration", "train_loss", "val_ssim_sum")
