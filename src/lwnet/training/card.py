@@ -11,8 +11,9 @@ from lwnet.training.config import TrainConfig
 
 #: Heads the card's per-iteration table (read back by :mod:`lwnet.reports.spi_log`).
 SPI_LOG_HEADING = "## SPI log"
-#: The columns of a run's ``log.csv``, one row per iteration. The card's table shows them all
-#: but ``val_score`` (the run's own score on the held-out patches), headed as in :func:`_header`.
+#: The columns of a run's ``log.csv``, one row per iteration. The SPI-log table of a labelled
+#: run's card shows them all but ``val_score`` (the run's own score on the held-out patches),
+#: headed as in :func:`_header`.
 LOG_FIELDS = ("iteration", "L", "P", "U", "admitted", "refined", "mean_label_score",
               "pool_label_score", "label_gain", "train_loss", "val_ssim_sum", "val_score")
 
