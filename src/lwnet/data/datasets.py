@@ -168,17 +168,18 @@ def harvard_pairs(
     """Pairs of one pair type in the Harvard layout, optionally restricted to a split."""
     a_dir, b_dir = modality_folders(root, pair_type)
     a_files, b_files = images_by_stem(a_dir), images_by_stem(b_dir)
-    ids = read_split(root, pair_type, split) if split else None
-    # A listed id without its images is the split file's fault (a typo, another dataset's file).
-    if split and ids is not None:
+    ids = None
+    if split:
+        ids = read_split(root, pair_type, split)
+        # A listed id without its images is the split file's fault (a typo, another dataset's).
         absent = [i for i in ids if i not in a_files or i not in b_files]
         if absent:
-            where = ("neither" if absent[0] not in a_files and absent[0] not in b_files else
-                     b_dir.name if absent[0] in a_files else a_dir.name)
+            first = absent[0]
+            where = ("in neither folder" if first not in a_files and first not in b_files else
+                     f"no image in {b_dir.name if first in a_files else a_dir.name}")
             raise InputError(f"{split_path(root, pair_type, split)}: {len(absent)} of "
-                             f"{len(ids)} listed ids have no pair of images (first: "
-                             f"{absent[0]!r}, " + ("in neither folder)" if where == "neither"
-                                                   else f"no image in {where})"))
+                             f"{len(ids)} listed ids have no pair of images (first: {first!r}, "
+                             f"{where})")
     return _match(a_files, b_files, ids, a_dir, b_dir, pair_type)
 
 

@@ -71,7 +71,7 @@ class LWNet(nn.Module):
             ),
         }
         blocks: dict[str, Any] = {"use_aca": use_aca, "negative_slope": negative_slope,
-                  "aca_max_pool": aca_max_pool}
+                                  "aca_max_pool": aca_max_pool}
         self.encoder_a = Encoder(width, **blocks)
         self.encoder_b = Encoder(width, **blocks)
         self.mca = MCA(width, scales) if use_mca else None
