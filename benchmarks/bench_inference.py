@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from malloc_option import add_malloc_option, apply_malloc_option
+
 
 def _rss_mib() -> float:
     with open("/proc/self/statm") as fh:
@@ -144,9 +146,7 @@ def main() -> None:
     p.add_argument("--stream-batch", type=int, default=1,
                    help="batch size of the streaming runs (default: 1; onnxruntime gains "
                         "nothing from batching on CPU and its arena grows with the batch)")
-    p.add_argument("--malloc", choices=["keep", "default"], default="keep",
-                   help="keep freed memory for reuse as `lwnet` does (default), or leave "
-                   "glibc's default")
+    add_malloc_option(p)
     p.add_argument("--scenario", choices=("speed", "large", "stream"), help=argparse.SUPPRESS)
     p.add_argument("--backend", choices=("torch", "onnx"), help=argparse.SUPPRESS)
     p.add_argument("--onnx", help=argparse.SUPPRESS)
@@ -154,10 +154,7 @@ def main() -> None:
     p.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.scenario:
-        if args.malloc == "keep":
-            from lwnet import keep_freed_memory
-
-            keep_freed_memory()
+        apply_malloc_option(args)
         result = {"speed": scenario_speed, "large": scenario_large,
                   "stream": scenario_stream}[args.scenario](args)
         print(json.dumps(result))

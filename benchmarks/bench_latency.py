@@ -38,8 +38,8 @@ from typing import Any
 
 import torch
 
-from lwnet import keep_freed_memory
 from lwnet.model import LWNet, measure_latency, profile_model
+from malloc_option import add_malloc_option, apply_malloc_option, freed_memory_note
 
 
 def median_per_pass(model: torch.nn.Module, counter: Callable[[], float], threads: int,
@@ -93,14 +93,12 @@ def main() -> None:
     parser.add_argument("--onnx", action="store_true", help="also time onnxruntime")
     parser.add_argument("--no-grad", action="store_true",
                         help="also time batch 1 under no_grad, alternating with inference mode")
-    parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
-                        help="keep freed memory for reuse as `lwnet` does (default), or leave "
-                        "glibc's default")
+    add_malloc_option(parser)
     args = parser.parse_args()
-    kept = args.malloc == "keep" and keep_freed_memory()
+    kept = apply_malloc_option(args)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, freed memory "
-          f"{'kept' if kept else 'as the C library does by default'}, load average "
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, "
+          f"{freed_memory_note(kept)}, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     onnx_head = (" onnxruntime b1 median ms | onnxruntime b1 min ms | onnxruntime b8 pairs/s |"
                  if args.onnx else "")

@@ -27,6 +27,7 @@ from lwnet._device import resolve_device
 from lwnet.training import loop
 from lwnet.training.config import TrainConfig, load_config
 from lwnet.training.pools import Pools
+from malloc_option import add_malloc_option, apply_malloc_option, freed_memory_note
 
 
 def main() -> None:
@@ -42,7 +43,9 @@ def main() -> None:
                         help="|L| as a fraction of the patches (default: all)")
     parser.add_argument("--cache-dir", default="",
                         help="candidate and score cache shared by runs (default: a new one)")
+    add_malloc_option(parser)
     args = parser.parse_args()
+    kept = apply_malloc_option(args)
     device = resolve_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     seconds: list[float] = []
@@ -70,7 +73,8 @@ def main() -> None:
         loop.train(cfg, Path(tmp) / "run", progress=False)
     per_step = [1000 * s / n for s, n in zip(seconds, steps)]
     print(f"torch {torch.__version__}, {device}, batch {args.batch}, "
-          f"{'compiled' if args.compile else 'eager'}, {steps[0]} steps per epoch")
+          f"{'compiled' if args.compile else 'eager'}, {steps[0]} steps per epoch, "
+          f"{freed_memory_note(kept)}")
     print("ms per step by epoch: " + ", ".join(f"{t:.2f}" for t in per_step))
     rest = per_step[1:] or per_step
     print(f"median after the first epoch: {statistics.median(rest):.2f} ms per step")

@@ -24,6 +24,7 @@ from lwnet._device import resolve_device, use_deterministic
 from lwnet.model import LWNet
 from lwnet.training.config import TrainConfig
 from lwnet.training.loop import TrainingStep, adam
+from malloc_option import add_malloc_option, apply_malloc_option, freed_memory_note
 
 
 def step_ms(device: torch.device, batch: int, compile: bool, steps: int,
@@ -66,11 +67,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--no-compile", action="store_true", help="eager steps only")
     parser.add_argument("--profile", action="store_true", help="top operations by device time")
+    add_malloc_option(parser)
     args = parser.parse_args()
+    kept = apply_malloc_option(args)
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"torch {torch.__version__}, {name}, {args.threads} thread(s), {args.steps} steps")
+    print(f"torch {torch.__version__}, {name}, {args.threads} thread(s), {args.steps} steps, "
+          f"{freed_memory_note(kept)}")
     print("| batch | step | ms/step | patches/s | first 10 steps, s |")
     print("|---:|---|---:|---:|---:|")
     for batch in args.batches:
