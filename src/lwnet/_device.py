@@ -33,14 +33,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def use_deterministic(device: torch.device) -> None:
     """``torch.use_deterministic_algorithms(True)``, with the fixed cuBLAS workspace that
     deterministic cuBLAS needs on CUDA ≥ 10.2 (without it the first batched matrix product
-    raises). cuBLAS reads the setting when it starts, so call this before the first product.
-
-    New tensors are not filled with NaN, which deterministic mode does by default to expose
-    reads of uninitialised memory: PyTorch documents the fill as a cost that a program that
-    never reads such memory can turn off and stay deterministic. Training here never does
-    (the same weights, bit for bit, with and without it), and the fill cost about 4 % of a
-    CPU training step (docs/benchmarks.md, "Speed")."""
+    raises). cuBLAS reads the setting when it starts, so call this before the first product."""
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
-    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
