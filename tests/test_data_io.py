@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +103,18 @@ def test_text_named_png_is_named(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="nope.png: no such file"):
+    with pytest.raises(InputError, match="nope.png: no such image file"):
         read_image(tmp_path / "nope.png")
+
+
+def test_a_folder_or_pipe_is_not_called_missing(tmp_path: Path) -> None:
+    (tmp_path / "scan.png").mkdir()
+    with pytest.raises(InputError, match="scan.png: a folder, not an image file"):
+        read_image(tmp_path / "scan.png")
+    if hasattr(os, "mkfifo"):  # a pipe, as a shell's <(...) gives: PIL cannot seek in it
+        os.mkfifo(tmp_path / "pipe.png")
+        with pytest.raises(InputError, match="pipe.png: not a regular file"):
+            read_image(tmp_path / "pipe.png")
 
 
 def test_size_checks_name_both_sizes() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lwnet.data.io import is_image_file
+from lwnet.data.io import is_image_file, require_file
 from lwnet.errors import InputError
 
 MRI = "MRI"
@@ -131,8 +131,7 @@ def read_split(root: str | os.PathLike[str], pair_type: str, split: str) -> list
     """Ids listed in :func:`split_path`, one per line: an id (``sub0.v2``) or an image file
     name (``9028.png``: its stem). A byte-order mark (Windows editors) is ignored."""
     path = split_path(root, pair_type, split)
-    if not path.is_file():
-        raise InputError(f"{path}: no such split file")
+    require_file(path, "split file")
     lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     ids = [Path(line).stem if is_image_file(Path(line)) else line for line in lines if line]
     if not ids:

@@ -31,6 +31,19 @@ MIN_SIDE = 16
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}
 
 
+def require_file(path: Path, what: str = "file") -> None:
+    """Raise :class:`InputError` naming ``path`` unless it is a regular file: missing, a folder,
+    or something else (a device, or a pipe such as ``<(...)``, which image readers cannot seek
+    in); ``what`` names the kind of file expected."""
+    if path.is_file():
+        return
+    if not path.exists():
+        raise InputError(f"{path}: no such {what}")
+    kind = "a folder" if path.is_dir() else "not a regular file (a device or a pipe?)"
+    article = "an" if what[0] in "aeiouAEIOU" else "a"
+    raise InputError(f"{path}: {kind}, not {article} {what}")
+
+
 def is_image_file(path: Path) -> bool:
     """Whether ``path`` has one of the image extensions read by :func:`read_image`."""
     return path.suffix.lower() in _IMAGE_SUFFIXES
@@ -159,8 +172,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     truncated or of an unsupported kind.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    require_file(path, "image file")
     try:
         with Image.open(path) as img:
             img.seek(0)  # first frame of a GIF or multi-page TIFF

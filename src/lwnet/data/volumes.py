@@ -20,7 +20,7 @@ import numpy as np
 from lwnet._files import atomic_write_bytes
 from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
-from lwnet.data.io import is_dicom_file, is_nifti_path
+from lwnet.data.io import is_dicom_file, is_nifti_path, require_file
 from lwnet.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # an optional dependency (the `medical` extra)
@@ -50,8 +50,7 @@ class Volume:
 def _read_nifti(path: Path) -> Volume:
     nib = optional_import("nibabel", "medical")
 
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    require_file(path, "NIfTI file")
     try:
         img = nib.load(path)
         if img.get_data_dtype().names:  # RGB24/RGBA32: one record of channels per voxel

@@ -19,6 +19,7 @@ import numpy as np
 
 from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet._optional import optional_import
+from lwnet.data.io import require_file
 from lwnet.errors import ConfigError, InputError, WeightsError
 
 if TYPE_CHECKING:
@@ -145,8 +146,7 @@ class OnnxFuser:
             source, name = model, "ONNX model"  # errors name it, never print its bytes
         else:
             source = name = str(model)
-            if not Path(source).is_file():
-                raise InputError(f"{name}: no such ONNX file")
+            require_file(Path(source), "ONNX file")
         try:
             self.session = ort.InferenceSession(source, options,
                                                 providers=["CPUExecutionProvider"])
