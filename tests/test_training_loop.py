@@ -407,6 +407,9 @@ def test_own_pairs_train_without_a_split_file_with_the_external_folder_beside_th
     (tmp_path / "a-file").write_text("")
     with pytest.raises(InputError, match="a-file: is a file, not a run folder"):
         train(cached, tmp_path / "a-file", progress=False)
+    with pytest.raises(InputError, match="nowhere: no such run folder, so nothing to resume"):
+        train(cached, tmp_path / "nowhere", resume=True, progress=False)
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_path) -> None:

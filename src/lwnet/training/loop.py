@@ -136,6 +136,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"{run_dir}: is a file, not a run folder")
+    if resume and not run_dir.exists():
+        raise InputError(f"{run_dir}: no such run folder, so nothing to resume; start the run "
+                         "without --resume")
     rank, world, device = ddp.init()
     with contextlib.ExitStack() as stack:
         # Rank 0 holds the folder; every rank learns whether it got it before any work, so a
