@@ -239,3 +239,11 @@ def test_a_float_tiff_reads_as_a_writable_array(tmp_path) -> None:
     got = read_image(tmp_path / "f.tif")
     assert got.flags.writeable
     np.testing.assert_array_equal(got, img)
+
+
+def test_a_volume_given_as_an_image_points_to_volume_fusion() -> None:
+    with pytest.raises(InputError, match=r"mri: expected .* got shape \(5, 32, 32\); a volume\? "
+                                         "fuse it slice by slice: lwnet fuse-volume"):
+        as_float_image(np.zeros((5, 32, 32), np.float32), "mri")
+    with pytest.raises(InputError, match=r"got shape \(32,\)$"):  # no volume hint for 1-D
+        as_float_image(np.zeros(32, np.float32), "mri")

@@ -136,8 +136,10 @@ def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
     if arr.ndim == 3 and arr.shape[-1] == 4:
         arr = arr[..., :3] * arr[..., 3:4]
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
+        hint = ("; a volume? fuse it slice by slice: lwnet fuse-volume, or "
+                "lwnet.inference.volume.fuse_slices" if arr.ndim >= 3 else "")
         raise InputError(f"{name}: expected (H, W), (H, W, 3) or (H, W, 4), got shape "
-                         f"{arr.shape}")
+                         f"{arr.shape}{hint}")
     if arr.ndim == 3 and float(np.ptp(arr, axis=-1).max(initial=0.0)) <= GREY_TOLERANCE + 1e-6:
         arr = arr.astype(np.float64) @ BT601_LUMA  # exact for equal channels: weights sum to 1
     return np.ascontiguousarray(arr, dtype=np.float32)
