@@ -101,7 +101,8 @@ def test_split_files(tmp_path: Path, sample: Path) -> None:
     (root / "CT-MRI/CT/sub0.v2.png").unlink()
     with pytest.raises(InputError, match=r"'sub0.v2', no image in CT\)"):
         harvard_pairs(root, "CT-MRI", "train")
-    with pytest.raises(InputError, match="no such split file"):
+    with pytest.raises(InputError, match="CT-MRI_val.txt: no such split file; splits of CT-MRI "
+                                         "here: test, train$"):
         read_split(root, "CT-MRI", "val")
 
 

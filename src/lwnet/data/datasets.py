@@ -131,6 +131,11 @@ def read_split(root: str | os.PathLike[str], pair_type: str, split: str) -> list
     """Ids listed in :func:`split_path`, one per line: an id (``sub0.v2``) or an image file
     name (``9028.png``: its stem). A byte-order mark (Windows editors) is ignored."""
     path = split_path(root, pair_type, split)
+    if not path.exists():  # a misspelt split: name the ones there are
+        known = sorted(p.stem[len(pair_type) + 1:] for p in path.parent.glob(f"{pair_type}_*.txt"))
+        if known:
+            raise InputError(f"{path}: no such split file; splits of {pair_type} here: "
+                             f"{', '.join(known)}")
     require_file(path, "split file")
     lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     ids = [Path(line).stem if is_image_file(Path(line)) else line for line in lines if line]
