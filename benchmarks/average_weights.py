@@ -36,10 +36,11 @@ def main() -> None:
     if mixed:
         sys.exit(f"{mixed[0]}: another architecture than {args.weights[0]} "
                  f"({models[0].config})")
+    states = [m.state_dict() for m in models]
     mean = models[0]
     with torch.no_grad():
-        for name, tensor in mean.state_dict().items():
-            tensor.copy_(torch.stack([m.state_dict()[name] for m in models]).mean(0))
+        for name, tensor in states[0].items():
+            tensor.copy_(torch.stack([s[name] for s in states]).mean(0))
     card = "# Averaged LWNet weights\n\nThe mean of:\n\n" + "".join(
         f"- {weights_id(w)}\n" for w in args.weights)
     try:

@@ -133,10 +133,9 @@ def read_split(root: str | os.PathLike[str], pair_type: str, split: str) -> list
     path = split_path(root, pair_type, split)
     if not path.exists():  # a misspelt split: name the ones there are
         known = sorted(p.stem[len(pair_type) + 1:] for p in path.parent.glob(f"{pair_type}_*.txt"))
-        if known:
-            raise InputError(f"{path}: no such split file; splits of {pair_type} here: "
-                             f"{', '.join(known)}")
-    require_file(path, "split file")
+        hint = f"; splits of {pair_type} here: {', '.join(known)}" if known else ""
+        raise InputError(f"{path}: no such split file{hint}")
+    require_file(path, "split file")  # a folder or a device by that name
     lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     ids = [Path(line).stem if is_image_file(Path(line)) else line for line in lines if line]
     if not ids:
