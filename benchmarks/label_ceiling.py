@@ -12,6 +12,11 @@ does not lead here, so this bounds what training on initial labels alone can rea
 ``--patch-size 256 --val-patches 0`` makes every "patch" a whole 256×256 training pair: the
 labels of a per-image choice, scored as the test split is (whole images), and the candidates'
 whole-image means beside their patch means, to see whether the patch grid is what limits them.
+
+Besides the weighted scores of ``lwnet.training.score``, three selection rules that need no
+weights, each over all four figures, ask whether any way of choosing a candidate per patch
+escapes the trade between the figures: the sum of each figure relative to the patch's best
+candidate on it, the sum of ranks, and the sum of z-scores across the candidates.
 """
 
 from __future__ import annotations
@@ -73,14 +78,34 @@ def main() -> None:
         cells = " | ".join(_mark(means[m, k], best[m]) for m in range(len(METRICS)))
         print(f"| {name} (every patch) | {cells} | |")
     s, v, q = values[0], values[1], values[2]
-    for score, w_vif, w_qcb in SCORES:
-        pick = (s + w_vif * v + w_qcb * q).argmax(axis=1)
+    rules = {f"{score} (w_vif {w_vif:g}, w_qcb {w_qcb:g})": s + w_vif * v + w_qcb * q
+             for score, w_vif, w_qcb in SCORES}
+    rules.update(_balanced_rules(values))
+    for rule, score_of in rules.items():
+        pick = score_of.argmax(axis=1)
         label = values[:, ids, pick].mean(axis=1)
         cells = " | ".join(_mark(label[m], best[m]) for m in range(len(METRICS)))
         counts = np.bincount(pick, minlength=len(names))
         top = ", ".join(f"{names[i]} {100 * counts[i] / len(ids):.0f}%"
                         for i in np.argsort(-counts)[:4] if counts[i])
-        print(f"| best by {score} (w_vif {w_vif:g}, w_qcb {w_qcb:g}) | {cells} | {top} |")
+        print(f"| best by {rule} | {cells} | {top} |")
+
+
+def _balanced_rules(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Weight-free scores (patch, candidate) from ``values[metric, patch, candidate]``.
+
+    Each puts the four figures on one scale per patch before summing them, so that no figure
+    counts more for its range: relative to the patch's best candidate, by rank (0 = worst),
+    and as z-scores across the candidates.
+    """
+    top = values.max(axis=2, keepdims=True)
+    relative = values / np.where(top > 0, top, 1.0)
+    ranks = values.argsort(axis=2).argsort(axis=2)
+    spread = values.std(axis=2, keepdims=True)
+    z = (values - values.mean(axis=2, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+    return {"relative sum (4 figures)": relative.sum(axis=0),
+            "rank sum (4 figures)": ranks.sum(axis=0).astype(float),
+            "z-score sum (4 figures)": z.sum(axis=0)}
 
 
 def _mark(x: float, best: float) -> str:
