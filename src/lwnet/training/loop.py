@@ -61,7 +61,7 @@ from lwnet.training.lock import in_use_error, run_folder_lock
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.pools import Pools, split_pools
 from lwnet.training.schedule import learning_rate
-from lwnet.training.score import get_score, ssim_sum
+from lwnet.training.score import Score, get_score, ssim_sum
 from lwnet.training.screening import cached_candidate_scores, predict, score_batches, screen
 
 #: The network and the loss, eager or compiled: each takes tensors and gives one.
@@ -204,33 +204,14 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             lab, unl = split_pools(len(pool), cfg.labelled_count(len(pool)), cfg.seed)
             pools = Pools(ps, pool[lab], pool[unl])
         if main:
-            say(f"{counted(len(ps.a), 'training pair')}: a pool of {len(pool)} patches"
-                + (f" (|L| = {len(pools.L)}, |U| = {len(pools.U)})" if pools else "")
-                + f", {len(val)} held out; label sources: {', '.join(ps.names) or 'none'}")
-            first = len(pools.L) + len(pools.P) if pools else len(pool)
-            if cfg.samples_per_epoch > first and not resume:
-                until = " until P grows" if cfg.mode == "spi" else " in every epoch"
-                say(f"note: an epoch draws {cfg.samples_per_epoch} samples without replacement "
-                    f"from {first} patches, so it trains on {first}{until} "
-                    "(more pairs or max_patches, or a lower samples_per_epoch, if that is not "
-                    "what you meant)")
+            _say_data(cfg, ps, pool, pools, val, resume)
 
         net = ddp.wrap(model, world)
         opt = adam(net.parameters(), cfg.lr, device)
         step = TrainingStep(net, cfg, device)
         it0, ep0, rows, losses = 0, 0, [], []
         if resume:
-            t, meta = load_checkpoint(ckpt_path)
-            # e.g. an external folder moved; an unsupervised run uses none (and before 2026-11-27
-            # recorded them all the same)
-            if cfg.uses_labels and meta.get("label_sources", ps.names) != ps.names:
-                raise InputError(f"{ckpt_path}: the run started with the label sources "
-                                 f"{meta['label_sources']}, now there are {ps.names}")
-            model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
-            load_optimizer(opt, t, meta["param_groups"])
-            if pools is not None:
-                pools.load(t, ckpt_path)
-            set_rng_state(t, meta)
+            meta = _restore(ckpt_path, cfg, ps, model, opt, pools)
             it0, ep0, rows, losses = meta["iteration"], meta["epoch"], meta["log"], meta["losses"]
             init_note = meta.get("init", "")
 
@@ -270,23 +251,11 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                     say(f"iteration {it + 1}/{cfg.iterations} epoch {ep + 1}/{cfg.epochs}: "
                         f"loss {losses[-1]:.4f} ({duration(time.perf_counter() - start)}"
                         + (f"; about {duration(left)} left)" if left else ")"))
-            row: dict = {"iteration": it + 1,
-                         "train_loss": float(np.mean(losses[-cfg.epochs:]))}
+            row: dict = {"iteration": it + 1, "train_loss": float(np.mean(losses[-cfg.epochs:]))}
             if pools is not None:
-                row.update({"L": len(pools.L), "admitted": 0, "refined": 0})
-                if cfg.mode == "spi":
-                    ids = np.concatenate([pools.U, pools.P])
-                    preds, scores = screen(model, ps, score, ids, rank, world, device, workers)
-                    row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
-                pool_score, gain = pools.pool_label_score(ps)
-                row.update({"P": len(pools.P), "U": len(pools.U),
-                            "mean_label_score": pools.mean_label_score(),
-                            "pool_label_score": pool_score, "label_gain": gain})
+                row.update(_screen(cfg, model, ps, pools, score, rank, world, device, workers))
             if len(val):
-                pred = predict(model, ps, val, device)
-                a, b = ps.sources(val)
-                row["val_ssim_sum"] = float(score_batches(ssim_sum, pred, a, b).mean())
-                row["val_score"] = float(score_batches(score, pred, a, b).mean())
+                row.update(_validate(model, ps, val, score, device))
             rows.append(row)
             if main:  # before the checkpoint, so that a run killed in between writes it on resume
                 _save_weights(run_dir / ITERATIONS / f"{it + 1:02d}.safetensors", model, cfg, ps,
@@ -301,6 +270,64 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             _save_weights(out, model, cfg, ps, rows, init_note, environments)
     ddp.shutdown()
     return out
+
+
+def _say_data(cfg: TrainConfig, ps: PatchSet, pool: np.ndarray, pools: Pools | None,
+              val: np.ndarray, resume: bool) -> None:
+    """Say what the run trains on, and when an epoch's samples outnumber its patches."""
+    say(f"{counted(len(ps.a), 'training pair')}: a pool of {len(pool)} patches"
+        + (f" (|L| = {len(pools.L)}, |U| = {len(pools.U)})" if pools else "")
+        + f", {len(val)} held out; label sources: {', '.join(ps.names) or 'none'}")
+    first = len(pools.L) + len(pools.P) if pools else len(pool)
+    if cfg.samples_per_epoch > first and not resume:
+        until = " until P grows" if cfg.mode == "spi" else " in every epoch"
+        say(f"note: an epoch draws {cfg.samples_per_epoch} samples without replacement "
+            f"from {first} patches, so it trains on {first}{until} "
+            "(more pairs or max_patches, or a lower samples_per_epoch, if that is not "
+            "what you meant)")
+
+
+def _restore(ckpt_path: Path, cfg: TrainConfig, ps: PatchSet, model: LWNet,
+             opt: torch.optim.Optimizer, pools: Pools | None) -> dict:
+    """Load the checkpoint into the model, the optimiser, the pools and the RNGs; return its
+    metadata (iteration, epoch, log, losses, initial weights)."""
+    t, meta = load_checkpoint(ckpt_path)
+    # e.g. an external folder moved; an unsupervised run uses none (and before 2026-11-27
+    # recorded them all the same)
+    if cfg.uses_labels and meta.get("label_sources", ps.names) != ps.names:
+        raise InputError(f"{ckpt_path}: the run started with the label sources "
+                         f"{meta['label_sources']}, now there are {ps.names}")
+    model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+    load_optimizer(opt, t, meta["param_groups"])
+    if pools is not None:
+        pools.load(t, ckpt_path)
+    set_rng_state(t, meta)
+    return meta
+
+
+def _screen(cfg: TrainConfig, model: LWNet, ps: PatchSet, pools: Pools, score: Score,
+            rank: int, world: int, device: torch.device, workers: Workers) -> dict:
+    """SPEC §3.5's screening after an iteration (SPI only; the labels-only baseline keeps its
+    pools) and the pool columns of the log row."""
+    row: dict = {"L": len(pools.L), "admitted": 0, "refined": 0}
+    if cfg.mode == "spi":
+        ids = np.concatenate([pools.U, pools.P])
+        preds, scores = screen(model, ps, score, ids, rank, world, device, workers)
+        row["admitted"], row["refined"] = pools.update(ps, preds, scores, cfg.tau)
+    pool_score, gain = pools.pool_label_score(ps)
+    return {**row, "P": len(pools.P), "U": len(pools.U),
+            "mean_label_score": pools.mean_label_score(),
+            "pool_label_score": pool_score, "label_gain": gain}
+
+
+def _validate(model: LWNet, ps: PatchSet, val: np.ndarray, score: Score,
+              device: torch.device) -> dict:
+    """The log row's validation columns: the SSIM sum and the run's score on the held-out
+    patches."""
+    pred = predict(model, ps, val, device)
+    a, b = ps.sources(val)
+    return {"val_ssim_sum": float(score_batches(ssim_sum, pred, a, b).mean()),
+            "val_score": float(score_batches(score, pred, a, b).mean())}
 
 
 def adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.device) -> torch.optim.Adam:
