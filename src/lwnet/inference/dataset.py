@@ -308,15 +308,7 @@ def fuse_pairs(
                                         text=output_text(f"{name} {settings['model']}".strip(),
                                                          LUMA_OUTPUT if luma else COLOUR_OUTPUT))
             except BaseException:
-                # A record this run wrote in a folder it left empty goes again (the folder
-                # too, if the run made it): a corrected run with other settings (--luma added,
-                # say) is then not refused there.
-                for folder in set(folders) - recorded:
-                    with contextlib.suppress(OSError):
-                        if [p.name for p in folder.iterdir()] == [SETTINGS_FILE]:
-                            (folder / SETTINGS_FILE).unlink()
-                            if folder not in existed:
-                                folder.rmdir()
+                _release_empty_claims(set(folders) - recorded, existed)
                 raise
             if redo:
                 for folder in folders:
@@ -327,3 +319,15 @@ def fuse_pairs(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return run
+
+
+def _release_empty_claims(claimed: set[Path], existed: set[Path]) -> None:
+    """After a failed run: the settings records it wrote in ``claimed`` folders that it left
+    empty go again, and so do those folders unless they were in ``existed``, so that a
+    corrected run with other settings (``--luma`` added, say) is not refused there."""
+    for folder in claimed:
+        with contextlib.suppress(OSError):
+            if [p.name for p in folder.iterdir()] == [SETTINGS_FILE]:
+                (folder / SETTINGS_FILE).unlink()
+                if folder not in existed:
+                    folder.rmdir()
