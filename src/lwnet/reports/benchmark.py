@@ -29,6 +29,7 @@ out of that pair type's results.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import os
 import time
@@ -228,25 +229,9 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     :class:`OutputExistsError` when the report exists and ``cfg.overwrite`` is false.
     """
     harvard = cfg.data / "harvard"
-    if not harvard.is_dir():
-        inside = cfg.data.is_dir() and pair_types(cfg.data)
-        above = " (--data takes the folder that holds harvard/)" if inside else ""
-        raise InputError(f"{harvard}: no such folder (expected the Harvard-layout data){above}")
     index = cfg.out / "index.html"
-    if index.exists() and not cfg.overwrite:
-        raise OutputExistsError(f"{index}: report already exists (use --overwrite to rewrite "
-                                "it; cached fused outputs are reused either way)")
+    todo = _pair_types_to_run(cfg, harvard, index)
     cache = cfg.cache or cfg.out / "cache"
-    available = [p for p in pair_types(harvard) if (harvard / "splits" / f"{p}_test.txt").is_file()]
-    if not available:
-        raise InputError(f"{harvard}: no test split (splits/<PAIR>_test.txt) for any pair type "
-                         f"({', '.join(pair_types(harvard)) or 'none found'}); the benchmark "
-                         "runs on the test ids")
-    todo = list(cfg.pairs or available)
-    unknown = [p for p in todo if p not in available]
-    if unknown:
-        raise InputError(f"unknown pair type(s) {', '.join(unknown)}; available: "
-                         f"{', '.join(available)}")
     external = cfg.external
     if external is None:
         external = [d for d in [cfg.data / "external"] if d.is_dir()]
@@ -268,30 +253,9 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     t0 = time.perf_counter()
 
     for pt in todo:
-        ids = [p.id for p in harvard_pairs(harvard, pt, split="test")]
-        pt_cache = caches[pt] = data_cache(cache, harvard, pt)
-        fused = []
-        for row in rows_for(rows, pt):
-            try:
-                written = fuse_row(row, harvard, pt, pt_cache, cfg.jobs, cfg.progress)
-            except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
-                failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
-                _progress(f"FAILED {failures[-1]}", cfg)
-                continue
-            fused.append(row)
-            _progress(f"{pt} {row.name}: {written} fused, {len(ids) - written} reused "
-                      f"({time.perf_counter() - t0:.0f} s)", cfg)
-        per_image, failed = score_rows(fused, harvard, pt, pt_cache, cfg.jobs,
-                                        cfg.progress)
-        failures += failed
-        res = PairResult(pt, ids)
-        for name, by_id in per_image.items():
-            metrics = list(by_id[ids[0]])
-            res.scores[name] = {m: [by_id[i][m] for i in ids] for m in metrics}
-        results[pt] = res
-        done_rows[pt] = [r for r in fused if r.name in per_image]
-        _progress(f"{pt}: {counted(len(per_image), 'method')} scored "
-                  f"({time.perf_counter() - t0:.0f} s)", cfg)
+        caches[pt] = data_cache(cache, harvard, pt)
+        results[pt], done_rows[pt] = _fuse_and_score(rows_for(rows, pt), pt, harvard,
+                                                     caches[pt], cfg, failures, t0)
 
     # Only the rows of the pair types run: a SPECT-MRI-only report times no CT-MRI model.
     ran = [r for r in rows if any(r in done for done in done_rows.values())]
@@ -323,9 +287,59 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     return index
 
 
-def _esc(text: str) -> str:
-    import html
+def _pair_types_to_run(cfg: BenchmarkConfig, harvard: Path, index: Path) -> list[str]:
+    """The pair types the report covers (``cfg.pairs``, or every one with a test split), once
+    the data folder, the report's page and the pair names are checked."""
+    if not harvard.is_dir():
+        inside = cfg.data.is_dir() and pair_types(cfg.data)
+        above = " (--data takes the folder that holds harvard/)" if inside else ""
+        raise InputError(f"{harvard}: no such folder (expected the Harvard-layout data){above}")
+    if index.exists() and not cfg.overwrite:
+        raise OutputExistsError(f"{index}: report already exists (use --overwrite to rewrite "
+                                "it; cached fused outputs are reused either way)")
+    available = [p for p in pair_types(harvard) if (harvard / "splits" / f"{p}_test.txt").is_file()]
+    if not available:
+        raise InputError(f"{harvard}: no test split (splits/<PAIR>_test.txt) for any pair type "
+                         f"({', '.join(pair_types(harvard)) or 'none found'}); the benchmark "
+                         "runs on the test ids")
+    todo = list(cfg.pairs or available)
+    unknown = [p for p in todo if p not in available]
+    if unknown:
+        raise InputError(f"unknown pair type(s) {', '.join(unknown)}; available: "
+                         f"{', '.join(available)}")
+    return todo
 
+
+def _fuse_and_score(rows: Sequence[Row], pt: str, harvard: Path, cache: Path,
+                    cfg: BenchmarkConfig, failures: list[str],
+                    t0: float) -> tuple[PairResult, list[Row]]:
+    """Fuse the test pairs of ``pt`` with every row (or reuse the cached outputs) and score
+    them; returns the per-image scores and the rows that have them. A row that fails is added
+    to ``failures`` and left out, so one broken method does not stop the report."""
+    ids = [p.id for p in harvard_pairs(harvard, pt, split="test")]
+    fused = []
+    for row in rows:
+        try:
+            written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
+        except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
+            failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
+            _progress(f"FAILED {failures[-1]}", cfg)
+            continue
+        fused.append(row)
+        _progress(f"{pt} {row.name}: {written} fused, {len(ids) - written} reused "
+                  f"({time.perf_counter() - t0:.0f} s)", cfg)
+    per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.progress)
+    failures += failed
+    res = PairResult(pt, ids)
+    for name, by_id in per_image.items():
+        metrics = list(by_id[ids[0]])
+        res.scores[name] = {m: [by_id[i][m] for i in ids] for m in metrics}
+    _progress(f"{pt}: {counted(len(per_image), 'method')} scored "
+              f"({time.perf_counter() - t0:.0f} s)", cfg)
+    return res, [r for r in fused if r.name in per_image]
+
+
+def _esc(text: str) -> str:
     return html.escape(text)
 
 
