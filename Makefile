@@ -38,8 +38,10 @@ demo: $(STAMP)
 test-deps:
 	-command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
+# The suite, then the linters: CI (.ci/run) fails on a type or lint error as on a test.
 test: $(STAMP) test-deps
 	$(PY) -m pytest -q
+	$(MAKE) lint
 
 # The suite at the oldest versions the project allows: Python 3.10 and the floors of
 # pyproject.toml, pinned in .ci/minimum-versions.txt, in a venv of its own (about 4 GB: PyPI's
@@ -53,7 +55,8 @@ test-minimum:
 	$(MIN_VENV)/bin/python -m pytest -q
 
 # Lint with the rules in pyproject.toml ([tool.ruff]) and type-check the package
-# ([tool.mypy]); ruff and mypy come with the `dev` extra.
+# ([tool.mypy]); ruff and mypy come with the `dev` extra, pinned so that a new release of
+# either cannot fail CI on code that has not changed.
 lint: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	$(VENV)/bin/ruff check .
