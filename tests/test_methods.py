@@ -179,6 +179,65 @@ def test_code_digest_follows_every_file_of_a_package(tmp_path, monkeypatch) -> N
     code_digest.cache_clear()
 
 
+def test_code_digest_ignores_comments_docstrings_and_layout(tmp_path, monkeypatch) -> None:
+    """Edits that change nothing the code does keep the digest (and so the caches keyed by it);
+    a changed value, name or string that is not a docstring does not."""
+    from lwnet._code import code_digest
+
+    pkg = tmp_path / "fake_rules"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    rule = pkg / "rule.py"
+    base = 'def weight(x):\n    return 0.5 * x\n'
+    variants = {
+        "same": ['"""Module doc."""\n# a comment\n\n\ndef weight(x):  # why\n'
+                 '    """Doc."""\n    return 0.5 * x\n',
+                 'def weight(x):\n    return (0.5\n            * x)\n'],
+        "other": ['def weight(x):\n    return 0.6 * x\n',
+                  'def weight(y):\n    return 0.5 * y\n',
+                  'def weight(x):\n    return 0.5 * x\n    "a string, not the docstring"\n',
+                  'def weight(x):\n    return x * 0.5\n']}
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def digest(source: str) -> str:
+        rule.write_text(source)
+        code_digest.cache_clear()
+        return code_digest(("fake_rules",))
+
+    before = digest(base)
+    for source in variants["same"]:
+        assert digest(source) == before, source
+    for source in variants["other"]:
+        assert digest(source) != before, source
+    code_digest.cache_clear()
+
+
+def test_function_id_follows_what_a_function_does(tmp_path, monkeypatch) -> None:
+    """A user's method is recorded by its code: a new docstring or comment keeps its id, a new
+    body does not; nested functions and lambdas have ids too."""
+    import importlib
+
+    from lwnet.methods.registry import function_id
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sources = {
+        "plain": "def mine(a, b):\n    return a + b\n",
+        "documented": 'def mine(a, b):\n    """Sum."""\n    return a + b  # why\n',
+        "other": "def mine(a, b):\n    return a - b\n",
+        "nested": "def outer():\n    def mine(a, b):\n        return a + b\n    return mine\n",
+        "lambda": "mine = lambda a, b: a + b  # noqa\n",
+    }
+    ids = {}
+    for name, source in sources.items():
+        (tmp_path / f"user_{name}.py").write_text(source)
+        module = importlib.import_module(f"user_{name}")
+        fn = module.outer() if name == "nested" else module.mine
+        ids[name] = function_id(fn).split(" (code ")[1]
+    assert ids["plain"] == ids["documented"] == ids["nested"]
+    assert ids["other"] != ids["plain"] and ids["lambda"] != ids["plain"]
+    assert function_id(np.add) == ""
+
+
 def test_builtin_code_covers_every_module_a_builtin_method_uses() -> None:
     """Every lwnet module a built-in method reaches is in BUILTIN_CODE, so its output caches
     (SPI candidates, the benchmark's fused images) follow any edit of it."""

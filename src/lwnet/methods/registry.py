@@ -13,12 +13,13 @@ import importlib
 import inspect
 import re
 import sys
+import textwrap
 import types
 from collections.abc import Callable
 
 import numpy as np
 
-from lwnet._code import code_digest
+from lwnet._code import code_digest, code_text
 from lwnet.errors import InputError
 
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -70,14 +71,20 @@ def register_method(name: str, target: str | FuseFn, *, replace: bool = False) -
 
 def function_id(fn: FuseFn) -> str:
     """What a user's function is, for the records of output folders: ``module.name`` and a
-    digest of its source (of its bytecode where the source is not available), so an edited
+    digest of its code (:func:`lwnet._code.code_text` of its source, so that a comment or
+    docstring does not count; its bytecode where the source is not available), so an edited
     function no longer matches the outputs of the old one. '' for other callables."""
     if not isinstance(fn, types.FunctionType):
         return ""
     try:
-        code = inspect.getsource(fn).encode()
+        source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
         code = fn.__code__.co_code + repr(fn.__code__.co_consts).encode()
+    else:
+        try:
+            code = code_text(source).encode()
+        except SyntaxError:  # a lambda's source is the whole line it stands in
+            code = source.encode()
     return f"{fn.__module__}.{fn.__qualname__} (code {hashlib.sha256(code).hexdigest()[:12]})"
 
 
