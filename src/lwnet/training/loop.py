@@ -253,7 +253,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                         + (f"; about {duration(left)} left)" if left else ")"))
             row: dict = {"iteration": it + 1, "train_loss": float(np.mean(losses[-cfg.epochs:]))}
             if pools is not None:
-                row.update(_screen(cfg, model, ps, pools, score, rank, world, device, workers))
+                row.update(_screen_pools(cfg, model, ps, pools, score, rank, world, device,
+                                         workers))
             if len(val):
                 row.update(_validate(model, ps, val, score, device))
             rows.append(row)
@@ -305,7 +306,7 @@ def _restore(ckpt_path: Path, cfg: TrainConfig, ps: PatchSet, model: LWNet,
     return meta
 
 
-def _screen(cfg: TrainConfig, model: LWNet, ps: PatchSet, pools: Pools, score: Score,
+def _screen_pools(cfg: TrainConfig, model: LWNet, ps: PatchSet, pools: Pools, score: Score,
             rank: int, world: int, device: torch.device, workers: Workers) -> dict:
     """SPEC §3.5's screening after an iteration (SPI only; the labels-only baseline keeps its
     pools) and the pool columns of the log row."""
