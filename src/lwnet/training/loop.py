@@ -307,7 +307,7 @@ def _restore(ckpt_path: Path, cfg: TrainConfig, ps: PatchSet, model: LWNet,
 
 
 def _screen_pools(cfg: TrainConfig, model: LWNet, ps: PatchSet, pools: Pools, score: Score,
-            rank: int, world: int, device: torch.device, workers: Workers) -> dict:
+                  rank: int, world: int, device: torch.device, workers: Workers) -> dict:
     """SPEC §3.5's screening after an iteration (SPI only; the labels-only baseline keeps its
     pools) and the pool columns of the log row."""
     row: dict = {"L": len(pools.L), "admitted": 0, "refined": 0}
