@@ -1,5 +1,5 @@
-"""Inference: the shipped weights, the ``fuse`` Python API, and fusing whole datasets or
-folders with the network or any classical method. The weights file format
+"""Inference: the shipped weights, the ``fuse`` Python API, and fusing whole datasets,
+folders or volumes with the network or any classical method. The weights file format
 (:mod:`lwnet.model.weights`) is re-exported here, where users load and save models."""
 
 from lwnet.inference.api import (
@@ -20,6 +20,7 @@ from lwnet.inference.dataset import (
     fuse_pairs,
     output_path,
 )
+from lwnet.inference.volume import VolumeOptions, fuse_slices, fuse_volume_files
 from lwnet.methods.registry import NETWORK
 from lwnet.model.weights import (
     FORMAT_VERSION,
@@ -35,6 +36,7 @@ __all__ = [
     "FORMAT_VERSION",
     "NETWORK",
     "SHIPPED_MODELS",
+    "VolumeOptions",
     "WEIGHTS_DIR",
     "card_path",
     "default_pair_type",
@@ -44,6 +46,8 @@ __all__ = [
     "fuse_file_pair",
     "fuse_folders",
     "fuse_pairs",
+    "fuse_slices",
+    "fuse_volume_files",
     "load_model",
     "load_weights",
     "network_fuser",
