@@ -304,6 +304,21 @@ def test_count_options_are_named_in_their_errors(argv: list[str], said: str, cap
     assert exit_.value.code == 2 and said in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--method", "gff", "--weights", "w.safetensors"], "--method runs a classical method"),
+    (["--method", "gff", "--backend", "onnx"], "--method runs a classical method"),
+    (["--backend", "onnx", "--weights", "w.safetensors"], "runs the graph given by --onnx"),
+    (["--backend", "onnx"], "--backend onnx needs --onnx PATH"),
+    (["--onnx", "w.onnx"], "--onnx needs --backend onnx"),
+])
+def test_conflicting_network_options_are_refused_before_reading(
+        extra: list[str], said: str, tmp_path: Path, capsys) -> None:
+    # The volumes do not exist: the options are judged first, and nothing is written.
+    out = tmp_path / "f.nii"
+    assert main(["fuse-volume", "a.nii", "b.nii", "-o", str(out), *extra]) == 2
+    assert said in capsys.readouterr().err and not out.exists()
+
+
 @pytest.mark.parametrize("argv", [["fuse", "--list-methods"]])
 def test_list_methods(argv: list[str], capsys, monkeypatch) -> None:
     from lwnet.methods import register_method, registry

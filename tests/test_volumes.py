@@ -404,6 +404,66 @@ def test_dicom_errors(tmp_path):
     (tmp_path / "s" / "IM002").unlink()  # a missing slice leaves a gap twice the others
     with pytest.raises(InputError, match="irregular slice spacing"):
         read_dicom_series(tmp_path / "s")
+    with pytest.raises(InputError, match="nowhere: no such file or folder"):
+        read_dicom_series(tmp_path / "nowhere")
+
+
+def _edited_series(tmp_path: Path, name: str, edit) -> Path:
+    """A clean 4-slice series in ``tmp_path/name`` whose file IM001 is then changed by
+    ``edit(dataset)``; the series reads cleanly before the edit."""
+    import pydicom
+
+    folder = tmp_path / name
+    _write_dicom_series(folder, np.ones((20, 18, 4), np.uint16), 1.0, 0.0)
+    assert read_dicom_series(folder)[0].shape == (20, 18, 4)
+    ds = pydicom.dcmread(folder / "IM001")
+    edit(ds)
+    _save_dicom(ds, folder / "IM001")
+    return folder
+
+
+def test_dicom_series_faults_name_the_file_and_the_fault(tmp_path):
+    from pydicom.uid import generate_uid
+
+    def other_series(ds):
+        ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), 7
+        ds.SeriesDescription = "T2 FLAIR"
+
+    folder = _edited_series(tmp_path, "two", other_series)
+    with pytest.raises(InputError) as err:
+        read_dicom_series(folder)
+    said = str(err.value)
+    # Both series are named so the user can choose: the moved slice's with its number,
+    # modality and description, the other with its three slices; then what to do.
+    assert said.startswith(f"{folder}: holds 2 DICOM series: series 7 MR 'T2 FLAIR': 1 slice "
+                           "(IM001, UID ")  # numbered series first
+    assert "; series MR: 3 slices (IM000, UID " in said
+    assert said.endswith("; give one series per folder")
+
+    cases = {
+        "size": (lambda ds: setattr(ds, "Rows", 10), "IM001: slice is 20x10, the series' first"),
+        "orientation": (lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]),
+                        "IM001: ImageOrientationPatient differs from"),
+        "frames": (lambda ds: setattr(ds, "NumberOfFrames", 2),
+                   "IM001: multi-frame DICOM is not supported"),
+        "no-position": (lambda ds: delattr(ds, "ImagePositionPatient"),
+                        "IM001: DICOM slice has no ImagePositionPatient"),
+    }
+    for name, (edit, message) in cases.items():
+        with pytest.raises(InputError, match=message):
+            read_dicom_series(_edited_series(tmp_path, name, edit))
+
+
+def test_two_slices_at_one_position_are_named(tmp_path):
+    import pydicom
+
+    folder = tmp_path / "dup"
+    _write_dicom_series(folder, np.ones((20, 18, 4), np.uint16), 1.0, 0.0)
+    ds = pydicom.dcmread(folder / "IM001")
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    _save_dicom(ds, folder / "IM001-copy")
+    with pytest.raises(InputError, match=r"slices .*IM001.* and .*IM001.* share one position"):
+        read_dicom_series(folder)
 
 
 def test_fuse_dicom_with_nifti_cli(tmp_path, capsys):

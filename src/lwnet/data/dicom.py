@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lwnet._optional import optional_import
+from lwnet._text import counted
 from lwnet.errors import InputError
 
 if TYPE_CHECKING:  # an optional dependency (the `medical` extra)
@@ -70,6 +71,33 @@ def _required(ds: pydicom.Dataset, keyword: str) -> list[float]:
     return [float(v) for v in value]
 
 
+def _series_by_uid(slices: list[pydicom.Dataset]) -> dict[str, list[pydicom.Dataset]]:
+    """The slices grouped by SeriesInstanceUID (missing: ``""``), in SeriesNumber order (those
+    without one last), then UID order."""
+    groups: dict[str, list[pydicom.Dataset]] = {}
+    for ds in slices:
+        groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
+
+    def order(item: tuple[str, list[pydicom.Dataset]]) -> tuple[bool, int, str]:
+        number = item[1][0].get("SeriesNumber")
+        return number in (None, ""), int(number or 0), item[0]
+
+    return dict(sorted(groups.items(), key=order))
+
+
+def _describe_series(uid: str, members: list[pydicom.Dataset]) -> str:
+    """What a reader needs to tell series apart, e.g. ``series 3 MR 'T1 axial': 24 slices
+    (IM001, UID 1.2.3)``."""
+    first = members[0]
+    number, modality = first.get("SeriesNumber"), first.get("Modality")
+    description = first.get("SeriesDescription")
+    label = " ".join([f"series {number}" if number not in (None, "") else "series",
+                      *([str(modality)] if modality else []),
+                      *([repr(str(description))] if description else [])])
+    return (f"{label}: {counted(len(members), 'slice')} ({Path(first.filename).name}, "
+            f"UID {uid or 'none'})")
+
+
 def read_dicom_series(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """Read the single-frame DICOM series in ``folder``, or one DICOM slice file.
 
@@ -85,10 +113,12 @@ def read_dicom_series(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.nd
     if not slices:
         raise InputError(f"{folder}: holds no DICOM image" + ("" if folder.is_file() else
                                                                 " files"))
-    series = sorted({str(ds.get("SeriesInstanceUID", "")) for ds in slices})
+    series = _series_by_uid(slices)
     if len(series) > 1:
-        raise InputError(f"{folder}: holds {len(series)} DICOM series ({', '.join(series)}); "
-                         "give one series per folder")
+        raise InputError(f"{folder}: holds {len(series)} DICOM series: "
+                         + "; ".join(_describe_series(uid, members)
+                                     for uid, members in series.items())
+                         + "; give one series per folder")
     first = slices[0]
     orientation = np.array(_required(first, "ImageOrientationPatient"))
     if orientation.size != 6:
