@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,24 @@ def test_safetensors_without_lwnet_metadata_is_refused(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "checkpoint.safetensors", LWNet().state_dict(), {"epoch": 1})
     with pytest.raises(WeightsError, match="a training checkpoint, not weights"):
         load_model(tmp_path / "checkpoint.safetensors")
+
+
+@pytest.mark.parametrize(("metadata", "said"), [
+    ({"format_version": "99"}, "weights format version '99', this LWNet reads version 1"),
+    ({"config": "{width: 8"}, "unreadable config metadata"),
+    ({"config": json.dumps({"width": 8, "heads": 2})}, "does not describe an LWNet"),
+    ({"config": json.dumps({"width": 0})}, "does not describe an LWNet"),
+])
+def test_damaged_or_foreign_metadata_is_named(tmp_path: Path, metadata: dict[str, str],
+                                              said: str) -> None:
+    # Real LWNet tensors under metadata from another version, or a config that is not JSON or
+    # not LWNet's: a WeightsError naming the file, not a traceback from json or the model.
+    path = tmp_path / "odd.safetensors"
+    state = {k: v.contiguous() for k, v in LWNet().state_dict().items()}
+    save_file(state, path, metadata={"format": "lwnet", "format_version": "1",
+                                     "config": json.dumps(LWNet().config), **metadata})
+    with pytest.raises(WeightsError, match=f"odd.safetensors: .*{re.escape(said)}"):
+        load_model(path)
 
 
 class _Marker:
