@@ -71,6 +71,36 @@ def test_rgba_composited_over_black(tmp_path: Path) -> None:
     np.testing.assert_array_equal(as_float_image(rgba), out)
 
 
+def test_other_colour_modes_are_converted(tmp_path: Path) -> None:
+    g = _grey8()
+    # Bilevel: 0 and 1, greyscale.
+    Image.fromarray(g > 127).save(tmp_path / "bilevel.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "bilevel.png"), (g > 127))
+    # Grey with alpha: composited over black, so opaque keeps the grey and clear is background.
+    for alpha, expected in ((255, g), (0, np.zeros_like(g))):
+        Image.merge("LA", [Image.fromarray(g), Image.fromarray(np.full_like(g, alpha))]).save(
+            tmp_path / f"la{alpha}.png")
+        out = read_image(tmp_path / f"la{alpha}.png")
+        assert out.shape == g.shape
+        np.testing.assert_array_equal(to_uint8(out), expected)
+    # CMYK (print TIFFs) becomes RGB.
+    rgb = np.stack([g, 255 - g, g // 2], axis=-1)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.tif")
+    np.testing.assert_array_equal(to_uint8(read_image(tmp_path / "cmyk.tif")), rgb)
+
+
+def test_32_bit_integer_images_read_by_the_16_bit_range(tmp_path: Path) -> None:
+    values = _grey8().astype(np.int32) * 257  # 0..65535
+    Image.fromarray(values).save(tmp_path / "i32.tif")
+    np.testing.assert_allclose(read_image(tmp_path / "i32.tif"), values / 65535.0, atol=1e-7)
+    for low, high in ((-5, 250), (0, 70000)):
+        bad = np.linspace(low, high, 20 * 24).reshape(20, 24).astype(np.int32)
+        Image.fromarray(bad).save(tmp_path / "bad.tif")
+        with pytest.raises(InputError, match=f"bad.tif: integer image with values from {low} "
+                                             f"to {high}"):
+            read_image(tmp_path / "bad.tif")
+
+
 def test_grey_stored_as_rgb_is_detected(tmp_path: Path) -> None:
     g = _grey8()
     Image.fromarray(np.stack([g, g, g], -1)).save(tmp_path / "g.png")
