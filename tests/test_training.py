@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from lwnet.errors import ConfigError, InputError
-from lwnet.training.config import PRESETS, TrainConfig, load_config
+from lwnet.training.config import PRESETS, TrainConfig, load_config, read_run_config
 from lwnet.training.data import PatchSet
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.patches import extract, grid_positions, patch_index
@@ -238,9 +239,17 @@ def test_config_layers_and_validation(tmp_path) -> None:
                      ("labelled=1.5", "labelled"), ("bogus=1", "bogus"),
                      ("batch_size=2.5", "batch_size"), ("score='psnr'", "score"),
                      ("lr_schedule='step'", "lr_schedule"), ("lr_min=0.5", "lr_min"),
-                     ("workers=-1", "workers"), ("compile='yes'", "compile")]:
+                     ("workers=-1", "workers"), ("compile='yes'", "compile"),
+                     ("lr=0", "'lr': must be > 0"), ("patch_size=8", "'patch_size': must be ≥ 16"),
+                     ("methods='gff'", "'methods': expected a list"),
+                     ("model=3", "'model': expected a table")]:
         with pytest.raises(ConfigError, match=key):
             load_config(None, None, [bad])
+    with pytest.raises(ConfigError, match="nowhere.toml: no such config file"):
+        load_config(tmp_path / "nowhere.toml")
+    (tmp_path / "broken.toml").write_text("epochs = \n")
+    with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML \("):
+        load_config(tmp_path / "broken.toml")
     cfg_file.write_text("epochs = 2\nunknown_key = 1\n")
     with pytest.raises(ConfigError, match="unknown_key"):
         load_config(cfg_file)
@@ -261,6 +270,17 @@ def test_config_layers_and_validation(tmp_path) -> None:
     args = build_parser().parse_args(["train", "--set", "iterations=2", "epochs=1", "--set",
                                       "seed=3", "--run-dir", "r"])
     assert args.overrides == ["iterations=2", "epochs=1", "seed=3"]
+
+
+def test_a_folder_that_is_not_a_run_is_named(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"config.json: no such file; not a run folder"):
+        read_run_config(tmp_path)
+    for text in ("{not json", '{"epochs": 2, "bogus": 1}'):
+        (tmp_path / "config.json").write_text(text)
+        with pytest.raises(ConfigError, match=r"config.json: not a run config \("):
+            read_run_config(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(TrainConfig(epochs=3).to_dict()))
+    assert read_run_config(tmp_path).epochs == 3
 
 
 def test_optimizer_state_comes_back_laid_out_like_its_parameters(tmp_path) -> None:
