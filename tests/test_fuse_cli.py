@@ -39,6 +39,25 @@ def test_grey_pair_gives_grey_output(sample: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(luma8(f), np.maximum(luma8(read_image(a)), luma8(read_image(b))))
 
 
+def test_the_same_file_as_a_and_b_is_fused_and_said(sample: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    a = sample / "CT-MRI" / "MRI" / "16011.png"
+    (tmp_path / "link.png").symlink_to(a)  # the same file under another name counts too
+    for b in (a, tmp_path / "link.png"):
+        out = tmp_path / f"f-{b.name}"
+        assert main(["fuse", "-m", "max", str(a), str(b), "-o", str(out)]) == 0
+        said = capsys.readouterr().out.splitlines()
+        assert said == [f"wrote {out}: max",
+                        f"note: A and B are the same input ({a}), so the result is it fused "
+                        "with itself"]
+        np.testing.assert_array_equal(read_image(out), read_image(a))
+    # Folder mode: one folder as A and B.
+    assert main(["fuse", "-m", "max", str(a.parent), str(a.parent), "--out",
+                 str(tmp_path / "folder"), "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        f"note: A and B are the same input ({a.parent})")
+
+
 def test_refuses_to_overwrite(sample_pair, tmp_path: Path, capsys) -> None:
     a, b = sample_pair("PET-MRI")
     out = tmp_path / "f.png"

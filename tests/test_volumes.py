@@ -564,3 +564,20 @@ def test_python_api_fuses_with_the_shipped_model_by_default(pair, tmp_path):
     np.testing.assert_array_equal(fused, expected)
     descrip = nib.load(tmp_path / "default.nii").header["descrip"].tobytes().decode()
     assert "fusion lwnet spect-mri.safetensors (sha256 " in descrip
+
+
+def test_one_volume_as_both_inputs_is_fused_and_said(tmp_path, capsys):
+    from lwnet.cli import main
+
+    _save_nifti(tmp_path / "mri.nii", _phantom((20, 18, 3), 6), AFFINE)
+    out = tmp_path / "f.nii"
+    assert main(["fuse-volume", str(tmp_path / "mri.nii"), str(tmp_path / "mri.nii"), "-o",
+                 str(out), "--method", "mean"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[-1] == (f"note: A and B are the same input ({tmp_path / 'mri.nii'}), so the "
+                        "result is it fused with itself")
+    # Two files are not one input, even with equal contents: no note.
+    _save_nifti(tmp_path / "copy.nii", _phantom((20, 18, 3), 6), AFFINE)
+    assert main(["fuse-volume", str(tmp_path / "mri.nii"), str(tmp_path / "copy.nii"), "-o",
+                 str(tmp_path / "g.nii"), "--method", "mean"]) == 0
+    assert "same input" not in capsys.readouterr().out

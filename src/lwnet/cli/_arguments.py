@@ -1,9 +1,11 @@
-"""Argument types shared by the subcommands."""
+"""Argument types and checks shared by the subcommands."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 
 def count(minimum: int = 1) -> Callable[[str], int]:
@@ -21,3 +23,10 @@ def count(minimum: int = 1) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def say_if_same_input(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
+    """Print a note when the two inputs are one file or folder (A typed twice, most likely):
+    the run is valid, the result that input fused with itself."""
+    if Path(a).samefile(b):
+        print(f"note: A and B are the same input ({a}), so the result is it fused with itself")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lwnet.cli._arguments import count
+from lwnet.cli._arguments import count, say_if_same_input
 from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.errors import InputError
 from lwnet.methods.registry import NETWORK
@@ -137,6 +137,7 @@ def _run_pair(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite, source=source)
     for out in filter(None, (args.out, args.luma_out)):
         print(f"wrote {out}: {source}{_format_note(out)}")
+    say_if_same_input(a_path, b_path)
     return 0
 
 
@@ -188,4 +189,6 @@ def _run_many(args: argparse.Namespace) -> int:
         done = fuse_folders(args.method, dir_a, dir_b, args.out, **options)
     speed = f" ({done.pairs_per_second:.1f} pairs/s)" if done.fused else ""
     print(f"{done.written} written, {done.skipped} already present, under {args.out}{speed}")
+    if not args.root:
+        say_if_same_input(*args.images)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lwnet.cli._arguments import count
+from lwnet.cli._arguments import count, say_if_same_input
 from lwnet.cli._network import add_network_options, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 from lwnet.errors import ConfigError
@@ -89,4 +89,5 @@ def run(args: argparse.Namespace) -> int:
                "no DICOM Modality")
         print(f"  the shipped {pair_type} model, chosen from the functional input ({why}); "
               "--pair names another (CT-MRI for CT)")
+    say_if_same_input(args.mri, args.functional)
     return 0
