@@ -5,10 +5,13 @@ The step is the training loop's own (:class:`lwnet.training.loop.TrainingStep`, 
 CUDA, deterministic algorithms, no per-step read of the loss). Prints the milliseconds per step
 (the median of three runs of ``--steps`` steps, synchronised at both ends) and the time of the
 first ten steps, which includes compiling. With ``--profile``, the operations that take the
-most device time in eager steps at the largest batch. Use it to size a run:
-steps = iterations × epochs × |L ∪ P| / batch.
+most device time in eager steps at the largest batch. With ``--tf32``, every CUDA figure is
+taken twice, alternating: float32 matmuls as LWNet runs them (PyTorch's default), then TF32
+matmuls (``torch.backends.cuda.matmul.allow_tf32``; docs/benchmarks.md, "Where a compiled
+training step's time goes"). Use it to size a run: steps = iterations × epochs × |L ∪ P| / batch.
 
-    PYTHONPATH=src python benchmarks/bench_train_step.py --device cuda [--batches 4 32] [--profile]
+    PYTHONPATH=src python benchmarks/bench_train_step.py --device cuda [--batches 4 32] \
+        [--profile] [--tf32]
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--no-compile", action="store_true", help="eager steps only")
     parser.add_argument("--profile", action="store_true", help="top operations by device time")
+    parser.add_argument("--tf32", action="store_true",
+                        help="on CUDA, also time each step with TF32 matmuls")
     add_malloc_option(parser)
     args = parser.parse_args()
     kept = apply_malloc_option(args)
@@ -75,13 +80,19 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"torch {torch.__version__}, {name}, {args.threads} thread(s), {args.steps} steps, "
           f"{freed_memory_note(kept)}")
-    print("| batch | step | ms/step | patches/s | first 10 steps, s |")
-    print("|---:|---|---:|---:|---:|")
+    print("| batch | step | matmuls | ms/step | patches/s | first 10 steps, s |")
+    print("|---:|---|---|---:|---:|---:|")
+    precisions = (False, True) if args.tf32 and device.type == "cuda" else (False,)
     for batch in args.batches:
         for compile in (False,) if args.no_compile else (False, True):
-            ms, first = step_ms(device, batch, compile, args.steps)
-            print(f"| {batch} | {'compiled' if compile else 'eager'} | {ms:.2f} | "
-                  f"{1000 * batch / ms:,.0f} | {first:.1f} |", flush=True)
+            for tf32 in precisions:
+                torch.backends.cuda.matmul.allow_tf32 = tf32
+                torch._dynamo.reset()  # compiled kernels are chosen for the precision
+                ms, first = step_ms(device, batch, compile, args.steps)
+                print(f"| {batch} | {'compiled' if compile else 'eager'} | "
+                      f"{'TF32' if tf32 else 'float32'} | {ms:.2f} | {1000 * batch / ms:,.0f} | "
+                      f"{first:.1f} |", flush=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
