@@ -288,3 +288,11 @@ def test_a_volume_given_as_an_image_points_to_volume_fusion() -> None:
         as_float_image(np.zeros((5, 32, 32), np.float32), "mri")
     with pytest.raises(InputError, match=r"got shape \(32,\)$"):  # no volume hint for 1-D
         as_float_image(np.zeros(32, np.float32), "mri")
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_a_channels_first_image_is_refused_with_the_fix(channels: int) -> None:
+    # torch keeps images as (C, H, W); guessing the layout could fuse the wrong axes.
+    with pytest.raises(InputError, match=rf"got shape \({channels}, 32, 48\); channels first\? "
+                                         r"put them last: np\.moveaxis\(image, 0, -1\)"):
+        as_float_image(np.zeros((channels, 32, 48), np.float32), "functional")

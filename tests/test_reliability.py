@@ -71,6 +71,17 @@ def test_bad_image_is_named_and_nothing_is_written(sample_pair, tmp_path, capsys
     assert not out.exists() and list(tmp_path.glob(".*.tmp")) == []
 
 
+def test_an_image_over_pillows_pixel_limit_is_named(sample_pair, tmp_path, capsys, monkeypatch):
+    # A 20,000² black PNG is 0.4 MB on disk; Pillow refuses it before decoding. The limit is
+    # lowered here so that the 256² sample trips the same guard.
+    a, b = sample_pair("SPECT-MRI")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    out = tmp_path / "f.png"
+    _fails(capsys, ["fuse", str(a), str(b), "-o", str(out)], a.name, "decompression bombs",
+           "MAX_IMAGE_PIXELS")
+    assert not out.exists()
+
+
 def test_missing_partner_in_folder_mode_is_named(sample_pair, tmp_path, capsys):
     a, b = sample_pair("SPECT-MRI")
     dir_a, dir_b = tmp_path / "A", tmp_path / "B"

@@ -137,7 +137,9 @@ def as_float_image(image: np.ndarray, name: object = "image") -> np.ndarray:
         arr = arr[..., :3] * arr[..., 3:4]
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3)):
         hint = ("; a volume? fuse it slice by slice: lwnet fuse-volume, or "
-                "lwnet.inference.volume.fuse_slices" if arr.ndim >= 3 else "")
+                "lwnet.inference.fuse_slices" if arr.ndim >= 3 else "")
+        if arr.ndim == 3 and arr.shape[0] in (1, 3, 4):  # torch's (C, H, W), or a few slices
+            hint = "; channels first? put them last: np.moveaxis(image, 0, -1)" + hint
         raise InputError(f"{name}: expected (H, W), (H, W, 3) or (H, W, 4), got shape "
                          f"{arr.shape}{hint}")
     if arr.ndim == 3 and float(np.ptp(arr, axis=-1).max(initial=0.0)) <= GREY_TOLERANCE + 1e-6:
@@ -182,6 +184,10 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             arr = pil_to_float(img, path)
     except UnidentifiedImageError:
         raise InputError(f"{path}: not a readable image file{_medical_hint(path)}") from None
+    except Image.DecompressionBombError as exc:  # before decoding: no memory spent on it
+        raise InputError(f"{path}: refused by Pillow's guard against decompression bombs "
+                         f"({exc}); if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS "
+                         "from Python") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
     return as_float_image(arr, path)
