@@ -77,7 +77,13 @@ def test_refuses_to_overwrite(sample_pair, tmp_path: Path, capsys) -> None:
     # A format that keeps no record (and loses grey levels) is written, and said so.
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "f.jpg")]) == 0
     assert capsys.readouterr().out.endswith("JPEG keeps no record of what made the image and is "
-                                            "lossy (PNG or TIFF keep every grey level)\n")
+                                            "lossy (PNG or TIFF keep every level)\n")
+    # GIF's 256-entry palette quantises a colour result: also said.
+    gif = tmp_path / "f.gif"
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(gif)]) == 0
+    assert capsys.readouterr().out.endswith("GIF keeps no record of what made the image and at "
+                                            "most 256 colours (PNG or TIFF keep every level)\n")
+    assert np.abs(read_image(gif) - read_image(out)).max() > 1 / 255  # the loss is real
 
 
 def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys) -> None:

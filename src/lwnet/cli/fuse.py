@@ -143,14 +143,16 @@ def _run_pair(args: argparse.Namespace) -> int:
 
 def _format_note(path: str) -> str:
     """What a file format loses: the record of what made the image (kept by PNG and TIFF
-    only), and for JPEG and WebP grey levels too."""
+    only), for JPEG and WebP grey levels too, and for GIF colours (a 256-entry palette)."""
     from lwnet.data.io import image_format
 
     fmt = image_format(path)
     if fmt in ("PNG", "TIFF"):
         return ""
-    lossy = " and is lossy (PNG or TIFF keep every grey level)" if fmt in ("JPEG", "WEBP") else ""
-    return f"; note: {fmt} keeps no record of what made the image{lossy}"
+    loss = {"JPEG": " and is lossy", "WEBP": " and is lossy",
+            "GIF": " and at most 256 colours"}.get(fmt)
+    keep = f"{loss} (PNG or TIFF keep every level)" if loss else ""
+    return f"; note: {fmt} keeps no record of what made the image{keep}"
 
 
 def _run_many(args: argparse.Namespace) -> int:
