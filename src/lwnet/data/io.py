@@ -173,7 +173,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
     Returns ``(H, W)`` for greyscale (including greyscale stored as RGB) and ``(H, W, 3)`` for
     colour. Raises :class:`InputError` naming the file when it is missing, not an image,
-    truncated or of an unsupported kind.
+    truncated, of an unsupported kind or over Pillow's pixel limit (a decompression-bomb guard).
     """
     path = Path(path)
     require_file(path, "image file")
