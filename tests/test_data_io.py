@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 from lwnet._files import atomic_write_bytes
 from lwnet.data import MIN_SIDE, check_same_size, read_image, to_uint8, write_image
 from lwnet.data.io import as_float_image
-from lwnet.errors import InputError, OutputExistsError
+from lwnet.errors import InputError, InputWarning, OutputExistsError
 
 RNG = np.random.default_rng(0)
 
@@ -296,3 +297,39 @@ def test_a_channels_first_image_is_refused_with_the_fix(channels: int) -> None:
     with pytest.raises(InputError, match=rf"got shape \({channels}, 32, 48\); channels first\? "
                                          r"put them last: np\.moveaxis\(image, 0, -1\)"):
         as_float_image(np.zeros((channels, 32, 48), np.float32), "functional")
+
+
+@pytest.mark.parametrize(("mode", "scale", "top", "hint"), [
+    ("I;16", 16, 4080, "12-bit data? Scale it to the full range first (x 65535/4095)"),
+    ("I", 1, 255, "8-bit data? Scale it to the full range first (x 65535/255)"),
+])
+def test_16_bit_data_using_12_bits_or_fewer_is_read_as_it_is_and_warned_of(
+        tmp_path: Path, mode: str, scale: int, top: int, hint: str) -> None:
+    # 12-bit scanner data saved unscaled: read by the 16-bit range it is at most 1/16 bright.
+    grey = _grey8()
+    grey[0, 0] = 255
+    values = grey.astype(np.uint16 if mode == "I;16" else np.int32) * scale
+    path = tmp_path / ("x.png" if mode == "I;16" else "x.tif")
+    Image.fromarray(values).save(path)
+    assert Image.open(path).mode == mode
+    with pytest.warns(InputWarning) as caught:
+        image = read_image(path)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith(f"{path}: brightest value {top} of the 16-bit range's 65535"), message
+    assert message.endswith(hint), message
+    np.testing.assert_allclose(image, values / 65535.0, atol=1e-7)  # nothing guessed
+
+
+def test_16_bit_data_over_12_bits_or_black_is_not_warned_of(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        for top in (0, 4096, 65535):
+            Image.fromarray(np.full((20, 24), top, np.uint16)).save(tmp_path / "x.png")
+            assert read_image(tmp_path / "x.png").max() == pytest.approx(top / 65535)
+        as_float_image(np.full((20, 24), 255, np.uint8))  # 8 bits of 8: not few
+
+
+def test_a_16_bit_array_using_few_bits_is_warned_of_by_name() -> None:
+    with pytest.warns(InputWarning, match=r"^ct: brightest value 1000 of .* 10-bit data\? "):
+        as_float_image(np.full((20, 24), 1000, ">u2"), "ct")

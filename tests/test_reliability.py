@@ -292,3 +292,17 @@ def test_bad_config_file_key_is_named(tmp_path, capsys):
     run = tmp_path / "run"
     _fails(capsys, ["train", "--config", str(cfg), "--run-dir", str(run)], "widht")
     assert not run.exists()
+
+
+def test_12_bit_data_in_a_16_bit_file_is_fused_with_one_warning(sample_pair, tmp_path, capsys):
+    a, b = sample_pair("CT-MRI")
+    ct12 = tmp_path / "ct12.png"  # the CT as a scanner exporter may save it: 12 bits unscaled
+    Image.fromarray(np.asarray(Image.open(b).convert("L")).astype(np.uint16) * 16).save(ct12)
+    out = tmp_path / "f.png"
+    # B is read twice (to choose the model, then to fuse): the warning is still said once.
+    assert main(["fuse", str(a), str(ct12), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1, err
+    assert f"lwnet fuse: warning: {ct12}: brightest value " in err
+    assert "12-bit data? Scale it to the full range first (x 65535/4095)" in err
+    assert out.exists()

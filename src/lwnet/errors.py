@@ -1,7 +1,9 @@
-"""Exceptions raised for problems the user can fix (bad input, existing output, bad config).
+"""Exceptions raised for problems the user can fix (bad input, existing output, bad config),
+and the warning for input that is read but probably not as meant.
 
-The CLI turns any :class:`LWNetError` into a one-line message and a non-zero exit status;
-anything else is a bug and keeps its traceback.
+The CLI turns any :class:`LWNetError` into a one-line message and a non-zero exit status, and
+an :class:`InputWarning` into a ``warning:`` line; anything else is a bug and keeps its
+traceback.
 """
 
 
@@ -11,6 +13,11 @@ class LWNetError(Exception):
 
 class InputError(LWNetError):
     """An input file or folder is missing, unreadable or inconsistent."""
+
+
+class InputWarning(UserWarning):
+    """An input is read by the rules, but the result is probably not what its maker meant
+    (12-bit data in a 16-bit file reads dark, say); the message names the file and the fix."""
 
 
 class OutputExistsError(LWNetError):

@@ -2,7 +2,8 @@
 
 Every module in this package that defines ``add_parser(subparsers)`` contributes one
 subcommand; the parser it adds sets ``func(args) -> int``. User errors (:class:`LWNetError`)
-become one line on stderr and exit status 2, never a traceback.
+become one line on stderr and exit status 2, never a traceback; an :class:`InputWarning`
+becomes a ``warning:`` line (above any progress bar) and the command goes on.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from tqdm import tqdm
 
 from lwnet import __version__, keep_freed_memory
-from lwnet.errors import LWNetError
+from lwnet.errors import InputWarning, LWNetError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,10 +43,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     keep_freed_memory()  # fewer page faults per forward pass: lwnet._allocator
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(args.command, warnings.showwarning)
+            return int(args.func(args) or 0)
     except LWNetError as exc:
         print(f"lwnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lwnet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _warning_line(command: str, show: Callable[..., Any]) -> Callable[..., None]:
+    """``warnings.showwarning`` that prints an :class:`InputWarning` as ``lwnet COMMAND:
+    warning: ...`` through tqdm (so a progress bar stays whole) and passes others to ``show``."""
+    def show_warning(message: Warning | str, category: type[Warning], filename: str,
+                     lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, InputWarning):
+            tqdm.write(f"lwnet {command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return show_warning

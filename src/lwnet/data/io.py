@@ -1,7 +1,8 @@
 """Reading and writing 2-D images.
 
 Images are held as float32 arrays in [0, 1]: ``(H, W)`` for greyscale, ``(H, W, 3)`` for colour.
-Integer inputs are scaled by their type's range (8-bit by 255, 16-bit by 65535); palette,
+Integer inputs are scaled by their type's range (8-bit by 255, 16-bit by 65535; a 16-bit image
+that uses 12 bits or fewer gets an :class:`lwnet.errors.InputWarning`, as it reads dark); palette,
 grey+alpha and RGBA images are converted (alpha composited over black, since transparent means
 no signal); an RGB image whose channels differ by at most :data:`GREY_TOLERANCE` anywhere is
 greyscale stored as colour and is returned as greyscale (SPEC §1).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from lwnet._files import atomic_write_bytes
-from lwnet.errors import ConfigError, InputError
+from lwnet.errors import ConfigError, InputError, InputWarning
 
 #: Smallest side accepted for fusion (the SSIM window of training is 11 pixels); the metrics need
 #: :data:`lwnet.metrics.VIF_MIN_SIDE` (81) for VIF's coarsest scale.
@@ -54,14 +56,14 @@ def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
     errors."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return np.asarray(img, dtype=np.float32) / 65535.0
+        return _unit_range(np.asarray(img), path)
     if mode.startswith("I"):  # 32-bit or signed 16-bit integers
         arr = np.asarray(img, dtype=np.int64)
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 65535:
             raise InputError(f"{path}: integer image with values from {lo} to {hi}; LWNet reads "
                              "unsigned 8- and 16-bit images (0..65535)")
-        return (arr / 65535.0).astype(np.float32)
+        return _unit_range(arr.astype(np.uint16), path)
     if mode == "F":
         # A copy: PIL's float buffer is read-only, and a caller (or torch) may write. The
         # range is checked by as_float_image.
@@ -89,12 +91,25 @@ GREY_TOLERANCE = 2 / 255
 BT601_LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def _unit_range(arr: np.ndarray) -> np.ndarray:
+#: A 16-bit image whose values all fit in this many bits gets an :class:`InputWarning`: read
+#: by the 16-bit range it is at most 1/16 bright (12-bit scanner data saved unscaled, say).
+FEW_BITS = 12
+
+
+def _unit_range(arr: np.ndarray, name: object) -> np.ndarray:
     """uint8/uint16 (either byte order) scaled by their type's range to float32; other arrays
-    as they are."""
-    if arr.dtype.kind == "u" and arr.dtype.itemsize in (1, 2):
-        return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
-    return arr
+    as they are. A 16-bit ``arr`` that uses :data:`FEW_BITS` or fewer gets an
+    :class:`InputWarning` naming ``name``: it is scaled all the same (nothing is guessed)."""
+    if arr.dtype.kind != "u" or arr.dtype.itemsize not in (1, 2):
+        return arr
+    top = int(arr.max(initial=0))
+    if arr.dtype.itemsize == 2 and 0 < top < 2 ** FEW_BITS:
+        bits = top.bit_length()
+        warnings.warn(f"{name}: brightest value {top} of the 16-bit range's 65535, so it reads "
+                      f"dark (at most {top / 65535:.1%} bright); {bits}-bit data? Scale it to "
+                      f"the full range first (x 65535/{2 ** bits - 1})", InputWarning,
+                      stacklevel=3)
+    return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
 
 
 def unit_float(image: object, name: object = "image") -> np.ndarray:
@@ -103,7 +118,7 @@ def unit_float(image: object, name: object = "image") -> np.ndarray:
     :data:`FLOAT_SLACK` of [0, 1] (float rounding, clipped). Raises :class:`InputError` naming
     ``name`` for other types, NaN or values outside the range (with a hint for 0..255 and
     0..65535 data held as floats)."""
-    arr = _unit_range(np.asarray(image))
+    arr = _unit_range(np.asarray(image), name)
     if arr.dtype.kind != "f":
         raise InputError(f"{name}: unsupported array type {arr.dtype}; expected uint8, uint16 "
                          "or floats in [0, 1] (scale signed or wider integers first)")
