@@ -310,8 +310,7 @@ def test_16_bit_data_using_12_bits_or_fewer_is_read_as_it_is_and_warned_of(
     grey[0, 0] = 255
     values = grey.astype(np.uint16 if mode == "I;16" else np.int32) * scale
     path = tmp_path / ("x.png" if mode == "I;16" else "x.tif")
-    Image.fromarray(values).save(path)
-    assert Image.open(path).mode == mode
+    Image.fromarray(values).save(path)  # Pillow 10.0 opens a 16-bit PNG as "I" too
     with pytest.warns(InputWarning) as caught:
         image = read_image(path)
     assert len(caught) == 1
