@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +308,15 @@ def test_12_bit_data_in_a_16_bit_file_is_fused_with_one_warning(sample_pair, tmp
     assert f"lwnet fuse: warning: {ct12}: brightest value " in err
     assert "12-bit data? Scale it to the full range first (x 65535/4095)" in err
     assert out.exists()
+
+
+def test_a_worker_process_says_its_input_warnings_the_same_way(sample_pair, tmp_path):
+    # `lwnet evaluate -j 2` and `lwnet train` read files in worker processes.
+    a, _ = sample_pair("CT-MRI")
+    mri12 = tmp_path / "mri12.png"
+    Image.fromarray(np.asarray(Image.open(a).convert("L")).astype(np.uint16) * 16).save(mri12)
+    script = ("from lwnet.data import read_image\nfrom lwnet.parallel import Workers\n"
+              f"with Workers(2) as w:\n    list(w.map(read_image, [({str(mri12)!r},)]))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert run.stderr.startswith(f"lwnet: warning: {mri12}: brightest value "), run.stderr

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Collection, Mapping
+from typing import TextIO
+
+from lwnet.errors import InputWarning
 
 
 def counted(n: int, noun: str) -> str:
@@ -25,3 +30,21 @@ def changes(before: Mapping[str, object], after: Mapping[str, object],
     from ``before``'s, old → new, for messages that say what changed."""
     return [f"{k} {before.get(k)!r} → {v!r}" for k, v in after.items()
             if k not in skip and before.get(k) != v]
+
+
+def show_input_warnings(prefix: str) -> None:
+    """From now on, print an :class:`InputWarning` as ``{prefix}: warning: ...`` on stderr,
+    above any tqdm bar, like the command's errors; other warnings as before. For the ``lwnet``
+    command (inside ``warnings.catch_warnings()``) and its worker processes."""
+    fallback = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, InputWarning):
+            from tqdm import tqdm
+
+            tqdm.write(f"{prefix}: warning: {message}", file=sys.stderr)
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show

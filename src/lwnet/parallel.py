@@ -11,6 +11,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
+from lwnet._text import show_input_warnings
 from lwnet.errors import ConfigError
 
 # Imported once by the fork server, so that workers start with them loaded.
@@ -91,6 +92,7 @@ INLINE = Workers(1)  # the default where a function takes ``workers``: run in th
 def _single_thread() -> None:
     # Workers already run in parallel; nested BLAS/OpenMP threads would only oversubscribe.
     os.environ["OMP_NUM_THREADS"] = "1"
+    show_input_warnings("lwnet")  # a worker reads files too (12-bit data, say)
     import torch
 
     torch.set_num_threads(1)

@@ -13,13 +13,11 @@ import importlib
 import pkgutil
 import sys
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any, TextIO
-
-from tqdm import tqdm
+from collections.abc import Sequence
 
 from lwnet import __version__, keep_freed_memory
-from lwnet.errors import InputWarning, LWNetError
+from lwnet._text import show_input_warnings
+from lwnet.errors import LWNetError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # fewer page faults per forward pass: lwnet._allocator
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _warning_line(args.command, warnings.showwarning)
+            show_input_warnings(f"lwnet {args.command}")
             return int(args.func(args) or 0)
     except LWNetError as exc:
         print(f"lwnet {args.command}: error: {exc}", file=sys.stderr)
@@ -53,14 +51,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lwnet {args.command}: interrupted", file=sys.stderr)
         return 130
 
-
-def _warning_line(command: str, show: Callable[..., Any]) -> Callable[..., None]:
-    """``warnings.showwarning`` that prints an :class:`InputWarning` as ``lwnet COMMAND:
-    warning: ...`` through tqdm (so a progress bar stays whole) and passes others to ``show``."""
-    def show_warning(message: Warning | str, category: type[Warning], filename: str,
-                     lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
-        if issubclass(category, InputWarning):
-            tqdm.write(f"lwnet {command}: warning: {message}", file=sys.stderr)
-        else:
-            show(message, category, filename, lineno, file, line)
-    return show_warning
