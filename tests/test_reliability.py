@@ -320,3 +320,23 @@ def test_a_worker_process_says_its_input_warnings_the_same_way(sample_pair, tmp_
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=True)
     assert run.stderr.startswith(f"lwnet: warning: {mri12}: brightest value "), run.stderr
+
+
+def test_a_folder_of_12_bit_files_gets_five_warnings_then_one_line(sample_pair, tmp_path,
+                                                                   capsys):
+    a, b = sample_pair("CT-MRI")
+    dir_a, dir_b = tmp_path / "A", tmp_path / "B"
+    dir_a.mkdir()
+    dir_b.mkdir()
+    mri12 = Image.fromarray(np.asarray(Image.open(a).convert("L")).astype(np.uint16) * 16)
+    for i in range(7):
+        mri12.save(dir_a / f"p{i}.png")
+        shutil.copy(b, dir_b / f"p{i}.png")
+    out = tmp_path / "out"
+    assert main(["fuse", "-m", "mean", str(dir_a), str(dir_b), "--out", str(out), "-q"]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    warned = [line for line in lines if line.startswith("lwnet fuse: warning: ")]
+    assert len(warned) == 6, lines
+    assert all("brightest value 4080" in line for line in warned[:5])
+    assert warned[5] == "lwnet fuse: warning: further input warnings are not shown"
+    assert len(list((out / "mean").glob("*.png"))) == 7

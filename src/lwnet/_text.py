@@ -32,19 +32,26 @@ def changes(before: Mapping[str, object], after: Mapping[str, object],
             if k not in skip and before.get(k) != v]
 
 
-def show_input_warnings(prefix: str) -> None:
+def show_input_warnings(prefix: str, limit: int = 5) -> None:
     """From now on, print an :class:`InputWarning` as ``{prefix}: warning: ...`` on stderr,
-    above any tqdm bar, like the command's errors; other warnings as before. For the ``lwnet``
-    command (inside ``warnings.catch_warnings()``) and its worker processes."""
+    above any tqdm bar, like the command's errors: the first ``limit`` of them, then one line
+    saying that more are not shown (a folder of 12-bit files would warn once per file). Other
+    warnings as before. For the ``lwnet`` command (inside ``warnings.catch_warnings()``) and its
+    worker processes."""
     fallback = warnings.showwarning
+    shown = 0
 
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
              file: TextIO | None = None, line: str | None = None) -> None:
-        if issubclass(category, InputWarning):
+        nonlocal shown
+        if not issubclass(category, InputWarning):
+            fallback(message, category, filename, lineno, file, line)
+            return
+        shown += 1
+        if shown <= limit + 1:
             from tqdm import tqdm
 
-            tqdm.write(f"{prefix}: warning: {message}", file=sys.stderr)
-        else:
-            fallback(message, category, filename, lineno, file, line)
+            text = message if shown <= limit else "further input warnings are not shown"
+            tqdm.write(f"{prefix}: warning: {text}", file=sys.stderr)
 
     warnings.showwarning = show
