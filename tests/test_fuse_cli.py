@@ -39,6 +39,23 @@ def test_grey_pair_gives_grey_output(sample: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(luma8(f), np.maximum(luma8(read_image(a)), luma8(read_image(b))))
 
 
+@pytest.mark.parametrize(("options", "noted"), [
+    ([], True), (["--pair", "CT-MRI"], False), (["--pair", "PET-MRI"], False),
+    (["-m", "max"], False)])
+def test_a_grey_b_says_which_model_fused_it(sample: Path, tmp_path: Path, capsys,
+                                           options: list[str], noted: bool) -> None:
+    # Grey B could be a PET or SPECT stored in grey, which the SPECT-MRI model fuses clearly
+    # better (benchmarks/grey_functional.py): the choice made from the input is said.
+    a, b = sample / "CT-MRI" / "MRI" / "16011.png", sample / "CT-MRI" / "CT" / "16011.png"
+    assert main(["fuse", *options, str(a), str(b), "-o", str(tmp_path / "f.png")]) == 0
+    out = capsys.readouterr().out
+    note = ("note: B is greyscale, so the CT-MRI model fused it; for a greyscale PET or SPECT, "
+            "--pair PET-MRI takes the SPECT-MRI model")
+    assert (note in out) == noted, out
+    model = "spect-mri" if "PET-MRI" in options else "ct-mri"
+    assert (f"lwnet {model}.safetensors" in out) == ("-m" not in options), out
+
+
 def test_the_same_file_as_a_and_b_is_fused_and_said(sample: Path, tmp_path: Path,
                                                     capsys) -> None:
     a = sample / "CT-MRI" / "MRI" / "16011.png"

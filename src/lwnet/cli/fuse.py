@@ -122,6 +122,7 @@ def _run_pair(args: argparse.Namespace) -> int:
     if len(args.method) != 1:
         raise InputError("a single pair takes exactly one --method")
     a_path, b_path = args.images
+    pair_type = None
     if args.method[0] == NETWORK:
         from lwnet.data import read_image
         from lwnet.inference import default_pair_type
@@ -137,6 +138,12 @@ def _run_pair(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite, source=source)
     for out in filter(None, (args.out, args.luma_out)):
         print(f"wrote {out}: {source}{_format_note(out)}")
+    if args.method[0] == NETWORK and pair_type == "CT-MRI" and not (
+            args.pair or args.weights or args.onnx):
+        # Grey could be a PET or SPECT too: the SPECT-MRI model fuses those clearly better
+        # (benchmarks/grey_functional.py).
+        print("note: B is greyscale, so the CT-MRI model fused it; for a greyscale PET or "
+              "SPECT, --pair PET-MRI takes the SPECT-MRI model")
     say_if_same_input(a_path, b_path)
     return 0
 

@@ -156,7 +156,9 @@ def fuse(
         functional: SPECT/PET (colour) or CT (greyscale), same H×W.
         model: an :class:`LWNet`, a weights file, or None for the shipped model.
         pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model; by
-            default a colour ``functional`` picks the SPECT-MRI model, greyscale the CT-MRI one.
+            default a colour ``functional`` picks the SPECT-MRI model, greyscale the CT-MRI one
+            (for a PET or SPECT stored in grey, pass ``"PET-MRI"``: it fuses those clearly
+            better, benchmarks/grey_functional.py).
         device: where a loaded model runs.
         method: a classical method of :func:`lwnet.methods.method_names` (``"gff"`` …) instead
             of the network, with the same colour handling (``lwnet fuse --method``).
