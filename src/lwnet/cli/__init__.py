@@ -50,4 +50,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"lwnet {args.command}: interrupted", file=sys.stderr)
         return 130
-
