@@ -53,9 +53,9 @@ def test_aca_rescales_channels_by_sigmoid_weights() -> None:
 
 def test_cross_channel_attention_by_hand() -> None:
     torch.manual_seed(1)
-    fa, fb = torch.randn(2, 4, 30), torch.randn(2, 4, 30)  # (N, C, P) here, (N, P, C) below
+    fa, fb = torch.randn(2, 4, 30), torch.randn(2, 4, 30)  # (N, C, P) here, (N, P, 2C) below
     attn_ab, attn_ba = cross_channel_attention(
-        fa.transpose(1, 2), fb.transpose(1, 2), torch.tensor(2.0), torch.tensor(0.5)
+        torch.cat([fa, fb], dim=1).transpose(1, 2), torch.tensor(2.0), torch.tensor(0.5)
     )
     for n in range(2):
         for i in range(4):
@@ -143,7 +143,7 @@ def test_macs_count_the_attention_matmuls() -> None:
     with_mca = count_macs(LWNet(width=c), (h, w))
     without = count_macs(LWNet(width=c, use_mca=False), (h, w))
     convs = h * w * (2 * c * (9 + 25 + 49) + 6 * c * 2 * c)  # depthwise + 1×1 mix
-    logits = 3 * c * c * h * w  # one C×C product per scale (shared by both directions)
+    logits = 3 * (2 * c) ** 2 * h * w  # one 2C×2C Gram per scale: the C×C product and norms
     tiny = 3 * 2 * (2 * c * c * c)  # folding the maps into the mix weights
     assert with_mca - without == convs + logits + tiny
 
