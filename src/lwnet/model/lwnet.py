@@ -36,7 +36,7 @@ class LWNet(nn.Module):
     """Lightweight fusion network: ``forward(a, b) -> f``, all ``(N, 1, H, W)`` in [0, 1].
 
     Args:
-        width: encoder width C. The default 8 (4,960 parameters, 0.33 GMAC per 256×256 pair)
+        width: encoder width C. The default 8 (4,960 parameters, 0.37 GMAC per 256×256 pair)
             meets SPEC's budget (≤ 13,000 parameters, ≤ 1 GMAC) with the CPU cost that fits
             the latency target (< 15 ms per pair on two threads); 12 meets the budget at 1.4×
             the CPU time, 16 exceeds the budget (docs/benchmarks.md, "Speed").
