@@ -18,8 +18,8 @@ import numpy as np
 
 import lwnet
 from lwnet.data import read_image
+from lwnet.data.colour import split_luma
 from lwnet.data.datasets import default_data_root, harvard_pairs
-from lwnet.data.io import BT601_LUMA
 from lwnet.evaluation import markdown_table, paired_cell
 from lwnet.metrics import METRIC_NAMES, compute_metrics
 
@@ -37,7 +37,7 @@ def main() -> None:
     scores = {model: [] for model in MODELS}
     for pair in pairs:
         a, b = read_image(pair.a), read_image(pair.b)
-        grey = (b.astype(np.float64) @ BT601_LUMA).astype(np.float32)
+        grey = split_luma(b)[0]  # the luminance fusion works on
         for model in MODELS:
             fused = lwnet.fuse(a, grey, pair_type=model)
             metrics = compute_metrics(a, grey, fused)

@@ -296,10 +296,15 @@ def test_bad_config_file_key_is_named(tmp_path, capsys):
     assert not run.exists()
 
 
+
+def _as_12_bit(path: Path) -> Image.Image:
+    """An 8-bit grey image as a scanner exporter may save it: 12 bits, unscaled, in 16."""
+    return Image.fromarray(np.asarray(Image.open(path).convert("L")).astype(np.uint16) * 16)
+
 def test_12_bit_data_in_a_16_bit_file_is_fused_with_one_warning(sample_pair, tmp_path, capsys):
     a, b = sample_pair("CT-MRI")
-    ct12 = tmp_path / "ct12.png"  # the CT as a scanner exporter may save it: 12 bits unscaled
-    Image.fromarray(np.asarray(Image.open(b).convert("L")).astype(np.uint16) * 16).save(ct12)
+    ct12 = tmp_path / "ct12.png"
+    _as_12_bit(b).save(ct12)
     out = tmp_path / "f.png"
     # B is read twice (to choose the model, then to fuse): the warning is still said once.
     assert main(["fuse", str(a), str(ct12), "-o", str(out)]) == 0
@@ -314,7 +319,7 @@ def test_a_worker_process_says_its_input_warnings_the_same_way(sample_pair, tmp_
     # `lwnet evaluate -j 2` and `lwnet train` read files in worker processes.
     a, _ = sample_pair("CT-MRI")
     mri12 = tmp_path / "mri12.png"
-    Image.fromarray(np.asarray(Image.open(a).convert("L")).astype(np.uint16) * 16).save(mri12)
+    _as_12_bit(a).save(mri12)
     script = ("from lwnet.data import read_image\nfrom lwnet.parallel import Workers\n"
               f"with Workers(2) as w:\n    list(w.map(read_image, [({str(mri12)!r},)]))\n")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -328,7 +333,7 @@ def test_a_folder_of_12_bit_files_gets_five_warnings_then_one_line(sample_pair, 
     dir_a, dir_b = tmp_path / "A", tmp_path / "B"
     dir_a.mkdir()
     dir_b.mkdir()
-    mri12 = Image.fromarray(np.asarray(Image.open(a).convert("L")).astype(np.uint16) * 16)
+    mri12 = _as_12_bit(a)
     for i in range(7):
         mri12.save(dir_a / f"p{i}.png")
         shutil.copy(b, dir_b / f"p{i}.png")

@@ -138,8 +138,7 @@ def _run_pair(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite, source=source)
     for out in filter(None, (args.out, args.luma_out)):
         print(f"wrote {out}: {source}{_format_note(out)}")
-    if args.method[0] == NETWORK and pair_type == "CT-MRI" and not (
-            args.pair or args.weights or args.onnx):
+    if pair_type == "CT-MRI" and not (args.pair or args.weights or args.onnx):
         # Grey could be a PET or SPECT too: the SPECT-MRI model fuses those clearly better
         # (benchmarks/grey_functional.py).
         print("note: B is greyscale, so the CT-MRI model fused it; for a greyscale PET or "

@@ -40,10 +40,11 @@ def cross_channel_attention(
     # One Gram matrix of all 2C channels holds both the cross products (its off-diagonal
     # block) and every channel's squared norm (its diagonal). The cost is reading the
     # features, so one pass over them beats a product and two sums over strided halves: 4x
-    # the multiply-adds of the C×C block alone, yet ~25 % less time per forward pass on the
-    # CPU (docs/benchmarks.md, "Speed"). Clamping before the square root keeps the gradient
-    # finite for an all-zero channel. (The diagonal is taken with an identity mask, not
-    # torch.diagonal, which ONNX's TorchScript exporter lacks below opset 13.)
+    # the multiply-adds of the C×C block alone, yet 8–10 % less time per forward pass on the
+    # CPU (docs/benchmarks.md, "One Gram matrix per scale"). Clamping before the square root
+    # keeps the gradient finite for an all-zero channel. (The diagonal is taken with an
+    # identity mask, not torch.diagonal, which ONNX's TorchScript exporter lacks below
+    # opset 13.)
     gram = features.transpose(1, 2) @ features
     eye = torch.eye(2 * c, dtype=gram.dtype, device=gram.device)
     norm = (gram * eye).sum(dim=-1).clamp_min(eps * eps).sqrt()
