@@ -351,7 +351,8 @@ def test_count_options_are_named_in_their_errors(argv: list[str], said: str, cap
     (["--method", "gff", "--backend", "onnx"], "--method runs a classical method"),
     (["--backend", "onnx", "--weights", "w.safetensors"], "runs the graph given by --onnx"),
     (["--backend", "onnx"], "--backend onnx needs --onnx PATH"),
-    (["--onnx", "w.onnx"], "--onnx needs --backend onnx"),
+    (["--onnx", "w.onnx", "--backend", "torch"], "drop --backend torch"),
+    (["--onnx", "w.onnx", "--weights", "w.safetensors"], "runs the graph given by --onnx"),
 ])
 def test_conflicting_network_options_are_refused_before_reading(
         extra: list[str], said: str, tmp_path: Path, capsys) -> None:

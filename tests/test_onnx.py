@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from PIL import Image
 
 from lwnet.errors import ConfigError, InputError, OutputExistsError, WeightsError
 from lwnet.inference.onnx import DYNAMO_MIN_TORCH, OnnxFuser, export_onnx
@@ -121,15 +122,20 @@ def test_cli_export_then_fuse_with_both_backends(model, sample, tmp_path, capsys
     assert "already exists" in capsys.readouterr().err
     a = sample / "SPECT-MRI" / "MRI" / "9028.png"
     b = sample / "SPECT-MRI" / "SPECT" / "9028.png"
-    outs = {}
-    for backend in ("torch", "onnx"):
-        outs[backend] = tmp_path / f"{backend}.png"
-        extra = ["--onnx", str(graph)] if backend == "onnx" else ["--weights", str(weights)]
-        assert main(["fuse", "-m", "lwnet", "--backend", backend, *extra, str(a), str(b),
-                     "-o", str(outs[backend])]) == 0
-    torch_png, onnx_png = read_image(outs["torch"]), read_image(outs["onnx"])
-    assert torch_png.shape == (256, 256, 3)
-    assert np.abs(torch_png - onnx_png).max() <= 1 / 255 + 1e-6
+    # --onnx alone runs onnxruntime, as --backend onnx with it does
+    runs = {"torch": ["--backend", "torch", "--weights", str(weights)],
+            "onnx": ["--backend", "onnx", "--onnx", str(graph)], "graph": ["--onnx", str(graph)]}
+    fused = {}
+    for name, extra in runs.items():
+        out = tmp_path / f"{name}.png"
+        assert main(["fuse", "-m", "lwnet", *extra, str(a), str(b), "-o", str(out)]) == 0
+        fused[name] = read_image(out)
+        # what made each output is recorded in it: the graph, or the weights
+        assert Image.open(out).text["Source"].startswith(
+            f"lwnet {weights.name if name == 'torch' else graph.name}")
+    assert fused["torch"].shape == (256, 256, 3)
+    assert np.abs(fused["torch"] - fused["onnx"]).max() <= 1 / 255 + 1e-6
+    assert np.array_equal(fused["onnx"], fused["graph"])
 
 
 def test_safetensors_header_length_starting_with_0x80_loads(tmp_path):

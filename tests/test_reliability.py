@@ -221,6 +221,42 @@ def test_bad_device_is_named_by_fuse(sample_pair, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("module, extra, command", [
+    ("onnx", "onnx", "export"), ("onnxruntime", "onnx", "export"),
+    ("onnxscript", "onnx", "export --dynamo"), ("onnxruntime", "onnx", "fuse --onnx"),
+    ("nibabel", "medical", "fuse-volume NIfTI"), ("pydicom", "medical", "fuse-volume DICOM"),
+])
+def test_a_missing_optional_package_names_its_extra(module, extra, command, sample, sample_pair,
+                                                     tmp_path, capsys, monkeypatch):
+    # What a plain `pip install lwnet` lacks: the command says which extra to install, and
+    # writes nothing (torch's exporter used to raise its own error from deep in the export).
+    a, b = sample_pair("CT-MRI")
+    graph = tmp_path / "m.onnx"
+    if command == "fuse --onnx":
+        main(["export", "--pair", "CT-MRI", "-o", str(graph)])
+    dicom = tmp_path / "series"
+    dicom.mkdir()
+    (dicom / "x.dcm").write_bytes(b"\0" * 128 + b"DICM")
+    out = tmp_path / "out"
+    argv = {"export": ["export", "--pair", "CT-MRI", "-o", f"{out}.onnx"],
+            "export --dynamo": ["export", "--pair", "CT-MRI", "--dynamo", "-o", f"{out}.onnx"],
+            "fuse --onnx": ["fuse", "--onnx", str(graph), str(a), str(b), "-o", f"{out}.png"],
+            "fuse-volume NIfTI": ["fuse-volume", str(a), str(b), "-o", f"{out}.nii"],
+            "fuse-volume DICOM": ["fuse-volume", str(dicom), str(dicom), "-o", f"{out}.nii"],
+            }[command]
+    if command == "fuse-volume NIfTI":  # two small volumes, written while nibabel is there
+        import nibabel as nib
+
+        for path in (a, b):
+            nib.save(nib.Nifti1Image(np.ones((8, 8, 2), np.float32), np.eye(4)),
+                     tmp_path / f"{path.parent.name}.nii")
+        argv[1:3] = [str(tmp_path / f"{p.parent.name}.nii") for p in (a, b)]
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, module, None)  # import then raises ImportError
+    _fails(capsys, argv, f"the Python package '{module}'", f"pip install 'lwnet[{extra}]'")
+    assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
+
+
 class _Marker:
     """Unpickling this object creates a marker file: proof that the payload ran."""
 

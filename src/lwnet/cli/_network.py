@@ -18,10 +18,18 @@ def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGrou
                         help="network weights (.safetensors); default: the shipped model of "
                              "the pair type")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                        help="run the network with PyTorch or onnxruntime (default: torch)")
+    parser.add_argument("--backend", choices=("torch", "onnx"),
+                        help="run the network with PyTorch or onnxruntime (default: onnx with "
+                             "--onnx, else torch)")
     parser.add_argument("--onnx", metavar="PATH",
-                        help="exported graph (lwnet export), for --backend onnx")
+                        help="run this exported graph (lwnet export) through onnxruntime")
+
+
+def network_backend(args: argparse.Namespace) -> str:
+    """``"onnx"`` or ``"torch"``: what runs the network. ``--onnx PATH`` alone says onnx."""
+    if args.onnx and args.backend == "torch":
+        raise ConfigError("--onnx runs the graph through onnxruntime; drop --backend torch")
+    return "onnx" if args.onnx or args.backend == "onnx" else "torch"
 
 
 def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str | None = None,
@@ -31,7 +39,7 @@ def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str 
 
     ``method`` names a built-in classical method; otherwise the network runs, through PyTorch on
     ``--device`` (``--weights``, or the shipped model of ``pair_type``) or, with
-    ``--backend onnx``, through onnxruntime on the ``--onnx`` graph. ``threads`` (0: the
+    ``--onnx``, through onnxruntime on that graph. ``threads`` (0: the
     library's default) sets the CPU threads.
     """
     if method is not None:
@@ -42,13 +50,11 @@ def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str 
         from lwnet.methods import get_method
 
         return pairwise_fuser(get_method(method)), method
-    if args.backend == "onnx":
+    if network_backend(args) == "onnx":
         if args.weights:
-            raise ConfigError("--backend onnx runs the graph given by --onnx, not --weights")
+            raise ConfigError("onnxruntime runs the graph given by --onnx, not --weights")
         if not args.onnx:
             raise ConfigError("--backend onnx needs --onnx PATH (make one with lwnet export)")
-    elif args.onnx:
-        raise ConfigError("--onnx needs --backend onnx")
     from lwnet.inference import network_fuser
 
     return network_fuser(args.weights, pair_type, device=args.device, onnx=args.onnx,

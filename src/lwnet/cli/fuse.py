@@ -3,7 +3,7 @@
 The default method is the network, ``lwnet``: weights from ``--weights``, else the shipped model
 for ``--pair``, else (single pair) the one the functional image implies (colour → SPECT-MRI,
 greyscale → CT-MRI). It runs through PyTorch, or through onnxruntime on an exported graph with
-``--backend onnx --onnx PATH``. Folders and datasets go through the bounded, resumable
+``--onnx PATH``. Folders and datasets go through the bounded, resumable
 streaming pipeline (:mod:`lwnet.inference.streaming`).
 """
 
@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from lwnet.cli._arguments import count, say_if_same_input
-from lwnet.cli._network import add_network_options, selected_fuser
+from lwnet.cli._network import add_network_options, network_backend, selected_fuser
 from lwnet.errors import InputError
 from lwnet.methods.registry import NETWORK
 
@@ -187,7 +187,7 @@ def _run_many(args: argparse.Namespace) -> int:
         fusers[NETWORK], models[NETWORK] = selected_fuser(args, args.pair)
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
                    fusers=fusers, models=models, progress=not args.quiet,
-                   batch_size=(default_batch_size(args.backend) if args.batch_size is None
+                   batch_size=(default_batch_size(network_backend(args)) if args.batch_size is None
                                else args.batch_size))
     if args.root:
         done = fuse_dataset(args.method, args.root, args.pair, args.out, split=args.split,

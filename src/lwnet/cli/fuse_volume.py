@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lwnet.cli._arguments import count, say_if_same_input
-from lwnet.cli._network import add_network_options, selected_fuser
+from lwnet.cli._network import add_network_options, network_backend, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
 from lwnet.errors import ConfigError
 from lwnet.methods.registry import NETWORK
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
-        batch_size=(default_batch_size(args.backend) if args.batch_size is None
+        batch_size=(default_batch_size(network_backend(args)) if args.batch_size is None
                     else args.batch_size),
         affine_tol=args.affine_tol, dtype=args.dtype)
     fused = fuse_volume_files(args.mri, args.functional, args.output, fuser, options,

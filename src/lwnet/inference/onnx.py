@@ -112,6 +112,10 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], *, opset: 
     if path.suffix.lower() != ".onnx":
         raise InputError(f"{path}: an ONNX graph is written to a .onnx file")
     refuse_existing([path], overwrite)
+    # torch's exporters need onnx (and the dynamo one onnxscript) but raise their own error
+    # deep in the export when it is missing; the check runs onnxruntime.
+    for module in ("onnx", "onnxruntime", *(("onnxscript",) if dynamo else ())):
+        optional_import(module, "onnx")
     if dynamo:
         import torch
 
