@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,6 +224,15 @@ def test_unsupervised_loss_matches_its_formula() -> None:
                 + float(np.abs(f - np.maximum(a, b)).mean())
                 + float(np.abs(grad(f) - np.maximum(grad(a), grad(b))).mean()))
     assert float(unsupervised_loss(ft, at, bt)) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(("name", "preset", "sets"), [
+    ("cpu", "cpu", ["score=ssim_vif"]), ("paper", "paper", ["workers=0"])])
+def test_the_config_files_are_their_preset_and_the_overrides_the_readme_gives(
+        name: str, preset: str, sets: list[str]) -> None:
+    # An installed package has no configs/ folder; the README gives these instead.
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    assert load_config(configs / f"{name}.toml") == load_config(None, preset, sets)
 
 
 def test_config_layers_and_validation(tmp_path) -> None:
