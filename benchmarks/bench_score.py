@@ -3,7 +3,9 @@
 Evaluates each run's final weights on the held-out training patches of the first run's config
 (``val_patches``, never used for training or screening): mean SSIM(f, a) + SSIM(f, b), and the
 means of fusion VIFF, Chen–Blum Qcb and UQI on the 8-bit patch; for every run after the first,
-the paired difference to the first with its standard error.
+the paired difference to the first with its standard error. Every run must hold out the same
+patches (same data, pair type, split, patch grid, seed and ``val_patches``): a run with another
+seed, say, may have trained on the first run's held-out patches, and is refused.
 
     python benchmarks/bench_score.py RUN_DIR [RUN_DIR ...]
 """
@@ -20,10 +22,18 @@ from lwnet.evaluation import paired_difference
 from lwnet.inference import load_model
 from lwnet.metrics import fusion_uqi
 from lwnet.training.candidates import load_sources
-from lwnet.training.config import read_run_config
-from lwnet.training.data import PatchSet, patch_table, training_pairs
+from lwnet.training.config import TrainConfig, read_run_config
+from lwnet.training.data import PatchSet, data_root, patch_table, training_pairs
 from lwnet.training.score import per_patch, qcb_fusion, ssim_sum, vif_fusion
 from lwnet.training.screening import predict, score_batches
+
+# What decides a run's held-out patches (lwnet.training.data.patch_table) and the data under them.
+HELD_OUT_KEYS = ("pair_type", "split", "patch_size", "stride", "seed", "val_patches")
+
+
+def held_out(cfg: TrainConfig) -> dict[str, object]:
+    return {"data": str(data_root(cfg).resolve()),
+            **{k: getattr(cfg, k) for k in HELD_OUT_KEYS}}
 
 
 def main() -> None:
@@ -31,6 +41,15 @@ def main() -> None:
     p.add_argument("runs", nargs="+", type=Path)
     args = p.parse_args()
     cfg = read_run_config(args.runs[0])
+    # Another seed, split or grid holds out other patches, and may have trained on these.
+    for run in args.runs[1:]:
+        other = held_out(read_run_config(run))
+        differ = [f"{k} {v!r} vs {held_out(cfg)[k]!r}" for k, v in other.items()
+                  if v != held_out(cfg)[k]]
+        if differ:
+            raise SystemExit(f"{run}: held out other patches than {args.runs[0]} "
+                             f"({'; '.join(differ)}), so it may have trained on the patches "
+                             "this script scores")
     a8, b8 = load_sources(training_pairs(cfg))
     full, _, val = patch_table(cfg, len(a8), a8.shape[1:])
     ps = PatchSet(a8, b8, np.zeros((0,) + a8.shape, np.uint8), [], full[val], cfg.patch_size,
