@@ -353,6 +353,7 @@ def test_count_options_are_named_in_their_errors(argv: list[str], said: str, cap
     (["--backend", "onnx"], "--backend onnx needs --onnx PATH"),
     (["--onnx", "w.onnx", "--backend", "torch"], "drop --backend torch"),
     (["--onnx", "w.onnx", "--weights", "w.safetensors"], "runs the graph given by --onnx"),
+    (["--onnx", "w.onnx", "--device", "cuda"], "runs on the CPU here"),
 ])
 def test_conflicting_network_options_are_refused_before_reading(
         extra: list[str], said: str, tmp_path: Path, capsys) -> None:

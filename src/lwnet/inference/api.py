@@ -121,7 +121,8 @@ def network_fuser(
     Args:
         weights: a weights file; default the shipped model of ``pair_type`` (SPECT-MRI when
             ``None``), run by PyTorch on ``device``.
-        onnx: an exported graph (``lwnet export``) run by onnxruntime instead of ``weights``.
+        onnx: an exported graph (``lwnet export``) run by onnxruntime on the CPU instead of
+            ``weights``.
         threads: CPU threads (0: the library's default); for PyTorch this sets
             ``torch.set_num_threads`` for the whole process.
 
@@ -135,6 +136,9 @@ def network_fuser(
     if onnx is not None:
         if weights is not None:
             raise ConfigError("network_fuser: an ONNX graph or weights, not both")
+        if torch.device(device).type != "cpu":
+            raise ConfigError(f"an ONNX graph runs on the CPU here (onnxruntime's CPU "
+                              f"provider), not on {device}; the weights run on {device}")
         from lwnet.inference.onnx import OnnxFuser
 
         return OnnxFuser(onnx, threads=threads).fuse_batch, weights_id(onnx)
