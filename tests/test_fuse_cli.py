@@ -249,6 +249,8 @@ def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pai
          "known methods: lwnet, "),
         (["fuse", "-m", "mean", "--onnx", "x.onnx", str(a), str(b), "-o", str(tmp_path / "o.png")],
          "--onnx applies to the network only"),
+        (["fuse", "-m", "gff", "--device", "cuda", str(a), str(b), "-o", str(tmp_path / "o.png")],
+         "--device applies to the network only"),
         (["fuse", "-m", "mean", "--split", "test", str(a.parent), str(b.parent), "--out",
           str(tmp_path / "o")], "--split needs dataset mode"),
         (["fuse", str(a.parent), str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
@@ -349,6 +351,7 @@ def test_count_options_are_named_in_their_errors(argv: list[str], said: str, cap
 @pytest.mark.parametrize(("extra", "said"), [
     (["--method", "gff", "--weights", "w.safetensors"], "--method runs a classical method"),
     (["--method", "gff", "--backend", "onnx"], "--method runs a classical method"),
+    (["--method", "gff", "--device", "cuda"], "--method runs a classical method"),
     (["--backend", "onnx", "--weights", "w.safetensors"], "runs the graph given by --onnx"),
     (["--backend", "onnx"], "--backend onnx needs --onnx PATH"),
     (["--onnx", "w.onnx", "--backend", "torch"], "drop --backend torch"),

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if twice:
         raise InputError(f"--method {twice} is given twice")
     for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
-                          (args.onnx, "--onnx")):
+                          (args.onnx, "--onnx"), (args.device != "cpu", "--device")):
         if given and NETWORK not in args.method:
             raise InputError(f"{option} applies to the network only (--method {NETWORK})")
     if not args.out:
