@@ -357,8 +357,11 @@ def test_count_options_are_named_in_their_errors(argv: list[str], said: str, cap
     (["--onnx", "w.onnx", "--backend", "torch"], "drop --backend torch"),
     (["--onnx", "w.onnx", "--weights", "w.safetensors"], "runs the graph given by --onnx"),
     (["--onnx", "w.onnx", "--device", "cuda"], "runs on the CPU here"),
+    (["--cmap", "hot"], "give --colour-dir too"),
+    (["--window", "1", "99", "--no-window"], "--window has no window to apply to"),
+    (["--no-keep-zero", "--no-window"], "--no-keep-zero has no window to apply to"),
 ])
-def test_conflicting_network_options_are_refused_before_reading(
+def test_conflicting_options_are_refused_before_reading(
         extra: list[str], said: str, tmp_path: Path, capsys) -> None:
     # The volumes do not exist: the options are judged first, and nothing is written.
     out = tmp_path / "f.nii"

@@ -24,8 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=count(),
                    help="slices per batch (default: 8 with torch, 1 with onnx)")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   default=DEFAULT_WINDOW,
-                   help="percentiles mapped to 0 and 1 (default: %(default)s)")
+                   help="percentiles mapped to 0 and 1 (default: "
+                        f"{DEFAULT_WINDOW[0]:g} {DEFAULT_WINDOW[1]:g})")
     p.add_argument("--no-window", action="store_true",
                    help="use the values as they are (they must lie in [0, 1])")
     p.add_argument("--no-keep-zero", action="store_true",
@@ -65,12 +65,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.affine_tol < 0:
         raise ConfigError(f"--affine-tol must not be negative, not {args.affine_tol:g}")
+    # Options that would be ignored are refused, so a run does not do other than asked.
+    if args.no_window and (args.window or args.no_keep_zero):
+        raise ConfigError(f"--no-window uses the values as they are, so "
+                          f"{'--window' if args.window else '--no-keep-zero'} has no window to "
+                          "apply to")
+    if args.cmap and not args.colour_dir:
+        raise ConfigError("--cmap colours the PNG views that --colour-dir DIR writes; give "
+                          "--colour-dir too")
     modality = "" if args.pair_type else volume_modality(args.functional)
     pair_type = args.pair_type or pair_type_for_modality(modality)
     fuser, record = selected_fuser(args, pair_type, args.method, args.threads)
     source = args.method or f"{NETWORK} {record}"
     options = VolumeOptions(
-        window=None if args.no_window else tuple(args.window),
+        window=None if args.no_window else tuple(args.window or DEFAULT_WINDOW),
         keep_zero=not args.no_keep_zero, fill_value=args.fill_value, axis=args.axis,
         batch_size=(default_batch_size(network_backend(args)) if args.batch_size is None
                     else args.batch_size),
