@@ -259,6 +259,20 @@ def test_cli_bad_input(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "r" / "index.html").exists()
 
 
+@pytest.mark.parametrize(("options", "said"), [
+    (["--no-external", "--external", "x"], "--external: not allowed with argument --no-external"),
+    (["--grid-pairs", "3", "--grid-ids", "2004"],
+     "--grid-ids: not allowed with argument --grid-pairs")])
+def test_cli_options_that_cancel_each_other_are_refused(
+        options: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # One would be ignored (--no-external, --grid-ids win), so neither is taken.
+    with pytest.raises(SystemExit) as exit_:
+        main(["benchmark", "--data", str(tmp_path), "--out", str(tmp_path / "r"), *options])
+    assert exit_.value.code == 2
+    assert f"argument {said}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_read_spi_log_rejects_other_csv(tmp_path: Path) -> None:
     bad = tmp_path / "x.csv"
     bad.write_text("a,b\n1,2\n")

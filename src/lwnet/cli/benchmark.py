@@ -24,10 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "grids, the complexity table and SPI curves. Fused outputs are cached and reused.")
     p.add_argument("--data", type=Path, required=True, help="data root holding harvard/")
     p.add_argument("--out", type=Path, required=True, help="report folder")
-    p.add_argument("--external", type=Path, action="append",
-                   help="folder of external methods <Method>/<PAIR>/<id>.png (repeatable; "
-                   "default: DATA/external when present)")
-    p.add_argument("--no-external", action="store_true", help="leave external methods out")
+    external = p.add_mutually_exclusive_group()
+    external.add_argument("--external", type=Path, action="append",
+                          help="folder of external methods <Method>/<PAIR>/<id>.png "
+                          "(repeatable; default: DATA/external when present)")
+    external.add_argument("--no-external", action="store_true",
+                          help="leave external methods out")
     p.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (rows)")
     p.add_argument("--pairs", nargs="+", metavar="PAIR", help="only these pair types")
     p.add_argument("--jobs", type=count(), default=1, help="worker processes (default 1)")
@@ -38,10 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--spi-log", type=_spi_log, action="append", metavar="NAME=CSV",
                    help="SPI log (log.csv or model card) to plot (repeatable; default: the "
                    "model cards and *.csv logs beside the weights)")
-    p.add_argument("--grid-pairs", type=count(0), default=2,
-                   help="pairs per pair type in the visual comparison (default 2)")
-    p.add_argument("--grid-ids", nargs="+", metavar="ID",
-                   help="these test ids in the visual comparison instead (e.g. 16011 41054)")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--grid-pairs", type=count(0), default=2,
+                      help="pairs per pair type in the visual comparison (default 2)")
+    grid.add_argument("--grid-ids", nargs="+", metavar="ID",
+                      help="these test ids in the visual comparison instead (e.g. 16011 41054)")
     p.add_argument("--latency-repeats", type=count(), default=20,
                    help="timed runs per method for the latency median (default 20)")
     p.add_argument("--latency-threads", type=count(), default=1,
