@@ -158,11 +158,15 @@ def test_single_pair_network_takes_pair_option(model, sample, tmp_path, capsys):
     b = sample / "CT-MRI" / "CT" / "16011.png"
     graph = tmp_path / "m.onnx"
     export_onnx(model, graph)
-    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--pair", "CT-MRI",
-                 "--backend", "onnx", "--onnx", str(graph)]) == 0
+    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--pair", "CT-MRI"]) == 0
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "g.png"),
                  "--pair", "CT-MRI"]) == 2
     assert "--pair: for folders or a dataset" in capsys.readouterr().err
+    # the graph is the model: a --pair beside it would pick nothing (it was ignored)
+    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "h.png"), "--pair", "CT-MRI",
+                 "--onnx", str(graph)]) == 2
+    assert "--onnx already names the model" in capsys.readouterr().err
+    assert not (tmp_path / "h.png").exists()
 
 
 def test_graph_with_other_inputs_is_named_not_dumped(tmp_path):

@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
                           (args.onnx, "--onnx"), (args.device != "cpu", "--device")):
         if given and NETWORK not in args.method:
             raise InputError(f"{option} applies to the network only (--method {NETWORK})")
+    if args.pair and not args.root and (args.weights or args.onnx):
+        raise InputError(f"--pair picks a shipped model (outside dataset mode), and "
+                         f"{'--weights' if args.weights else '--onnx'} already names the model")
     if not args.out:
         raise InputError("name the output with -o/--out")
     if args.root:
