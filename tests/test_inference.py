@@ -267,6 +267,17 @@ def test_fuse_with_a_classical_method_matches_the_command(sample, tmp_path: Path
         lwnet.fuse(pair.a, pair.b, method="gff", pair_type="CT-MRI")
 
 
+def test_a_model_and_a_pair_type_are_not_both_taken(weights: Path) -> None:
+    # pair_type picks a shipped model; beside a model of one's own it was ignored
+    a = np.zeros((32, 32), np.float32)
+    for model in (weights, load_model(weights)):
+        with pytest.raises(ConfigError, match="fuse: pair_type picks a shipped model"):
+            fuse(a, a, model=model, pair_type="CT-MRI")
+    with pytest.raises(ConfigError, match="load_model: pair_type picks a shipped model"):
+        load_model(weights, pair_type="CT-MRI")
+    assert fuse(a, a, model=weights).shape == (32, 32)
+
+
 def test_fuse_input_errors(weights: Path) -> None:
     with pytest.raises(InputError, match="size mismatch: mri is 32x32, functional is 40x32"):
         fuse(np.zeros((32, 32)), np.zeros((32, 40)), model=weights)

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from lwnet.inference import load_model
     from lwnet.inference.onnx import export_onnx
 
-    model = load_model(args.weights, pair_type=args.pair_type or "SPECT-MRI")
+    model = load_model(args.weights, pair_type=args.pair_type)  # neither: the SPECT-MRI model
     worst = export_onnx(model, args.output, opset=args.opset, dynamo=args.dynamo,
                         overwrite=args.overwrite)
     print(f"wrote {args.output} (max |onnxruntime - torch| = {worst:.2g})")

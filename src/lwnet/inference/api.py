@@ -68,6 +68,9 @@ def load_model(
     Returns a model in eval mode on ``device``. Each call returns a fresh copy; files are parsed
     once and cached by path and modification time.
     """
+    if path is not None and pair_type is not None:
+        raise ConfigError("load_model: pair_type picks a shipped model; give a weights file or "
+                          "a pair type, not both")
     device = resolve_device(device)
     path = Path(path) if path is not None else shipped_weights(pair_type or "SPECT-MRI")
     try:
@@ -159,7 +162,8 @@ def fuse(
         mri: the MRI: numpy array (uint8, uint16 or float in [0, 1]), PIL image or file path.
         functional: SPECT/PET (colour) or CT (greyscale), same H×W.
         model: an :class:`LWNet`, a weights file, or None for the shipped model.
-        pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model; by
+        pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model (not
+            with ``model``); by
             default a colour ``functional`` picks the SPECT-MRI model, greyscale the CT-MRI one
             (for a PET or SPECT stored in grey, pass ``"PET-MRI"``: it fuses those clearly
             better, benchmarks/grey_functional.py).
@@ -183,7 +187,12 @@ def fuse(
 
         result, _ = fuse_in_luma(get_method(method), a, b)
         return result
-    if not isinstance(model, torch.nn.Module):
-        model = load_model(model, pair_type or default_pair_type(b), device)
+    if model is not None and pair_type is not None:
+        raise ConfigError("fuse: pair_type picks a shipped model; give model or pair_type, "
+                          "not both")
+    if model is None:
+        model = load_model(None, pair_type or default_pair_type(b), device)
+    elif not isinstance(model, torch.nn.Module):
+        model = load_model(model, device=device)
     result, _ = fuse_in_luma(network_method(model), a, b)
     return result
