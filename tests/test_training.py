@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.patches import extract, grid_positions, patch_index
 from lwnet.training.pools import Pools, admit, best_candidate, refine, split_pools
 from lwnet.training.score import ssim_sum
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_grid_is_7x7_on_256_and_counts_match_spec() -> None:
@@ -231,8 +234,7 @@ def test_unsupervised_loss_matches_its_formula() -> None:
 def test_the_config_files_are_their_preset_and_the_overrides_the_readme_gives(
         name: str, preset: str, sets: list[str]) -> None:
     # An installed package has no configs/ folder; the README gives these instead.
-    configs = Path(__file__).resolve().parents[1] / "configs"
-    assert load_config(configs / f"{name}.toml") == load_config(None, preset, sets)
+    assert load_config(ROOT / "configs" / f"{name}.toml") == load_config(None, preset, sets)
 
 
 def test_config_layers_and_validation(tmp_path) -> None:
@@ -255,6 +257,17 @@ def test_config_layers_and_validation(tmp_path) -> None:
                      ("model=3", "'model': expected a table")]:
         with pytest.raises(ConfigError, match=key):
             load_config(None, None, [bad])
+    # a weight or rate that the rest of the config leaves unused would train the same model
+    for sets, said in [(["qcb_weight=2"], "--set qcb_weight: score ssim_sum has no Qcb term "
+                         "(the scores ssim_vif_qcb do), so it would change nothing"),
+                       (["score=ssim_vif", "qcb_weight=2"], "score ssim_vif has no Qcb term"),
+                       (["vif_weight=0.5"], "the scores ssim_vif and ssim_vif_qcb do"),
+                       (["lr_min=1e-5"], "the constant schedule keeps lr throughout")]:
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            load_config(None, "cpu", sets)
+    assert load_config(None, "cpu", ["score=ssim_vif_qcb", "qcb_weight=2"]).qcb_weight == 2
+    assert load_config(None, None, ["lr_schedule=cosine", "lr_min=1e-5"]).lr_min == 1e-5
+    assert load_config(ROOT / "configs" / "cpu.toml").qcb_weight == 1  # a file may list them
     with pytest.raises(ConfigError, match="nowhere.toml: no such config file"):
         load_config(tmp_path / "nowhere.toml")
     (tmp_path / "broken.toml").write_text("epochs = \n")

@@ -244,7 +244,29 @@ def load_config(
     _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
     _apply_overrides(values, overrides)
     values["preset"] = preset
-    return validate(TrainConfig(**_absolute(values)))
+    cfg = validate(TrainConfig(**_absolute(values)))
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        if key in inert_keys(cfg):
+            raise ConfigError(f"--set {key}: {inert_keys(cfg)[key]}, so it would change nothing")
+    return cfg
+
+
+def inert_keys(cfg: TrainConfig) -> dict[str, str]:
+    """The weights and rates that ``cfg`` leaves unused, with the reason and the setting that
+    uses them. A run given one of them on the command line would train what it would without
+    (``--set qcb_weight=2`` with the ``ssim_vif`` score, say), so :func:`load_config` refuses
+    it; in a file they are documentation (``configs/cpu.toml`` lists both score weights)."""
+    inert = {}
+    for term, name in (("vif", "VIF"), ("qcb", "Qcb")):
+        if term not in SCORE_TERMS[cfg.score]:
+            having = " and ".join(s for s, terms in SCORE_TERMS.items() if term in terms)
+            inert[f"{term}_weight"] = (f"score {cfg.score} has no {name} term (the scores "
+                                       f"{having} do)")
+    if cfg.lr_schedule != "cosine":
+        inert["lr_min"] = (f"the {cfg.lr_schedule} schedule keeps lr throughout "
+                           "(lr_schedule = cosine decays to lr_min)")
+    return inert
 
 
 #: Keys naming files or folders, with the words that are no path.
