@@ -139,9 +139,9 @@ def network_fuser(
     if onnx is not None:
         if weights is not None:
             raise ConfigError("network_fuser: an ONNX graph or weights, not both")
-        if torch.device(device).type != "cpu":
+        if str(device).split(":")[0] != "cpu":  # a name torch does not know included
             raise ConfigError(f"an ONNX graph runs on the CPU here (onnxruntime's CPU "
-                              f"provider), not on {device}; the weights run on {device}")
+                              f"provider), not on {device}; PyTorch runs the weights there")
         from lwnet.inference.onnx import OnnxFuser
 
         return OnnxFuser(onnx, threads=threads).fuse_batch, weights_id(onnx)
@@ -163,10 +163,9 @@ def fuse(
         functional: SPECT/PET (colour) or CT (greyscale), same H×W.
         model: an :class:`LWNet`, a weights file, or None for the shipped model.
         pair_type: ``SPECT-MRI``, ``PET-MRI`` or ``CT-MRI`` choosing the shipped model (not
-            with ``model``); by
-            default a colour ``functional`` picks the SPECT-MRI model, greyscale the CT-MRI one
-            (for a PET or SPECT stored in grey, pass ``"PET-MRI"``: it fuses those clearly
-            better, benchmarks/grey_functional.py).
+            with ``model``); by default a colour ``functional`` picks the SPECT-MRI model,
+            greyscale the CT-MRI one (for a PET or SPECT stored in grey, pass ``"PET-MRI"``: it
+            fuses those clearly better, benchmarks/grey_functional.py).
         device: where a loaded model runs.
         method: a classical method of :func:`lwnet.methods.method_names` (``"gff"`` …) instead
             of the network, with the same colour handling (``lwnet fuse --method``).

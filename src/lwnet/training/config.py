@@ -245,10 +245,11 @@ def load_config(
     _apply_overrides(values, overrides)
     values["preset"] = preset
     cfg = validate(TrainConfig(**_absolute(values)))
+    inert = inert_keys(cfg)
     for item in overrides:
         key = item.split("=", 1)[0].strip()
-        if key in inert_keys(cfg):
-            raise ConfigError(f"--set {key}: {inert_keys(cfg)[key]}, so it would change nothing")
+        if key in inert:
+            raise ConfigError(f"--set {key}: {inert[key]}, so it would change nothing")
     return cfg
 
 
