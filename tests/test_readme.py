@@ -1,0 +1,86 @@
+"""The README's code blocks run as they are written, so the README stays true to the code.
+
+Each block runs in a folder of its own laid out like the checkout it assumes (``src`` beside
+it, the shared data at ``../shared/data``), with the files it expects a user to have (weights
+of one's own, two patients' volumes) made up first.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _killable import SRC, env
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _block(language: str, containing: str) -> str:
+    """The README's ``language`` code block that holds ``containing``."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+    (block,) = [b for b in blocks if containing in b]
+    return block
+
+
+def _checkout(tmp_path: Path) -> Path:
+    """A folder where the README's relative paths (``src/lwnet/...``) resolve."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "src").symlink_to(SRC)
+    return work
+
+
+def _run(argv: list[str], cwd: Path) -> None:
+    done = subprocess.run(argv, cwd=cwd, env=env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_quick_start_commands(tmp_path: Path) -> None:
+    block = _block("bash", "lwnet fuse --list-methods")
+    # the block's `source .venv/bin/activate` puts lwnet on PATH; here the test's Python has it
+    script = block.replace("source .venv/bin/activate",
+                           f'lwnet() {{ "{sys.executable}" -m lwnet "$@"; }}')
+    work = _checkout(tmp_path)
+    _run(["bash", "-euo", "pipefail", "-c", script], work)
+    for name in ("fused.png", "fused-ct.png", "fused-gff.png"):
+        assert (work / name).is_file(), name
+
+
+def test_quick_start_python(tmp_path: Path) -> None:
+    nib = pytest.importorskip("nibabel")
+    work = _checkout(tmp_path)
+    # what the block assumes a user has: weights of their own and two patients' volumes
+    (work / "runs" / "mine").mkdir(parents=True)
+    shutil.copy(Path(SRC) / "lwnet" / "weights" / "spect-mri.safetensors",
+                work / "runs" / "mine" / "weights.safetensors")
+    rng = np.random.default_rng(0)
+    for patient in ("p01", "p02"):
+        (work / patient).mkdir()
+        for name in ("mri", "pet"):
+            volume = rng.random((24, 24, 3)).astype(np.float32)
+            nib.save(nib.Nifti1Image(volume, np.eye(4)), work / patient / f"{name}.nii.gz")
+    (work / "quick_start.py").write_text(_block("python", "import lwnet"))
+    _run([sys.executable, "quick_start.py"], work)
+    assert (work / "fused.png").is_file()
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["gff", "lwnet"]
+    for patient in ("p01", "p02"):
+        assert (work / patient / "fused.nii.gz").is_file()
+
+
+@pytest.mark.shared_data
+def test_comparing_your_own_method(shared_data: Path, tmp_path: Path) -> None:
+    work = _checkout(tmp_path)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "data").symlink_to(shared_data)  # the block reads ../shared/data
+    (work / "mine.py").write_text(_block("python", "def mine("))
+    done = subprocess.run([sys.executable, "mine.py"], cwd=work, env=env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "| mine |" in done.stdout and "| GFF |" in done.stdout
