@@ -36,10 +36,12 @@ def _checkout(tmp_path: Path) -> Path:
     return work
 
 
-def _run(argv: list[str], cwd: Path) -> None:
+def _run(argv: list[str], cwd: Path) -> str:
+    """Run ``argv`` in ``cwd`` as a user would (this checkout's sources); its stdout."""
     done = subprocess.run(argv, cwd=cwd, env=env(), capture_output=True, text=True,
-                          timeout=300)
+                          timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def test_quick_start_commands(tmp_path: Path) -> None:
@@ -80,7 +82,5 @@ def test_comparing_your_own_method(shared_data: Path, tmp_path: Path) -> None:
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "data").symlink_to(shared_data)  # the block reads ../shared/data
     (work / "mine.py").write_text(_block("python", "def mine("))
-    done = subprocess.run([sys.executable, "mine.py"], cwd=work, env=env(),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert "| mine |" in done.stdout and "| GFF |" in done.stdout
+    table = _run([sys.executable, "mine.py"], work)
+    assert "| mine |" in table and "| GFF |" in table
