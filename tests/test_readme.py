@@ -8,6 +8,7 @@ of one's own, two patients' volumes) made up first.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from lwnet.cli import build_parser
+from lwnet.training.config import load_config
 
 from _killable import SRC, env
 
@@ -84,3 +88,32 @@ def test_comparing_your_own_method(shared_data: Path, tmp_path: Path) -> None:
     (work / "mine.py").write_text(_block("python", "def mine("))
     table = _run([sys.executable, "mine.py"], work)
     assert "| mine |" in table and "| GFF |" in table
+
+
+def _lwnet_commands(text: str) -> list[list[str]]:
+    """The arguments of every ``lwnet`` command in the bash blocks of ``text`` (continued
+    lines joined, comments and shell variables left out)."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"(^|\s)#.*", "", line)
+            for part in re.split(r"&&|;|\|\||&|\|", line):
+                words = shlex.split(re.sub(r"\$\{?\w+\}?", "X", part))
+                if "lwnet" in words and words[0] in ("lwnet", "torchrun", "python", "X"):
+                    commands.append(words[words.index("lwnet") + 1:])
+    return commands
+
+
+def test_every_lwnet_command_of_the_readme_parses() -> None:
+    # The heavy ones (training, the full benchmark) do not run here; their options must exist.
+    commands = _lwnet_commands(README.read_text())
+    assert len(commands) > 20
+    parser = build_parser()
+    for args in commands:
+        try:
+            parsed = parser.parse_args(args)
+        except SystemExit:
+            pytest.fail(f"the README's `lwnet {' '.join(args)}` does not parse")
+        if parsed.command == "train" and not parsed.resume:  # and its config is valid
+            config = README.parent / parsed.config if parsed.config else None
+            load_config(config, parsed.preset, parsed.overrides)
