@@ -43,9 +43,10 @@ def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str 
     library's default) sets the CPU threads.
     """
     if method is not None:
-        if args.backend == "onnx" or args.weights or args.onnx or args.device != "cpu":
-            raise ConfigError("--method runs a classical method on the CPU; it takes no "
-                              "weights, ONNX graph, backend or device")
+        if (args.backend == "onnx" or args.weights or args.onnx or args.device != "cpu"
+                or threads):
+            raise ConfigError("--method runs a classical method with NumPy on the CPU; it takes "
+                              "no weights, ONNX graph, backend, device or threads")
         from lwnet.inference.streaming import pairwise_fuser
         from lwnet.methods import get_method
 

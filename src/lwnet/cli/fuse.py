@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     known = [NETWORK, *method_names()]
     if args.list_methods:
+        if args.images or args.out or args.root:
+            raise InputError("--list-methods prints the methods and exits; give it alone")
         summaries = [NETWORK_SUMMARY, *map(method_summary, method_names())]
         width = max(map(len, known))
         print("\n".join(f"{name:<{width}}  {text}" for name, text in zip(known, summaries)))
