@@ -25,6 +25,14 @@ def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGrou
                         help="run this exported graph (lwnet export) through onnxruntime")
 
 
+def network_options_given(args: argparse.Namespace) -> list[str]:
+    """The network options on the command line, as typed: a run without the network refuses
+    them, since they would do nothing."""
+    return [option for given, option in (
+        (args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
+        (args.onnx, "--onnx"), (args.device != "cpu", "--device")) if given]
+
+
 def network_backend(args: argparse.Namespace) -> str:
     """``"onnx"`` or ``"torch"``: what runs the network. ``--onnx PATH`` alone says onnx."""
     if args.onnx and args.backend == "torch":
@@ -43,8 +51,7 @@ def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str 
     library's default) sets the CPU threads.
     """
     if method is not None:
-        if (args.backend == "onnx" or args.weights or args.onnx or args.device != "cpu"
-                or threads):
+        if network_options_given(args) or threads:
             raise ConfigError("--method runs a classical method with NumPy on the CPU; it takes "
                               "no weights, ONNX graph, backend, device or threads")
         from lwnet.inference.streaming import pairwise_fuser

@@ -13,7 +13,12 @@ import argparse
 from pathlib import Path
 
 from lwnet.cli._arguments import count, say_if_same_input
-from lwnet.cli._network import add_network_options, network_backend, selected_fuser
+from lwnet.cli._network import (
+    add_network_options,
+    network_backend,
+    network_options_given,
+    selected_fuser,
+)
 from lwnet.errors import InputError
 from lwnet.methods.registry import NETWORK
 
@@ -85,10 +90,9 @@ def run(args: argparse.Namespace) -> int:
     twice = next((m for i, m in enumerate(args.method) if m in args.method[:i]), None)
     if twice:
         raise InputError(f"--method {twice} is given twice")
-    for given, option in ((args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
-                          (args.onnx, "--onnx"), (args.device != "cpu", "--device")):
-        if given and NETWORK not in args.method:
-            raise InputError(f"{option} applies to the network only (--method {NETWORK})")
+    given = network_options_given(args)
+    if given and NETWORK not in args.method:
+        raise InputError(f"{given[0]} applies to the network only (--method {NETWORK})")
     if args.pair and not args.root and (args.weights or args.onnx):
         raise InputError(f"--pair picks a shipped model (outside dataset mode), and "
                          f"{'--weights' if args.weights else '--onnx'} already names the model")

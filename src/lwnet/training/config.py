@@ -242,12 +242,11 @@ def load_config(
     values: dict[str, Any] = {}
     _apply(values, PRESETS.get(preset, {}), f"preset {preset}")
     _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
-    _apply_overrides(values, overrides)
+    typed = _apply_overrides(values, overrides)
     values["preset"] = preset
     cfg = validate(TrainConfig(**_absolute(values)))
     inert = inert_keys(cfg)
-    for item in overrides:
-        key = item.split("=", 1)[0].strip()
+    for key in typed:
         if key in inert:
             raise ConfigError(f"--set {key}: {inert[key]}, so it would change nothing")
     return cfg
@@ -301,16 +300,20 @@ def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str 
     return load_config(path, preset, overrides)
 
 
-def _apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> None:
+def _apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> list[str]:
+    """Apply the ``key=value`` items to ``values``; returns the keys, in order."""
+    keys = []
     for i, item in enumerate(overrides):
         if "=" not in item:
             after = overrides[i + 1] if i + 1 < len(overrides) else ""
             hint = f" (--set {item}={after}?)" if after and "=" not in after else ""
             raise ConfigError(f"--set {item!r}: expected key=value{hint}")
-        key, text = item.split("=", 1)
-        if key.strip() == "preset":  # it sets other keys' defaults, so it applies first
+        key, text = (part.strip() for part in item.split("=", 1))
+        if key == "preset":  # it sets other keys' defaults, so it applies first
             raise ConfigError("--set preset: give the preset with --preset (or in the file)")
-        _apply(values, {key.strip(): _coerce(text.strip())}, "--set")
+        _apply(values, {key: _coerce(text)}, "--set")
+        keys.append(key)
+    return keys
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:
