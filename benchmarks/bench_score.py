@@ -42,10 +42,10 @@ def main() -> None:
     args = p.parse_args()
     cfg = read_run_config(args.runs[0])
     # Another seed, split or grid holds out other patches, and may have trained on these.
+    first = held_out(cfg)
     for run in args.runs[1:]:
-        other = held_out(read_run_config(run))
-        differ = [f"{k} {v!r} vs {held_out(cfg)[k]!r}" for k, v in other.items()
-                  if v != held_out(cfg)[k]]
+        differ = [f"{k} {v!r} vs {first[k]!r}"
+                  for k, v in held_out(read_run_config(run)).items() if v != first[k]]
         if differ:
             raise SystemExit(f"{run}: held out other patches than {args.runs[0]} "
                              f"({'; '.join(differ)}), so it may have trained on the patches "
