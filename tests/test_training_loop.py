@@ -662,3 +662,26 @@ def test_ctrl_c_says_how_to_go_on(tiny_root, tmp_path, monkeypatch, capsys) -> N
     err = capsys.readouterr().err
     assert (f"stopped; the run goes on from its last checkpoint with: lwnet train --resume "
             f"--run-dir {run}") in err and err.rstrip().endswith("lwnet train: interrupted")
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_bars_on_a_terminal_and_whole_lines_in_a_log(tiny_root, tmp_path, monkeypatch,
+                                                    terminal) -> None:
+    import io
+
+    from lwnet.cli import main
+
+    class Stderr(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    err = Stderr()
+    monkeypatch.setattr(sys, "stderr", err)
+    argv = ["train", "--run-dir", str(tmp_path / "run"), "--set", *TINY,
+            f"data_root={tiny_root}", "iterations=1", "epochs=2", "samples_per_epoch=8"]
+    assert main(argv) == 0
+    text = err.getvalue()
+    # tqdm redraws a bar in place with carriage returns, which a log file would keep, every one.
+    assert ("\r" in text) == terminal
+    assert ("iteration 1/1 epoch 2/2: loss" in text) != terminal
+    assert "iteration=1 train_loss=" in text  # each iteration's log row, either way

@@ -24,6 +24,13 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def draws_bars(progress: bool) -> bool:
+    """Whether to draw tqdm progress bars: when ``progress`` is asked for and stderr is a
+    terminal. A log file or a pipe would keep every redraw of every bar (megabytes of carriage
+    returns in a training log), so there progress is told in whole lines, where at all."""
+    return progress and sys.stderr.isatty()
+
+
 def changes(before: Mapping[str, object], after: Mapping[str, object],
             skip: Collection[str] = ()) -> list[str]:
     """``["lr 0.01 → 0.5", ...]``: each key of ``after`` (not in ``skip``) whose value differs

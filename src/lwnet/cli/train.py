@@ -29,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "change threads, workers, cache_dir, compile; a --config must agree "
                         "with it)")
     p.add_argument("--no-progress", action="store_true",
-                   help="a line per epoch on stderr instead of progress bars (for a log file)")
+                   help="a line per epoch on stderr instead of progress bars (the default where "
+                        "stderr is not a terminal: a log file, a pipe)")
     p.set_defaults(func=run)
 
 

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from lwnet._device import use_deterministic
 from lwnet._environment import RUN_ENVIRONMENT_KEYS, run_environment, torch_kernels
 from lwnet._files import atomic_write_bytes, remove_stale_temps
-from lwnet._text import changes, counted, duration
+from lwnet._text import changes, counted, draws_bars, duration
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, save_weights, shipped_weights
 from lwnet.model import LWNet
@@ -131,7 +131,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     ``mode``: ``spi`` (SPEC §3.5), ``labels_only`` (baseline (a): the same schedule on the
     initial labels, never screening) or ``unsupervised`` (baseline (b): every pool patch, loss
     :func:`unsupervised_loss`). Under torchrun the model is wrapped in DDP and screening is
-    sharded; only rank 0 writes.
+    sharded; only rank 0 writes. ``progress``: tqdm bars on stderr where it is a terminal,
+    else a line per epoch (:func:`lwnet._text.draws_bars`); false: the lines alone.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -160,7 +161,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
     torch.set_num_threads(cfg.threads)
     use_deterministic(device)
     main = rank == 0
-    show = progress and main
+    show = main and draws_bars(progress)
     ckpt_path = run_dir / CHECKPOINT
     if main and run_dir.is_dir():  # a killed run's half-written checkpoint or config
         remove_stale_temps(run_dir)
@@ -250,7 +251,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
                         time.perf_counter() - began) / epochs_run
                     say(f"iteration {it + 1}/{cfg.iterations} epoch {ep + 1}/{cfg.epochs}: "
                         f"loss {losses[-1]:.4f} ({duration(time.perf_counter() - start)}"
-                        + (f"; about {duration(left)} left)" if left else ")"))
+                        + (f"; about {duration(left)} left)" if left >= 1 else ")"))
             row: dict = {"iteration": it + 1, "train_loss": float(np.mean(losses[-cfg.epochs:]))}
             if pools is not None:
                 row.update(_screen_pools(cfg, model, ps, pools, score, rank, world, device,
