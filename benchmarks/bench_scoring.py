@@ -47,7 +47,7 @@ def main() -> None:
         with Workers(jobs) as workers:  # process start-up is counted: a run pays it too
             t0 = time.perf_counter()
             values = candidate_scores(ps, score, np.arange(len(chosen)), 0, 1,
-                                      torch.device("cpu"), False, workers)
+                                      torch.device("cpu"), "off", workers)
             seconds = time.perf_counter() - t0
         first = values if first is None else first
         if not np.array_equal(values, first):

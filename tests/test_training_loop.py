@@ -36,7 +36,11 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path, ca
     # Before any long work, the run says what it will do and with what data.
     said = capsys.readouterr().err.splitlines()
     assert said[0].startswith("SPECT-MRI, spi, preset custom: T = 2 × E = 3 epochs of all of L")
-    assert said[1] == ("4 training pairs: a pool of 90 patches (|L| = 45, |U| = 45), 10 held "
+    # then each step of the data, as it is done (minutes on real data; cached afterwards)
+    assert [line.split(" in ")[0] for line in said[1:5]] == [
+        "label candidates: mean: 4 pairs", "label candidates: max: 4 pairs",
+        "scoring 2 candidates: 100 patches ...", "scoring 2 candidates: 100 patches"]
+    assert said[5] == ("4 training pairs: a pool of 90 patches (|L| = 45, |U| = 45), 10 held "
                        "out; label sources: mean, max")
 
     rows = list(csv.DictReader((tmp_path / "run/log.csv").open()))
@@ -95,7 +99,7 @@ def test_candidate_scores_are_cached_per_score_and_reused(tiny_root, tmp_path) -
     assert [f.name.split("-")[1] for f in files] == ["ssim_sum"]
     ps, _, _ = build_patch_set(cfg, tmp_path / "cache")
     direct = candidate_scores(ps, get_score("ssim_sum"), np.arange(len(ps.index)), 0, 1,
-                              torch.device("cpu"), False)
+                              torch.device("cpu"), "off")
     np.testing.assert_array_equal(np.load(files[0]), direct)
     second = train(cfg, tmp_path / "b", progress=False)  # from the cached scores
     a, b = load_file(str(first)), load_file(str(second))
@@ -685,3 +689,6 @@ def test_bars_on_a_terminal_and_whole_lines_in_a_log(tiny_root, tmp_path, monkey
     assert ("\r" in text) == terminal
     assert ("iteration 1/1 epoch 2/2: loss" in text) != terminal
     assert "iteration=1 train_loss=" in text  # each iteration's log row, either way
+    # The steps before the first epoch (minutes on real data) are told in a log too.
+    assert ("label candidates: max: 4 pairs in " in text) != terminal
+    assert ("scoring 2 candidates: 100 patches ..." in text) != terminal

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import sys
+import time
 import warnings
-from collections.abc import Collection, Mapping
-from typing import TextIO
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Literal, TextIO, TypeVar
 
 from lwnet.errors import InputWarning
 
+T = TypeVar("T")
+#: How a long step shows its progress: tqdm bars (stderr is a terminal), whole lines (a log
+#: file or a pipe), or not at all (a torchrun process other than the one that reports).
+Progress = Literal["bars", "lines", "off"]
+
 
 def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is 1: ``counted(2, "pair")`` → ``"2 pairs"``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    """``n`` and ``noun``, plural unless ``n`` is 1: ``counted(2, "pair")`` → ``"2 pairs"``,
+    ``counted(3, "patch")`` → ``"3 patches"``."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
 
 
 def duration(seconds: float) -> str:
@@ -29,6 +38,43 @@ def draws_bars(progress: bool) -> bool:
     terminal. A log file or a pipe would keep every redraw of every bar (megabytes of carriage
     returns in a training log), so there progress is told in whole lines, where at all."""
     return progress and sys.stderr.isatty()
+
+
+def progress_mode(progress: bool, reports: bool = True) -> Progress:
+    """The :data:`Progress` of a process that ``reports`` (under torchrun, rank 0 alone): bars
+    where :func:`draws_bars`, else lines; ``progress`` false asks for the lines."""
+    return "off" if not reports else "bars" if draws_bars(progress) else "lines"
+
+
+def say(line: str) -> None:
+    """A line of progress on stderr, above any bar, flushed so that a log file redirected from
+    stderr can be followed as it grows. Stdout keeps a command's result alone."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def tracked(items: Iterable[T], total: int, desc: str, unit: str, progress: Progress, *,
+            count: Callable[[T], int] = lambda item: 1, announce: bool = True) -> Iterator[T]:
+    """``items`` as they come, ``total`` units in all (``count`` of each item), with their
+    progress shown: a tqdm bar; or lines for a log, where a step of minutes would otherwise look
+    like a hang: ``"desc: 320 pairs ..."`` before the first item (unless not ``announce``) and
+    ``"desc: 320 pairs in 2 min"`` after the last; or nothing."""
+    if progress == "bars":
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=desc, unit=unit) as bar:
+            for item in items:
+                yield item
+                bar.update(count(item))
+        return
+    if progress == "lines" and announce:
+        say(f"{desc}: {counted(total, unit)} ...")
+    start = time.perf_counter()
+    yield from items
+    if progress == "lines":
+        say(f"{desc}: {counted(total, unit)} in {duration(time.perf_counter() - start)}")
 
 
 def changes(before: Mapping[str, object], after: Mapping[str, object],

@@ -29,8 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "change threads, workers, cache_dir, compile; a --config must agree "
                         "with it)")
     p.add_argument("--no-progress", action="store_true",
-                   help="a line per epoch on stderr instead of progress bars (the default where "
-                        "stderr is not a terminal: a log file, a pipe)")
+                   help="a line per step (label candidates, their scores, each epoch) on stderr "
+                        "instead of progress bars; the default where stderr is not a terminal "
+                        "(a log file, a pipe)")
     p.set_defaults(func=run)
 
 

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lwnet._code import contents_digest, remove_superseded
 from lwnet._files import atomic_write_bytes, remove_stale_temps
+from lwnet._text import Progress, tracked
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
 from lwnet.data.io import check_fused, check_fusion_pair, read_image
@@ -103,19 +103,20 @@ def fused_luma(name: str, a8: np.ndarray, b8: np.ndarray) -> np.ndarray:
 
 
 def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, name: str,
-                       cache_dir: Path, workers: Workers = INLINE, show: bool = False
+                       cache_dir: Path, workers: Workers = INLINE, progress: Progress = "off"
                        ) -> np.ndarray:
     """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
     as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given, with a
-    progress bar when ``show`` and it is computed."""
+    its ``progress`` shown (:func:`lwnet._text.tracked`) when it is computed."""
     # The sources' pixels, not only their ids: two datasets with the same ids (pat00, ...)
     # sharing a cache folder must not share candidates.
     stem = f"{name}-{content_key([a8, b8], [name, 'builtin', *(p.id for p in pairs)])}"
 
     def compute() -> np.ndarray:
         args = ((name, a, b) for a, b in zip(a8, b8))
-        return np.stack(list(tqdm(workers.map(fused_luma, args), total=len(a8), unit="pair",
-                                  desc=f"label candidates: {name}", disable=not show)))
+        return np.stack(list(tracked(workers.map(fused_luma, args), len(a8),
+                                     f"label candidates: {name}", "pair", progress,
+                                     announce=False)))
     return _cached(cache_dir, stem, builtin_code_digest(), compute)
 
 
@@ -146,7 +147,7 @@ def external_candidates(pairs: list[ImagePair], method: ExternalMethod, cache_di
 
 def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
                    methods: list[str], external_root: Path | None,
-                   cache_dir: Path, workers: Workers = INLINE, show: bool = False,
+                   cache_dir: Path, workers: Workers = INLINE, progress: Progress = "off",
                    ) -> tuple[list[str], np.ndarray]:
     """Candidates of every requested method: (names, ``(K, N, H, W)`` uint8).
 
@@ -156,7 +157,8 @@ def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
     from lwnet.methods import external_methods, method_names
 
     names = method_names() if methods == ["all"] else list(methods)
-    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers, show) for n in names]
+    stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers, progress)
+              for n in names]
     if external_root is not None and external_root.is_dir():
         pair_type = pairs[0].pair_type
         assert pair_type is not None  # training pairs come from a pair type's folders

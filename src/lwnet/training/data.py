@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lwnet._text import Progress
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.errors import ConfigError, InputError
 from lwnet.parallel import INLINE, Workers
@@ -132,9 +133,9 @@ def external_root(cfg: TrainConfig) -> Path | None:
 
 
 def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE,
-                    show: bool = False) -> tuple[PatchSet, np.ndarray, np.ndarray]:
+                    progress: Progress = "off") -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
-    ``show``: progress bars while candidates are computed. The unsupervised baseline gets no
+    ``progress``: how computing the candidates shows its progress. The unsupervised baseline gets no
     candidates (``names`` empty): its loss compares with the sources only.
 
     Only ids of ``split`` are ever read, for the sources and for external results.
@@ -144,7 +145,7 @@ def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE
     full, pool, val = patch_table(cfg, len(pairs), a8.shape[1:])  # before any candidate
     if cfg.uses_labels:
         names, cands = all_candidates(pairs, a8, b8, cfg.methods, external_root(cfg),
-                                      cache_dir / cfg.pair_type, workers, show)
+                                      cache_dir / cfg.pair_type, workers, progress)
     else:
         names, cands = [], np.zeros((0, *a8.shape), np.uint8)
     order = np.concatenate([pool, val])

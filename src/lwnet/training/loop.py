@@ -27,7 +27,6 @@ import functools
 import io
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -39,7 +38,7 @@ from tqdm import tqdm
 from lwnet._device import use_deterministic
 from lwnet._environment import RUN_ENVIRONMENT_KEYS, run_environment, torch_kernels
 from lwnet._files import atomic_write_bytes, remove_stale_temps
-from lwnet._text import changes, counted, draws_bars, duration
+from lwnet._text import changes, counted, duration, progress_mode, say
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.inference import load_weights, save_weights, shipped_weights
 from lwnet.model import LWNet
@@ -109,13 +108,6 @@ def build_model(cfg: TrainConfig, init: Path | None = None) -> LWNet:
     return model.train()
 
 
-def say(line: str) -> None:
-    """A line of the run's progress on stderr, beside the bars (or alone without them), flushed
-    so that a run's log redirected to a file can be followed. Stdout keeps the result alone."""
-    tqdm.write(line, file=sys.stderr)
-    sys.stderr.flush()
-
-
 def _write_log(run_dir: Path, rows: list[dict]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator="\n")
@@ -132,7 +124,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     initial labels, never screening) or ``unsupervised`` (baseline (b): every pool patch, loss
     :func:`unsupervised_loss`). Under torchrun the model is wrapped in DDP and screening is
     sharded; only rank 0 writes. ``progress``: tqdm bars on stderr where it is a terminal,
-    else a line per epoch (:func:`lwnet._text.draws_bars`); false: the lines alone.
+    else a line per step (:func:`lwnet._text.progress_mode`); false: the lines alone.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -161,7 +153,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
     torch.set_num_threads(cfg.threads)
     use_deterministic(device)
     main = rank == 0
-    show = main and draws_bars(progress)
+    shown = progress_mode(progress, main)
     ckpt_path = run_dir / CHECKPOINT
     if main and run_dir.is_dir():  # a killed run's half-written checkpoint or config
         remove_stale_temps(run_dir)
@@ -191,10 +183,10 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             + (f"; label candidates computed once, then cached in {cache}"
                if cfg.uses_labels else ""))
     with Workers(cfg.workers, preload=["lwnet.training.screening"]) as workers:
-        ps, pool, val = build_patch_set(cfg, cache, workers, show)
+        ps, pool, val = build_patch_set(cfg, cache, workers, shown)
         if cfg.uses_labels:
             ps.cand_scores = cached_candidate_scores(cfg, ps, score, cache, rank, world, device,
-                                                     show, workers)
+                                                     shown, workers)
         # Written once the data is in hand, so a run that fails on its data leaves no run
         # folder (only the caches of what it did compute).
         if main and not resume:
@@ -241,11 +233,11 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
             for ep in range(ep0 if it == it0 else 0, cfg.epochs):
                 start = time.perf_counter()
                 loss = _train_epoch(cfg, step, opt, ps, pools, pool, it, ep, rank, world, device,
-                                    show)
+                                    shown == "bars")
                 losses.append(ddp.mean_over_ranks(loss, world))
                 checkpoint(it, ep + 1)
                 epochs_run += 1
-                if main and not show:  # the bars say as much
+                if shown == "lines":  # the bars say as much
                     # The mean time of this process's epochs so far, screening included.
                     left = ((cfg.iterations - it - 1) * cfg.epochs + cfg.epochs - ep - 1) * (
                         time.perf_counter() - began) / epochs_run

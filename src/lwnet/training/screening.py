@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from lwnet._code import code_digest
+from lwnet._text import Progress, tracked
 from lwnet.data.io import to_uint8
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
@@ -54,7 +54,7 @@ def _score_stack(score: Score, fused: np.ndarray, a8: np.ndarray, b8: np.ndarray
 
 def score_patches(score: Score, ps: PatchSet, ids: np.ndarray,
                   fused: Callable[[int, int], np.ndarray], workers: Workers = INLINE,
-                  show: bool = False, desc: str = "") -> np.ndarray:
+                  progress: Progress = "off", desc: str = "") -> np.ndarray:
     """Score K fused versions of the patches ``ids`` → ``(len(ids), K)``, chunk by chunk in
     ``workers``; ``fused(lo, hi)`` gives those of ``ids[lo:hi]``, ``(K, hi − lo, H, W)`` uint8.
 
@@ -63,13 +63,12 @@ def score_patches(score: Score, ps: PatchSet, ids: np.ndarray,
     n = SCORE_BATCH
     starts = range(0, len(ids), n)
     jobs = ((score, fused(s, s + n), *ps.sources8(ids[s:s + n])) for s in starts)
-    parts = tqdm(workers.map(_score_stack, jobs), total=len(starts), desc=desc,
-                 disable=not show)
+    parts = tracked(workers.map(_score_stack, jobs), len(ids), desc, "patch", progress, count=len)
     return np.concatenate(list(parts)) if len(starts) else np.zeros((0, len(fused(0, 0))))
 
 
 def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_dir: Path,
-                            rank: int, world: int, device: torch.device, show: bool,
+                            rank: int, world: int, device: torch.device, progress: Progress,
                             workers: Workers = INLINE) -> np.ndarray:
     """:func:`candidate_scores` of every patch ``(P, K)``, for the initial labels and the
     admission bar, cached on disk under a key of the score, the patches and the metric code."""
@@ -79,8 +78,8 @@ def cached_candidate_scores(cfg: TrainConfig, ps: PatchSet, score: Score, cache_
     path = cache_dir / cfg.pair_type / f"scores-{cfg.score}-{key}.npy"
     if ddp.all_ranks(path.is_file(), world):
         return np.load(path, allow_pickle=False)
-    scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device, show,
-                              workers)
+    scores = candidate_scores(ps, score, np.arange(len(ps.index)), rank, world, device,
+                              progress, workers)
     if rank == 0:
         save_array(path, scores)
     return scores
@@ -115,12 +114,14 @@ def screen(model: torch.nn.Module, ps: PatchSet, score: Score, ids: np.ndarray, 
 
 
 def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, world: int,
-                     device: torch.device, show: bool, workers: Workers = INLINE) -> np.ndarray:
+                     device: torch.device, progress: Progress,
+                     workers: Workers = INLINE) -> np.ndarray:
     """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
     def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
         def candidates(lo: int, hi: int) -> np.ndarray:
             chunk = sel[lo:hi]
             return np.stack([ps.candidate(np.full(len(chunk), k), chunk)
                              for k in range(len(ps.names))])
-        return (score_patches(score, ps, sel, candidates, workers, show, "scoring candidates"),)
+        return (score_patches(score, ps, sel, candidates, workers, progress,
+                              f"scoring {len(ps.names)} candidates"),)
     return ddp.sharded(score_all, ids, rank, world, device)[0]

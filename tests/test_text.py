@@ -1,0 +1,52 @@
+"""The helpers behind LWNet's printed text: counts, and progress as bars or as log lines."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from lwnet._text import counted, progress_mode, tracked
+
+
+def test_counts_read_as_english() -> None:
+    assert [counted(1, "pair"), counted(2, "pair"), counted(0, "thread")] == \
+        ["1 pair", "2 pairs", "0 threads"]
+    assert [counted(3, "patch"), counted(2, "pass"), counted(1, "patch")] == \
+        ["3 patches", "2 passes", "1 patch"]
+
+
+class _Stderr(io.StringIO):
+    def __init__(self, terminal: bool) -> None:
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_is_drawn_on_a_terminal_and_told_in_lines_elsewhere(monkeypatch,
+                                                                      terminal) -> None:
+    monkeypatch.setattr(sys, "stderr", _Stderr(terminal))
+    assert progress_mode(True) == ("bars" if terminal else "lines")
+    assert progress_mode(False) == "lines" and progress_mode(True, reports=False) == "off"
+    chunks = [[1, 2, 3], [4, 5], [6]]  # items of several units each
+    assert list(tracked(iter(chunks), 6, "scoring", "patch", progress_mode(True),
+                        count=len)) == chunks
+    text = sys.stderr.getvalue()
+    if terminal:  # the bar counts units, not items, and ends at the total
+        assert "scoring: 100%" in text and "6/6" in text
+    else:
+        lines = text.splitlines()
+        assert lines[0] == "scoring: 6 patches ..." and len(lines) == 2
+        assert lines[1].startswith("scoring: 6 patches in ") and "\r" not in text
+
+
+def test_an_unannounced_step_says_one_line_and_off_says_none(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stderr", _Stderr(False))
+    assert list(tracked(range(3), 3, "label candidates: gff", "pair", "lines",
+                        announce=False)) == [0, 1, 2]
+    assert list(tracked(range(3), 3, "quiet", "pair", "off")) == [0, 1, 2]
+    assert sys.stderr.getvalue() == "label candidates: gff: 3 pairs in 0 s\n"
