@@ -106,8 +106,8 @@ def builtin_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray, n
                        cache_dir: Path, workers: Workers = INLINE, progress: Progress = "off"
                        ) -> np.ndarray:
     """One built-in classical method (``lwnet.methods.get_method(name)``) on every pair,
-    as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given, with a
-    its ``progress`` shown (:func:`lwnet._text.tracked`) when it is computed."""
+    as uint8 luma ``(N, H, W)``; cached; pair by pair in ``workers`` when given, with its
+    ``progress`` shown (:func:`lwnet._text.tracked`) when it is computed."""
     # The sources' pixels, not only their ids: two datasets with the same ids (pat00, ...)
     # sharing a cache folder must not share candidates.
     stem = f"{name}-{content_key([a8, b8], [name, 'builtin', *(p.id for p in pairs)])}"

@@ -135,8 +135,8 @@ def external_root(cfg: TrainConfig) -> Path | None:
 def build_patch_set(cfg: TrainConfig, cache_dir: Path, workers: Workers = INLINE,
                     progress: Progress = "off") -> tuple[PatchSet, np.ndarray, np.ndarray]:
     """Load the training pairs and candidates; returns (patch set, pool ids, validation ids).
-    ``progress``: how computing the candidates shows its progress. The unsupervised baseline gets no
-    candidates (``names`` empty): its loss compares with the sources only.
+    ``progress``: how computing the candidates shows its progress. The unsupervised baseline
+    gets no candidates (``names`` empty): its loss compares with the sources only.
 
     Only ids of ``split`` are ever read, for the sources and for external results.
     """
