@@ -418,3 +418,25 @@ def test_fused_files_record_what_made_them_and_never_the_input_names(sample_pair
                  str(tmp_path / "out"), "--quiet"]) == 0
     fused = next((tmp_path / "out/gff/CT-MRI").glob("*.png"))
     assert Image.open(fused).text["Source"] == "gff"
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_fuse_and_evaluate_draw_bars_on_a_terminal_only(sample, tmp_path, monkeypatch,
+                                                        terminal) -> None:
+    import io
+    import sys
+
+    class Stderr(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    out = tmp_path / "out"
+    assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "CT-MRI",
+                 "--out", str(out)]) == 0
+    assert main(["evaluate", "--root", str(sample), "--pair", "CT-MRI", "--split", "",
+                 f"mean={out / 'mean'}", "--out", str(tmp_path / "eval")]) == 0
+    text = sys.stderr.getvalue()
+    # A bar redraws itself with carriage returns, which a log file would keep, every one.
+    assert ("\r" in text) == terminal
+    assert ("pair/s" in text) == terminal

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lwnet._text import counted, progress_mode, tracked
+from lwnet._text import counted, draws_bars, progress_mode, tracked
 
 
 def test_counts_read_as_english() -> None:
@@ -27,17 +27,17 @@ class _Stderr(io.StringIO):
 
 
 @pytest.mark.parametrize("terminal", [True, False])
-def test_progress_is_drawn_on_a_terminal_and_told_in_lines_elsewhere(monkeypatch,
-                                                                      terminal) -> None:
+def test_the_command_draws_bars_on_a_terminal_and_tells_lines_elsewhere(monkeypatch,
+                                                                         terminal) -> None:
     monkeypatch.setattr(sys, "stderr", _Stderr(terminal))
-    assert progress_mode(True) == ("bars" if terminal else "lines")
-    assert progress_mode(False) == "lines" and progress_mode(True, reports=False) == "off"
+    assert draws_bars() == terminal and not draws_bars(wanted=False)
+    mode = progress_mode(draws_bars())
+    assert progress_mode(True, reports=False) == "off"
     chunks = [[1, 2, 3], [4, 5], [6]]  # items of several units each
-    assert list(tracked(iter(chunks), 6, "scoring", "patch", progress_mode(True),
-                        count=len)) == chunks
+    assert list(tracked(iter(chunks), 6, "scoring", "patch", mode, count=len)) == chunks
     text = sys.stderr.getvalue()
     if terminal:  # the bar counts units, not items, and ends at the total
-        assert "scoring: 100%" in text and "6/6" in text
+        assert mode == "bars" and "scoring: 100%" in text and "6/6" in text
     else:
         lines = text.splitlines()
         assert lines[0] == "scoring: 6 patches ..." and len(lines) == 2

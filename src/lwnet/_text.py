@@ -33,17 +33,19 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def draws_bars(progress: bool) -> bool:
-    """Whether to draw tqdm progress bars: when ``progress`` is asked for and stderr is a
-    terminal. A log file or a pipe would keep every redraw of every bar (megabytes of carriage
-    returns in a training log), so there progress is told in whole lines, where at all."""
-    return progress and sys.stderr.isatty()
+def draws_bars(wanted: bool = True) -> bool:
+    """Whether the ``lwnet`` command draws tqdm progress bars: where they are ``wanted`` and
+    stderr is a terminal. A log file or a pipe would keep every redraw of every bar (megabytes
+    of carriage returns in a training log), so there progress is told in whole lines, if at
+    all. (The Python API draws the bars it is asked for: a notebook shows them well, though
+    its stderr is no terminal.)"""
+    return wanted and sys.stderr.isatty()
 
 
-def progress_mode(progress: bool, reports: bool = True) -> Progress:
-    """The :data:`Progress` of a process that ``reports`` (under torchrun, rank 0 alone): bars
-    where :func:`draws_bars`, else lines; ``progress`` false asks for the lines."""
-    return "off" if not reports else "bars" if draws_bars(progress) else "lines"
+def progress_mode(bars: bool, reports: bool = True) -> Progress:
+    """The :data:`Progress` of a process that ``reports`` (under torchrun, rank 0 alone):
+    ``bars``, or lines without them."""
+    return "off" if not reports else "bars" if bars else "lines"
 
 
 def say(line: str) -> None:

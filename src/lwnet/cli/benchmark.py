@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lwnet._text import draws_bars
 from lwnet.cli._arguments import count
 
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         spi_logs=dict(args.spi_log) if args.spi_log else None, grid_pairs=args.grid_pairs,
         grid_ids=args.grid_ids,
         latency_repeats=args.latency_repeats, latency_threads=args.latency_threads,
-        overwrite=args.overwrite, progress=not args.quiet,
+        overwrite=args.overwrite, progress=not args.quiet, bars=draws_bars(),
     )
     index = run_benchmark(cfg)
     print(index)

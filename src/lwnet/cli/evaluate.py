@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lwnet._text import counted
+from lwnet._text import counted, draws_bars
 from lwnet.cli._arguments import count
 from lwnet.cli.metrics import add_metric_options
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else default_data_root() / "harvard"
     pairs = harvard_pairs(root, args.pair, args.split)
     rows = evaluate_folders(pairs, results, args.jobs, reduction=args.reduction,
-                            vif_flavour=args.vif_flavour, progress=not args.quiet)
+                            vif_flavour=args.vif_flavour, progress=draws_bars(not args.quiet))
     all_metrics = METRIC_NAMES + EXTRA_NAMES
     table = summarise(rows, all_metrics if args.extras else METRIC_NAMES)
     caption = (f"{args.pair}" + (f" ({args.split} split)" if args.split else "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lwnet._text import draws_bars
 from lwnet.cli._arguments import count, say_if_same_input
 from lwnet.cli._network import (
     add_network_options,
@@ -195,7 +196,7 @@ def _run_many(args: argparse.Namespace) -> int:
     if NETWORK in args.method:
         fusers[NETWORK], models[NETWORK] = selected_fuser(args, args.pair)
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
-                   fusers=fusers, models=models, progress=not args.quiet,
+                   fusers=fusers, models=models, progress=draws_bars(not args.quiet),
                    batch_size=(default_batch_size(network_backend(args)) if args.batch_size is None
                                else args.batch_size))
     if args.root:

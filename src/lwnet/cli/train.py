@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from lwnet._text import draws_bars
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = run_config(args.run_dir, args.config, args.preset, args.overrides, args.resume)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, one line, not one per rank
     try:
-        out = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress)
+        out = train(cfg, args.run_dir, resume=args.resume,
+                    progress=draws_bars(not args.no_progress))
     except KeyboardInterrupt:
         if main_rank and (Path(args.run_dir) / CHECKPOINT).is_file():
             print(f"lwnet train: stopped; the run goes on from its last checkpoint with: "

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lwnet._text import draws_bars
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, images_by_stem
 from lwnet.data.io import check_fusion_pair, check_same_size, read_image
@@ -137,8 +136,8 @@ def evaluate_folders(
     ``(a, b) -> f`` or ``"builtin:<method>"``. Each row holds ``method``, ``pair_type``, ``id``
     and the metric keys of :func:`lwnet.metrics.compute_metrics`. ``jobs > 1`` uses worker
     processes, which receive the functions pickled (module-level functions, or objects such as
-    :class:`lwnet.reports.rows.WeightsFusion`); a tqdm bar goes to stderr where it
-    is a terminal, unless ``progress`` is false. The first error (an :class:`InputError`
+    :class:`lwnet.reports.rows.WeightsFusion`); a tqdm bar goes to stderr unless
+    ``progress`` is false. The first error (an :class:`InputError`
     naming the file) stops the run.
     """
     require_counts(jobs=jobs)
@@ -147,7 +146,7 @@ def evaluate_folders(
         require_picklable({name: res for name, res in resolved.items() if callable(res)})
     args = (resolved, reduction, vif_flavour, extras)
     bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", file=sys.stderr,
-               disable=not draws_bars(progress))
+               disable=not progress)
     per_pair: list[list[dict[str, object]]] = []
     with bar, Workers(jobs, preload=[__name__]) as workers:
         for rows in workers.map(evaluate_pair, ((pair, *args) for pair in pairs)):

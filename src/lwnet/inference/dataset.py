@@ -17,7 +17,7 @@ from lwnet._files import (
     refuse_inputs_as_outputs,
     remove_stale_temps,
 )
-from lwnet._text import changes, counted, draws_bars
+from lwnet._text import changes, counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
 from lwnet.data.io import check_fusion_pair, image_format, read_image, write_image
@@ -252,7 +252,7 @@ def fuse_pairs(
         jobs: worker processes for per-image methods (1 runs in this process).
         redo: recompute and replace existing outputs.
         luma: write the fused luminance instead of the colour result.
-        progress: a tqdm bar over pairs, with pairs per second, where stderr is a terminal.
+        progress: show a tqdm bar over pairs, with pairs per second.
         fusers: batch fusers by name (e.g. LWNet through PyTorch or onnxruntime).
         batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
         label: shown on the progress bar (e.g. the pair type).
@@ -297,7 +297,7 @@ def fuse_pairs(
                 remove_stale_temps(folder)
             try:
                 with tqdm(total=len(pairs), desc=f"{name} {label}".strip(), unit="pair",
-                          disable=not draws_bars(progress)) as bar:
+                          disable=not progress) as bar:
                     def show(stats: StreamStats) -> None:
                         bar.n = stats.fused + stats.skipped
                         bar.set_postfix_str(f"{stats.pairs_per_second:.1f} pairs/s")

@@ -100,7 +100,9 @@ class BenchmarkConfig:
             single-threaded NumPy, and on a shared machine 2 threads measured 5-20× slower
             and erratic for LWNet because of contention).
         overwrite: replace an existing report (cached outputs are reused either way).
-        progress: show progress bars.
+        progress: say each stage on stderr.
+        bars: with tqdm bars for fusing and scoring (``lwnet benchmark`` draws them on a
+            terminal only).
     """
 
     data: Path
@@ -118,6 +120,7 @@ class BenchmarkConfig:
     latency_threads: int = 1
     overwrite: bool = False
     progress: bool = True
+    bars: bool = True
 
     def __post_init__(self) -> None:
         # Before any work: jobs = 0 used to fail only after every fusion was done.
@@ -320,7 +323,7 @@ def _fuse_and_score(rows: Sequence[Row], pt: str, harvard: Path, cache: Path,
     fused = []
     for row in rows:
         try:
-            written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress)
+            written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress and cfg.bars)
         except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
             failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
             _progress(f"FAILED {failures[-1]}", cfg)
@@ -328,7 +331,7 @@ def _fuse_and_score(rows: Sequence[Row], pt: str, harvard: Path, cache: Path,
         fused.append(row)
         _progress(f"{pt} {row.name}: {written} fused, {len(ids) - written} reused "
                   f"({time.perf_counter() - t0:.0f} s)", cfg)
-    per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.progress)
+    per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.progress and cfg.bars)
     failures += failed
     res = PairResult(pt, ids)
     for name, by_id in per_image.items():

@@ -123,8 +123,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     ``mode``: ``spi`` (SPEC §3.5), ``labels_only`` (baseline (a): the same schedule on the
     initial labels, never screening) or ``unsupervised`` (baseline (b): every pool patch, loss
     :func:`unsupervised_loss`). Under torchrun the model is wrapped in DDP and screening is
-    sharded; only rank 0 writes. ``progress``: tqdm bars on stderr where it is a terminal,
-    else a line per step (:func:`lwnet._text.progress_mode`); false: the lines alone.
+    sharded; only rank 0 writes. ``progress``: tqdm bars on stderr; false: a line per step instead
+    (each label candidate computed, their scoring, each epoch), for a log file.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
