@@ -548,3 +548,29 @@ def test_a_patch_size_that_cannot_work_is_named_before_any_work() -> None:
     with pytest.raises(ConfigError, match=r"'patch_size': 120×120 patches do not fit the 100×90 "
                                           r"training pairs; choose patch_size ≤ 90"):
         patch_table(load_config(), 2, (90, 100))
+
+
+def test_print_config_shows_every_key_as_a_file_that_loads_back_equal(tmp_path, capsys,
+                                                                     monkeypatch) -> None:
+    from lwnet.cli import main
+
+    monkeypatch.chdir(tmp_path)  # relative paths print absolute, against the working directory
+    sets = ["pair_type=CT-MRI", "score=ssim_vif_qcb", "model.width=12", "lr=1e-5",
+            "labelled=0.25", "methods=['gff', 'max']", "cache_dir=runs/cache"]
+    argv = ["train", "--config", str(ROOT / "configs/cpu.toml"), "--set", *sets]
+    assert main([*argv, "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert not (tmp_path / "runs").exists()  # nothing trained, nothing written
+    (tmp_path / "shown.toml").write_text(printed)
+    expected = load_config(ROOT / "configs/cpu.toml", None, sets)
+    assert load_config(tmp_path / "shown.toml") == expected
+    keys = {line.split(" = ")[0] for line in printed.splitlines() if " = " in line}
+    assert keys == set(TrainConfig().to_dict()) - {"model"} | {"width"}
+    assert f'cache_dir = "{tmp_path / "runs/cache"}"' in printed
+    # what it needs, and what it refuses
+    assert main(["train", "--preset", "cpu"]) == 2
+    assert "--run-dir DIR is required; --print-config shows" in capsys.readouterr().err
+    assert main(["train", "--print-config", "--resume"]) == 2
+    assert "--run-dir DIR is required (the run to resume)" in capsys.readouterr().err
+    assert main(["train", "--print-config", "--no-progress"]) == 2
+    assert "--no-progress: --print-config trains nothing" in capsys.readouterr().err

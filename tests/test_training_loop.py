@@ -454,7 +454,8 @@ def test_init_weights_start_from_the_file_and_the_card_names_it(tiny_root, tmp_p
     assert init_weights_path(pet) == shipped_weights("SPECT-MRI")
 
 
-def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path) -> None:
+def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path,
+                                                            capsys) -> None:
     from lwnet.training import load_config, train
 
     sets = [*TINY, f"data_root='{tiny_root}'", "iterations=1", "epochs=1", "samples_per_epoch=8"]
@@ -475,6 +476,13 @@ def test_resume_keeps_the_run_config_and_names_a_changed_key(tiny_root, tmp_path
                                      "--set", "seed=3", "--no-progress"),
                            env=env(), capture_output=True, text=True)
     assert other.returncode == 2 and "seed 0 → 3" in other.stderr
+    # --print-config shows what a resume would train with, and refuses what it would refuse.
+    from lwnet.cli import main
+    run = ["train", "--resume", "--run-dir", str(tmp_path / "run"), "--print-config"]
+    assert main([*run, "--set", "threads=2"]) == 0
+    shown = capsys.readouterr().out
+    assert "threads = 2\n" in shown and f'data_root = "{tiny_root}"' in shown
+    assert main([*run, "--set", "seed=3"]) == 2 and "seed 0 → 3" in capsys.readouterr().err
     # The label sources are part of the run too (an external folder that appeared, say).
     more = load_config(None, None, [*sets, "methods=['mean','max','dwt']"])
     from lwnet.training.config import check_resume_config

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from lwnet._text import draws_bars
+from lwnet.errors import ConfigError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,9 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
                    metavar="KEY=VALUE",
                    help="override config keys (repeatable), e.g. --set iterations=2 epochs=1")
-    p.add_argument("--run-dir", required=True, metavar="DIR",
+    p.add_argument("--run-dir", metavar="DIR",
                    help="run folder: config, log.csv, checkpoint, each iteration's model, "
-                        "final weights")
+                        "final weights (required, but by --print-config)")
     p.add_argument("--resume", action="store_true",
                    help="continue from DIR's checkpoint with DIR's config.json (--set may "
                         "change threads, workers, cache_dir, compile; a --config must agree "
@@ -34,15 +35,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="a line per step (label candidates, their scores, each epoch) on stderr "
                         "instead of progress bars; the default where stderr is not a terminal "
                         "(a log file, a pipe)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the config the run would train with, every key, as TOML (a "
+                        "file to pass back with --config), and train nothing")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from lwnet.training import train
-    from lwnet.training.config import run_config
+    from lwnet.training.config import check_resume_config, config_toml, run_config
     from lwnet.training.loop import CHECKPOINT
 
-    cfg = run_config(args.run_dir, args.config, args.preset, args.overrides, args.resume)
+    if args.run_dir is None and (args.resume or not args.print_config):
+        raise ConfigError("--run-dir DIR is required" + (
+            " (the run to resume)" if args.resume else
+            "; --print-config shows the config without training"))
+    cfg = run_config(args.run_dir or ".", args.config, args.preset, args.overrides, args.resume)
+    if args.print_config:
+        if args.no_progress:
+            raise ConfigError("--no-progress: --print-config trains nothing")
+        if args.resume:  # what the resume would refuse, it refuses to show as its config
+            check_resume_config(cfg, args.run_dir)
+        print("# lwnet train --print-config: defaults ← preset ← config file ← --set "
+              "(← the run's config.json, with --resume)")
+        print(config_toml(cfg), end="")
+        return 0
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, one line, not one per rank
     try:
         out = train(cfg, args.run_dir, resume=args.resume,

@@ -269,6 +269,30 @@ def inert_keys(cfg: TrainConfig) -> dict[str, str]:
     return inert
 
 
+def config_toml(cfg: TrainConfig) -> str:
+    """``cfg`` as a TOML config file, every key: what ``lwnet train --print-config`` shows, and
+    :func:`load_config` reads it back to an equal config."""
+    values = cfg.to_dict()
+    model = values.pop("model")
+    lines = [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    lines += ["", "[model]"] + [f"{key} = {_toml_value(value)}" for key, value in model.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):  # a JSON string is a TOML basic string
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
 #: Keys naming files or folders, with the words that are no path.
 PATH_KEYS = {"data_root": (), "external_root": ("none",), "init_weights": ("shipped",),
              "cache_dir": ()}
