@@ -42,8 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.training import train
-    from lwnet.training.config import check_resume_config, config_toml, run_config
+    from lwnet.training import config_toml, train
+    from lwnet.training.config import check_resume_config, run_config
     from lwnet.training.loop import CHECKPOINT
 
     if args.run_dir is None and (args.resume or not args.print_config):
