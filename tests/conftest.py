@@ -1,8 +1,10 @@
 """Shared fixtures: the shipped sample, its pairs, seeded weights and, when present, the full
-shared dataset."""
+shared dataset, a stand-in stderr."""
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,3 +47,23 @@ def weights(tmp_path: Path) -> Path:
     path = tmp_path / "random.safetensors"
     save_weights(path, LWNet().eval(), {"title": "Seeded random LWNet", "preset": "none"})
     return path
+
+
+class _Stderr(io.StringIO):
+    def __init__(self, terminal: bool) -> None:
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+@pytest.fixture
+def stderr_to(monkeypatch) -> Callable[[bool], io.StringIO]:
+    """``stderr_to(terminal)``: from now on stderr is a buffer that says it is a terminal, or
+    not (a log file, a pipe); returns the buffer."""
+    def install(terminal: bool) -> io.StringIO:
+        stream = _Stderr(terminal)
+        monkeypatch.setattr(sys, "stderr", stream)
+        return stream
+    return install

@@ -421,22 +421,15 @@ def test_fused_files_record_what_made_them_and_never_the_input_names(sample_pair
 
 
 @pytest.mark.parametrize("terminal", [False, True])
-def test_fuse_and_evaluate_draw_bars_on_a_terminal_only(sample, tmp_path, monkeypatch,
+def test_fuse_and_evaluate_draw_bars_on_a_terminal_only(sample, tmp_path, stderr_to,
                                                         terminal) -> None:
-    import io
-    import sys
-
-    class Stderr(io.StringIO):
-        def isatty(self) -> bool:
-            return terminal
-
-    monkeypatch.setattr(sys, "stderr", Stderr())
+    err = stderr_to(terminal)
     out = tmp_path / "out"
     assert main(["fuse", "-m", "mean", "--root", str(sample), "--pair", "CT-MRI",
                  "--out", str(out)]) == 0
     assert main(["evaluate", "--root", str(sample), "--pair", "CT-MRI", "--split", "",
                  f"mean={out / 'mean'}", "--out", str(tmp_path / "eval")]) == 0
-    text = sys.stderr.getvalue()
+    text = err.getvalue()
     # A bar redraws itself with carriage returns, which a log file would keep, every one.
     assert ("\r" in text) == terminal
     assert ("pair/s" in text) == terminal

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
-
 import pytest
 
 from lwnet._text import counted, draws_bars, progress_mode, tracked
@@ -17,25 +14,16 @@ def test_counts_read_as_english() -> None:
         ["3 patches", "2 passes", "1 patch"]
 
 
-class _Stderr(io.StringIO):
-    def __init__(self, terminal: bool) -> None:
-        super().__init__()
-        self.terminal = terminal
-
-    def isatty(self) -> bool:
-        return self.terminal
-
-
 @pytest.mark.parametrize("terminal", [True, False])
-def test_the_command_draws_bars_on_a_terminal_and_tells_lines_elsewhere(monkeypatch,
+def test_the_command_draws_bars_on_a_terminal_and_tells_lines_elsewhere(stderr_to,
                                                                          terminal) -> None:
-    monkeypatch.setattr(sys, "stderr", _Stderr(terminal))
+    err = stderr_to(terminal)
     assert draws_bars() == terminal and not draws_bars(wanted=False)
     mode = progress_mode(draws_bars())
     assert progress_mode(True, reports=False) == "off"
     chunks = [[1, 2, 3], [4, 5], [6]]  # items of several units each
     assert list(tracked(iter(chunks), 6, "scoring", "patch", mode, count=len)) == chunks
-    text = sys.stderr.getvalue()
+    text = err.getvalue()
     if terminal:  # the bar counts units, not items, and ends at the total
         assert mode == "bars" and "scoring: 100%" in text and "6/6" in text
     else:
@@ -44,9 +32,9 @@ def test_the_command_draws_bars_on_a_terminal_and_tells_lines_elsewhere(monkeypa
         assert lines[1].startswith("scoring: 6 patches in ") and "\r" not in text
 
 
-def test_an_unannounced_step_says_one_line_and_off_says_none(monkeypatch) -> None:
-    monkeypatch.setattr(sys, "stderr", _Stderr(False))
+def test_an_unannounced_step_says_one_line_and_off_says_none(stderr_to) -> None:
+    err = stderr_to(False)
     assert list(tracked(range(3), 3, "label candidates: gff", "pair", "lines",
                         announce=False)) == [0, 1, 2]
     assert list(tracked(range(3), 3, "quiet", "pair", "off")) == [0, 1, 2]
-    assert sys.stderr.getvalue() == "label candidates: gff: 3 pairs in 0 s\n"
+    assert err.getvalue() == "label candidates: gff: 3 pairs in 0 s\n"

@@ -677,18 +677,11 @@ def test_ctrl_c_says_how_to_go_on(tiny_root, tmp_path, monkeypatch, capsys) -> N
 
 
 @pytest.mark.parametrize("terminal", [False, True])
-def test_bars_on_a_terminal_and_whole_lines_in_a_log(tiny_root, tmp_path, monkeypatch,
+def test_bars_on_a_terminal_and_whole_lines_in_a_log(tiny_root, tmp_path, stderr_to,
                                                     terminal) -> None:
-    import io
-
     from lwnet.cli import main
 
-    class Stderr(io.StringIO):
-        def isatty(self) -> bool:
-            return terminal
-
-    err = Stderr()
-    monkeypatch.setattr(sys, "stderr", err)
+    err = stderr_to(terminal)
     argv = ["train", "--run-dir", str(tmp_path / "run"), "--set", *TINY,
             f"data_root={tiny_root}", "iterations=1", "epochs=2", "samples_per_epoch=8"]
     assert main(argv) == 0
