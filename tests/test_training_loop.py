@@ -554,6 +554,10 @@ def test_torchrun_two_ranks_of_batch_4_train_like_one_process_of_batch_8(tiny_ro
     assert [line.split()[0] for line in lines if line.startswith("iteration=")] == [
         "iteration=1", "iteration=2"]
     assert "Grad strides" not in multi.stderr
+    # The candidates are scored in shares, and the one process that reports says whose.
+    said = [line.split(" in ")[0] for line in lines if line.startswith("scoring")]
+    share = "scoring 2 candidates, this process's share of 100 patches: 50 patches"
+    assert said == [f"{share} ...", share]
     subprocess.run([sys.executable, "-m", "lwnet", "train", *cli, "--set", "batch_size=8",
                     "--run-dir", str(tmp_path / "s")], env=cpu_env(), check=True,
                    capture_output=True)

@@ -117,11 +117,13 @@ def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, wor
                      device: torch.device, progress: Progress,
                      workers: Workers = INLINE) -> np.ndarray:
     """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
+    desc = f"scoring {len(ps.names)} candidates" + (
+        f", this process's share of {len(ids)} patches" if world > 1 else "")
+
     def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
         def candidates(lo: int, hi: int) -> np.ndarray:
             chunk = sel[lo:hi]
             return np.stack([ps.candidate(np.full(len(chunk), k), chunk)
                              for k in range(len(ps.names))])
-        return (score_patches(score, ps, sel, candidates, workers, progress,
-                              f"scoring {len(ps.names)} candidates"),)
+        return (score_patches(score, ps, sel, candidates, workers, progress, desc),)
     return ddp.sharded(score_all, ids, rank, world, device)[0]
