@@ -122,6 +122,11 @@ class BenchmarkConfig:
     progress: bool = True
     bars: bool = True
 
+    @property
+    def draws_bars(self) -> bool:
+        """Whether fusing and scoring draw tqdm bars: where progress is said at all."""
+        return self.progress and self.bars
+
     def __post_init__(self) -> None:
         # Before any work: jobs = 0 used to fail only after every fusion was done.
         require_counts(jobs=self.jobs, latency_repeats=self.latency_repeats,
@@ -323,7 +328,7 @@ def _fuse_and_score(rows: Sequence[Row], pt: str, harvard: Path, cache: Path,
     fused = []
     for row in rows:
         try:
-            written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.progress and cfg.bars)
+            written = fuse_row(row, harvard, pt, cache, cfg.jobs, cfg.draws_bars)
         except Exception as exc:  # noqa: BLE001 - one failing method must not stop the rest
             failures.append(f"{row.name} on {pt}: {type(exc).__name__}: {exc}")
             _progress(f"FAILED {failures[-1]}", cfg)
@@ -331,7 +336,7 @@ def _fuse_and_score(rows: Sequence[Row], pt: str, harvard: Path, cache: Path,
         fused.append(row)
         _progress(f"{pt} {row.name}: {written} fused, {len(ids) - written} reused "
                   f"({time.perf_counter() - t0:.0f} s)", cfg)
-    per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.progress and cfg.bars)
+    per_image, failed = score_rows(fused, harvard, pt, cache, cfg.jobs, cfg.draws_bars)
     failures += failed
     res = PairResult(pt, ids)
     for name, by_id in per_image.items():
