@@ -196,6 +196,21 @@ def test_write_refuses_overwrite_and_leaves_no_temp(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.parent.iterdir()) == ["f.png"]
 
 
+def test_every_written_format_is_found_again_in_a_folder(tmp_path: Path) -> None:
+    from lwnet.data.datasets import folder_pairs
+    from lwnet.data.io import IMAGE_SUFFIXES
+
+    img = np.tile(np.linspace(0, 1, 24, dtype=np.float32), (20, 1))
+    for suffix in IMAGE_SUFFIXES:
+        write_image(tmp_path / "a" / f"x{suffix[1:]}{suffix}", img)
+        write_image(tmp_path / "b" / f"x{suffix[1:]}{suffix}", img)
+        assert np.abs(read_image(tmp_path / "a" / f"x{suffix[1:]}{suffix}") - img).max() < 0.02
+    assert len(folder_pairs(tmp_path / "a", tmp_path / "b")) == len(IMAGE_SUFFIXES)
+    # Pillow writes PPM, but a folder of them would hold no images for evaluate
+    with pytest.raises(InputError, match=r"x\.ppm: not an image file name.*\.png"):
+        write_image(tmp_path / "x.ppm", img)
+
+
 def test_write_16bit_round_trip(tmp_path: Path) -> None:
     img = RNG.random((20, 20))
     write_image(tmp_path / "x.png", img, bits=16)

@@ -316,6 +316,18 @@ def test_fuse_dataset_runs_functions_by_name(sample: Path, tmp_path: Path) -> No
     assert fuse_dataset({"gff-copy": "gff"}, sample, "CT-MRI", tmp_path, progress=False).written
 
 
+def test_a_built_in_method_edited_since_does_not_adopt_the_old_outputs(
+        sample: Path, tmp_path: Path, monkeypatch) -> None:
+    from lwnet.methods import registry
+
+    assert fuse_dataset(["mean"], sample, "CT-MRI", tmp_path, progress=False).written == 1
+    assert fuse_dataset(["mean"], sample, "CT-MRI", tmp_path, progress=False).written == 0
+    monkeypatch.setattr(registry, "builtin_code_digest", lambda: "edited-code")
+    with pytest.raises(InputError, match=r"other settings \(model '.*' → 'lwnet built-in "
+                                         r"methods \(code edited-code\)'\)"):
+        fuse_dataset(["mean"], sample, "CT-MRI", tmp_path, progress=False)
+
+
 def test_dataset_mode_argument_errors(sample: Path, tmp_path: Path, capsys, sample_pair) -> None:
     assert main(["fuse", "-m", "mean", "--root", str(sample), "--out", str(tmp_path)]) == 2
     assert "--pair" in capsys.readouterr().err

@@ -241,6 +241,25 @@ def test_an_epoch_longer_than_its_patches_is_noted(tiny_root, tmp_path, capsys, 
             f"trains on {first} {until} ") in capsys.readouterr().err
 
 
+def test_labels_only_never_screens_and_its_card_says_it_is_one_iteration(tiny_root,
+                                                                         tmp_path) -> None:
+    """Baseline (a) is SPEC §3.7's T = 1: its T × E epochs train on L alone, never screened."""
+    import csv
+
+    from lwnet.inference import read_card
+    from lwnet.training import load_config, train
+
+    out = train(load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "iterations=2",
+                                         "mode='labels_only'", "epochs=1",
+                                         "samples_per_epoch=8"]),
+                tmp_path / "run", progress=False)
+    rows = list(csv.DictReader((tmp_path / "run/log.csv").open()))
+    assert [(r["L"], r["P"], r["admitted"], r["refined"]) for r in rows] == [("45", "0", "0",
+                                                                             "0")] * 2
+    assert ("never screened, so in effect one iteration of 2 epochs (SPEC §3.7's T = 1), whose "
+            "2 parts only mark log rows and checkpoints") in read_card(out)
+
+
 def test_the_unsupervised_baseline_needs_no_candidates_and_resumes(tiny_root, tmp_path,
                                                                     monkeypatch) -> None:
     """It trains against the sources: no candidate is computed or scored, its log and card carry

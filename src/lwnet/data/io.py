@@ -30,7 +30,9 @@ from lwnet.errors import ConfigError, InputError, InputWarning
 #: :data:`lwnet.metrics.VIF_MIN_SIDE` (81) for VIF's coarsest scale.
 MIN_SIDE = 16
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}
+#: The image files that folders are searched for, and the only ones written: one list for both,
+#: so that every fused file can be found again by ``lwnet evaluate`` and the folder modes.
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 def require_file(path: Path, what: str = "file") -> None:
@@ -48,7 +50,7 @@ def require_file(path: Path, what: str = "file") -> None:
 
 def is_image_file(path: Path) -> bool:
     """Whether ``path`` has one of the image extensions read by :func:`read_image`."""
-    return path.suffix.lower() in _IMAGE_SUFFIXES
+    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def pil_to_float(img: Image.Image, path: Path) -> np.ndarray:
@@ -283,15 +285,17 @@ def to_uint8(img: np.ndarray, name: object = "image") -> np.ndarray:
 def image_format(path: str | os.PathLike[str]) -> str:
     """The Pillow format that writes the file ``path``, from its extension.
 
-    Raises :class:`InputError` naming the file when the extension is missing or no image format.
+    Raises :class:`InputError` naming the file when the extension is missing or not one of
+    :data:`IMAGE_SUFFIXES` (Pillow writes more, e.g. ``.ppm``, but folders of them would hold
+    no images for the commands that read results back).
     """
     path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
         ext = repr(path.suffix) if path.suffix else "none"
-        raise InputError(f"{path}: not an image file name (extension: {ext}); use .png, .tif or "
-                         "another image extension")
-    return fmt
+        raise InputError(f"{path}: not an image file name (extension: {ext}); use one of "
+                         f"{', '.join(IMAGE_SUFFIXES)}")
+    return Image.registered_extensions()[suffix]
 
 
 def encode_image(img: np.ndarray, path: str | os.PathLike[str], bits: int = 8,

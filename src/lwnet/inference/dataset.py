@@ -31,7 +31,7 @@ from lwnet.inference.streaming import (
     single_pair,
     stream_fuse,
 )
-from lwnet.methods.registry import NETWORK, FuseFn, function_id, get_method
+from lwnet.methods.registry import NETWORK, FuseFn, function_id, get_method, method_id
 from lwnet.parallel import process_pool, require_picklable
 
 #: Methods to run: registered names, or display names mapped to per-image ``(a, b) -> f`` or to
@@ -259,8 +259,8 @@ def fuse_pairs(
         models: what each of ``fusers`` runs (e.g. the weights file and its digest); with the
             method and the output kind it is recorded in every output folder
             (:func:`claim_output_folder`), so a resumed run never mixes outputs of other
-            settings. A function of ``methods`` is recorded by its name and code, so a run
-            after the function was edited does not take the old outputs as its own.
+            settings. Every other method is recorded by its code (:func:`method_id`), so a run
+            after a method was edited does not take the old outputs as its own.
     """
     require_counts(jobs=jobs, batch_size=batch_size)  # before any folder is claimed
     fusers = dict(fusers or {})
@@ -272,7 +272,7 @@ def fuse_pairs(
                               "lwnet.inference.network_fuser(weights or pair_type=...)")
     fns = {name: get_method(m) if isinstance(m, str) else m
            for name, m in given.items() if name not in fusers}
-    models = {**{name: function_id(m) for name, m in given.items() if callable(m)},
+    models = {**{name: method_id(m) for name, m in given.items() if name not in fusers},
               **(models or {})}
     if jobs > 1:
         require_picklable({name: fn for name, fn in fns.items() if name not in fusers})

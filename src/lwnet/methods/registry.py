@@ -33,6 +33,7 @@ _REGISTRY: dict[str, str | FuseFn] = {
     "edge": "lwnet.methods.edge:edge",
     "pcnn": "lwnet.methods.pcnn:pcnn",
 }
+_BUILTIN_TARGETS = dict(_REGISTRY)
 
 
 #: The network's name among the fusion methods: ``lwnet fuse``'s default, run through
@@ -86,6 +87,15 @@ def function_id(fn: FuseFn) -> str:
         except SyntaxError:  # a lambda's source is the whole line it stands in
             code = source.encode()
     return f"{fn.__module__}.{fn.__qualname__} (code {hashlib.sha256(code).hexdigest()[:12]})"
+
+
+def method_id(method: str | FuseFn) -> str:
+    """What makes a method's outputs, for the records of output folders: a built-in method by
+    :func:`builtin_code_digest` (the code its outputs depend on, helpers included), any other
+    name or function by :func:`function_id` of the function it runs."""
+    if isinstance(method, str) and _REGISTRY.get(method) == _BUILTIN_TARGETS.get(method, ""):
+        return f"lwnet built-in methods (code {builtin_code_digest()[:12]})"
+    return function_id(get_method(method) if isinstance(method, str) else method)
 
 
 def method_names() -> list[str]:

@@ -40,7 +40,7 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
         f"{_pool_text(cfg, rows, pool_size)}, {cfg.val_patches} held out for validation.",
         f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
         f"{cfg.samples_text()} per epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, "
-        f"seed {cfg.seed}.",
+        f"seed {cfg.seed}{_no_screening_text(cfg)}.",
         f"- Loss: {loss}.",
         f"- Score: {score}; τ = {cfg.tau}." if labelled else
         f"- Score (of the validation patches only): {score}.",
@@ -69,6 +69,15 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
     for r in rows:  # a run without a validation set leaves its column blank
         lines.append("| " + " | ".join(_cell(r.get(k)) for k in keys) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _no_screening_text(cfg: TrainConfig) -> str:
+    """For the baselines: that their iterations only mark log rows and checkpoints."""
+    if cfg.mode == "spi":
+        return ""
+    spec = " (SPEC §3.7's T = 1)" if cfg.mode == "labels_only" else ""
+    return (f"; never screened, so in effect one iteration of {cfg.iterations * cfg.epochs} "
+            f"epochs{spec}, whose {cfg.iterations} parts only mark log rows and checkpoints")
 
 
 def _header(field: str) -> str:

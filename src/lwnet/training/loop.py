@@ -121,7 +121,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     """Run (or resume) one training run in ``run_dir``; returns the final weights path.
 
     ``mode``: ``spi`` (SPEC §3.5), ``labels_only`` (baseline (a): the same schedule on the
-    initial labels, never screening) or ``unsupervised`` (baseline (b): every pool patch, loss
+    initial labels, never screening, so SPEC §3.7's T = 1 of T·E epochs; its iterations only
+    mark log rows and checkpoints) or ``unsupervised`` (baseline (b): every pool patch, loss
     :func:`unsupervised_loss`). Under torchrun the model is wrapped in DDP and screening is
     sharded; only rank 0 writes. ``progress``: tqdm bars on stderr; false: a line per step instead
     (each label candidate computed, their scoring, each epoch), for a log file.
