@@ -259,8 +259,9 @@ def fuse_pairs(
         models: what each of ``fusers`` runs (e.g. the weights file and its digest); with the
             method and the output kind it is recorded in every output folder
             (:func:`claim_output_folder`), so a resumed run never mixes outputs of other
-            settings. Every other method is recorded by its code (:func:`method_id`), so a run
-            after a method was edited does not take the old outputs as its own.
+            settings. Every other method is recorded by its code (:func:`function_id`, or for
+            a registry name :func:`method_id`), so a run after a method was edited does not
+            take the old outputs as its own.
     """
     require_counts(jobs=jobs, batch_size=batch_size)  # before any folder is claimed
     fusers = dict(fusers or {})
@@ -272,8 +273,11 @@ def fuse_pairs(
                               "lwnet.inference.network_fuser(weights or pair_type=...)")
     fns = {name: get_method(m) if isinstance(m, str) else m
            for name, m in given.items() if name not in fusers}
-    models = {**{name: method_id(m) for name, m in given.items() if name not in fusers},
+    models = {**{name: function_id(m) for name, m in given.items() if callable(m)},
               **(models or {})}
+    # Registry names are recorded by their code as well; their files name just the method.
+    codes = {name: method_id(m) for name, m in given.items()
+             if isinstance(m, str) and name not in fusers}
     if jobs > 1:
         require_picklable({name: fn for name, fn in fns.items() if name not in fusers})
     run = StreamStats()
@@ -283,7 +287,7 @@ def fuse_pairs(
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
             settings = {"method": name, "output": "luma" if luma else "colour",
-                        "model": models.get(name, "")}
+                        "model": models.get(name) or codes.get(name, "")}
             outputs = [destination(name, p) for p in pairs]
             folders = sorted({out.parent for out in outputs})
             refuse_inputs_as_outputs(folders, {p.a.parent for p in pairs}
@@ -305,7 +309,7 @@ def fuse_pairs(
                     stats = stream_fuse(map(FuseJob, pairs, outputs), fuser,
                                         batch_size=per_batch, overwrite=redo, luma=luma,
                                         progress=show,
-                                        text=output_text(f"{name} {settings['model']}".strip(),
+                                        text=output_text(f"{name} {models.get(name, '')}".strip(),
                                                          LUMA_OUTPUT if luma else COLOUR_OUTPUT))
             except BaseException:
                 _release_empty_claims(set(folders) - recorded, existed)
