@@ -331,3 +331,17 @@ def test_methods_run_on_the_fly(dataset, tmp_path, monkeypatch):
         evaluate_folders(pairs, {"x": "builtin:nope"}, progress=False)
     with pytest.raises(ConfigError, match="lambda: this fusion function cannot be sent"):
         evaluate_folders(pairs, {"lambda": lambda a, b: a}, jobs=2, progress=False)
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["evaluate", "--pair", "CT-MRI", "--out", "o", "GFF"],
+     "argument NAME=DIR: expected NAME=DIR or NAME=builtin:METHOD, not 'GFF'"),
+    (["evaluate", "--pair", "CT-MRI", "--out", "o", "-m", "=dir"],
+     "argument --method/-m: expected NAME=DIR or NAME=builtin:METHOD, not '=dir'"),
+    (["benchmark", "--data", "d", "--out", "o", "--spi-log", "LWNet="],
+     "argument --spi-log: expected NAME=CSV, not 'LWNet='")])
+def test_name_value_arguments_need_both_halves(argv: list[str], said: str,
+                                               capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and said in capsys.readouterr().err

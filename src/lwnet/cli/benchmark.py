@@ -6,14 +6,7 @@ import argparse
 from pathlib import Path
 
 from lwnet._text import draws_bars
-from lwnet.cli._arguments import count
-
-
-def _spi_log(text: str) -> tuple[str, Path]:
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, Path(path)
+from lwnet.cli._arguments import count, named
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path,
                    help="folder of LWNet weights <model>[-<variant>].safetensors "
                    "(default: the shipped weights)")
-    p.add_argument("--spi-log", type=_spi_log, action="append", metavar="NAME=CSV",
+    p.add_argument("--spi-log", type=named("CSV"), action="append", metavar="NAME=CSV",
                    help="SPI log (log.csv or model card) to plot (repeatable; default: the "
                    "model cards and *.csv logs beside the weights)")
     grid = p.add_mutually_exclusive_group()
@@ -64,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, cache=args.cache,
         external=[] if args.no_external else args.external, methods=args.methods,
         pairs=args.pairs, jobs=args.jobs, weights=args.weights,
-        spi_logs=dict(args.spi_log) if args.spi_log else None, grid_pairs=args.grid_pairs,
-        grid_ids=args.grid_ids,
+        spi_logs={name: Path(csv) for name, csv in args.spi_log or ()} or None,
+        grid_pairs=args.grid_pairs, grid_ids=args.grid_ids,
         latency_repeats=args.latency_repeats, latency_threads=args.latency_threads,
         overwrite=args.overwrite, progress=not args.quiet, bars=draws_bars(),
     )

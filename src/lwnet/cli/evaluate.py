@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from lwnet._text import counted, draws_bars
-from lwnet.cli._arguments import count
-from lwnet.cli.metrics import add_metric_options
+from lwnet.cli._arguments import add_metric_options, count, named
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
 from lwnet.data.io import read_image
 from lwnet.errors import ConfigError
@@ -17,22 +16,16 @@ from lwnet.metrics.conventions import EXTRA_NAMES, METRIC_NAMES, convention_text
 PAIRED_MD = "paired.md"
 
 
-def _named(spec: str) -> tuple[str, str]:
-    name, sep, target = spec.partition("=")
-    if not sep or not name or not target:
-        raise argparse.ArgumentTypeError(f"expected NAME=DIR or NAME=builtin:METHOD, not {spec!r}")
-    return name, target
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate", help="evaluate result folders on a dataset",
         description="Per-image metrics of each result (a folder with <id>.png or "
                     "<PAIR>/<id>.png, or builtin:METHOD) over the pairs of one pair type, and "
                     "a summary table (mean ± std, best two marked) as Markdown, CSV and LaTeX.")
-    p.add_argument("results", nargs="*", type=_named, metavar="NAME=DIR",
+    result = named("DIR or NAME=builtin:METHOD")
+    p.add_argument("results", nargs="*", type=result, metavar="NAME=DIR",
                    help="a result folder and the name it gets in the tables")
-    p.add_argument("--method", "-m", action="append", type=_named, default=[],
+    p.add_argument("--method", "-m", action="append", type=result, default=[],
                    metavar="NAME=DIR", help="same as a positional NAME=DIR (repeatable)")
     p.add_argument("--root", type=Path, default=None,
                    help="Harvard-layout dataset root (default: $LWNET_DATA/harvard)")

@@ -6,18 +6,7 @@ import argparse
 import json
 import math
 
-from lwnet.metrics.conventions import REDUCTIONS, VIF_FLAVOURS
-
-
-def add_metric_options(parser: argparse.ArgumentParser) -> None:
-    """The convention options shared by ``metrics`` and ``evaluate``."""
-    parser.add_argument("--reduction", choices=REDUCTIONS, default=None,
-                        help="combine the two-source scores of MI, UQI, SSIM (and VIF with "
-                             "--vif vifp) by sum or mean (default: MI sum, UQI/SSIM mean, "
-                             "VIFp sum)")
-    parser.add_argument("--vif", choices=VIF_FLAVOURS, default="viff", dest="vif_flavour",
-                        help="VIF flavour: viff (Han et al. 2013, default) or vifp "
-                             "(pixel-domain VIF of Sheikh & Bovik, over both sources)")
+from lwnet.cli._arguments import add_metric_options
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -263,6 +263,15 @@ def check_fusion_pair(
                          f"SPECT/PET/CT image{swapped}")
 
 
+def read_fusion_pair(a_path: str | os.PathLike[str],
+                     b_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read a source pair (A the MRI, B the functional image) and :func:`check_fusion_pair`
+    it, as every reader of pairs does: fusing, scoring and training."""
+    a, b = read_image(a_path), read_image(b_path)
+    check_fusion_pair(a, b, a_path, b_path)
+    return a, b
+
+
 #: Half an 8-bit grey level: a value at or below it rounds to grey level 0 at 8 bits. Where both
 #: sources are at or below it, a pixel is background, and every fused image must be 0 (SPEC §1).
 BACKGROUND_LEVEL = 0.5 / 255

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, images_by_stem
-from lwnet.data.io import check_fusion_pair, check_same_size, read_image
+from lwnet.data.io import check_same_size, read_fusion_pair, read_image
 from lwnet.errors import ConfigError, InputError, require_counts
 from lwnet.methods import FuseFn, get_method, method_names
 from lwnet.metrics import VIF_MIN_SIDE, compute_metrics
@@ -46,8 +46,7 @@ def read_sources(a_path: str | os.PathLike[str],
                  b_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """Read a source pair for scoring, checking sizes and that A (the MRI) is greyscale, as
     fusing does; errors name the offending file."""
-    a, b = read_image(a_path), read_image(b_path)
-    check_fusion_pair(a, b, a_path, b_path)
+    a, b = read_fusion_pair(a_path, b_path)
     check_metric_size(a, a_path)
     return a, b
 

@@ -20,7 +20,7 @@ from lwnet._files import (
 from lwnet._text import changes, counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
-from lwnet.data.io import check_fusion_pair, image_format, read_image, write_image
+from lwnet.data.io import image_format, read_fusion_pair, write_image
 from lwnet.errors import ConfigError, InputError, require_counts
 from lwnet.inference.api import default_pair_type, network_fuser
 from lwnet.inference.streaming import (
@@ -78,8 +78,7 @@ def fuse_file_pair(
     refuse_existing(outputs, overwrite)
     network = method == NETWORK
     fn = method if callable(method) else None if network else get_method(method)
-    a, b = read_image(a_path), read_image(b_path)
-    check_fusion_pair(a, b, a_path, b_path)
+    a, b = read_fusion_pair(a_path, b_path)
     if network:  # its model follows B, so it is loaded once B is read
         fuser, record = network_fuser(pair_type=default_pair_type(b))
         fn, method = single_pair(fuser), f"{NETWORK} {record}"  # what made it, as recorded

@@ -29,7 +29,7 @@ import numpy as np
 from lwnet._files import atomic_write_bytes
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import check_fused, check_fusion_pair, encode_image, read_image
+from lwnet.data.io import check_fused, encode_image, read_fusion_pair, read_image
 from lwnet.errors import InputError, OutputExistsError, require_counts
 
 if TYPE_CHECKING:
@@ -122,8 +122,7 @@ def _load(job: FuseJob, overwrite: bool) -> _Loaded | None:
         except InputError as exc:
             raise InputError(f"{exc}; delete it to fuse its pair again, or use --redo") from None
         return None
-    a_img, b_img = read_image(job.pair.a), read_image(job.pair.b)
-    check_fusion_pair(a_img, b_img, job.pair.a, job.pair.b)
+    a_img, b_img = read_fusion_pair(job.pair.a, job.pair.b)
     a, _ = split_luma(a_img)
     b, chroma = split_luma(b_img)
     return _Loaded(job, a, b, chroma)

@@ -27,7 +27,7 @@ from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet._text import Progress, tracked
 from lwnet.data.colour import luma8
 from lwnet.data.datasets import ImagePair
-from lwnet.data.io import check_fused, check_fusion_pair, read_image
+from lwnet.data.io import check_fused, read_fusion_pair
 from lwnet.errors import InputError
 from lwnet.methods.external import ExternalMethod
 from lwnet.methods.registry import builtin_code_digest
@@ -46,8 +46,7 @@ def load_sources(pairs: list[ImagePair]) -> tuple[np.ndarray, np.ndarray]:
     a: list[np.ndarray] = []
     b: list[np.ndarray] = []
     for pair in pairs:
-        a_img, b_img = read_image(pair.a), read_image(pair.b)
-        check_fusion_pair(a_img, b_img, pair.a, pair.b)
+        a_img, b_img = read_fusion_pair(pair.a, pair.b)
         if a and a_img.shape[:2] != a[0].shape:
             raise InputError(f"{pair.a}: {a_img.shape[1]}x{a_img.shape[0]}, but the training "
                              f"pairs must share one size ({pairs[0].a} is "
