@@ -230,13 +230,13 @@ def test_colour_mri_is_refused_as_swapped(sample: Path, weights: Path, tmp_path:
 
 
 def test_fuse_picks_shipped_model_by_pair_or_colour(monkeypatch, tmp_path: Path) -> None:
-    import lwnet.inference.api as api
+    import lwnet.model.weights as weights_module
 
     spect = _random_model(seed=10, width=8)
     ct = _random_model(seed=11, width=12)
     save_weights(tmp_path / "spect-mri.safetensors", spect, "# spect\n")
     save_weights(tmp_path / "ct-mri.safetensors", ct, "# ct\n")
-    monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(weights_module, "WEIGHTS_DIR", tmp_path)
     assert load_model(pair_type="PET-MRI").config["width"] == 8
     assert load_model(pair_type="CT-MRI").config["width"] == 12
     rng = np.random.default_rng(0)

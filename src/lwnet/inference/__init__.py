@@ -1,17 +1,15 @@
 """Inference: the shipped weights, the ``fuse`` Python API, and fusing whole datasets,
-folders or volumes with the network or any classical method. The weights file format
-(:mod:`lwnet.model.weights`) is re-exported here, where users load and save models."""
+folders or volumes with the network or any classical method. The weights file format and the
+shipped weights' registry (:mod:`lwnet.model.weights`) are re-exported here, where users load
+and save models."""
 
 from lwnet.inference.api import (
-    SHIPPED_MODELS,
-    WEIGHTS_DIR,
     default_pair_type,
     fuse,
     fuse_batch,
     load_model,
     network_fuser,
     network_method,
-    shipped_weights,
 )
 from lwnet.inference.dataset import (
     fuse_dataset,
@@ -24,12 +22,15 @@ from lwnet.inference.volume import VolumeOptions, fuse_slices, fuse_volume_files
 from lwnet.methods.registry import NETWORK
 from lwnet.model.weights import (
     FORMAT_VERSION,
+    SHIPPED_MODELS,
+    WEIGHTS_DIR,
     card_path,
     load_weights,
     read_card,
     read_weights,
     render_card,
     save_weights,
+    shipped_weights,
 )
 
 __all__ = [

@@ -22,36 +22,10 @@ from lwnet.data.colour import fuse_in_luma
 from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image
 from lwnet.errors import ConfigError, WeightsError
 from lwnet.model import LWNet
-from lwnet.model.weights import load_weights
+from lwnet.model.weights import load_weights, shipped_weights
 
 if TYPE_CHECKING:
     from lwnet.inference.streaming import BatchFuser
-
-#: Folder of the shipped weights, ``<name>.safetensors`` with a ``<name>.md`` card each.
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-#: Pair type → name of the shipped weights that fuse it (PET-MRI has no model of its own).
-SHIPPED_MODELS = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
-# The modality alone names the same model.
-_SHIPPED = {**SHIPPED_MODELS, **{k.split("-")[0]: v for k, v in SHIPPED_MODELS.items()}}
-
-
-def shipped_weights(pair_type: str) -> Path:
-    """Path of the shipped weights for a pair type (``SPECT-MRI``, ``PET-MRI``, ``CT-MRI``).
-
-    Raises :class:`WeightsError` for an unknown pair type or when the file is not installed.
-    """
-    name = _SHIPPED.get(pair_type.upper())
-    if name is None:
-        raise WeightsError(
-            f"no shipped model for pair type {pair_type!r}; known: SPECT-MRI, PET-MRI, CT-MRI"
-        )
-    path = WEIGHTS_DIR / f"{name}.safetensors"
-    if not path.is_file():
-        raise WeightsError(f"{path}: shipped weights for {pair_type} are not installed; "
-                           "pass a weights file instead (lwnet fuse --weights PATH)")
-    return path
-
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str, mtime_ns: int) -> LWNet:

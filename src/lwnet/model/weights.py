@@ -26,6 +26,31 @@ from lwnet.model.lwnet import LWNet
 FORMAT = "lwnet"
 FORMAT_VERSION = "1"
 
+#: Folder of the shipped weights, ``<name>.safetensors`` with a ``<name>.md`` card each.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+#: Pair type → name of the shipped weights that fuse it (PET-MRI has no model of its own).
+SHIPPED_MODELS = {"SPECT-MRI": "spect-mri", "PET-MRI": "spect-mri", "CT-MRI": "ct-mri"}
+# The modality alone names the same model.
+_SHIPPED = {**SHIPPED_MODELS, **{k.split("-")[0]: v for k, v in SHIPPED_MODELS.items()}}
+
+
+def shipped_weights(pair_type: str) -> Path:
+    """Path of the shipped weights for a pair type (``SPECT-MRI``, ``PET-MRI``, ``CT-MRI``).
+
+    Raises :class:`WeightsError` for an unknown pair type or when the file is not installed.
+    """
+    name = _SHIPPED.get(pair_type.upper())
+    if name is None:
+        raise WeightsError(
+            f"no shipped model for pair type {pair_type!r}; known: SPECT-MRI, PET-MRI, CT-MRI"
+        )
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    if not path.is_file():
+        raise WeightsError(f"{path}: shipped weights for {pair_type} are not installed; "
+                           "pass a weights file instead (lwnet fuse --weights PATH)")
+    return path
+
 # Leading bytes of formats that must never be deserialised here: pickle protocol 2+ and the
 # zip container of torch.save.
 _PICKLE_MAGIC = b"\x80"

@@ -57,10 +57,10 @@ from lwnet.evaluation import (
     summary_cell,
     summary_texts,
 )
-from lwnet.inference import WEIGHTS_DIR
 from lwnet.methods import ExternalMethod, builtin_code_digest
 from lwnet.methods.registry import method_summary
 from lwnet.metrics import EXTRA_NAMES, METRIC_NAMES, convention_text
+from lwnet.model.weights import WEIGHTS_DIR
 from lwnet.reports import figures
 from lwnet.reports.complexity import complexity_cells, complexity_table
 from lwnet.reports.html import Section, html_table, image_tag, render_page

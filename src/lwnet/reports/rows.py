@@ -16,9 +16,8 @@ import numpy as np
 
 from lwnet._code import code_digest
 from lwnet.errors import InputError
-from lwnet.inference import SHIPPED_MODELS
 from lwnet.methods import builtin_code_digest, external_methods, get_method, method_names
-from lwnet.model.weights import file_sha256
+from lwnet.model.weights import SHIPPED_MODELS, file_sha256
 
 #: The code behind LWNet's fused luminance: the network, its loading and inference (with the
 #: device choice and the errors they raise), the image handling around it (colour, 8-bit

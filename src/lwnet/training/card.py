@@ -117,8 +117,8 @@ def ship(weights: Path, out: Path, extra: str) -> Path:
     """Re-save trained ``weights`` as ``out`` (e.g. ``src/lwnet/weights/spect-mri.safetensors``)
     with the training card extended by ``extra`` Markdown (e.g. test-split metrics); what
     ``benchmarks/bench_spi.py --ship`` does."""
-    from lwnet.inference import load_model, read_card, save_weights
+    from lwnet.model.weights import load_weights, read_card, save_weights
 
     card = read_card(weights)
-    return save_weights(out, load_model(weights), card.rstrip("\n") + "\n\n" + extra,
+    return save_weights(out, load_weights(weights), card.rstrip("\n") + "\n\n" + extra,
                         overwrite=True)

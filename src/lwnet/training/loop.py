@@ -40,9 +40,8 @@ from lwnet._environment import RUN_ENVIRONMENT_KEYS, run_environment, torch_kern
 from lwnet._files import atomic_write_bytes, remove_stale_temps
 from lwnet._text import changes, counted, duration, progress_mode, say
 from lwnet.errors import ConfigError, InputError, WeightsError
-from lwnet.inference import load_weights, save_weights, shipped_weights
 from lwnet.model import LWNet
-from lwnet.model.weights import weights_id
+from lwnet.model.weights import load_weights, save_weights, shipped_weights, weights_id
 from lwnet.parallel import Workers
 from lwnet.training import distributed as ddp
 from lwnet.training.card import LOG_FIELDS, model_card
