@@ -7,10 +7,7 @@ Filters are *correlations* with separable windows, 'valid' (no padding: the outp
 from __future__ import annotations
 
 import numpy as np
-import torch
 from numpy.lib.stride_tricks import sliding_window_view
-
-from lwnet.metrics.ssim import gaussian_kernel1d
 
 
 def gaussian_window1d(size: int, sigma: float, normalised: bool = True) -> np.ndarray:
@@ -19,10 +16,9 @@ def gaussian_window1d(size: int, sigma: float, normalised: bool = True) -> np.nd
     Normalised to sum 1, or, with ``normalised=False``, the factor of the 2-D continuous density
     ``exp(-x²/2σ²) / sqrt(2πσ²)`` so that its outer product is ``exp(-r²/2σ²) / (2πσ²)``.
     """
-    if normalised:
-        return gaussian_kernel1d(size, sigma, dtype=torch.float64).numpy()
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    return np.exp(-(x**2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2)
+    g = np.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum() if normalised else g / np.sqrt(2 * np.pi * sigma**2)
 
 
 def filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:

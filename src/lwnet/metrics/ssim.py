@@ -14,15 +14,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lwnet.metrics._filters import gaussian_window1d
+
 
 def gaussian_kernel1d(
     size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Normalised 1-D Gaussian of ``size`` taps, shape ``(size,)``."""
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype=dtype, device=device)
+    """Normalised 1-D Gaussian of ``size`` taps, shape ``(size,)``
+    (:func:`lwnet.metrics._filters.gaussian_window1d` as a tensor)."""
+    return torch.from_numpy(gaussian_window1d(size, sigma)).to(dtype=dtype, device=device)
 
 
 def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
