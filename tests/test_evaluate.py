@@ -203,6 +203,8 @@ def test_cli_evaluate_writes_tables_and_refuses_overwrite(dataset, results, tmp_
     convention = ("3 pairs; VIF: VIFF; two-source scores: MI summed over A and B, "
                   "UQI and SSIM averaged")
     assert convention in (out_dir / "summary.md").read_text().splitlines()[0]
+    legend = "Best in **bold**, second best in *italics*; every metric is higher-is-better."
+    assert (out_dir / "summary.md").read_text().splitlines()[-1] == legend and legend in out
     assert convention in (out_dir / "summary.tex").read_text()
     per_image = list(csv.DictReader((out_dir / "per_image.csv").open()))
     assert len(per_image) == 6 and set(METRIC_NAMES + EXTRA_NAMES) <= set(per_image[0])

@@ -47,9 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lwnet.evaluation import (
         evaluate_folders,
+        markdown_summary,
         paired_table,
         summarise,
-        to_markdown,
         write_evaluation,
     )
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                             + paired_table(rows, args.paired, table.metrics))
     written = write_evaluation(args.out, rows, table, all_metrics, overwrite=args.overwrite,
                                caption=caption, extra=extra)
-    print(f"{caption}\n\n{to_markdown(table)}", end="")
+    print(markdown_summary(table, caption), end="")
     if extra:
         print("\n" + extra[PAIRED_MD], end="")
     print(f"wrote {', '.join(path.name for path in written)} to {args.out}")

@@ -8,7 +8,7 @@ from lwnet.evaluation.paired import (
     paired_rows,
     paired_table,
 )
-from lwnet.evaluation.report import summary_texts, write_evaluation
+from lwnet.evaluation.report import markdown_summary, summary_texts, write_evaluation
 from lwnet.evaluation.runner import (
     BUILTIN_PREFIX,
     check_metric_size,
@@ -33,7 +33,8 @@ from lwnet.evaluation.tables import (
 
 __all__ = [
     "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign", "csv_table",
-    "evaluate_folders", "evaluate_pair", "markdown_table", "paired_cell", "paired_cells",
+    "evaluate_folders", "evaluate_pair", "markdown_summary", "markdown_table", "paired_cell",
+    "paired_cells",
     "paired_difference", "paired_rows", "paired_table", "rank_marks", "read_triple",
     "result_files", "rows_to_csv", "summarise", "summary_cell", "summary_texts", "to_csv",
     "to_latex", "to_markdown", "write_evaluation",

@@ -18,8 +18,16 @@ def summary_texts(table: SummaryTable, caption: str | None = None,
                   label: str | None = None) -> dict[str, str]:
     """The summary table by file suffix: ``.md`` (headed by ``caption``), ``.csv`` and ``.tex``
     (captioned, with ``label``). What ``lwnet evaluate`` and the benchmark report both write."""
-    return {".md": (f"{caption}\n\n" if caption else "") + to_markdown(table),
+    return {".md": markdown_summary(table, caption),
             ".csv": to_csv(table), ".tex": to_latex(table, caption=caption, label=label)}
+
+
+def markdown_summary(table: SummaryTable, caption: str | None = None) -> str:
+    """The summary table as Markdown, headed by ``caption`` and followed by what its marks mean
+    (the LaTeX and HTML tables say it in their captions)."""
+    legend = ("\nBest in **bold**, second best in *italics*; every metric is higher-is-better.\n"
+              if len(table.methods) > 1 else "")
+    return (f"{caption}\n\n" if caption else "") + to_markdown(table) + legend
 
 
 def write_evaluation(out_dir: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]],

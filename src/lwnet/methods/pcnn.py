@@ -84,7 +84,8 @@ def _adaptive_parameters(s: np.ndarray) -> tuple[float, float, float, float]:
     sigma, s_max = float(s.std()), float(s.max())
     s_otsu = _otsu_threshold(s)
     if sigma <= 0.0 or s_otsu <= 0.0:
-        # A flat band holds no detail: parameters that never fire.
+        # A flat band holds no detail: no linking (λ = 0) and a threshold that never decays
+        # (α_e = 0), so all its pixels fire alike: at the first step, and seldom after.
         return 1.0, 0.0, 1.0, 0.0
     alpha_f = np.log(1.0 / sigma)
     lam = (s_max / s_otsu - 1.0) / 6.0
