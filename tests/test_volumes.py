@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -406,6 +407,24 @@ def test_dicom_errors(tmp_path):
         read_dicom_series(tmp_path / "s")
     with pytest.raises(InputError, match="nowhere: no such file or folder"):
         read_dicom_series(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(("length", "said"), [
+    (0, "empty, or a DICOM file cut short before its header"),
+    (130, "empty, or a DICOM file cut short before its header"),
+    (200, "DICOM file cut short (its header ends before the transfer syntax)"),
+    (400, "DICOM image without Rows; is the file cut short?"),
+    (700, "DICOM image without PixelData; is the file cut short?"),
+    (-10, "cannot decode pixel data")])
+def test_a_slice_cut_short_is_named_never_dropped(tmp_path, length: int, said: str) -> None:
+    # pydicom reads a cut file up to its end without a word: a volume one slice short.
+    folder = tmp_path / "s"
+    _write_dicom_series(folder, np.ones((20, 18, 4), np.uint16), 1.0, 0.0)
+    (folder / ".DS_Store").write_bytes(b"")  # hidden files are no slices, empty or not
+    full = (folder / "IM001").read_bytes()
+    (folder / "IM001").write_bytes(full[:length])
+    with pytest.raises(InputError, match=f"IM001: {re.escape(said)}"):
+        read_dicom_series(folder)
 
 
 def _edited_series(tmp_path: Path, name: str, edit) -> Path:

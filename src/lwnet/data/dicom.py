@@ -36,23 +36,42 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 def _image_datasets(files: list[Path], pixels: bool = True) -> Iterator[pydicom.Dataset]:
     """The DICOM images among ``files`` (``Rows`` and, when ``pixels``, ``PixelData``), each
     with its ``filename``; anything else (a README, a DICOMDIR index, a presentation state) is
-    skipped. ``pixels=False`` reads headers only."""
+    skipped. ``pixels=False`` reads headers only.
+
+    Raises :class:`InputError` naming a DICOM file cut short: pydicom reads such a file up to
+    where it ends without a word, and skipping it would drop a slice from the patient's volume.
+    """
     pydicom = optional_import("pydicom", "medical")
     InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
 
     for path in files:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
-        except (InvalidDicomError, EOFError, OSError):
+        except InvalidDicomError:  # no DICOM file, unless the start of one (or empty)
+            head = path.read_bytes()[:133] if path.stat().st_size <= 132 else b"x"
+            if not head[:128].strip(b"\0") and b"DICM".startswith(head[128:]):
+                raise InputError(f"{path}: empty, or a DICOM file cut short before its "
+                                 "header") from None
             continue
+        except (EOFError, OSError) as exc:
+            raise InputError(f"{path}: cannot read this DICOM file ({exc})") from None
+        if "TransferSyntaxUID" not in ds.file_meta:  # every DICOM file's header states it
+            raise InputError(f"{path}: DICOM file cut short (its header ends before the "
+                             "transfer syntax)")
         if "Rows" in ds and (not pixels or "PixelData" in ds):
             ds.filename = str(path)
             yield ds
+        elif "Image Storage" in pydicom.uid.UID(ds.file_meta.get("MediaStorageSOPClassUID",
+                                                                 "")).name:
+            missing = "PixelData" if "Rows" in ds else "Rows"
+            raise InputError(f"{path}: DICOM image without {missing}; is the file cut short?")
 
 
 def _files(path: Path) -> list[Path]:
-    """A DICOM file itself, or the files of a series folder in name order."""
-    return [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    """A DICOM file itself, or the files of a series folder in name order (hidden files such as
+    ``.DS_Store`` or ``.gitkeep`` left out)."""
+    return [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def series_modality(path: str | os.PathLike[str]) -> str:
