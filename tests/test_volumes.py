@@ -285,6 +285,50 @@ def test_colour_slices(pair, tmp_path):
         "slice_0000.png", "slice_0001.png", "slice_0002.png"]
 
 
+def test_outputs_are_written_all_or_none(pair, tmp_path, monkeypatch):
+    import tempfile
+
+    import lwnet.inference.volume as volume_module
+
+    # A colour folder where nothing can be written is refused before the fusing, not after
+    # the NIfTI (the tests run as root, so the operating system's refusal is stood in for).
+    mkstemp = tempfile.mkstemp
+
+    def refused_in_ro(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).name == "ro":
+            raise PermissionError(13, "Permission denied")
+        return mkstemp(*args, dir=dir, **kwargs)
+
+    out = tmp_path / "out"
+    (out / "ro").mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "mkstemp", refused_in_ro)
+    with pytest.raises(InputError, match=r"ro: cannot write here \(Permission denied\)"):
+        fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "ro" / "png")
+    assert sorted(p.name for p in out.iterdir()) == ["ro"]
+    # Interrupted while writing the slices: the NIfTI and the slices written go too.
+    colourise, calls = volume_module.colourise_slice, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return colourise(*args, **kwargs)
+
+    monkeypatch.setattr(volume_module, "colourise_slice", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "png")
+    assert sorted(p.name for p in out.iterdir()) == ["ro"]
+    # Into a folder that held files: only this run's files go.
+    (out / "png").mkdir()
+    (out / "png" / "notes.txt").write_text("mine")
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "png",
+                          overwrite=True)
+    assert [p.name for p in (out / "png").iterdir()] == ["notes.txt"]
+    assert not (out / "f.nii").exists()
+
+
 def test_colour_slices_follow_the_affine_not_the_storage_order(tmp_path):
     # One anatomy stored two ways: RAS+ voxel order, and LPS order (as DICOM series are read)
     # with the matching affine. The PNGs must show it the same way up.

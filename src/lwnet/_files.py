@@ -8,11 +8,13 @@ Outputs that exist, or that are (or lie inside) the inputs, are refused before a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lwnet.errors import InputError, OutputExistsError
@@ -69,17 +71,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
     """
     path = Path(path)
     refuse_existing([path], overwrite)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # The writer's pid in the name lets remove_stale_temps tell a killed writer's file
-        # from one another live process is still writing.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP,
-                                   dir=path.parent)
-    except OSError as exc:
-        blocker = next((q for q in [path.parent, *path.parent.parents] if q.is_file()), None)
-        if blocker is not None:
-            raise InputError(f"{blocker}: is a file, so {path} cannot be written") from None
-        raise InputError(f"{path.parent}: cannot write here ({exc.strerror})") from None
+    fd, tmp = _temp_file(path.parent, path.name, path)
     try:
         with os.fdopen(fd, "wb") as fh:
             # mkstemp makes the file owner-only; give it the mode of the file it replaces, or
@@ -99,6 +91,56 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: boo
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _temp_file(folder: Path, name: str, what: Path) -> tuple[int, str]:
+    """A new temporary file in ``folder`` (made if missing) for writing ``what``; errors name
+    the folder, or the file that stands where a folder should be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # The writer's pid in the name lets remove_stale_temps tell a killed writer's file
+        # from one another live process is still writing.
+        return tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=_TMP, dir=folder)
+    except OSError as exc:
+        blocker = next((q for q in [folder, *folder.parents] if q.is_file()), None)
+        if blocker is not None:
+            raise InputError(f"{blocker}: is a file, so {what} cannot be written") from None
+        raise InputError(f"{folder}: cannot write here ({exc.strerror})") from None
+
+
+def check_writable(folders: Iterable[str | os.PathLike[str]]) -> None:
+    """Raise :class:`InputError` naming the first of ``folders`` where no file can be written
+    (a missing folder is tried at its nearest existing parent, where the writers would make
+    it). Called before long work whose outputs go to several places, so that the last of them
+    cannot fail after the first are written."""
+    for folder in map(Path, folders):
+        existing = next(q for q in [folder, *folder.parents] if q.exists() or q == q.parent)
+        fd, tmp = _temp_file(existing, "lwnet-write-check", folder)
+        os.close(fd)
+        os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def removed_on_failure(outputs: Iterable[str | os.PathLike[str]]) -> Iterator[None]:
+    """Outputs written together, all or none: when the block raises or is interrupted, what
+    it created among ``outputs`` is removed (a file, or in a folder the entries it added),
+    so no partial set is left to be mistaken for a result. A file it replaced stays replaced."""
+    paths = [Path(p) for p in outputs]
+    before = {p: set(p.iterdir()) if p.is_dir() else p.exists() for p in paths}
+    try:
+        yield
+    except BaseException:
+        for path, was in before.items():
+            if was is False:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            elif isinstance(was, set) and path.is_dir():
+                for entry in set(path.iterdir()) - was:
+                    if entry.is_file():
+                        entry.unlink(missing_ok=True)
+        raise
 
 
 def _new_file_mode(path: Path) -> int:

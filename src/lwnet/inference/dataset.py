@@ -13,9 +13,11 @@ from tqdm import tqdm
 from lwnet import __version__
 from lwnet._files import (
     atomic_write_bytes,
+    check_writable,
     refuse_existing,
     refuse_inputs_as_outputs,
     remove_stale_temps,
+    removed_on_failure,
 )
 from lwnet._text import changes, counted
 from lwnet.data.colour import fuse_in_luma
@@ -76,6 +78,7 @@ def fuse_file_pair(
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
         image_format(path)
     refuse_existing(outputs, overwrite)
+    check_writable({path.parent for path in outputs})
     network = method == NETWORK
     fn = method if callable(method) else None if network else get_method(method)
     a, b = read_fusion_pair(a_path, b_path)
@@ -86,10 +89,11 @@ def fuse_file_pair(
         source = method if isinstance(method, str) else function_id(method)
     assert fn is not None  # the network's fuser is made above, once B is read
     result, fused_luma = fuse_in_luma(fn, a, b)
-    write_image(out, result, overwrite=overwrite, text=output_text(source, COLOUR_OUTPUT))
-    if luma_out:
-        write_image(luma_out, fused_luma, overwrite=overwrite,
-                    text=output_text(source, LUMA_OUTPUT))
+    with removed_on_failure(outputs):
+        write_image(out, result, overwrite=overwrite, text=output_text(source, COLOUR_OUTPUT))
+        if luma_out:
+            write_image(luma_out, fused_luma, overwrite=overwrite,
+                        text=output_text(source, LUMA_OUTPUT))
     return Path(out)
 
 

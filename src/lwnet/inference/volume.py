@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lwnet._files import refuse_existing, refuse_inputs_as_outputs
+from lwnet._files import (
+    check_writable,
+    refuse_existing,
+    refuse_inputs_as_outputs,
+    removed_on_failure,
+)
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.io import MIN_SIDE, is_dicom_file, unit_float, write_image
 from lwnet.data.volumes import (
@@ -201,7 +206,9 @@ def fuse_volume_files(
     ``source`` names what fused (a method, a weights file and its digest; the shipped model's
     file by default): recorded in the NIfTI header's description and in every PNG
     (:func:`lwnet.inference.dataset.output_text`).
-    Every output is checked for existence before any work, so nothing is half written.
+    Every output is checked before any work (that it does not exist, that its folder is
+    writable), and a failure or interrupt while writing removes what this call wrote, so
+    nothing is half written.
     Returns the fused float32 volume.
     """
     out_path = Path(out_path)
@@ -218,6 +225,7 @@ def fuse_volume_files(
         if not overwrite and colour_dir.is_dir() and any(colour_dir.iterdir()):
             raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
         _colour_map(cmap)
+    check_writable([out_path.parent, *([colour_dir] if colour_dir is not None else [])])
     if fuse_batch is None:
         from lwnet.inference.api import network_fuser
         from lwnet.methods.registry import NETWORK
@@ -229,9 +237,10 @@ def fuse_volume_files(
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size, mri.affine)
     text = output_text(source, "multimodal medical image fusion: a slice of the fused volume, "
                                f"colour map {cmap}")
-    write_nifti(out_path, fused, mri, options.dtype, overwrite,
-                description=f"{text['Software']} fusion {source}".strip())
-    if colour_dir is not None:
-        write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite,
-                            text=text)
+    with removed_on_failure([out_path, *([colour_dir] if colour_dir is not None else [])]):
+        write_nifti(out_path, fused, mri, options.dtype, overwrite,
+                    description=f"{text['Software']} fusion {source}".strip())
+        if colour_dir is not None:
+            write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite,
+                                text=text)
     return fused
