@@ -123,7 +123,18 @@ def test_truncated_png_is_named(tmp_path: Path) -> None:
     Image.fromarray(_grey8(64, 64)).save(tmp_path / "t.png")
     data = (tmp_path / "t.png").read_bytes()
     (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="t.png"):
+    with pytest.raises(InputError, match="t.png: corrupt or truncated image"):
+        read_image(tmp_path / "t.png")
+
+
+def test_an_unreadable_file_is_not_called_corrupt(tmp_path: Path, monkeypatch) -> None:
+    Image.fromarray(_grey8()).save(tmp_path / "t.png")
+
+    def denied(*args: object, **kwargs: object) -> None:  # root reads any file; a user not
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(InputError, match=r"t.png: cannot read this file \(Permission denied\)$"):
         read_image(tmp_path / "t.png")
 
 

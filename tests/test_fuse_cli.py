@@ -119,6 +119,10 @@ def test_an_output_never_replaces_an_input(sample: Path, tmp_path: Path, capsys)
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(link), "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert err.count("is an input; name another output") == 3 and a.read_bytes() == before
+    # Another image of the same id beside an input: that folder would no longer read as data.
+    assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(a.with_suffix(".tif"))]) == 2
+    assert ("9028.tif: beside the input " + str(a) + " with the same name"
+            in capsys.readouterr().err)
     modality = ["MRI", "SPECT"]
     assert main(["fuse", "-m", "mean", "--root", str(root), "--pair", "SPECT-MRI", "-q",
                  "--out", str(root / "SPECT-MRI")]) == 2
@@ -251,6 +255,9 @@ def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pai
          "--onnx applies to the network only"),
         (["fuse", "-m", "gff", "--device", "cuda", str(a), str(b), "-o", str(tmp_path / "o.png")],
          "--device applies to the network only"),
+        (["fuse", "-m", "gff", "--pair", "CT-MRI", str(a), str(b), "-o",
+          str(tmp_path / "o.png")],
+         "--pair picks the network's shipped model for a single pair; --method gff takes none"),
         (["fuse", "--list-methods", str(a), str(b), "-o", str(tmp_path / "o.png")],
          "--list-methods prints the methods and exits; give it alone"),
         (["fuse", "-m", "mean", "--split", "test", str(a.parent), str(b.parent), "--out",

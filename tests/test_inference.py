@@ -265,6 +265,9 @@ def test_fuse_with_a_classical_method_matches_the_command(sample, tmp_path: Path
                                   np.rint(fused * 255).astype(np.uint8) / np.float32(255))
     with pytest.raises(ConfigError, match="takes no model or pair_type"):
         lwnet.fuse(pair.a, pair.b, method="gff", pair_type="CT-MRI")
+    # The command's default method name is the network here too.
+    np.testing.assert_array_equal(lwnet.fuse(pair.a, pair.b, method="lwnet", pair_type="CT-MRI"),
+                                  lwnet.fuse(pair.a, pair.b, pair_type="CT-MRI"))
 
 
 def test_a_model_and_a_pair_type_are_not_both_taken(weights: Path) -> None:

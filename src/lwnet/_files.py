@@ -23,7 +23,8 @@ _TMP = ".tmp"  # suffix of atomic_write_bytes' temporary files
 
 
 def _exists_error(path: Path) -> OutputExistsError:
-    return OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    return OutputExistsError(f"{path}: already exists (use --overwrite, or overwrite=True from "
+                             "Python, to replace it)")
 
 
 def refuse_existing(paths: Iterable[str | os.PathLike[str]], overwrite: bool = False) -> None:

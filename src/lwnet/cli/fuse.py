@@ -118,9 +118,10 @@ def _run_pair(args: argparse.Namespace) -> int:
     from lwnet.inference import fuse_file_pair
     from lwnet.methods import get_method
 
-    # --pair also picks the network's shipped model, so it is only refused for other methods.
-    keys = ("split", "redo", "luma", "batch_size", "quiet") + (
-        ("pair",) if NETWORK not in args.method else ())
+    if args.pair and NETWORK not in args.method:
+        raise InputError(f"--pair picks the network's shipped model for a single pair; "
+                         f"--method {args.method[0]} takes none")
+    keys = ("split", "redo", "luma", "batch_size", "quiet")
     many_only = [f"--{k.replace('_', '-')}" for k in keys if getattr(args, k)]
     many_only += ["--jobs"] if args.jobs != 1 else []
     if many_only:

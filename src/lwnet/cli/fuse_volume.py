@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lwnet._text import counted
 from lwnet.cli._arguments import count, say_if_same_input
 from lwnet.cli._network import add_network_options, network_backend, selected_fuser
 from lwnet.data.volumes import DEFAULT_WINDOW, OUTPUT_DTYPES
@@ -14,9 +15,11 @@ from lwnet.methods.registry import NETWORK
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "fuse-volume", help="fuse an MRI volume with a registered SPECT/PET/CT volume",
-        description="Fuse two registered volumes (NIfTI .nii/.nii.gz files or DICOM series "
-                    "folders) slice by slice; the result is NIfTI with the MRI's geometry.")
-    p.add_argument("mri", help="MRI volume: .nii/.nii.gz file or DICOM series folder")
+        description="Fuse two registered volumes (NIfTI .nii/.nii.gz files, DICOM series "
+                    "folders or single DICOM files) slice by slice; the result is NIfTI with "
+                    "the MRI's geometry.")
+    p.add_argument("mri", help="MRI volume: .nii/.nii.gz file, DICOM series folder or DICOM "
+                               "file")
     p.add_argument("functional", help="SPECT/PET/CT volume on the same grid")
     p.add_argument("-o", "--output", required=True, help="output .nii or .nii.gz")
     p.add_argument("--axis", type=int, default=2, choices=(0, 1, 2),
@@ -88,14 +91,15 @@ def run(args: argparse.Namespace) -> int:
                               cmap=args.cmap or default_cmap(pair_type),
                               overwrite=args.overwrite,
                               source=source)
-    print(f"wrote {args.output}: {fused.shape[args.axis]} slices of "
+    print(f"wrote {args.output}: {counted(fused.shape[args.axis], 'slice')} of "
           f"{'x'.join(str(s) for i, s in enumerate(fused.shape) if i != args.axis)}, fused by "
           f"{source}")
     if not (args.pair_type or args.method or args.weights or args.onnx):
         why = (f"DICOM Modality {modality}" if modality else
                "its file records no modality" if is_nifti_path(args.functional) else
                "no DICOM Modality")
+        other = "SPECT-MRI for SPECT or PET" if pair_type == "CT-MRI" else "CT-MRI for CT"
         print(f"  the shipped {pair_type} model, chosen from the functional input ({why}); "
-              "--pair names another (CT-MRI for CT)")
+              f"--pair names another ({other})")
     say_if_same_input(args.mri, args.functional)
     return 0

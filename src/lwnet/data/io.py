@@ -205,6 +205,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(f"{path}: refused by Pillow's guard against decompression bombs "
                          f"({exc}); if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS "
                          "from Python") from None
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot read this file ({exc.strerror})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
     return as_float_image(arr, path)

@@ -21,6 +21,7 @@ from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image
 from lwnet.errors import ConfigError, WeightsError
+from lwnet.methods.registry import NETWORK
 from lwnet.model import LWNet
 from lwnet.model.weights import load_weights, shipped_weights
 
@@ -142,7 +143,8 @@ def fuse(
             fuses those clearly better, benchmarks/grey_functional.py).
         device: where a loaded model runs.
         method: a classical method of :func:`lwnet.methods.method_names` (``"gff"`` …) instead
-            of the network, with the same colour handling (``lwnet fuse --method``).
+            of the network, with the same colour handling (``lwnet fuse --method``);
+            ``"lwnet"`` (the command's default) or None: the network.
 
     Returns:
         float32 in [0, 1]: ``(H, W, 3)`` with the functional image's chroma when it is colour,
@@ -152,7 +154,7 @@ def fuse(
              for x, n in ((mri, "mri"), (functional, "functional"))]
     a, b = (_as_array(x, n) for x, n in zip((mri, functional), names))
     check_fusion_pair(a, b, *names)
-    if method is not None:
+    if method is not None and method != NETWORK:
         if model is not None or pair_type is not None:
             raise ConfigError("fuse: method runs a classical method; it takes no model or "
                               "pair_type")

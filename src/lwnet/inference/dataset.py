@@ -54,6 +54,18 @@ LUMA_OUTPUT = "multimodal medical image fusion: the fused luminance of A (MRI) a
 COLOUR_OUTPUT = f"{LUMA_OUTPUT}, in B's colour (its BT.601 chroma) where B has colour"
 
 
+def _refuse_namesakes(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse an output beside an input of the same name (``9028.tif`` by ``MRI/9028.png``):
+    the folder would then hold two images of one id, and folder and dataset runs refuse it."""
+    for out in outputs:
+        for source in inputs:
+            if (out.stem == source.stem and out.parent.exists()
+                    and os.path.samefile(out.parent, source.parent)):
+                raise InputError(f"{out}: beside the input {source} with the same name, which "
+                                 "would leave two images of one id in that folder; name the "
+                                 "output otherwise or write it elsewhere")
+
+
 def fuse_file_pair(
     method: FuseFn | str, a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
     out: str | os.PathLike[str], *, luma_out: str | os.PathLike[str] | None = None,
@@ -73,6 +85,7 @@ def fuse_file_pair(
     if luma_out and outputs[0].resolve() == outputs[1].resolve():
         raise InputError(f"{out}: named for both the colour result and the luminance")
     refuse_inputs_as_outputs(outputs, [a_path, b_path])
+    _refuse_namesakes(outputs, [Path(a_path), Path(b_path)])
     for path in outputs:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")

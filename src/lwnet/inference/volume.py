@@ -223,7 +223,8 @@ def fuse_volume_files(
         if colour_dir.exists() and not colour_dir.is_dir():
             raise InputError(f"{colour_dir}: is a file; --colour-dir names a folder")
         if not overwrite and colour_dir.is_dir() and any(colour_dir.iterdir()):
-            raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite)")
+            raise OutputExistsError(f"{colour_dir}: folder is not empty (use --overwrite, or "
+                                    "overwrite=True from Python)")
         _colour_map(cmap)
     check_writable([out_path.parent, *([colour_dir] if colour_dir is not None else [])])
     if fuse_batch is None:

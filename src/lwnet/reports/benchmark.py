@@ -303,8 +303,9 @@ def _pair_types_to_run(cfg: BenchmarkConfig, harvard: Path, index: Path) -> list
         above = " (--data takes the folder that holds harvard/)" if inside else ""
         raise InputError(f"{harvard}: no such folder (expected the Harvard-layout data){above}")
     if index.exists() and not cfg.overwrite:
-        raise OutputExistsError(f"{index}: report already exists (use --overwrite to rewrite "
-                                "it; cached fused outputs are reused either way)")
+        raise OutputExistsError(f"{index}: report already exists (use --overwrite, or "
+                                "BenchmarkConfig(overwrite=True), to rewrite it; cached fused "
+                                "outputs are reused either way)")
     available = [p for p in pair_types(harvard) if (harvard / "splits" / f"{p}_test.txt").is_file()]
     if not available:
         raise InputError(f"{harvard}: no test split (splits/<PAIR>_test.txt) for any pair type "
