@@ -346,6 +346,35 @@ def test_16_bit_data_using_12_bits_or_fewer_is_read_as_it_is_and_warned_of(
     np.testing.assert_allclose(image, values / 65535.0, atol=1e-7)  # nothing guessed
 
 
+def _png_16_bit_rgb(path: Path, rgb: np.ndarray) -> None:
+    """A 16-bit RGB PNG, which Pillow cannot write: signature, IHDR (depth 16, colour type 2),
+    one IDAT of unfiltered rows, IEND (PNG specification, ISO/IEC 15948)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    h, w, _ = rgb.shape
+    rows = b"".join(b"\0" + rgb[y].astype(">u2").tobytes() for y in range(h))
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_16_bit_colour_png_of_12_bit_data_is_warned_of(tmp_path: Path) -> None:
+    rgb = RNG.integers(0, 4096, (20, 24, 3)).astype(np.uint16)
+    _png_16_bit_rgb(tmp_path / "c12.png", rgb)
+    with pytest.warns(InputWarning, match=r"c12.png: a 16-bit colour PNG .* under 4096 of"):
+        img = read_image(tmp_path / "c12.png")
+    np.testing.assert_array_equal(to_uint8(img), rgb >> 8)  # Pillow's high bytes
+    _png_16_bit_rgb(tmp_path / "full.png", rgb * 16)  # the full range: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_image(tmp_path / "full.png")
+
+
 def test_16_bit_data_over_12_bits_or_black_is_not_warned_of(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputWarning)

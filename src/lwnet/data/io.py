@@ -197,6 +197,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.seek(0)  # first frame of a GIF or multi-page TIFF
+            # Pillow reads a 16-bit colour PNG by its high bytes (the tile says so, until load)
+            deep_colour = bool(img.tile) and str(img.tile[0][3]).endswith(";16B")
             img.load()
             arr = pil_to_float(img, path)
     except UnidentifiedImageError:
@@ -209,6 +211,15 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(f"{path}: cannot read this file ({exc.strerror})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
+    if deep_colour:  # the image at 8 bits, scaled right; but 12-bit data unscaled reads dark
+        high = int(np.rint(arr.max(initial=0) * 255))
+        top = high * 256 + 255
+        if 0 < high and top < 2 ** FEW_BITS:
+            warnings.warn(f"{path}: a 16-bit colour PNG (read by Pillow at 8 bits) whose "
+                          f"values stay under {top + 1} of the 16-bit range's 65535, so it "
+                          f"reads dark; {FEW_BITS}-bit data? Scale it to the full range first, "
+                          "or save it as a 16-bit TIFF, which is read at full depth",
+                          InputWarning, stacklevel=2)
     return as_float_image(arr, path)
 
 
