@@ -167,3 +167,17 @@ def test_fuse_cli_folder_mode_resumes(sample, tmp_path, capsys):
     np.testing.assert_array_equal(
         luma8(read_image(out / "max" / "0003.png")),
         luma8(fuse_in_luma(np.maximum, read_image(pairs[3].a), read_image(pairs[3].b))[0]))
+
+
+def test_a_batch_fuser_out_of_range_is_named_as_given() -> None:
+    from lwnet.errors import ConfigError
+    from lwnet.inference.streaming import single_pair
+
+    def bytes_out(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # a graph giving 0..255
+        return (a + b) * 127.5
+
+    one = single_pair(bytes_out, "lwnet mine.onnx (sha256 0123)")
+    a = np.full((16, 16), 0.5, np.float32)
+    with pytest.raises(ConfigError, match=r"^fusion method lwnet mine.onnx \(sha256 0123\): "
+                                          r"returned"):
+        fuse_in_luma(one, a, a)

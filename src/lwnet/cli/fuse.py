@@ -141,7 +141,8 @@ def _run_pair(args: argparse.Namespace) -> int:
 
         pair_type = args.pair or default_pair_type(read_image(b_path))
         fuser, record = selected_fuser(args, pair_type)
-        method, source = single_pair(fuser), f"{NETWORK} {record}"  # as folder mode records it
+        source = f"{NETWORK} {record}"  # as folder mode records it
+        method = single_pair(fuser, source)
     else:
         method = get_method(args.method[0])
         source = args.method[0]

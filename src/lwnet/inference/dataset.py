@@ -97,7 +97,8 @@ def fuse_file_pair(
     a, b = read_fusion_pair(a_path, b_path)
     if network:  # its model follows B, so it is loaded once B is read
         fuser, record = network_fuser(pair_type=default_pair_type(b))
-        fn, method = single_pair(fuser), f"{NETWORK} {record}"  # what made it, as recorded
+        method = f"{NETWORK} {record}"  # what made it, as recorded
+        fn = single_pair(fuser, method)
     if source is None:
         source = method if isinstance(method, str) else function_id(method)
     assert fn is not None  # the network's fuser is made above, once B is read

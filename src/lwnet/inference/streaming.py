@@ -61,9 +61,14 @@ def default_batch_size(backend: str) -> int:
     return 1 if backend == "onnx" else 8
 
 
-def single_pair(fuse_batch: BatchFuser) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A batch fuser as a per-image method ``(a, b) -> f`` on ``(H, W)``: a batch of one."""
-    return functools.partial(_fuse_one, fuse_batch)
+def single_pair(fuse_batch: BatchFuser,
+                name: str = "") -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A batch fuser as a per-image method ``(a, b) -> f`` on ``(H, W)``: a batch of one;
+    ``name`` (e.g. the weights file and its digest) names it in errors about its results."""
+    one = functools.partial(_fuse_one, fuse_batch)
+    if name:
+        one.__name__ = name  # type: ignore[attr-defined]  # a partial takes attributes
+    return one
 
 
 def _fuse_one(fuse_batch: BatchFuser, a: np.ndarray, b: np.ndarray) -> np.ndarray:
