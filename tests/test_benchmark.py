@@ -251,6 +251,12 @@ def test_cli_bad_input(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFi
                "--grid-ids", "123", "456"])
     assert rc == 2
     assert "--grid-ids 123 456: none is a test id of CT-MRI, " in capsys.readouterr().err
+    # Neither the report nor its cache goes into the data.
+    for where in (["--out", str(tiny_data / "harvard" / "report")],
+                  ["--out", str(tmp_path / "r"), "--cache", str(tiny_data / "cache")]):
+        assert main(["benchmark", "--data", str(tiny_data), *where]) == 2
+        assert "inside the input folder " + str(tiny_data) in capsys.readouterr().err
+    assert not (tiny_data / "harvard" / "report").exists() and not (tiny_data / "cache").exists()
     shutil.rmtree(tiny_data / "harvard" / "splits")  # pairs, but no test split to run on
     rc = main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r")])
     assert rc == 2

@@ -347,3 +347,10 @@ def test_name_value_arguments_need_both_halves(argv: list[str], said: str,
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_cli_evaluate_writes_into_no_input_folder(dataset, results, tmp_path, capsys):
+    for out in (results["mean"] / "eval", dataset / "eval"):
+        code, _, err = _cli(capsys, "evaluate", "--root", dataset, "--pair", PAIR, "--quiet",
+                            f"mean={results['mean']}", "--out", out)
+        assert code == 2 and "inside the input folder" in err and not out.exists()

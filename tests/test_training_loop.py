@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from lwnet.errors import ConfigError
+from lwnet.errors import ConfigError, InputError
 from lwnet.training import distributed as ddp
 
 from _killable import TINY, env, lwnet_cmd, make_tiny_root, weights_hash
@@ -239,6 +239,20 @@ def test_an_epoch_longer_than_its_patches_is_noted(tiny_root, tmp_path, capsys, 
     train(cfg, tmp_path / "run", progress=False)
     assert (f"note: an epoch draws 100 samples without replacement from {first} patches, so it "
             f"trains on {first} {until} ") in capsys.readouterr().err
+
+
+def test_a_run_never_writes_into_its_data(tiny_root, tmp_path) -> None:
+    from lwnet.training import load_config, train
+
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'"])
+    with pytest.raises(InputError, match=f"inside the input folder {tiny_root}"):
+        train(cfg, tiny_root / "SPECT-MRI" / "run", progress=False)
+    cached = load_config(None, None, [*TINY, f"data_root='{tiny_root}'",
+                                      f"cache_dir='{tiny_root / 'cache'}'"])
+    with pytest.raises(InputError, match=f"cache: inside the input folder {tiny_root}"):
+        train(cached, tmp_path / "run", progress=False)
+    assert not (tiny_root / "SPECT-MRI" / "run").exists() and not (tiny_root / "cache").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_labels_only_never_screens_and_its_card_says_it_is_one_iteration(tiny_root,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lwnet._files import refuse_inputs_as_outputs
 from lwnet._text import counted, draws_bars
 from lwnet.cli._arguments import add_metric_options, count, named
 from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--paired {args.paired}: needs that result and at least one other "
                           f"(given: {', '.join(results) or 'none'})")
     root = args.root if args.root is not None else default_data_root() / "harvard"
+    refuse_inputs_as_outputs([args.out], [root, *results.values()])
     pairs = harvard_pairs(root, args.pair, args.split)
     rows = evaluate_folders(pairs, results, args.jobs, reduction=args.reduction,
                             vif_flavour=args.vif_flavour, progress=draws_bars(not args.quiet))

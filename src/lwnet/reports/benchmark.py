@@ -41,7 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lwnet._code import code_digest
-from lwnet._files import atomic_write_bytes, is_within
+from lwnet._files import atomic_write_bytes, is_within, refuse_inputs_as_outputs
 from lwnet._text import counted
 from lwnet.data.colour import merge_luma, split_luma
 from lwnet.data.datasets import harvard_pairs, pair_types
@@ -243,6 +243,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     external = cfg.external
     if external is None:
         external = [d for d in [cfg.data / "external"] if d.is_dir()]
+    refuse_inputs_as_outputs([cfg.out, cache], [cfg.data, *external])
     rows = collect_rows(cfg.weights or WEIGHTS_DIR, external, cfg.methods)
     if not rows:
         raise InputError("no methods to benchmark")

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from lwnet._device import use_deterministic
 from lwnet._environment import RUN_ENVIRONMENT_KEYS, run_environment, torch_kernels
-from lwnet._files import atomic_write_bytes, remove_stale_temps
+from lwnet._files import atomic_write_bytes, refuse_inputs_as_outputs, remove_stale_temps
 from lwnet._text import changes, counted, duration, progress_mode, say
 from lwnet.errors import ConfigError, InputError, WeightsError
 from lwnet.model import LWNet
@@ -54,7 +54,7 @@ from lwnet.training.checkpoint import (
     set_rng_state,
 )
 from lwnet.training.config import TrainConfig, check_resume_config
-from lwnet.training.data import PatchSet, build_patch_set, to_tensor
+from lwnet.training.data import PatchSet, build_patch_set, data_root, external_root, to_tensor
 from lwnet.training.lock import in_use_error, run_folder_lock
 from lwnet.training.loss import spi_loss, unsupervised_loss
 from lwnet.training.pools import Pools, split_pools
@@ -132,6 +132,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     if resume and not run_dir.exists():
         raise InputError(f"{run_dir}: no such run folder, so nothing to resume; start the run "
                          "without --resume")
+    refuse_inputs_as_outputs([run_dir, *([cfg.cache_dir] if cfg.cache_dir else [])],
+                             [data_root(cfg), *filter(None, [external_root(cfg)])])
     rank, world, device = ddp.init()
     with contextlib.ExitStack() as stack:
         # Rank 0 holds the folder; every rank learns whether it got it before any work, so a
