@@ -253,7 +253,9 @@ def test_config_layers_and_validation(tmp_path) -> None:
                      ("lr_schedule='step'", "lr_schedule"), ("lr_min=0.5", "lr_min"),
                      ("workers=-1", "workers"), ("compile='yes'", "compile"),
                      ("lr=0", "'lr': must be > 0"), ("patch_size=8", "'patch_size': must be ≥ 16"),
-                     ("methods='gff'", "'methods': expected a list"),
+                     ("methods='gff'", "'methods': expected a list .* such as"),
+                     ("methods=['gff','foo']", "'methods': unknown method 'foo'; known: mean,"),
+                     ("methods=['all','gff']", "'methods': \"all\" stands alone"),
                      ("model=3", "'model': expected a table")]:
         with pytest.raises(ConfigError, match=key):
             load_config(None, None, [bad])
@@ -268,6 +270,14 @@ def test_config_layers_and_validation(tmp_path) -> None:
     assert load_config(None, "cpu", ["score=ssim_vif_qcb", "qcb_weight=2"]).qcb_weight == 2
     assert load_config(None, None, ["lr_schedule=cosine", "lr_min=1e-5"]).lr_min == 1e-5
     assert load_config(ROOT / "configs" / "cpu.toml").qcb_weight == 1  # a file may list them
+    with pytest.raises(ConfigError, match="would have no label candidates"):
+        load_config(None, None, ["methods=[]", "external_root='none'"])
+    assert load_config(None, None, ["methods=[]", "mode='unsupervised'",
+                                    "external_root='none'"]).methods == []
+    with pytest.raises(ConfigError, match=r"--preset paper, but .*cpu.toml is written for "
+                                          r"preset 'cpu'; drop --preset"):
+        load_config(ROOT / "configs" / "cpu.toml", "paper")
+    assert load_config(ROOT / "configs" / "cpu.toml", "cpu").preset == "cpu"
     with pytest.raises(ConfigError, match="nowhere.toml: no such config file"):
         load_config(tmp_path / "nowhere.toml")
     (tmp_path / "broken.toml").write_text("epochs = \n")
@@ -486,6 +496,18 @@ def test_candidate_cache_follows_method_code_and_external_files(sample, tmp_path
     result.unlink()
     with pytest.raises(Exception, match="9028.png"):
         cand.external_candidates(pairs, method, cache, a8.shape[1:])
+    # A folder of the pair type missing some results is named before any candidate is made.
+    two = [*pairs, ImagePair("9029", mri, spect, "SPECT-MRI")]
+    shutil.copy(spect, result)
+    with pytest.raises(InputError, match=r"Net/SPECT-MRI: no result for 1 of the 2 training "
+                                         r"pairs \(first: 9029\); complete it, move Net out"):
+        cand.all_candidates(two, *(np.concatenate([x, x]) for x in (a8, b8)), ["mean"],
+                            tmp_path / "ext", tmp_path / "empty-cache")
+    assert not (tmp_path / "empty-cache").exists()
+    with pytest.raises(InputError, match="no label candidates: 'methods' is empty and no folder "
+                                         "under .*moved holds CT-MRI results"):
+        cand.all_candidates([ImagePair("9028", mri, spect, "CT-MRI")], a8, b8, [],
+                            tmp_path / "moved", cache)
 
 
 def test_external_candidates_are_the_luma_the_metrics_see(tmp_path) -> None:

@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train LWNet with SPI. Config: defaults ← --preset ← FILE ← --set. "
                     "Use under torchrun for DistributedDataParallel.")
     p.add_argument("--config", metavar="FILE", help="TOML config (see configs/)")
-    p.add_argument("--preset", choices=["paper", "cpu"], help="preset applied under FILE")
+    p.add_argument("--preset", choices=["paper", "cpu"],
+                   help="preset applied under FILE (a FILE that names its own preset: that one)")
     # nargs="+" so that "--set iterations 2" reaches the config's own error, which says how to
     # write it, rather than argparse's "unrecognized arguments: 2".
     p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],

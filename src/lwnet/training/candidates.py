@@ -151,19 +151,51 @@ def all_candidates(pairs: list[ImagePair], a8: np.ndarray, b8: np.ndarray,
     """Candidates of every requested method: (names, ``(K, N, H, W)`` uint8).
 
     ``methods`` lists built-in names, ``["all"]`` for every built-in one. Every method folder
-    under ``external_root`` that holds the pair type is added as ``ext:<Method>``.
+    under ``external_root`` that holds the pair type is added as ``ext:<Method>``; such a
+    folder must hold every pair's result, which is checked before any candidate is computed.
     """
-    from lwnet.methods import external_methods, method_names
+    from lwnet.methods import method_names
 
     names = method_names() if methods == ["all"] else list(methods)
+    pair_type = pairs[0].pair_type
+    assert pair_type is not None  # training pairs come from a pair type's folders
+    externals = external_label_sources(pairs, external_root)
+    if not names and not externals:
+        where = (f"no folder under {external_root} holds {pair_type} results"
+                 if external_root is not None else "external candidates are off")
+        raise InputError(f"no label candidates: 'methods' is empty and {where}")
     stacks = [builtin_candidates(pairs, a8, b8, n, cache_dir, workers, progress)
               for n in names]
-    if external_root is not None and external_root.is_dir():
-        pair_type = pairs[0].pair_type
-        assert pair_type is not None  # training pairs come from a pair type's folders
-        for m in external_methods(external_root):
-            if Path(m.path(pair_type, pairs[0].id)).is_file():
-                names.append(f"ext:{m.name}")
-                stacks.append(external_candidates(pairs, m, cache_dir, a8.shape[1:]))
+    for m in externals:
+        names.append(f"ext:{m.name}")
+        stacks.append(external_candidates(pairs, m, cache_dir, a8.shape[1:]))
     return names, np.stack(stacks)
+
+
+def external_label_sources(pairs: list[ImagePair],
+                           external_root: Path | None) -> list[ExternalMethod]:
+    """The method folders under ``external_root`` holding the pairs' pair type.
+
+    Raises :class:`InputError` for such a folder that lacks some pairs' results (it names the
+    folder, how many are missing and the first), as a label set must cover every pair.
+    """
+    from lwnet.methods import external_methods
+
+    if external_root is None or not external_root.is_dir():
+        return []
+    pair_type = pairs[0].pair_type
+    assert pair_type is not None
+    found = []
+    for method in external_methods(external_root):
+        if not (method.folder / pair_type).is_dir():
+            continue
+        ids = [p.id for p in pairs]
+        missing = [i for i, f in zip(ids, method.paths(pair_type, ids)) if not f.is_file()]
+        if missing:
+            raise InputError(f"{method.folder / pair_type}: no result for {len(missing)} of "
+                             f"the {len(ids)} training pairs (first: {missing[0]}); complete "
+                             f"it, move {method.name} out of {external_root}, or set "
+                             "external_root = \"none\"")
+        found.append(method)
+    return found
 

@@ -132,6 +132,23 @@ _POSITIVE = ("patch_size", "stride", "iterations", "epochs", "batch_size", "thre
 _NON_NEGATIVE = ("max_patches", "val_patches", "samples_per_epoch", "seed", "workers")
 
 
+def _validate_methods(cfg: TrainConfig) -> None:
+    """Built-in label candidates known by name, before minutes of computing the others."""
+    from lwnet.methods import method_names
+
+    known = method_names()
+    if "all" in cfg.methods and cfg.methods != ["all"]:
+        raise ConfigError(f"config key 'methods': \"all\" stands alone (every built-in "
+                          f"method), got {cfg.methods!r}")
+    unknown = [m for m in cfg.methods if m != "all" and m not in known]
+    if unknown:
+        raise ConfigError(f"config key 'methods': unknown method {unknown[0]!r}; known: "
+                          f"{', '.join(known)}")
+    if not cfg.methods and cfg.external_root == "none" and cfg.uses_labels:
+        raise ConfigError("config key 'methods': empty, and external_root = \"none\": "
+                          f"the {cfg.mode} run would have no label candidates")
+
+
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every value; raise :class:`ConfigError` naming the first bad key."""
     for key in _POSITIVE:
@@ -173,8 +190,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"config key 'labelled': expected \"auto\", a count > 1 or a "
                           f"fraction in (0, 1], got {lab!r}")
     if not isinstance(cfg.methods, list) or not all(isinstance(m, str) for m in cfg.methods):
-        raise ConfigError(f"config key 'methods': expected a list of method names, "
-                          f"got {cfg.methods!r}")
+        raise ConfigError(f"config key 'methods': expected a list of method names such as "
+                          f"[\"gff\", \"pcnn\"], or [\"all\"], got {cfg.methods!r}")
+    _validate_methods(cfg)
     if not isinstance(cfg.model, dict):
         raise ConfigError(f"config key 'model': expected a table, got {cfg.model!r}")
     _validate_model(cfg.model)
@@ -227,7 +245,8 @@ def load_config(
     """Build a validated config: defaults ← preset ← TOML file ← ``key=value`` overrides.
 
     A ``preset`` key inside the file applies before the file's own values; ``preset`` given
-    here (the CLI's ``--preset``) wins over the file's.
+    here (the CLI's ``--preset``) may name the same one, not another: the file's values are
+    written for its own preset, and a mix of the two would be neither.
     """
     file_values: dict[str, Any] = {}
     if path is not None:
@@ -238,7 +257,11 @@ def load_config(
             raise ConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    preset = preset or file_values.get("preset") or ""  # an unknown one: validate() says so
+    in_file = file_values.get("preset")
+    if preset and in_file and preset != in_file:
+        raise ConfigError(f"--preset {preset}, but {path} is written for preset {in_file!r}; "
+                          "drop --preset, or change the file's preset")
+    preset = preset or in_file or ""  # an unknown one: validate() says so
     values: dict[str, Any] = {}
     _apply(values, PRESETS.get(preset, {}), f"preset {preset}")
     _apply(values, {k: v for k, v in file_values.items() if k != "preset"}, str(path))
