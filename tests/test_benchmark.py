@@ -257,6 +257,16 @@ def test_cli_bad_input(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFi
         assert main(["benchmark", "--data", str(tiny_data), *where]) == 2
         assert "inside the input folder " + str(tiny_data) in capsys.readouterr().err
     assert not (tiny_data / "harvard" / "report").exists() and not (tiny_data / "cache").exists()
+    # An SPI log asked for by name that cannot be drawn stops the run before any work.
+    (tmp_path / "summary.csv").write_text("method,VIF\nmean,0.5\n")
+    for log, said in [(tmp_path / "none.csv", "none.csv: cannot read the SPI log of mine (No "
+                                               "such file or directory)"),
+                      (tmp_path / "summary.csv", "summary.csv: not an SPI log (needs the "
+                                                 "columns iteration, admitted")]:
+        assert main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
+                     "--spi-log", f"mine={log}"]) == 2
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
     shutil.rmtree(tiny_data / "harvard" / "splits")  # pairs, but no test split to run on
     rc = main(["benchmark", "--data", str(tiny_data), "--out", str(tmp_path / "r")])
     assert rc == 2

@@ -244,6 +244,14 @@ def run_benchmark(cfg: BenchmarkConfig) -> Path:
     if external is None:
         external = [d for d in [cfg.data / "external"] if d.is_dir()]
     refuse_inputs_as_outputs([cfg.out, cache], [cfg.data, *external])
+    for name, path in (cfg.spi_logs or {}).items():  # asked for by name: read before any work
+        try:
+            read_spi_log(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the SPI log of {name} "
+                             f"({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not an SPI log (not even text)") from None
     rows = collect_rows(cfg.weights or WEIGHTS_DIR, external, cfg.methods)
     if not rows:
         raise InputError("no methods to benchmark")
@@ -518,7 +526,7 @@ def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter,
         return None
     logs = {}
     for name, path in logs_paths.items():
-        try:
+        try:  # the logs found beside the weights (those named by the user are checked first)
             rows = read_spi_log(path)
         except (InputError, OSError, ValueError) as exc:
             _progress(f"skipping SPI log {path}: {exc}", cfg)
