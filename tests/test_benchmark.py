@@ -101,12 +101,14 @@ def tiny_data(tmp_path: Path, sample: Path) -> Path:
 
 
 def _expected_files(pts: list[str]) -> list[str]:
-    files = ["index.html", "complexity.md", "complexity.csv", "figures/spi_curves.png"]
+    files = ["index.html", "complexity.md", "complexity.csv", "figures/spi_curves.png",
+             "figures/spi_curves.pdf"]
     for pt in pts:
         files += [f"tables/{pt}.{ext}" for ext in ("md", "csv", "tex")]
         files += [f"tables/{pt}_extras.{ext}" for ext in ("md", "csv", "tex")]
-        files += [f"scores/{pt}.csv", f"figures/boxplots_{pt}.png", f"figures/radar_{pt}.png",
-                  f"figures/grid_{pt}.png"]
+        files += [f"scores/{pt}.csv"]
+        files += [f"figures/{kind}_{pt}.{ext}" for kind in ("boxplots", "radar", "grid")
+                  for ext in ("png", "pdf")]
     return files
 
 

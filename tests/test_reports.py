@@ -62,7 +62,8 @@ def test_radar_chart_areas_best_and_worst() -> None:
         "bottom": {k: 0.0 for k in metrics},
         "mid": {k: 1.0 for k in metrics},
     }
-    png, areas = figures.radar_chart(means, metrics, title="t")
+    chart, areas = figures.radar_chart(means, metrics, title="t")
+    png = chart.png
     assert areas == pytest.approx({"top": 100.0, "bottom": 0.0, "mid": 25.0})
     assert min(_png_size(png)) > 200
 
@@ -74,7 +75,7 @@ def test_box_plots_png() -> None:
     rng = np.random.default_rng(1)
     scores = {m: {k: rng.normal(size=10) for k in ("VIF", "MI", "SSIM", "PSNR")}
               for m in ("mean", "max", "dwt")}
-    w, h = _png_size(figures.box_plots(scores, ["VIF", "MI", "SSIM", "PSNR"], title="x"))
+    w, h = _png_size(figures.box_plots(scores, ["VIF", "MI", "SSIM", "PSNR"], title="x").png)
     assert w > 600 and h > 400  # 3 x 2 panels
 
 
@@ -103,14 +104,20 @@ def test_comparison_grid_png() -> None:
     colour = rng.uniform(size=(64, 64, 3)).astype(np.float32)
     rows = [("SPECT-MRI 1", {"MRI": grey, "SPECT": colour, "mean": colour, "max": colour}),
             ("CT-MRI 2", {"MRI": grey, "CT": grey, "mean": grey})]
-    w, h = _png_size(figures.comparison_grid(rows, inset_size=16))
+    w, h = _png_size(figures.comparison_grid(rows, inset_size=16).png)
     assert w > h > 200
 
 
 def test_spi_curves_png() -> None:
     log = [{"iteration": i, "admitted": 100 - 9 * i, "refined": 5 * i,
             "label_gain": 0.002 * i} for i in range(1, 11)]
-    assert min(_png_size(figures.spi_curves({"spect-mri": log, "ct-mri": log[:5]}))) > 200
+    assert min(_png_size(figures.spi_curves({"spect-mri": log, "ct-mri": log[:5]}).png)) > 200
+
+
+def test_every_figure_has_a_pdf_of_the_same_bytes_each_time() -> None:
+    log = [{"iteration": i, "admitted": 0, "refined": 0, "label_gain": 0.0} for i in (1, 2)]
+    first, again = (figures.spi_curves({"spect-mri": log}) for _ in range(2))
+    assert first.pdf.startswith(b"%PDF-") and first.pdf == again.pdf  # no creation date
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -154,7 +161,7 @@ def check_page_in_chromium(page: Path, tmp_path: Path) -> tuple[str, Path]:
 
 def test_page_loads_in_chromium(tmp_path: Path) -> None:
     png = figures.spi_curves({"m": [{"iteration": 1, "admitted": 3, "refined": 0,
-                                     "label_gain": 0.01}]})
+                                     "label_gain": 0.01}]}).png
     page = tmp_path / "index.html"
     page.write_text(render_page("Test report", [
         Section("Table", [html_table(["m", "v"], [["a", "1"]], {(0, 1): "best"})]),

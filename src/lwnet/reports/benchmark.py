@@ -7,7 +7,7 @@ Layout of a report folder::
       tables/<PAIR>.{md,csv,tex}      metric means ± std, best / second best marked
       tables/<PAIR>_paired.md         LWNet minus each method, paired over the images
       scores/<PAIR>.csv               per-image metric values (what the box plots show)
-      figures/{boxplots,radar,grid}_<PAIR>.png, spi_curves.png
+      figures/{boxplots,radar,grid}_<PAIR>.{png,pdf}, spi_curves.{png,pdf}  (PDF: for a paper)
       figures/panels/<PAIR>/<id>/<method>.png   the grid's panels at their own resolution
       complexity.{md,csv}             parameters, MACs, median CPU latency at 256×256
       provenance.json                 software, machine, code digests, weights and test images
@@ -162,10 +162,10 @@ def grid_ids(ids: Sequence[str], n: int) -> list[str]:
 
 
 def grid_figure(harvard: Path, pair_type: str, ids: Sequence[str], rows: Sequence[Row],
-                cache: Path) -> tuple[bytes, dict[str, np.ndarray]]:
+                cache: Path) -> tuple[figures.Rendered, dict[str, np.ndarray]]:
     """Both sources and every method's colour result (fused luma + the source's chroma).
 
-    Returns the grid's PNG and its panels at their own resolution, keyed ``<id>/<name>``
+    Returns the grid (PNG and PDF) and its panels at their own resolution, keyed ``<id>/<name>``
     (for figures of one's own: the grid scales them to fit)."""
     pairs = {p.id: p for p in harvard_pairs(harvard, pair_type, split="test")}
     grid = []
@@ -201,6 +201,11 @@ class ReportWriter:
         atomic_write_bytes(self.out / rel, raw, overwrite=True)
         self.written.add(self.out / rel)
         return raw
+
+    def write_figure(self, stem: str, figure: figures.Rendered) -> bytes:
+        """Write ``out/<stem>.png`` and ``.pdf``; return the PNG's bytes (for the page)."""
+        self.write(f"{stem}.pdf", figure.pdf)
+        return self.write(f"{stem}.png", figure.png)
 
     def finish(self) -> list[Path]:
         """Record this report's files and delete those the earlier report's record lists but
@@ -392,13 +397,13 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                   "LWNet ahead/behind by more than two standard errors; unmarked: within noise "
                   f"(also as tables/{pt}_paired.md).</p>")
         metrics = list(next(iter(res.scores.values())))
-        png = writer.write(f"figures/boxplots_{pt}.png",
-                           figures.box_plots(res.scores, metrics, title=pt))
+        png = writer.write_figure(f"figures/boxplots_{pt}",
+                                  figures.box_plots(res.scores, metrics, title=pt))
         sec.parts.append("<h3>Distribution over test images</h3>" + image_tag(png, "box plots"))
         means = {m: {k: float(np.mean(v)) for k, v in s.items()} for m, s in res.scores.items()}
         if len(means) >= 2:
-            radar, areas = figures.radar_chart(means, METRIC_NAMES, title=pt)
-            writer.write(f"figures/radar_{pt}.png", radar)
+            chart, areas = figures.radar_chart(means, METRIC_NAMES, title=pt)
+            radar = writer.write_figure(f"figures/radar_{pt}", chart)
             ranked = sorted(areas.items(), key=lambda kv: -kv[1])
             sec.parts.append(
                 "<h3>Radar (six metrics min-max normalised across methods)</h3>"
@@ -417,11 +422,11 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
                              f"comparison grid: {_esc(', '.join(ignored))}.</p>")
         if ids:
             try:
-                png, panels = grid_figure(harvard, pt, ids, rows[pt], caches[pt])
+                figure, panels = grid_figure(harvard, pt, ids, rows[pt], caches[pt])
             except InputError as exc:
                 sec.parts.append(f'<p class="note">Comparison grid failed: {_esc(str(exc))}</p>')
             else:
-                grid = writer.write(f"figures/grid_{pt}.png", png)
+                grid = writer.write_figure(f"figures/grid_{pt}", figure)
                 for key, image in panels.items():
                     writer.write(f"figures/panels/{pt}/{key}.png", encode_image(
                         image, f"{key}.png"))
@@ -520,7 +525,8 @@ def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter,
     """The SPI curves of the logs named with ``--spi-log``, else of the cards of the LWNet
     ``models`` in the report (``spect-mri`` …; not those of ablations or baselines)."""
     logs_paths = cfg.spi_logs if cfg.spi_logs is not None else {
-        name: path for name, path in default_spi_logs(cfg.weights or WEIGHTS_DIR).items()
+        f"{name.upper()} model": path  # spect-mri → SPECT-MRI model
+        for name, path in default_spi_logs(cfg.weights or WEIGHTS_DIR).items()
         if name in models}
     if not logs_paths:
         return None
@@ -535,7 +541,7 @@ def _spi_section(cfg: BenchmarkConfig, writer: ReportWriter,
         logs[f"{name} (s = {score})" if score else name] = rows
     if not logs:
         return None
-    png = writer.write("figures/spi_curves.png", figures.spi_curves(logs))
+    png = writer.write_figure("figures/spi_curves", figures.spi_curves(logs))
     return Section("SPI training curves", [image_tag(png, "SPI curves")], "spi")
 
 

@@ -1,13 +1,15 @@
 """Figures of a fusion paper, drawn with matplotlib's Agg backend (no display needed).
 
-Every drawing function returns the PNG file's bytes, so the caller decides where (and how
-atomically) it is written, and the HTML page can embed the same bytes.
+Every drawing function returns the figure's files (:class:`Rendered`): the PNG that the HTML
+page embeds, and a PDF for a paper (vector text and lines; the images of the comparison grid at
+their own pixels). The caller decides where (and how atomically) they are written.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -25,7 +27,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from lwnet.data.colour import split_luma  # noqa: E402
 from lwnet.metrics import METRIC_NAMES  # noqa: E402
 
-_DPI = 100
+#: Resolution of the PNGs: sharp on a high-density screen; papers take the PDFs.
+_DPI = 150
 
 #: Side of the enlarged inset, as a fraction of the image; it sits in the lower-right corner.
 INSET_FRACTION = 0.42
@@ -37,18 +40,29 @@ def _colour(i: int) -> tuple[float, ...]:
     return cmap((2 * i) % 20 + (i // 10) % 2)
 
 
-def figure_png(fig: Figure, tight: bool = False) -> bytes:
-    """Render a figure to PNG bytes and close it (frees pyplot's reference).
+@dataclass(frozen=True)
+class Rendered:
+    """One figure's files: ``png`` for the page, ``pdf`` for a paper."""
+
+    png: bytes
+    pdf: bytes
+
+
+def render(fig: Figure, tight: bool = False) -> Rendered:
+    """Render a figure to PNG and PDF bytes and close it (frees pyplot's reference).
 
     ``tight`` crops to the drawn artists (needed when a legend sits outside the axes; it costs
-    a second rendering pass, so laid-out figures skip it).
+    a second rendering pass, so laid-out figures skip it). The PDF carries no creation date,
+    so the same figure gives the same bytes.
     """
-    buf = io.BytesIO()
+    bbox = "tight" if tight else None
+    png, pdf = io.BytesIO(), io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight" if tight else None)
+        fig.savefig(png, format="png", dpi=_DPI, bbox_inches=bbox)
+        fig.savefig(pdf, format="pdf", bbox_inches=bbox, metadata={"CreationDate": None})
     finally:
         plt.close(fig)
-    return buf.getvalue()
+    return Rendered(png.getvalue(), pdf.getvalue())
 
 
 # --- radar chart --------------------------------------------------------------------------------
@@ -86,10 +100,10 @@ def radar_area_percent(radii: Sequence[float] | np.ndarray) -> float:
 def radar_chart(
     means: Mapping[str, Mapping[str, float]], metrics: Sequence[str] = METRIC_NAMES,
     title: str = "",
-) -> tuple[bytes, dict[str, float]]:
+) -> tuple[Rendered, dict[str, float]]:
     """Radar chart of metric means, min-max normalised across methods.
 
-    Returns ``(png, areas)``: ``areas[method]`` is the polygon's area in % of the full polygon
+    Returns ``(figure, areas)``: ``areas[method]`` is the polygon's area in % of the full polygon
     (:func:`radar_area_percent`), also shown in the legend, highest first. Each method keeps
     the colour of its place in ``means``, so charts of one report colour a method alike.
     """
@@ -125,7 +139,10 @@ def radar_chart(
               title="method (area of full hexagon)", title_fontsize=8)
     if title:
         ax.set_title(title, pad=18)
-    return figure_png(fig, tight=True), areas
+    # The figure may travel without the page's note: each axis says its own scale.
+    fig.text(0.02, 0.01, "each axis: the worst method's mean at the centre, the best's at the "
+             "rim", fontsize=8, color="0.3")
+    return render(fig, tight=True), areas
 
 
 # --- box plots ----------------------------------------------------------------------------------
@@ -137,7 +154,7 @@ UNITS = {"MI": "bits", "EN": "bits", "PSNR": "dB"}
 
 def box_plots(
     scores: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str], title: str = ""
-) -> bytes:
+) -> Rendered:
     """One panel per metric, one box per method, over all test images.
 
     ``scores[method][metric]`` holds the per-image values. Boxes show quartiles, whiskers 1.5 IQR,
@@ -167,7 +184,7 @@ def box_plots(
     if title:
         fig.suptitle(title, fontsize=14)
     fig.tight_layout(rect=(0, 0, 1, 0.97) if title else None)
-    return figure_png(fig)
+    return render(fig)
 
 
 # --- visual comparison grid ---------------------------------------------------------------------
@@ -207,7 +224,8 @@ def pick_inset(a: np.ndarray, b: np.ndarray, size: int) -> tuple[int, int, int, 
 
 def _show(ax: Axes, img: np.ndarray, box: tuple[int, int, int, int], label: str) -> None:
     """Draw an image with a frame on ``box`` and the enlarged box in the lower-right corner."""
-    kw: dict[str, Any] = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, "interpolation": "nearest"}
+    # "none": the PDF keeps the image's own pixels; the PNG shows them as nearest would
+    kw: dict[str, Any] = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0, "interpolation": "none"}
     ax.imshow(img, **kw)
     r, c, h, w = box
     ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="#ff3b30",
@@ -227,7 +245,7 @@ def _show(ax: Axes, img: np.ndarray, box: tuple[int, int, int, int], label: str)
 def comparison_grid(
     rows: Sequence[tuple[str, Mapping[str, np.ndarray]]], inset_size: int = 64,
     max_cols: int = 7,
-) -> bytes:
+) -> Rendered:
     """Visual comparison: one block per chosen pair, one panel per image.
 
     ``rows`` is a list of ``(row_label, images)`` where ``images`` maps a panel label to a float
@@ -252,12 +270,12 @@ def comparison_grid(
         for ax in block[len(images):]:
             ax.set_visible(False)
     fig.tight_layout(pad=0.4)
-    return figure_png(fig)
+    return render(fig)
 
 
 # --- SPI curves ---------------------------------------------------------------------------------
 
-def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
+def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> Rendered:
     """Admitted and refined patches and the label gain per SPI iteration.
 
     ``logs[model]`` is a table: rows with at least the keys of
@@ -266,7 +284,7 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     right panel: the label gain, mean over the pool of each patch's best label score minus its
     best candidate's (in the run's SPI score), from 0 before the first iteration.
     """
-    fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
     for i, (model, rows) in enumerate(logs.items()):
         it = [float(r["iteration"]) for r in rows]
         colour = _colour(i)
@@ -283,9 +301,10 @@ def spi_curves(logs: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     ax_s.set_ylabel("mean gain in score s over the best candidate")
     ax_s.set_title("what the pseudo labels add (whole pool)")
     ax_n.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_n.set_ylim(bottom=0, top=max(ax_n.get_ylim()[1], 1))  # counts: none below 0, nor 0.05
     for ax in (ax_n, ax_s):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return figure_png(fig)
+    return render(fig)
