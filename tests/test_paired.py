@@ -75,6 +75,8 @@ def test_paired_table_marks_only_clear_differences() -> None:
     assert lines[0] == "| net minus | VIF | SSIM |"
     assert lines[2] == "| gff | +0.1000 ± 0.0000 ▲ | +0.0000 ± 0.0033 |"
     assert lines[3] == "| max | -0.1000 ± 0.0000 ▼ | +0.0000 ± 0.0033 |"
+    assert lines[-1].startswith("Mean ± standard error over the images of net's value minus "
+                                "each method's; ▲/▼: net ahead/behind by more than 2 standard")
     # Methods come in the order of the rows (the summary table's), not by name.
     max_first = sorted(rows, key=lambda r: r["method"] != "max")
     assert paired_table(max_first, "net", ["VIF"]).splitlines()[2].startswith("| max |")

@@ -5,6 +5,7 @@ from lwnet.evaluation.paired import (
     paired_cell,
     paired_cells,
     paired_difference,
+    paired_legend,
     paired_rows,
     paired_table,
 )
@@ -34,8 +35,7 @@ from lwnet.evaluation.tables import (
 __all__ = [
     "BUILTIN_PREFIX", "SummaryTable", "best_two", "check_metric_size", "clear_sign", "csv_table",
     "evaluate_folders", "evaluate_pair", "markdown_summary", "markdown_table", "paired_cell",
-    "paired_cells",
-    "paired_difference", "paired_rows", "paired_table", "rank_marks", "read_triple",
-    "result_files", "rows_to_csv", "summarise", "summary_cell", "summary_texts", "to_csv",
-    "to_latex", "to_markdown", "write_evaluation",
+    "paired_cells", "paired_difference", "paired_legend", "paired_rows", "paired_table",
+    "rank_marks", "read_triple", "result_files", "rows_to_csv", "summarise", "summary_cell",
+    "summary_texts", "to_csv", "to_latex", "to_markdown", "write_evaluation",
 ]

@@ -92,6 +92,15 @@ def paired_cells(rows: Iterable[Mapping[str, Any]], reference: str,
 
 def paired_table(rows: Iterable[Mapping[str, Any]], reference: str,
                  metrics: Sequence[str], n_se: float = 2.0) -> str:
-    """:func:`paired_cells` as a Markdown table headed ``<reference> minus | <metrics>``."""
-    return markdown_table([f"{reference} minus", *metrics],
-                          paired_cells(rows, reference, metrics, n_se))
+    """:func:`paired_cells` as a Markdown table headed ``<reference> minus | <metrics>``,
+    followed by what its cells and marks mean."""
+    return (markdown_table([f"{reference} minus", *metrics],
+                           paired_cells(rows, reference, metrics, n_se))
+            + f"\n{paired_legend(reference, n_se)}\n")
+
+
+def paired_legend(reference: str, n_se: float = 2.0) -> str:
+    """What a paired table's cells say, for the files that travel without the page."""
+    return (f"Mean ± standard error over the images of {reference}'s value minus each "
+            f"method's; ▲/▼: {reference} ahead/behind by more than {n_se:g} standard errors; "
+            "unmarked: within noise; —: fewer than two images in common.")

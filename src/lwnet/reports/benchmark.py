@@ -51,6 +51,7 @@ from lwnet.evaluation import (
     csv_table,
     markdown_table,
     paired_cells,
+    paired_legend,
     rank_marks,
     rows_to_csv,
     summarise,
@@ -389,7 +390,8 @@ def _pair_sections(results: Mapping[str, PairResult], rows: Mapping[str, list[Ro
             image_rows = [r for m in res.scores for r in res.image_rows(m)]
             header = ["LWNet minus", *METRIC_NAMES]
             cells = paired_cells(image_rows, "LWNet", METRIC_NAMES)
-            writer.write(f"tables/{pt}_paired.md", markdown_table(header, cells))
+            writer.write(f"tables/{pt}_paired.md", markdown_table(header, cells)
+                         + f"\n{paired_legend('LWNet')}\n")
             sec.parts.append(
                 "<h3>LWNet minus each method, paired over the test images</h3>"
                 + html_table(header, cells)
