@@ -354,3 +354,11 @@ def test_cli_evaluate_writes_into_no_input_folder(dataset, results, tmp_path, ca
         code, _, err = _cli(capsys, "evaluate", "--root", dataset, "--pair", PAIR, "--quiet",
                             f"mean={results['mean']}", "--out", out)
         assert code == 2 and "inside the input folder" in err and not out.exists()
+
+
+def test_cli_evaluate_without_a_split_says_it_takes_every_pair(dataset, results, tmp_path,
+                                                              capsys):
+    _, _, err = _cli(capsys, "evaluate", "--root", dataset, "--pair", PAIR, "--quiet",
+                     f"mean={results['mean']}", "--out", tmp_path / "e")
+    assert ("note: no --split, so all 4 pairs of SPECT-MRI are evaluated; --split test takes "
+            "the test ids only") in err

@@ -117,7 +117,7 @@ def test_cli_export_then_fuse_with_both_backends(model, sample, tmp_path, capsys
     weights = save_weights(tmp_path / "w.safetensors", model, "seeded test model")
     graph = tmp_path / "w.onnx"
     assert main(["export", "--weights", str(weights), "-o", str(graph)]) == 0
-    assert "wrote" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"wrote {graph}: w.safetensors (max |")
     assert main(["export", "--weights", str(weights), "-o", str(graph)]) == 2
     assert "already exists" in capsys.readouterr().err
     a = sample / "SPECT-MRI" / "MRI" / "9028.png"

@@ -289,6 +289,8 @@ def test_config_layers_and_validation(tmp_path) -> None:
     # a misspelt key is answered with the nearest real one, a far-off one with the list
     with pytest.raises(ConfigError, match="did you mean 'samples_per_epoch'"):
         load_config(None, None, ["patches_per_epoch=10"])
+    with pytest.raises(ConfigError, match=r"'model.widht': unknown \(did you mean 'width'\?\)"):
+        load_config(None, None, ["model.widht=4"])
     with pytest.raises(ConfigError, match="the keys: alpha, batch_size"):
         load_config(None, None, ["bogus=1"])
     with pytest.raises(ConfigError, match="preset"):

@@ -241,6 +241,19 @@ def test_an_epoch_longer_than_its_patches_is_noted(tiny_root, tmp_path, capsys, 
             f"trains on {first} {until} ") in capsys.readouterr().err
 
 
+def test_a_finished_run_or_an_empty_folder_is_called_what_it_is(tiny_root, tmp_path) -> None:
+    from lwnet.training import load_config, train
+
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: holds no run to resume"):
+        train(cfg, tmp_path / "empty", resume=True, progress=False)
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "weights.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match=r"done: holds a finished run .*a new --run-dir"):
+        train(cfg, tmp_path / "done", progress=False)
+
+
 def test_a_run_never_writes_into_its_data(tiny_root, tmp_path) -> None:
     from lwnet.training import load_config, train
 

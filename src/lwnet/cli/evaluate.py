@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else default_data_root() / "harvard"
     refuse_inputs_as_outputs([args.out], [root, *results.values()])
     pairs = harvard_pairs(root, args.pair, args.split)
+    if args.split is None and (root / "splits" / f"{args.pair}_test.txt").is_file():
+        # Result folders of the test split would be "missing" all the training pairs.
+        print(f"note: no --split, so all {counted(len(pairs), 'pair')} of {args.pair} are "
+              "evaluated; --split test takes the test ids only", file=sys.stderr)
     rows = evaluate_folders(pairs, results, args.jobs, reduction=args.reduction,
                             vif_flavour=args.vif_flavour, progress=draws_bars(not args.quiet))
     all_metrics = METRIC_NAMES + EXTRA_NAMES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,11 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lwnet.inference import load_model
+    from lwnet.inference import load_model, shipped_weights
     from lwnet.inference.onnx import export_onnx
 
-    model = load_model(args.weights, pair_type=args.pair_type)  # neither: the SPECT-MRI model
-    worst = export_onnx(model, args.output, opset=args.opset, dynamo=args.dynamo,
+    weights = args.weights or shipped_weights(args.pair_type or "SPECT-MRI")  # the default
+    worst = export_onnx(load_model(weights), args.output, opset=args.opset, dynamo=args.dynamo,
                         overwrite=args.overwrite)
-    print(f"wrote {args.output} (max |onnxruntime - torch| = {worst:.2g})")
+    print(f"wrote {args.output}: {Path(weights).name} (max |onnxruntime - torch| = "
+          f"{worst:.2g})")
     return 0

@@ -25,7 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="image size of the pair (default: 256 256)")
     p.add_argument("--batch", type=count(), default=1, help="pairs per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    p.add_argument("--threads", type=count(), default=2, help="torch intra-op threads (CPU)")
+    p.add_argument("--threads", type=count(), default=2,
+                   help="torch intra-op threads on the CPU (default 2: the latency target is "
+                        "for two threads)")
     p.add_argument("--warmup", type=count(0), default=5, help="untimed passes first (default: 5)")
     p.add_argument("--repeats", type=count(), default=30,
                    help="timed passes; the median is reported (default: 30)")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lwnet._environment import environment_text
+from lwnet._text import counted
 from lwnet.training.config import TrainConfig
 
 #: Heads the card's per-iteration table (read back by :mod:`lwnet.reports.spi_log`).
@@ -38,7 +39,8 @@ def model_card(cfg: TrainConfig, label_sources: list[str], rows: list[dict],
         f"- Data: {_data_text(cfg)}.",
         f"- Patches: {cfg.patch_size}×{cfg.patch_size}, stride {cfg.stride}; "
         f"{_pool_text(cfg, rows, pool_size)}, {cfg.val_patches} held out for validation.",
-        f"- Schedule: T = {cfg.iterations} iterations × E = {cfg.epochs} epochs, "
+        f"- Schedule: T = {counted(cfg.iterations, 'iteration')} × E = "
+        f"{counted(cfg.epochs, 'epoch')}, "
         f"{cfg.samples_text()} per epoch, batch {cfg.batch_size}, Adam lr {cfg.lr}{decay}, "
         f"seed {cfg.seed}{_no_screening_text(cfg)}.",
         f"- Loss: {loss}.",
@@ -76,8 +78,9 @@ def _no_screening_text(cfg: TrainConfig) -> str:
     if cfg.mode == "spi":
         return ""
     spec = " (SPEC §3.7's T = 1)" if cfg.mode == "labels_only" else ""
-    return (f"; never screened, so in effect one iteration of {cfg.iterations * cfg.epochs} "
-            f"epochs{spec}, whose {cfg.iterations} parts only mark log rows and checkpoints")
+    return (f"; never screened, so in effect one iteration of "
+            f"{counted(cfg.iterations * cfg.epochs, 'epoch')}{spec}, whose {cfg.iterations} "
+            "parts only mark log rows and checkpoints")
 
 
 def _header(field: str) -> str:

@@ -206,11 +206,10 @@ def _validate_model(model: dict[str, Any]) -> None:
     """Check the ``model`` table by building the (tiny) network it describes."""
     from lwnet.model import LWNet
 
-    known = inspect.signature(LWNet).parameters
+    known = list(inspect.signature(LWNet).parameters)
     for key in model:
         if key not in known:
-            raise ConfigError(f"config key 'model.{key}': unknown; expected one of "
-                              f"{', '.join(known)}")
+            raise ConfigError(f"config key 'model.{key}': unknown ({_key_hint(key, known)})")
     try:
         LWNet(**model)
     except (TypeError, ValueError) as exc:
@@ -232,11 +231,15 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
             values.setdefault("model", {})[key[6:]] = value
             continue
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = (f"did you mean '{close[0]}'?" if close
-                    else "the keys: " + ", ".join(sorted(names)))
-            raise ConfigError(f"{source}: unknown config key '{key}' ({hint})")
+            raise ConfigError(f"{source}: unknown config key '{key}' "
+                              f"({_key_hint(key, sorted(names))})")
         values[key] = value
+
+
+def _key_hint(key: str, keys: Sequence[str]) -> str:
+    """The nearest of ``keys`` to a misspelt ``key``, or all of them when none is near."""
+    close = difflib.get_close_matches(key, keys, n=1)
+    return f"did you mean '{close[0]}'?" if close else "the keys: " + ", ".join(keys)
 
 
 def load_config(

@@ -160,14 +160,21 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
     if main and run_dir.is_dir():  # a killed run's half-written checkpoint or config
         remove_stale_temps(run_dir)
     if resume:
+        if not ckpt_path.is_file() and not (run_dir / "config.json").is_file():
+            raise InputError(f"{run_dir}: holds no run to resume (no checkpoint, no "
+                             "config.json); start one without --resume")
         if not ckpt_path.is_file():
             raise InputError(f"{ckpt_path}: no checkpoint to resume from (the run stopped "
                              "before its first epoch ended); start it again without --resume, "
                              "which reuses the cached label candidates")
         check_resume_config(cfg, run_dir)
         environments = read_environments(run_dir)
+    elif (run_dir / "weights.safetensors").exists():
+        raise InputError(f"{run_dir}: holds a finished run (its weights.safetensors); train "
+                         "again into a new --run-dir")
     elif ckpt_path.exists():
-        raise InputError(f"{run_dir}: already holds a run (use --resume, or a new --run-dir)")
+        raise InputError(f"{run_dir}: already holds a run (use --resume to continue it, or a "
+                         "new --run-dir)")
     else:
         environments = []
     # Built first, so that an unfit init_weights file stops the run before any other work. A
@@ -179,7 +186,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: 
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run_dir / "cache"
     if main:
         say(f"{cfg.pair_type}, {cfg.mode}, preset {cfg.preset or 'custom'}: T = {cfg.iterations} "
-            f"× E = {cfg.epochs} epochs of {cfg.samples_text()}, batch {cfg.batch_size}, "
+            f"× E = {counted(cfg.epochs, 'epoch')} of {cfg.samples_text()}, "
+            f"batch {cfg.batch_size}, "
             f"on {torch_kernels(device)}"
             + (f", {counted(torch.get_num_threads(), 'thread')}" if device.type == "cpu" else "")
             + (f"; label candidates computed once, then cached in {cache}"
