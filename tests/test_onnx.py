@@ -161,7 +161,8 @@ def test_single_pair_network_takes_pair_option(model, sample, tmp_path, capsys):
     assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--pair", "CT-MRI"]) == 0
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "g.png"),
                  "--pair", "CT-MRI"]) == 2
-    assert "--pair: for folders or a dataset" in capsys.readouterr().err
+    assert ("--pair picks the network's shipped model for a single pair; --method mean takes "
+            "none") in capsys.readouterr().err
     # the graph is the model: a --pair beside it would pick nothing (it was ignored)
     assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "h.png"), "--pair", "CT-MRI",
                  "--onnx", str(graph)]) == 2

@@ -12,6 +12,7 @@ def test_counts_read_as_english() -> None:
         ["1 pair", "2 pairs", "0 threads"]
     assert [counted(3, "patch"), counted(2, "pass"), counted(1, "patch")] == \
         ["3 patches", "2 passes", "1 patch"]
+    assert [counted(2, "epoch"), counted(1, "epoch")] == ["2 epochs", "1 epoch"]
 
 
 @pytest.mark.parametrize("terminal", [True, False])

@@ -78,8 +78,8 @@ def test_two_iterations_lower_the_loss_and_write_the_run(tiny_root, tmp_path, ca
     first, final = load_file(str(kept[0])), load_file(str(out))
     assert all(torch.equal(load_file(str(kept[1]))[k], final[k]) for k in final)
     assert not all(torch.equal(first[k], final[k]) for k in final)
-    # A second run in the same folder without --resume is refused.
-    with pytest.raises(Exception, match="resume"):
+    # A second run in the same folder is refused, and says why.
+    with pytest.raises(InputError, match="run: holds a finished run"):
         train(cfg, tmp_path / "run", progress=False)
 
 

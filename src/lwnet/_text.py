@@ -18,10 +18,12 @@ Progress = Literal["bars", "lines", "off"]
 
 def counted(n: int, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: ``counted(2, "pair")`` → ``"2 pairs"``,
-    ``counted(3, "patch")`` → ``"3 patches"``."""
+    ``counted(3, "patch")`` → ``"3 patches"``, ``counted(2, "epoch")`` → ``"2 epochs"``."""
     if n == 1:
         return f"{n} {noun}"
-    return f"{n} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
+    # "-ch" said as /k/ (epoch, stomach) takes a plain s; the others of this code say /tʃ/
+    hissing = noun.endswith(("s", "x", "sh")) or (noun.endswith("ch") and noun != "epoch")
+    return f"{n} {noun}{'es' if hissing else 's'}"
 
 
 def duration(seconds: float) -> str:
