@@ -130,7 +130,7 @@ def test_benchmark_end_to_end(tiny_data: Path, tmp_path: Path,
     cfg = BenchmarkConfig(
         data=tiny_data, out=out,  # method names in any case
         methods=["lwnet", "LWNet-no-mca", "mean", "MAX", "always-fails", "CopyMRI", "Broken"],
-        pairs=["CT-MRI", "SPECT-MRI"], weights=weights, spi_logs={"toy": spi},
+        pairs=["CT-MRI", "spect-mri"], weights=weights, spi_logs={"toy": spi},  # any case
         grid_pairs=1, latency_repeats=2, progress=False,
     )
     index = run_benchmark(cfg)

@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           help="leave external methods out")
     p.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (rows)")
     p.add_argument("--pairs", nargs="+", metavar="PAIR", help="only these pair types")
-    p.add_argument("--jobs", type=count(), default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", "-j", type=count(), default=1,
+                   help="worker processes (default 1)")
     p.add_argument("--cache", type=Path, help="fused-output cache (default REPORT_DIR/cache)")
     p.add_argument("--weights", type=Path,
                    help="folder of LWNet weights <model>[-<variant>].safetensors "
@@ -46,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="rewrite an existing report; files it wrote that this run does not "
                         "write again are removed, nothing else in the folder is touched")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 

@@ -326,7 +326,8 @@ def _pair_types_to_run(cfg: BenchmarkConfig, harvard: Path, index: Path) -> list
         raise InputError(f"{harvard}: no test split (splits/<PAIR>_test.txt) for any pair type "
                          f"({', '.join(pair_types(harvard)) or 'none found'}); the benchmark "
                          "runs on the test ids")
-    todo = list(cfg.pairs or available)
+    by_case = {p.upper(): p for p in available}  # ct-mri names CT-MRI, as methods go by case
+    todo = [by_case.get(p.upper(), p) for p in cfg.pairs or available]
     unknown = [p for p in todo if p not in available]
     if unknown:
         raise InputError(f"unknown pair type(s) {', '.join(unknown)}; available: "
