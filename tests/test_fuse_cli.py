@@ -255,6 +255,8 @@ def test_mode_mix_ups_are_named(sample: Path, tmp_path: Path, capsys, sample_pai
          "--onnx applies to the network only"),
         (["fuse", "-m", "gff", "--device", "cuda", str(a), str(b), "-o", str(tmp_path / "o.png")],
          "--device applies to the network only"),
+        (["fuse", "-m", "gff", "--threads", "2", str(a), str(b), "-o",
+          str(tmp_path / "o.png")], "--threads applies to the network only"),
         (["fuse", "-m", "gff", "--pair", "CT-MRI", str(a), str(b), "-o",
           str(tmp_path / "o.png")],
          "--pair picks the network's shipped model for a single pair; --method gff takes none"),

@@ -158,7 +158,13 @@ def test_single_pair_network_takes_pair_option(model, sample, tmp_path, capsys):
     b = sample / "CT-MRI" / "CT" / "16011.png"
     graph = tmp_path / "m.onnx"
     export_onnx(model, graph)
-    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--pair", "CT-MRI"]) == 0
+    before = torch.get_num_threads()
+    try:
+        assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--pair",
+                     "CT-MRI", "--threads", str(before + 1)]) == 0
+        assert torch.get_num_threads() == before + 1  # what --threads asks of PyTorch
+    finally:
+        torch.set_num_threads(before)
     assert main(["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "g.png"),
                  "--pair", "CT-MRI"]) == 2
     assert ("--pair picks the network's shipped model for a single pair; --method mean takes "

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 
 def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--weights``, ``--device``, ``--backend`` and ``--onnx``: what runs the network."""
+    """``--weights``, ``--device``, ``--backend``, ``--onnx`` and ``--threads``: what runs the
+    network, and on how many CPU threads."""
+    from lwnet.cli._arguments import count
+
     parser.add_argument("--weights", metavar="PATH",
                         help="network weights (.safetensors); default: the shipped model of "
                              "the pair type")
@@ -23,6 +26,8 @@ def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGrou
                              "--onnx, else torch)")
     parser.add_argument("--onnx", metavar="PATH",
                         help="run this exported graph (lwnet export) through onnxruntime")
+    parser.add_argument("--threads", type=count(0), default=0,
+                        help="CPU threads of the network (default 0: the library's choice)")
 
 
 def network_options_given(args: argparse.Namespace) -> list[str]:
@@ -30,7 +35,8 @@ def network_options_given(args: argparse.Namespace) -> list[str]:
     them, since they would do nothing."""
     return [option for given, option in (
         (args.weights, "--weights"), (args.backend == "onnx", "--backend onnx"),
-        (args.onnx, "--onnx"), (args.device != "cpu", "--device")) if given]
+        (args.onnx, "--onnx"), (args.device != "cpu", "--device"),
+        (args.threads, "--threads")) if given]
 
 
 def network_backend(args: argparse.Namespace) -> str:
@@ -40,18 +46,18 @@ def network_backend(args: argparse.Namespace) -> str:
     return "onnx" if args.onnx or args.backend == "onnx" else "torch"
 
 
-def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str | None = None,
-                   threads: int = 0) -> tuple[BatchFuser, str]:
+def selected_fuser(args: argparse.Namespace, pair_type: str | None,
+                   method: str | None = None) -> tuple[BatchFuser, str]:
     """The batch fuser the options select, and what outputs record of it: ``method``'s name,
     or the network's file and digest (:func:`lwnet.inference.network_fuser`).
 
     ``method`` names a built-in classical method; otherwise the network runs, through PyTorch on
     ``--device`` (``--weights``, or the shipped model of ``pair_type``) or, with
-    ``--onnx``, through onnxruntime on that graph. ``threads`` (0: the
-    library's default) sets the CPU threads.
+    ``--onnx``, through onnxruntime on that graph, on ``--threads`` CPU threads (0: the
+    library's default).
     """
     if method is not None:
-        if network_options_given(args) or threads:
+        if network_options_given(args):
             raise ConfigError("--method runs a classical method with NumPy on the CPU; it takes "
                               "no weights, ONNX graph, backend, device or threads")
         from lwnet.inference.streaming import pairwise_fuser
@@ -66,4 +72,4 @@ def selected_fuser(args: argparse.Namespace, pair_type: str | None, method: str 
     from lwnet.inference import network_fuser
 
     return network_fuser(args.weights, pair_type, device=args.device, onnx=args.onnx,
-                         threads=threads)
+                         threads=args.threads)

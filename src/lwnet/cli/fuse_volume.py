@@ -49,8 +49,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--pair", dest="pair_type",
                        help="pair type whose shipped network model to use (default: CT-MRI for "
                             "a DICOM series of Modality CT, else SPECT-MRI)")
-    group.add_argument("--threads", type=count(0), default=0,
-                       help="CPU threads for inference (default: the library's choice)")
     add_network_options(group)
     p.set_defaults(func=run)
 
@@ -78,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                           "--colour-dir too")
     modality = "" if args.pair_type else volume_modality(args.functional)
     pair_type = args.pair_type or pair_type_for_modality(modality)
-    fuser, record = selected_fuser(args, pair_type, args.method, args.threads)
+    fuser, record = selected_fuser(args, pair_type, args.method)
     source = args.method or f"{NETWORK} {record}"
     options = VolumeOptions(
         window=None if args.no_window else tuple(args.window or DEFAULT_WINDOW),
