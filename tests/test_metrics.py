@@ -101,8 +101,11 @@ def test_mi_of_image_with_itself_is_its_entropy(triple):
 
 
 def test_mi_rejects_non_integer_levels():
-    with pytest.raises(ValueError, match="integer grey levels"):
-        mutual_information(np.full((4, 4), 0.5), np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="MI: needs whole grey levels 0..255"):
+        mutual_information(np.full((4, 4), 100.5), np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"EN: values within \[0, 1\] with fractions look like"):
+        entropy(np.full((4, 4), 0.5))
+    assert str(entropy(np.full((4, 4), 7.0))) == "0.0"  # not -0.0
 
 
 # --- UQI --------------------------------------------------------------------------------------
@@ -554,3 +557,41 @@ def test_every_public_metric_name_resolves() -> None:
         assert name in dir(lwnet.metrics)
     with pytest.raises(AttributeError, match="no attribute 'vif_index'"):
         lwnet.metrics.vif_index  # noqa: B018
+
+
+def test_the_metric_functions_refuse_what_would_score_wrong():
+    """Each takes (H, W) grey levels on 0..255; a [0, 1] image gave plausible numbers (SSIM
+    near 1, PSNR 48 dB too high) and fractional levels broke UQI's exact window sums."""
+    from lwnet.metrics import (
+        average_gradient,
+        psnr,
+        spatial_frequency,
+        ssim_index,
+        standard_deviation,
+        uqi_index,
+        viff,
+    )
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (96, 96)).astype(np.float64)
+    unit = a / 255
+    calls = {"SSIM": lambda x: ssim_index(x, x), "PSNR": lambda x: psnr(x, x, x),
+             "VIF": lambda x: viff(x, x, x), "UQI": lambda x: uqi_index(x, x),
+             "SD": standard_deviation, "SF": spatial_frequency, "AG": average_gradient}
+    for name, call in calls.items():
+        call(a)  # whole levels on 0..255: fine
+        with pytest.raises(ValueError, match=f"^{name}: values within \\[0, 1\\] with fractions"):
+            call(unit)
+        for bad, said in [(a * 2, "grey levels run from 0 to 510; expected 0..255"),
+                          (np.where(a > 250, np.nan, a), "the image holds NaN or infinite"),
+                          (np.stack([a, a, a], -1), "expected an \\(H, W\\) grey image")]:
+            with pytest.raises(ValueError, match=f"^{name}: {said}"):
+                call(bad)
+    with pytest.raises(ValueError, match="^UQI: needs whole grey levels"):
+        uqi_index(a, np.clip(a + 0.5, 0, 255))
+    # The case that gave 1.5 before: a flat window beside one pixel 0.1 brighter, scaled up.
+    x = np.full((16, 16), 26.0)
+    y = x.copy()
+    y[3, 3] = 51.0
+    q = uqi_index(x, y)
+    assert -1 <= q <= 1

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from lwnet.metrics._input import grey_image
+
 LEVELS = 256
 
 
-def grey_levels(x: np.ndarray) -> np.ndarray:
-    """Integer grey levels 0..255 of an image, flattened to int64; ValueError if not integral."""
-    x = np.asarray(x)
-    if x.dtype != np.uint8:
-        if not np.all(np.isfinite(x)) or np.any(x != np.rint(x)) or x.min() < 0 or x.max() > 255:
-            raise ValueError("mutual information needs integer grey levels in 0..255")
-    return x.astype(np.int64).ravel()
+def grey_levels(x: np.ndarray, metric: str) -> np.ndarray:
+    """Whole grey levels 0..255 of an ``(H, W)`` image, flattened to int64
+    (:func:`lwnet.metrics._input.grey_image` with ``integers``)."""
+    return grey_image(x, metric, integers=True).astype(np.int64).ravel()
 
 
 def mutual_information(x: np.ndarray, y: np.ndarray) -> float:
     """MI in bits of two ``(H, W)`` 8-bit images (integer levels 0..255) → scalar ≥ 0."""
-    joint = np.bincount(grey_levels(x) * LEVELS + grey_levels(y), minlength=LEVELS * LEVELS)
+    gx, gy = grey_levels(x, "MI"), grey_levels(y, "MI")
+    if gx.size != gy.size or np.shape(x) != np.shape(y):
+        raise ValueError(f"MI: images of one shape needed, not {np.shape(x)}, {np.shape(y)}")
+    joint = np.bincount(gx * LEVELS + gy, minlength=LEVELS * LEVELS)
     p_xy = joint.reshape(LEVELS, LEVELS) / joint.sum()
     p_x = p_xy.sum(axis=1, keepdims=True)
     p_y = p_xy.sum(axis=0, keepdims=True)
@@ -34,6 +36,6 @@ def mutual_information(x: np.ndarray, y: np.ndarray) -> float:
 def entropy(x: np.ndarray) -> float:
     """Shannon entropy (EN) in bits of the grey-level histogram of an 8-bit ``(H, W)`` image →
     [0, 8] (as a fusion metric: Roberts, van Aardt & Ahmed, J. Appl. Remote Sens. 2, 2008)."""
-    p = np.bincount(grey_levels(x), minlength=LEVELS) / np.asarray(x).size
+    p = np.bincount(grey_levels(x, "EN"), minlength=LEVELS) / np.asarray(x).size
     p = p[p > 0]
-    return float(-np.sum(p * np.log2(p)))
+    return float(-np.sum(p * np.log2(p))) + 0.0  # + 0.0: a flat image's -0.0 reads 0.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lwnet.metrics._input import grey_image
+
 PEAK = 255.0
 
 
@@ -14,7 +16,11 @@ def psnr(a: np.ndarray, b: np.ndarray, f: np.ndarray, peak: float = PEAK) -> flo
     ``(H, W)`` images on 0..``peak`` → scalar; ``inf`` when F equals both sources. The pixel
     mean of A and B maximises it by construction (it minimises MSE(A, F) + MSE(B, F)).
     """
-    a, b, f = (np.asarray(x, dtype=np.float64) for x in (a, b, f))
+    a, b, f = (grey_image(x, "PSNR") for x in (a, b, f)) if peak == PEAK else (
+        np.asarray(x, dtype=np.float64) for x in (a, b, f))
+    if not a.shape == b.shape == f.shape:
+        raise ValueError(f"PSNR: three images of one shape needed, not {a.shape}, {b.shape}, "
+                         f"{f.shape}")
     mse = (np.mean((a - f) ** 2) + np.mean((b - f) ** 2)) / 2.0
     if mse == 0:
         return float("inf")

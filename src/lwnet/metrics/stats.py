@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from lwnet.metrics._input import grey_image
+
 
 def standard_deviation(f: np.ndarray) -> float:
     """SD: population standard deviation of the grey levels."""
-    return float(np.std(np.asarray(f, dtype=np.float64)))
+    return float(np.std(grey_image(f, "SD")))
 
 
 def spatial_frequency(f: np.ndarray) -> float:
@@ -21,7 +23,7 @@ def spatial_frequency(f: np.ndarray) -> float:
 
     Each RMS is the mean over the existing differences (H·(W−1) and (H−1)·W of them).
     """
-    f = np.asarray(f, dtype=np.float64)
+    f = grey_image(f, "SF")
     rf2 = np.mean(np.diff(f, axis=1) ** 2)
     cf2 = np.mean(np.diff(f, axis=0) ** 2)
     return float(np.sqrt(rf2 + cf2))
@@ -30,7 +32,7 @@ def spatial_frequency(f: np.ndarray) -> float:
 def average_gradient(f: np.ndarray) -> float:
     """AG = mean over the (H−1)(W−1) pixels with both forward differences of
     sqrt((∂x² + ∂y²) / 2)."""
-    f = np.asarray(f, dtype=np.float64)
+    f = grey_image(f, "AG")
     dx = f[:-1, 1:] - f[:-1, :-1]
     dy = f[1:, :-1] - f[:-1, :-1]
     return float(np.mean(np.sqrt((dx * dx + dy * dy) / 2.0)))

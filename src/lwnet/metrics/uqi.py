@@ -14,15 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 from lwnet.metrics._filters import box_sum_valid
+from lwnet.metrics._input import grey_image
 
 BLOCK = 8
 
 
 def uqi_map(x: np.ndarray, y: np.ndarray, block: int = BLOCK) -> np.ndarray:
-    """Local Q of two ``(H, W)`` images → ``(H - block + 1, W - block + 1)``, values in [-1, 1]."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 2:
+    """Local Q of two ``(H, W)`` images of whole grey levels 0..255 (exact window sums need
+    them) → ``(H - block + 1, W - block + 1)``, values in [-1, 1]."""
+    x, y = grey_image(x, "UQI", integers=True), grey_image(y, "UQI", integers=True)
+    if x.shape != y.shape:
         raise ValueError(f"expected two (H, W) images of one shape, got {x.shape}, {y.shape}")
     if min(x.shape) < block:
         raise ValueError(f"UQI needs images of at least {block} pixels per side")

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lwnet.metrics._filters import filter_valid, gaussian_window1d
+from lwnet.metrics._input import grey_image
 
 #: VIFF windows (SPEC §5) and the pixel-domain VIF windows of Sheikh & Bovik's code.
 VIFF_WINDOWS = (33, 17, 9, 5)
@@ -70,8 +71,8 @@ VIF_MIN_SIDE = min_side(VIFF_WINDOWS)
 
 
 def _as_image(x: np.ndarray, shape: tuple[int, ...] | None, windows: Sequence[int]) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or (shape is not None and x.shape != shape):
+    x = grey_image(x, "VIF")
+    if shape is not None and x.shape != shape:
         raise ValueError(f"expected (H, W) images of one shape, got {x.shape} and {shape}")
     need = min_side(windows)
     if min(x.shape) < need:
