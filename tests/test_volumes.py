@@ -188,6 +188,9 @@ def test_robust_window():
         robust_window(data, None)
     with pytest.raises(ConfigError):
         robust_window(data, (50, 10))
+    data[5, 5, 5] = np.nan  # one NaN once made every percentile NaN and the volume all 0
+    with pytest.raises(InputError, match="NaN or infinite values; replace them first"):
+        robust_window(data)
 
 
 def test_slice_axis_and_batches():

@@ -142,6 +142,9 @@ def robust_window(
     already in [0, 1]. Returns float32 of the same shape.
     """
     data = np.asarray(data, dtype=np.float32)
+    if not np.isfinite(data).all():  # a NaN percentile would map every voxel to 0, silently
+        raise InputError("the volume holds NaN or infinite values; replace them first "
+                         "(replace_nonfinite, or --fill-value on the command line)")
     if percentiles is None:
         if data.size and (data.min() < 0.0 or data.max() > 1.0):
             raise InputError("window disabled but values are outside [0, 1] "
