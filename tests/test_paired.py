@@ -87,3 +87,16 @@ def test_paired_table_marks_only_clear_differences() -> None:
 def test_paired_table_with_one_shared_image_says_so() -> None:
     rows = [{"method": "net", "id": "1", "VIF": 0.5}, {"method": "gff", "id": "1", "VIF": 0.4}]
     assert paired_table(rows, "net", ["VIF"]).splitlines()[2] == "| gff | — |"
+
+
+def test_paired_rows_keep_pair_types_apart_and_refuse_doubles() -> None:
+    # Ids repeat across pair types (2004 is a CT-MRI and a SPECT-MRI id in the Harvard data).
+    rows = [{"method": m, "pair_type": pt, "id": "2004", "VIF": v}
+            for m, pt, v in [("net", "CT-MRI", 0.5), ("net", "SPECT-MRI", 0.6),
+                             ("gff", "CT-MRI", 0.4), ("gff", "SPECT-MRI", 0.3)]]
+    a, b = paired_rows(rows, "net", "gff", "VIF")
+    np.testing.assert_array_equal(a, [0.5, 0.6])
+    np.testing.assert_array_equal(b, [0.4, 0.3])
+    with pytest.raises(ValueError, match="net: two rows for image 2004; pair the rows of one"):
+        paired_rows([{k: v for k, v in r.items() if k != "pair_type"} for r in rows],
+                    "net", "gff", "VIF")

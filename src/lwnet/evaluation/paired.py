@@ -58,12 +58,19 @@ def paired_cell(a: np.ndarray, b: np.ndarray, n_se: float = 2.0) -> str:
 
 def paired_rows(rows: Iterable[Mapping[str, Any]], method_a: str, method_b: str,
                 metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``metric`` of two methods over the ids both have, from per-image rows (the rows of
-    :func:`lwnet.evaluation.evaluate_folders` or its CSV), in id order."""
-    by_method: dict[str, dict[str, float]] = {method_a: {}, method_b: {}}
+    """The ``metric`` of two methods over the images both have, from per-image rows (the rows
+    of :func:`lwnet.evaluation.evaluate_folders` or its CSV), in image order. An image is its
+    ``id`` within its ``pair_type`` where the rows say (ids repeat across pair types); an image
+    met twice for one method raises ``ValueError``."""
+    by_method: dict[str, dict[tuple[str, str], float]] = {method_a: {}, method_b: {}}
     for row in rows:
         if row["method"] in by_method:
-            by_method[str(row["method"])][str(row["id"])] = float(row[metric])
+            scores = by_method[str(row["method"])]
+            image = (str(row.get("pair_type") or ""), str(row["id"]))
+            if image in scores:
+                raise ValueError(f"{row['method']}: two rows for image {' '.join(image).strip()}"
+                                 "; pair the rows of one evaluation")
+            scores[image] = float(row[metric])
     ids = sorted(by_method[method_a].keys() & by_method[method_b].keys())
     return (np.array([by_method[method_a][i] for i in ids]),
             np.array([by_method[method_b][i] for i in ids]))
