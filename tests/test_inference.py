@@ -352,3 +352,19 @@ def test_counts_below_one_are_named_by_the_api_before_any_work(sample: Path,
     assert not (tmp_path / "out").exists()
     with pytest.raises(ConfigError, match="jobs must be at least 1, not 0"):
         BenchmarkConfig(data=tmp_path, out=tmp_path / "report", jobs=0)
+
+
+def test_a_batch_takes_images_as_everywhere_and_the_model_keeps_its_mode() -> None:
+    from lwnet.inference import fuse_batch
+
+    model = _random_model(seed=3, width=4)
+    model.train()  # e.g. between a notebook's training steps
+    rng = np.random.default_rng(0)
+    a8 = rng.integers(0, 256, (2, 24, 24), dtype=np.uint8)
+    b8 = rng.integers(0, 256, (2, 24, 24), dtype=np.uint8)
+    np.testing.assert_array_equal(fuse_batch(model, a8, b8),
+                                  fuse_batch(model, a8 / np.float32(255), b8 / np.float32(255)))
+    with pytest.raises(InputError, match=r"a: .*divide by 255 or pass uint8"):
+        fuse_batch(model, a8.astype(np.float32), b8 / np.float32(255))
+    lwnet.fuse(a8[0], b8[0], model=model)
+    assert model.training

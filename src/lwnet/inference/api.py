@@ -19,7 +19,7 @@ from PIL import Image
 
 from lwnet._device import resolve_device
 from lwnet.data.colour import fuse_in_luma
-from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image
+from lwnet.data.io import as_float_image, check_fusion_pair, pil_to_float, read_image, unit_float
 from lwnet.errors import ConfigError, WeightsError
 from lwnet.methods.registry import NETWORK
 from lwnet.model import LWNet
@@ -73,12 +73,20 @@ def default_pair_type(functional: np.ndarray) -> str:
 
 
 def fuse_batch(model: torch.nn.Module, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Run ``model`` on a batch: ``a``, ``b`` float ``(N, H, W)`` in [0, 1] → ``(N, H, W)``."""
+    """Run ``model`` in eval mode on a batch: ``a``, ``b`` ``(N, H, W)``, floats in [0, 1] or
+    uint8/uint16 (scaled by their range, as images are read everywhere) → float32 ``(N, H, W)``.
+    The model is left in the mode it came in (a model in training stays in training)."""
+    a, b = unit_float(a, "a"), unit_float(b, "b")
     device = next(model.parameters()).device
-    with torch.inference_mode():
-        ta = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[:, None].to(device)
-        tb = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))[:, None].to(device)
-        return model(ta, tb)[:, 0].float().cpu().numpy()
+    training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            ta = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[:, None].to(device)
+            tb = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))[:, None].to(device)
+            return model(ta, tb)[:, 0].float().cpu().numpy()
+    finally:
+        model.train(training)
 
 
 def network_method(model: LWNet) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

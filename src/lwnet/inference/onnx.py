@@ -19,7 +19,7 @@ import numpy as np
 
 from lwnet._files import atomic_write_bytes, refuse_existing
 from lwnet._optional import optional_import
-from lwnet.data.io import require_file
+from lwnet.data.io import require_file, unit_float
 from lwnet.errors import ConfigError, InputError, WeightsError
 
 if TYPE_CHECKING:
@@ -175,5 +175,7 @@ class OnnxFuser:
         return torch.from_numpy(f).to(device) if is_torch else f
 
     def fuse_batch(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Fuse ``(N, H, W)`` float32 stacks; returns ``(N, H, W)``."""
+        """Fuse ``(N, H, W)`` stacks, floats in [0, 1] or uint8/uint16 (scaled by their range,
+        as :func:`lwnet.inference.fuse_batch` takes them); returns float32 ``(N, H, W)``."""
+        a, b = unit_float(a, "a"), unit_float(b, "b")
         return cast(np.ndarray, self(a[:, None], b[:, None]))[:, 0]

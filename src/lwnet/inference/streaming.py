@@ -80,7 +80,6 @@ def module_fuser(model: torch.nn.Module) -> BatchFuser:
     on the device of its parameters (see :func:`lwnet.inference.fuse_batch`)."""
     from lwnet.inference.api import fuse_batch
 
-    model.eval()
     return functools.partial(fuse_batch, model)
 
 
