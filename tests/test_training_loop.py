@@ -241,6 +241,29 @@ def test_an_epoch_longer_than_its_patches_is_noted(tiny_root, tmp_path, capsys, 
             f"trains on {first} {until} ") in capsys.readouterr().err
 
 
+def test_train_checks_its_config_and_leaves_torch_as_it_found_it(tiny_root, tmp_path) -> None:
+    import dataclasses
+
+    from lwnet.training import load_config, train
+
+    cfg = load_config(None, None, [*TINY, f"data_root='{tiny_root}'", "iterations=1",
+                                   "epochs=1", "samples_per_epoch=8"])
+    with pytest.raises(ConfigError, match="'batch_size': expected a positive integer"):
+        train(dataclasses.replace(cfg, batch_size=0), tmp_path / "bad", progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # cfg.threads is 1: the run changes it
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    try:
+        train(cfg, tmp_path / "run", progress=False)
+        assert torch.get_num_threads() == threads + 1
+        assert not torch.are_deterministic_algorithms_enabled()
+        np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_finished_run_or_an_empty_folder_is_called_what_it_is(tiny_root, tmp_path) -> None:
     from lwnet.training import load_config, train
 

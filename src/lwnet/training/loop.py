@@ -28,7 +28,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ from lwnet.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from lwnet.training.config import TrainConfig, check_resume_config
+from lwnet.training.config import TrainConfig, check_resume_config, validate
 from lwnet.training.data import PatchSet, build_patch_set, data_root, external_root, to_tensor
 from lwnet.training.lock import in_use_error, run_folder_lock
 from lwnet.training.loss import spi_loss, unsupervised_loss
@@ -119,6 +119,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
           progress: bool = True) -> Path:
     """Run (or resume) one training run in ``run_dir``; returns the final weights path.
 
+    The config is validated first (one built as ``TrainConfig(...)`` too). Training sets
+    process-wide state (torch threads, deterministic algorithms, the CPU random generators); it
+    is put back as it was on return, so a notebook goes on as before.
+
     ``mode``: ``spi`` (SPEC §3.5), ``labels_only`` (baseline (a): the same schedule on the
     initial labels, never screening, so SPEC §3.7's T = 1 of T·E epochs; its iterations only
     mark log rows and checkpoints) or ``unsupervised`` (baseline (b): every pool patch, loss
@@ -126,16 +130,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
     sharded; only rank 0 writes. ``progress``: tqdm bars on stderr; false: a line per step instead
     (each label candidate computed, their scoring, each epoch), for a log file.
     """
-    run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(f"{run_dir}: is a file, not a run folder")
-    if resume and not run_dir.exists():
-        raise InputError(f"{run_dir}: no such run folder, so nothing to resume; start the run "
-                         "without --resume")
-    refuse_inputs_as_outputs([run_dir, *([cfg.cache_dir] if cfg.cache_dir else [])],
-                             [data_root(cfg), *filter(None, [external_root(cfg)])])
-    rank, world, device = ddp.init()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_torch_state_kept())  # validating builds a model: seeds move
+        cfg = validate(cfg)
+        run_dir = Path(run_dir)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise InputError(f"{run_dir}: is a file, not a run folder")
+        if resume and not run_dir.exists():
+            raise InputError(f"{run_dir}: no such run folder, so nothing to resume; start the "
+                             "run without --resume")
+        refuse_inputs_as_outputs([run_dir, *([cfg.cache_dir] if cfg.cache_dir else [])],
+                                 [data_root(cfg), *filter(None, [external_root(cfg)])])
+        rank, world, device = ddp.init()
         # Rank 0 holds the folder; every rank learns whether it got it before any work, so a
         # refused torchrun job stops whole instead of computing into the other run's cache.
         refused = None
@@ -147,6 +153,22 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
         if not ddp.all_ranks(refused is None, world):
             raise refused or in_use_error(run_dir)
         return _train(cfg, run_dir, resume, progress, rank, world, device)
+
+
+@contextlib.contextmanager
+def _torch_state_kept() -> Iterator[None]:
+    """Put back the process-wide state that training sets: torch's CPU threads, its
+    deterministic-algorithms switch, and the torch, NumPy and Python random states."""
+    threads = torch.get_num_threads()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    tensors, meta = rng_state()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        set_rng_state(tensors, meta)
 
 
 def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool, rank: int, world: int,
