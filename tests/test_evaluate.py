@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,16 @@ def test_summarise_means_stds_and_writers():
         "| x | 1 | *0.20* |", "| y | 1 | **0.40** |", "| z | 1 | 0.10 |"]
     alone = summarise([r for r in _rows() if r["method"] == "x"], ("VIF",))
     assert to_markdown(alone, 2).splitlines()[2] == "| x | 2 | 0.30 ± 0.10 |"
+    # PSNR is infinite where F equals both sources: the mean is inf, with no spread to show.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "invalid value" of inf - inf included
+        same = summarise([{"method": "f", "PSNR": math.inf}, {"method": "f", "PSNR": 30.0},
+                          {"method": "g", "PSNR": 20.0}, {"method": "g", "PSNR": 22.0}],
+                         ("PSNR",))
+    assert to_markdown(same, 2).splitlines()[2:] == ["| f | 2 | **inf** |",
+                                                     "| g | 2 | *21.00 ± 1.00* |"]
+    with pytest.raises(ValueError, match="no metric 'vif' in the rows \\(they hold"):
+        summarise(_rows(), ("vif",))
     per_image = list(csv.DictReader(io.StringIO(rows_to_csv(_rows(), ("VIF", "PSNR")))))
     assert len(per_image) == 6 and per_image[1] == {
         "method": "y", "pair_type": PAIR, "id": "1", "VIF": "0.4", "PSNR": "10.0"}

@@ -37,18 +37,24 @@ def summarise(rows: Iterable[Mapping[str, Any]],
               metrics: Sequence[str] = METRIC_NAMES) -> SummaryTable:
     """Aggregate per-image rows (``method`` + metric keys) into a :class:`SummaryTable`.
 
-    Methods keep their order of first appearance; std is the population std over images.
+    Methods keep their order of first appearance; std is the population std over images. A
+    mean that is infinite (PSNR of an image equal to both sources) has no std (NaN).
     """
     per_method: dict[str, list[list[float]]] = {}
     for row in rows:
+        missing = [m for m in metrics if m not in row]
+        if missing:
+            raise ValueError(f"no metric {missing[0]!r} in the rows (they hold "
+                             f"{', '.join(k for k in row if k not in ('method', 'id'))})")
         per_method.setdefault(str(row["method"]), []).append([float(row[m]) for m in metrics])
     if not per_method:
         raise ValueError("no rows to summarise")
     values = [np.asarray(v, dtype=np.float64) for v in per_method.values()]
+    with np.errstate(invalid="ignore"):  # inf - inf in the std of an infinite mean: NaN
+        std = np.stack([v.std(axis=0) for v in values])
     return SummaryTable(
         methods=tuple(per_method), metrics=tuple(metrics),
-        mean=np.stack([v.mean(axis=0) for v in values]),
-        std=np.stack([v.std(axis=0) for v in values]),
+        mean=np.stack([v.mean(axis=0) for v in values]), std=std,
         count=tuple(len(v) for v in values),
     )
 
@@ -77,9 +83,12 @@ def _fmt(x: float, digits: int) -> str:
 
 def summary_cell(table: SummaryTable, i: int, j: int, digits: int = 4, pm: str = " ± ") -> str:
     """Method ``i``, metric ``j`` as ``mean ± std``; the mean alone for one image, whose spread
-    is not measured. Every table writer formats by it."""
+    is not measured, and for an infinite mean, which has none. Every table writer formats by
+    it."""
     mean = _fmt(table.mean[i, j], digits)
-    return mean if table.count[i] < 2 else f"{mean}{pm}{_fmt(table.std[i, j], digits)}"
+    if table.count[i] < 2 or not math.isfinite(table.mean[i, j]):
+        return mean
+    return f"{mean}{pm}{_fmt(table.std[i, j], digits)}"
 
 
 def to_markdown(table: SummaryTable, digits: int = 4) -> str:
