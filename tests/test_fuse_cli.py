@@ -325,6 +325,12 @@ def test_fuse_dataset_runs_functions_by_name(sample: Path, tmp_path: Path) -> No
     assert fuse_dataset({"gff-copy": "gff"}, sample, "CT-MRI", tmp_path, progress=False).written
 
 
+def test_a_method_name_alone_is_not_read_letter_by_letter(sample: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"methods: a list of names, e.g. \['gff'\]"):
+        fuse_dataset("gff", sample, "CT-MRI", tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_built_in_method_edited_since_does_not_adopt_the_old_outputs(
         sample: Path, tmp_path: Path, monkeypatch) -> None:
     from lwnet.methods import registry

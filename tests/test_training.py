@@ -270,6 +270,8 @@ def test_config_layers_and_validation(tmp_path) -> None:
     assert load_config(None, "cpu", ["score=ssim_vif_qcb", "qcb_weight=2"]).qcb_weight == 2
     assert load_config(None, None, ["lr_schedule=cosine", "lr_min=1e-5"]).lr_min == 1e-5
     assert load_config(ROOT / "configs" / "cpu.toml").qcb_weight == 1  # a file may list them
+    with pytest.raises(ConfigError, match=r"overrides: a list of key=value items, e.g. \['lr"):
+        load_config(None, None, "lr=0.01")
     with pytest.raises(ConfigError, match="would have no label candidates"):
         load_config(None, None, ["methods=[]", "external_root='none'"])
     assert load_config(None, None, ["methods=[]", "mode='unsupervised'",

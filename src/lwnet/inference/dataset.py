@@ -229,6 +229,9 @@ def fuse_folders(
 
 def _by_name(methods: Methods) -> Mapping[str, FuseFn | str]:
     """``methods`` as display name → function or registered name."""
+    if isinstance(methods, str):  # its letters would be taken as method names
+        raise ConfigError(f"methods: a list of names, e.g. [{methods!r}], not the string "
+                          f"{methods!r}")
     return methods if isinstance(methods, Mapping) else {m: m for m in methods}
 
 

@@ -352,6 +352,9 @@ def run_config(run_dir: str | Path, path: str | Path | None = None, preset: str 
 
 def _apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> list[str]:
     """Apply the ``key=value`` items to ``values``; returns the keys, in order."""
+    if isinstance(overrides, str):  # its letters would be taken as items
+        raise ConfigError(f"overrides: a list of key=value items, e.g. [{overrides!r}], not "
+                          f"the string {overrides!r}")
     keys = []
     for i, item in enumerate(overrides):
         if "=" not in item:
