@@ -600,3 +600,13 @@ def test_print_config_shows_every_key_as_a_file_that_loads_back_equal(tmp_path, 
     assert "--run-dir DIR is required (the run to resume)" in capsys.readouterr().err
     assert main(["train", "--print-config", "--no-progress"]) == 2
     assert "--no-progress: --print-config trains nothing" in capsys.readouterr().err
+
+
+def test_every_shipped_card_beside_its_weights_is_the_one_inside() -> None:
+    """The .md is what people read, the metadata what travels with the file: one text."""
+    from lwnet.inference import WEIGHTS_DIR, read_card
+
+    files = sorted(WEIGHTS_DIR.glob("*.safetensors"))
+    assert len(files) == 10
+    for path in files:
+        assert read_card(path) == path.with_suffix(".md").read_text(), path.name

@@ -102,7 +102,7 @@ def network_fuser(
     threads: int = 0,
 ) -> tuple[BatchFuser, str]:
     """LWNet as a batch fuser (:mod:`lwnet.inference.streaming`) and the record its outputs
-    carry, e.g. ``spect-mri.safetensors (sha256 2a3b9184f38295bf)``.
+    carry, e.g. ``spect-mri.safetensors (sha256 4ee7682c0b5a0439)``.
 
     Args:
         weights: a weights file; default the shipped model of ``pair_type`` (SPECT-MRI when
