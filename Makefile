@@ -9,10 +9,13 @@ DEMO_OUT ?= demo-output
 setup: $(STAMP)
 
 # torch is pinned to the CPU build that these machines carry; an unpinned torch pulls CUDA.
+# Where pip's index has only PyPI's CUDA build of it (several GB), take the CPU one:
+# make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import numpy as np
 
 from lwnet.data import luma8, read_image, split_luma
@@ -54,6 +57,9 @@ def base_rule(root) -> None:
 
 
 if __name__ == "__main__":
-    harvard = default_data_root() / "harvard"
-    ssim_per_source(harvard)
-    base_rule(harvard)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=default_data_root() / "harvard",
+                        help="Harvard-layout data (default: $LWNET_DATA/harvard)")
+    args = parser.parse_args()
+    ssim_per_source(args.root)
+    base_rule(args.root)

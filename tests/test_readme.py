@@ -62,7 +62,12 @@ def test_quick_start_commands(tmp_path: Path) -> None:
 def test_quick_start_python(tmp_path: Path) -> None:
     nib = pytest.importorskip("nibabel")
     work = _checkout(tmp_path)
-    # what the block assumes a user has: weights of their own and two patients' volumes
+    (work / "fused.png").write_bytes(b"")  # what the bash block before it wrote
+    (work / "quick_start.py").write_text(_block("python", "import lwnet"))
+    _run([sys.executable, "quick_start.py"], work)
+    assert (work / "fused-api.png").is_file()
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["gff", "lwnet"]
+    # what the next block assumes a user has: weights of their own and two patients' volumes
     (work / "runs" / "mine").mkdir(parents=True)
     shutil.copy(Path(SRC) / "lwnet" / "weights" / "spect-mri.safetensors",
                 work / "runs" / "mine" / "weights.safetensors")
@@ -72,10 +77,9 @@ def test_quick_start_python(tmp_path: Path) -> None:
         for name in ("mri", "pet"):
             volume = rng.random((24, 24, 3)).astype(np.float32)
             nib.save(nib.Nifti1Image(volume, np.eye(4)), work / patient / f"{name}.nii.gz")
-    (work / "quick_start.py").write_text(_block("python", "import lwnet"))
-    _run([sys.executable, "quick_start.py"], work)
-    assert (work / "fused.png").is_file()
-    assert sorted(p.name for p in (work / "out").iterdir()) == ["gff", "lwnet"]
+    (work / "own_files.py").write_text(_block("python", "from lwnet.inference import VolumeOpt"))
+    _run([sys.executable, "own_files.py"], work)
+    assert (work / "out-mine" / "mine" / "SPECT-MRI" / "9028.png").is_file()
     for patient in ("p01", "p02"):
         assert (work / patient / "fused.nii.gz").is_file()
 

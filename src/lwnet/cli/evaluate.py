@@ -29,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", "-m", action="append", type=result, default=[],
                    metavar="NAME=DIR", help="same as a positional NAME=DIR (repeatable)")
     p.add_argument("--root", type=Path, default=None,
-                   help="Harvard-layout dataset root (default: $LWNET_DATA/harvard)")
+                   help="Harvard-layout dataset root (default: $LWNET_DATA/harvard, or "
+                        "../shared/data/harvard beside the checkout)")
     p.add_argument("--pair", required=True, help="pair type, e.g. SPECT-MRI")
     p.add_argument("--split", default=None, help="restrict to a split, e.g. test")
     p.add_argument("--out", type=Path, required=True, help="output folder")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from lwnet._code import code_digest
-from lwnet._text import Progress, tracked
+from lwnet._text import Progress, counted, tracked
 from lwnet.data.io import to_uint8
 from lwnet.parallel import INLINE, Workers
 from lwnet.training import distributed as ddp
@@ -117,7 +117,7 @@ def candidate_scores(ps: PatchSet, score: Score, ids: np.ndarray, rank: int, wor
                      device: torch.device, progress: Progress,
                      workers: Workers = INLINE) -> np.ndarray:
     """The score of every candidate on patches ``ids``, sharded over ranks → ``(n, K)``."""
-    desc = f"scoring {len(ps.names)} candidates" + (
+    desc = f"scoring {counted(len(ps.names), 'candidate')}" + (
         f", this process's share of {len(ids)} patches" if world > 1 else "")
 
     def score_all(sel: np.ndarray) -> tuple[np.ndarray]:
