@@ -368,3 +368,13 @@ def test_a_batch_takes_images_as_everywhere_and_the_model_keeps_its_mode() -> No
         fuse_batch(model, a8.astype(np.float32), b8 / np.float32(255))
     lwnet.fuse(a8[0], b8[0], model=model)
     assert model.training
+
+
+def test_loading_weights_leaves_the_callers_random_stream_alone(weights: Path) -> None:
+    from lwnet.inference import load_weights
+
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    load_weights(weights)  # builds a randomly initialised model before loading the tensors
+    assert torch.equal(torch.rand(4), expected)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from lwnet.data.colour import luma8
+from lwnet.metrics._input import grey_image
 from lwnet.metrics.chen_blum import qcb
 from lwnet.metrics.conventions import (
     VIF_FLAVOURS,
@@ -47,8 +48,12 @@ def fusion_ssim(
 ) -> float:
     """SSIM(A, F) ⊕ SSIM(B, F) on the 0..255 scale (default: mean); one batched call of
     :func:`lwnet.metrics.ssim.ssim`, the same code as :func:`ssim_index`."""
-    x = torch.from_numpy(np.stack([a, b]).astype(np.float64))[:, None]
-    y = torch.from_numpy(np.stack([f, f]).astype(np.float64))[:, None]
+    a, b, f = (grey_image(v, "SSIM") for v in (a, b, f))
+    if not a.shape == b.shape == f.shape or min(a.shape) < 11:
+        raise ValueError(f"SSIM: three (H, W) images of one shape, at least 11 pixels a side "
+                         f"(the window), needed; got {a.shape}, {b.shape}, {f.shape}")
+    x = torch.from_numpy(np.stack([a, b]))[:, None]
+    y = torch.from_numpy(np.stack([f, f]))[:, None]
     q_a, q_b = ssim(x, y, data_range=255.0).tolist()
     return reduce_sources(q_a, q_b, reduction)
 
@@ -75,23 +80,23 @@ def compute_metrics(
 
     ``a`` (MRI), ``b`` (functional/CT) and ``f`` (fused) may be any images ``(H, W)`` or
     ``(H, W, 3)``, float in [0, 1], uint8 or uint16; each is reduced to 8-bit BT.601 luma with
-    :func:`lwnet.data.luma8` and held as float64 on 0..255. ``reduction=None`` keeps each
+    :func:`lwnet.data.luma8`, the grey levels every metric scores. ``reduction=None`` keeps each
     metric's default combination over the sources (see the module docstring). VIF needs sides of
     at least :data:`lwnet.metrics.vif.VIF_MIN_SIDE` pixels.
     """
     a8, b8, f8 = luma8(a, "A"), luma8(b, "B"), luma8(f, "F")
     if not a8.shape == b8.shape == f8.shape:
         raise ValueError(f"images differ in size: {a8.shape}, {b8.shape}, {f8.shape}")
-    a64, b64, f64 = (x.astype(np.float64) for x in (a8, b8, f8))
+    # uint8 throughout: every metric takes it as whole grey levels on 0..255, unchecked
     out = {
-        "VIF": fusion_vif(a64, b64, f64, vif_flavour, reduction or "sum"),
+        "VIF": fusion_vif(a8, b8, f8, vif_flavour, reduction or "sum"),
         "MI": fusion_mi(a8, b8, f8, reduction or "sum"),
-        "UQI": fusion_uqi(a64, b64, f64, reduction or "mean"),
-        "SSIM": fusion_ssim(a64, b64, f64, reduction or "mean"),
-        "PSNR": psnr(a64, b64, f64),
-        "Qcb": qcb(a64, b64, f64),
+        "UQI": fusion_uqi(a8, b8, f8, reduction or "mean"),
+        "SSIM": fusion_ssim(a8, b8, f8, reduction or "mean"),
+        "PSNR": psnr(a8, b8, f8),
+        "Qcb": qcb(a8, b8, f8),
     }
     if extras:
-        out.update(EN=entropy(f8), SD=standard_deviation(f64), SF=spatial_frequency(f64),
-                   AG=average_gradient(f64), Qabf=qabf(a64, b64, f64))
+        out.update(EN=entropy(f8), SD=standard_deviation(f8), SF=spatial_frequency(f8),
+                   AG=average_gradient(f8), Qabf=qabf(a8, b8, f8))
     return out

@@ -48,6 +48,9 @@ def qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 
     Sources without any edge give 0 (no edge information to transfer).
     """
+    if not (np.ndim(a) == 2 and np.shape(a) == np.shape(b) == np.shape(f)):
+        raise ValueError(f"Qabf needs three (H, W) images of one shape, not "
+                         f"{np.shape(a)}, {np.shape(b)}, {np.shape(f)}")
     (ga, aa), (gb, ab), (gf, af) = (sobel_strength_orientation(x) for x in (a, b, f))
     weight = ga.sum() + gb.sum()
     if weight == 0:

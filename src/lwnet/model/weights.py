@@ -208,7 +208,8 @@ def load_weights(
         except json.JSONDecodeError as exc:
             raise WeightsError(f"{path}: unreadable config metadata ({exc})") from None
     try:
-        model = LWNet(**config)
+        with torch.random.fork_rng(devices=[]):  # the caller's random stream stays as it was
+            model = LWNet(**config)
     except (TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: config {config} does not describe an LWNet ({exc})") from None
     _check_state(path, model, tensors)
