@@ -49,6 +49,16 @@ def test_register_method_refuses_duplicates() -> None:
         register_method("mean", lambda a, b: a)
 
 
+def test_a_registered_target_that_is_not_there_is_named_on_use(monkeypatch) -> None:
+    from lwnet.errors import InputError
+    from lwnet.methods import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "ghost", "nonexistent.module:fuse")
+    with pytest.raises(InputError, match="fusion method 'ghost': cannot load "
+                                         "'nonexistent.module:fuse' \\(No module named"):
+        get_method("ghost")
+
+
 @pytest.mark.parametrize("name", method_names())
 def test_shape_dtype_range_on_odd_size(name: str) -> None:
     a, b = _phantom((37, 53), 0), _texture((37, 53), 1)

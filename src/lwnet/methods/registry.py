@@ -116,7 +116,8 @@ def get_method(name: str) -> FuseFn:
     """The fusion function registered as ``name``.
 
     Raises:
-        InputError: unknown name (the message lists the known ones).
+        InputError: unknown name (the message lists the known ones), or a registered
+            ``"module:function"`` that cannot be imported.
     """
     try:
         target = _REGISTRY[name]
@@ -127,4 +128,7 @@ def get_method(name: str) -> FuseFn:
     if callable(target):
         return target
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:  # a registered target that is not there
+        raise InputError(f"fusion method {name!r}: cannot load {target!r} ({exc})") from None
