@@ -48,8 +48,7 @@ def _image_datasets(files: list[Path], pixels: bool = True) -> Iterator[pydicom.
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
         except InvalidDicomError:  # no DICOM file, unless the start of one (or empty)
-            head = path.read_bytes()[:133] if path.stat().st_size <= 132 else b"x"
-            if not head[:128].strip(b"\0") and b"DICM".startswith(head[128:]):
+            if _preamble_only(path):
                 raise InputError(f"{path}: empty, or a DICOM file cut short before its "
                                  "header") from None
             continue
@@ -65,6 +64,15 @@ def _image_datasets(files: list[Path], pixels: bool = True) -> Iterator[pydicom.
                                                                  "")).name:
             missing = "PixelData" if "Rows" in ds else "Rows"
             raise InputError(f"{path}: DICOM image without {missing}; is the file cut short?")
+
+
+def _preamble_only(path: Path) -> bool:
+    """Whether ``path`` holds no more than the start of a DICOM file: at most the 128-byte
+    preamble (zeros, as DICOM writers leave it) and part of its ``DICM`` prefix."""
+    if path.stat().st_size > 132:
+        return False
+    head = path.read_bytes()
+    return not head[:128].strip(b"\0") and b"DICM".startswith(head[128:])
 
 
 def _files(path: Path) -> list[Path]:
