@@ -67,3 +67,22 @@ def stderr_to(monkeypatch) -> Callable[[bool], io.StringIO]:
         monkeypatch.setattr(sys, "stderr", stream)
         return stream
     return install
+
+
+@pytest.fixture
+def unwritable(monkeypatch) -> Callable[[str], None]:
+    """``unwritable(name)``: from now on no file can be made in a folder of that name. The
+    tests run as root, where permissions do not stop a write, so the operating system's
+    refusal is stood in for where every writer makes its files (``tempfile.mkstemp``)."""
+    import tempfile
+
+    mkstemp = tempfile.mkstemp
+
+    def install(name: str) -> None:
+        def refused(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir).name == name:
+                raise PermissionError(13, "Permission denied")
+            return mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    return install

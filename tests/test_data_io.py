@@ -366,13 +366,23 @@ def _png_16_bit_rgb(path: Path, rgb: np.ndarray) -> None:
 def test_16_bit_colour_png_of_12_bit_data_is_warned_of(tmp_path: Path) -> None:
     rgb = RNG.integers(0, 4096, (20, 24, 3)).astype(np.uint16)
     _png_16_bit_rgb(tmp_path / "c12.png", rgb)
-    with pytest.warns(InputWarning, match=r"c12.png: a 16-bit colour PNG .* under 4096 of"):
+    with pytest.warns(InputWarning, match=r"c12.png: a 16-bit colour image .* under 4096 of"):
         img = read_image(tmp_path / "c12.png")
     np.testing.assert_array_equal(to_uint8(img), rgb >> 8)  # Pillow's high bytes
     _png_16_bit_rgb(tmp_path / "full.png", rgb * 16)  # the full range: no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_image(tmp_path / "full.png")
+    # A 16-bit colour TIFF is read the same way, and warned of alike.
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "c12.tif", rgb, photometric="rgb")
+    with pytest.warns(InputWarning, match=r"c12.tif: a 16-bit colour image"):
+        np.testing.assert_array_equal(to_uint8(read_image(tmp_path / "c12.tif")), rgb >> 8)
+    # A grey 16-bit PNG is read at full depth: only the grey image's warning, once.
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "g12.png")
+    with pytest.warns(InputWarning) as said:
+        read_image(tmp_path / "g12.png")
+    assert len(said) == 1 and "16-bit colour" not in str(said[0].message)
 
 
 def test_16_bit_data_over_12_bits_or_black_is_not_warned_of(tmp_path: Path) -> None:

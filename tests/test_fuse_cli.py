@@ -463,34 +463,25 @@ def test_fuse_and_evaluate_draw_bars_on_a_terminal_only(sample, tmp_path, stderr
 
 
 def test_a_single_pair_writes_both_outputs_or_neither(sample_pair, tmp_path, capsys,
-                                                       monkeypatch) -> None:
-    import tempfile
+                                                       monkeypatch, unwritable) -> None:
+    import lwnet.inference.dataset as dataset_module
 
     a, b = sample_pair("PET-MRI")
-    mkstemp = tempfile.mkstemp
-
-    def refused_in_ro(*args, dir=None, **kwargs):  # root's writes stand in for a user's
-        if dir is not None and Path(dir).name == "ro":
-            raise PermissionError(13, "Permission denied")
-        return mkstemp(*args, dir=dir, **kwargs)
-
     (tmp_path / "ro").mkdir()
-    monkeypatch.setattr(tempfile, "mkstemp", refused_in_ro)
+    unwritable("ro")
     argv = ["fuse", "-m", "mean", str(a), str(b), "-o", str(tmp_path / "out" / "f.png")]
     assert main([*argv, "--luma-out", str(tmp_path / "ro" / "y.png")]) == 2
     assert "ro: cannot write here (Permission denied)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ro"]
     # The second write failing all the same (a full disk, say): the first is taken back.
-    import lwnet.inference.dataset as dataset_module
-
-    calls = []
+    write, calls = dataset_module.atomic_write_bytes, []
 
     def second_fails(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise InputError("y.png: no space left on device")
-        return write_image(*args, **kwargs)  # the one of lwnet.data
+        return write(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "write_image", second_fails)
+    monkeypatch.setattr(dataset_module, "atomic_write_bytes", second_fails)
     assert main([*argv, "--luma-out", str(tmp_path / "out" / "y.png")]) == 2
-    assert not (tmp_path / "out" / "f.png").exists()
+    assert len(calls) == 2 and not (tmp_path / "out" / "f.png").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import warnings
 from pathlib import Path
 
 import nibabel as nib
@@ -288,48 +289,38 @@ def test_colour_slices(pair, tmp_path):
         "slice_0000.png", "slice_0001.png", "slice_0002.png"]
 
 
-def test_outputs_are_written_all_or_none(pair, tmp_path, monkeypatch):
-    import tempfile
-
+def test_outputs_are_written_all_or_none(pair, tmp_path, monkeypatch, unwritable):
     import lwnet.inference.volume as volume_module
-
-    # A colour folder where nothing can be written is refused before the fusing, not after
-    # the NIfTI (the tests run as root, so the operating system's refusal is stood in for).
-    mkstemp = tempfile.mkstemp
-
-    def refused_in_ro(*args, dir=None, **kwargs):
-        if dir is not None and Path(dir).name == "ro":
-            raise PermissionError(13, "Permission denied")
-        return mkstemp(*args, dir=dir, **kwargs)
 
     out = tmp_path / "out"
     (out / "ro").mkdir(parents=True)
-    monkeypatch.setattr(tempfile, "mkstemp", refused_in_ro)
+    # A colour folder where nothing can be written is refused before the fusing, not after
+    # the NIfTI.
+    unwritable("ro")
     with pytest.raises(InputError, match=r"ro: cannot write here \(Permission denied\)"):
         fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "ro" / "png")
     assert sorted(p.name for p in out.iterdir()) == ["ro"]
-    # Interrupted while writing the slices: the NIfTI and the slices written go too.
-    colourise, calls = volume_module.colourise_slice, []
+    # Interrupted while writing the slices: the NIfTI and the slices written go too, and in
+    # a folder that held files of its own, only this run's files go.
+    write, calls = volume_module.atomic_write_bytes, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 3:  # the NIfTI and one slice are written
             raise KeyboardInterrupt
-        return colourise(*args, **kwargs)
+        return write(*args, **kwargs)
 
-    monkeypatch.setattr(volume_module, "colourise_slice", interrupted)
+    monkeypatch.setattr(volume_module, "atomic_write_bytes", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "png")
     assert sorted(p.name for p in out.iterdir()) == ["ro"]
-    # Into a folder that held files: only this run's files go.
     (out / "png").mkdir()
     (out / "png" / "notes.txt").write_text("mine")
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
-        fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "png",
-                          overwrite=True)
+        fuse_volume_files(*pair, out / "f.nii", MEAN, colour_dir=out / "png", overwrite=True)
     assert [p.name for p in (out / "png").iterdir()] == ["notes.txt"]
-    assert not (out / "f.nii").exists()
+    assert not (out / "f.nii").exists() and len(calls) == 3
 
 
 def test_colour_slices_follow_the_affine_not_the_storage_order(tmp_path):
@@ -472,6 +463,20 @@ def test_a_slice_cut_short_is_named_never_dropped(tmp_path, length: int, said: s
     (folder / "IM001").write_bytes(full[:length])
     with pytest.raises(InputError, match=f"IM001: {re.escape(said)}"):
         read_dicom_series(folder)
+
+
+def test_a_slice_cut_anywhere_is_an_error_naming_it(tmp_path) -> None:
+    """Wherever a copy stops (inside the header's elements too, where pydicom raises
+    struct.error or its own BytesLengthException), the file is named, never a traceback."""
+    folder = tmp_path / "s"
+    _write_dicom_series(folder, np.ones((20, 18, 4), np.uint16), 1.0, 0.0)
+    full = (folder / "IM001").read_bytes()
+    for length in [*range(0, 300), *range(300, len(full), 5)]:
+        (folder / "IM001").write_bytes(full[:length])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's own notes on a cut UID
+            with pytest.raises(InputError, match="IM001: "):
+                read_dicom_series(folder)
 
 
 def _edited_series(tmp_path: Path, name: str, edit) -> Path:

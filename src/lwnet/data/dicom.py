@@ -12,6 +12,7 @@ to RAS+ millimetres, the convention of NIfTI (DICOM's patient frame is LPS+, so 
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,18 +43,21 @@ def _image_datasets(files: list[Path], pixels: bool = True) -> Iterator[pydicom.
     where it ends without a word, and skipping it would drop a slice from the patient's volume.
     """
     pydicom = optional_import("pydicom", "medical")
-    InvalidDicomError = optional_import("pydicom.errors", "medical").InvalidDicomError
+    errors = optional_import("pydicom.errors", "medical")
+    # What pydicom raises for a file cut inside an element (by where it is cut)
+    broken = (EOFError, OSError, ValueError, struct.error, errors.BytesLengthException)
 
     for path in files:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
-        except InvalidDicomError:  # no DICOM file, unless the start of one (or empty)
+        except errors.InvalidDicomError:  # no DICOM file, unless the start of one (or empty)
             if _preamble_only(path):
                 raise InputError(f"{path}: empty, or a DICOM file cut short before its "
                                  "header") from None
             continue
-        except (EOFError, OSError) as exc:
-            raise InputError(f"{path}: cannot read this DICOM file ({exc})") from None
+        except broken as exc:
+            raise InputError(f"{path}: cannot read this DICOM file, cut short or damaged "
+                             f"({type(exc).__name__}: {exc})") from None
         if "TransferSyntaxUID" not in ds.file_meta:  # every DICOM file's header states it
             raise InputError(f"{path}: DICOM file cut short (its header ends before the "
                              "transfer syntax)")

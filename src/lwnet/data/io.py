@@ -197,8 +197,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.seek(0)  # first frame of a GIF or multi-page TIFF
-            # Pillow reads a 16-bit colour PNG by its high bytes (the tile says so, until load)
-            deep_colour = bool(img.tile) and str(img.tile[0][3]).endswith(";16B")
+            deep_colour = _colour_read_at_8_bits(img)
             img.load()
             arr = pil_to_float(img, path)
     except UnidentifiedImageError:
@@ -215,12 +214,22 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         high = int(np.rint(arr.max(initial=0) * 255))
         top = high * 256 + 255
         if 0 < high and top < 2 ** FEW_BITS:
-            warnings.warn(f"{path}: a 16-bit colour PNG (read by Pillow at 8 bits) whose "
-                          f"values stay under {top + 1} of the 16-bit range's 65535, so it "
-                          f"reads dark; {FEW_BITS}-bit data? Scale it to the full range first, "
-                          "or save it as a 16-bit TIFF, which is read at full depth",
-                          InputWarning, stacklevel=2)
+            warnings.warn(f"{path}: a 16-bit colour image (read by Pillow at 8 bits, its high "
+                          f"bytes) whose values stay under {top + 1} of the 16-bit range's "
+                          f"65535, so it reads dark; {FEW_BITS}-bit data? Scale it to the full "
+                          "range first", InputWarning, stacklevel=2)
     return as_float_image(arr, path)
+
+
+def _colour_read_at_8_bits(img: Image.Image) -> bool:
+    """Whether Pillow reads ``img`` (opened, not yet loaded: its tile says how it will decode)
+    as 16-bit colour brought down to 8 bits, as it does PNG and TIFF ("RGB;16B", "RGB;16L")."""
+    tile = getattr(img, "tile", None)  # files have one (ImageFile); images made in memory not
+    if img.mode not in ("RGB", "RGBA") or not tile:
+        return False
+    args = tile[0][3]
+    rawmode = args[0] if isinstance(args, tuple) else args
+    return ";16" in str(rawmode)
 
 
 def is_nifti_path(path: str | os.PathLike[str]) -> bool:

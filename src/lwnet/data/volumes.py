@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lwnet._files import atomic_write_bytes
 from lwnet._optional import optional_import
 from lwnet.data.dicom import read_dicom_series
 from lwnet.data.io import is_dicom_file, is_nifti_path, require_file
@@ -29,7 +28,7 @@ if TYPE_CHECKING:  # an optional dependency (the `medical` extra)
 #: Default robust window: these percentiles of the non-background voxels map to 0 and 1.
 DEFAULT_WINDOW = (0.5, 99.5)
 
-#: Output dtypes of :func:`write_nifti`; integers store round(f · max) with scl_slope 1/max.
+#: Output dtypes of :func:`encode_nifti`; integers store round(f · max) with scl_slope 1/max.
 OUTPUT_DTYPES = ("float32", "uint8", "uint16")
 
 
@@ -218,22 +217,22 @@ def _nifti_image(data: np.ndarray, like: Volume, dtype: str, description: str
     return img
 
 
-def write_nifti(
+def encode_nifti(
     path: str | os.PathLike[str],
     data: np.ndarray,
     like: Volume,
     dtype: str = "float32",
-    overwrite: bool = False,
     description: str = "lwnet fusion",
-) -> Path:
-    """Write ``data`` (values in [0, 1], shape of ``like``) as NIfTI with ``like``'s geometry.
+) -> bytes:
+    """The bytes of the NIfTI file ``path``: ``data`` (values in [0, 1], shape of ``like``)
+    with ``like``'s geometry.
 
     ``like``'s header is kept (affine, qform/sform and their codes, zooms, units) when it came
     from NIfTI; a DICOM source gets scanner-anatomical codes. ``dtype`` is ``float32`` (values
     stored as is) or ``uint8``/``uint16`` (round(f · max) stored with scl_slope = 1/max, so
     readers still see [0, 1]). ``description`` goes to the header's ``descrip`` field (what
-    made the volume; cut to its 79 ASCII characters). The file is written atomically,
-    ``.nii.gz`` compressed, and an existing file is kept unless ``overwrite``.
+    made the volume; cut to its 79 ASCII characters). ``.nii.gz`` is compressed. Encoded in
+    memory, so that the caller writes it beside its other outputs at once.
     """
     path = Path(path)
     if not is_nifti_path(path):
@@ -252,6 +251,4 @@ def write_nifti(
         img = _nifti_image(stored, like, dtype, description)
         img.header.set_slope_inter(1.0 / top, 0.0)
     raw = img.to_bytes()
-    if path.name.lower().endswith(".gz"):
-        raw = gzip.compress(raw, compresslevel=6)
-    return atomic_write_bytes(path, raw, overwrite=overwrite)
+    return gzip.compress(raw, compresslevel=6) if path.name.lower().endswith(".gz") else raw

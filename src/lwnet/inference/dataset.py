@@ -22,7 +22,7 @@ from lwnet._files import (
 from lwnet._text import changes, counted
 from lwnet.data.colour import fuse_in_luma
 from lwnet.data.datasets import ImagePair, folder_pairs, harvard_pairs
-from lwnet.data.io import image_format, read_fusion_pair, write_image
+from lwnet.data.io import encode_image, image_format, read_fusion_pair
 from lwnet.errors import ConfigError, InputError, require_counts
 from lwnet.inference.api import default_pair_type, network_fuser
 from lwnet.inference.streaming import (
@@ -103,11 +103,14 @@ def fuse_file_pair(
         source = method if isinstance(method, str) else function_id(method)
     assert fn is not None  # the network's fuser is made above, once B is read
     result, fused_luma = fuse_in_luma(fn, a, b)
+    # Both files encoded first, then written together (a failed write takes back the other).
+    files = {outputs[0]: encode_image(result, out, text=output_text(source, COLOUR_OUTPUT))}
+    if luma_out:
+        files[outputs[1]] = encode_image(fused_luma, luma_out,
+                                         text=output_text(source, LUMA_OUTPUT))
     with removed_on_failure(outputs):
-        write_image(out, result, overwrite=overwrite, text=output_text(source, COLOUR_OUTPUT))
-        if luma_out:
-            write_image(luma_out, fused_luma, overwrite=overwrite,
-                        text=output_text(source, LUMA_OUTPUT))
+        for path, data in files.items():
+            atomic_write_bytes(path, data, overwrite)
     return Path(out)
 
 

@@ -16,22 +16,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lwnet._files import (
+    atomic_write_bytes,
     check_writable,
     refuse_existing,
     refuse_inputs_as_outputs,
     removed_on_failure,
 )
 from lwnet.data.colour import merge_luma, split_luma
-from lwnet.data.io import MIN_SIDE, is_dicom_file, unit_float, write_image
+from lwnet.data.io import MIN_SIDE, encode_image, is_dicom_file, unit_float
 from lwnet.data.volumes import (
     DEFAULT_WINDOW,
     Volume,
     check_same_geometry,
     display_slices,
+    encode_nifti,
     read_volume,
     replace_nonfinite,
     robust_window,
-    write_nifti,
 )
 from lwnet.errors import ConfigError, InputError, OutputExistsError, require_counts
 from lwnet.inference.dataset import output_text
@@ -132,23 +133,25 @@ def colourise_slice(fused: np.ndarray, functional: np.ndarray, cmap: str = "hot"
     return merge_luma(fused, chroma)
 
 
-def write_colour_slices(
-    folder: str | os.PathLike[str], fused: np.ndarray, functional: np.ndarray,
-    affine: np.ndarray, axis: int = 2, cmap: str = "hot", overwrite: bool = False,
-    text: Mapping[str, str] | None = None,
-) -> list[Path]:
-    """Write one ``slice_NNNN.png`` per voxel slice along ``axis``, oriented by ``affine``
+def colour_slices(
+    fused: np.ndarray, functional: np.ndarray, affine: np.ndarray, axis: int = 2,
+    cmap: str = "hot", text: Mapping[str, str] | None = None,
+) -> list[bytes]:
+    """One PNG file's bytes per voxel slice along ``axis``, oriented by ``affine``
     (:func:`display_slices`) and coloured by :func:`colourise_slice`, each carrying ``text``
-    (:func:`lwnet.data.io.encode_image`). With ``overwrite``, ``slice_*.png`` files of an
-    earlier, longer volume are removed, so the folder holds one volume only."""
-    folder = Path(folder)
-    paths = [write_image(folder / f"slice_{k:04d}.png", colourise_slice(f, b, cmap),
-                         overwrite=overwrite, text=text)
-             for k, (f, b) in enumerate(zip(display_slices(fused, affine, axis),
-                                            display_slices(functional, affine, axis)))]
+    (:func:`lwnet.data.io.encode_image`)."""
+    return [encode_image(colourise_slice(f, b, cmap), "slice.png", text=text)
+            for f, b in zip(display_slices(fused, affine, axis),
+                            display_slices(functional, affine, axis))]
+
+
+def _write_slices(folder: Path, pngs: list[bytes], overwrite: bool) -> None:
+    """``slice_NNNN.png`` files in ``folder``; with ``overwrite``, those of an earlier, longer
+    volume are removed, so the folder holds one volume only."""
+    paths = [atomic_write_bytes(folder / f"slice_{k:04d}.png", png, overwrite)
+             for k, png in enumerate(pngs)]
     for stale in set(folder.glob("slice_*.png")) - set(paths):
         stale.unlink()
-    return paths
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,9 @@ def fuse_volume_files(
     file by default): recorded in the NIfTI header's description and in every PNG
     (:func:`lwnet.inference.dataset.output_text`).
     Every output is checked before any work (that it does not exist, that its folder is
-    writable), and a failure or interrupt while writing removes what this call wrote, so
-    nothing is half written.
+    writable) and encoded in memory before the first is written; a failure or interrupt while
+    writing removes the files this call made (files it replaced, with ``overwrite``, are not
+    brought back), so nothing is half written.
     Returns the fused float32 volume.
     """
     out_path = Path(out_path)
@@ -238,10 +242,14 @@ def fuse_volume_files(
     fused = fuse_slices(a, b, fuse_batch, options.axis, options.batch_size, mri.affine)
     text = output_text(source, "multimodal medical image fusion: a slice of the fused volume, "
                                f"colour map {cmap}")
+    # Every file encoded first, then all written at once: a fault or an interrupt while
+    # encoding leaves nothing, and one during the writes takes back the new files.
+    nifti = encode_nifti(out_path, fused, mri, options.dtype,
+                         description=f"{text['Software']} fusion {source}".strip())
+    pngs = (colour_slices(fused, b, mri.affine, options.axis, cmap, text)
+            if colour_dir is not None else [])
     with removed_on_failure([out_path, *([colour_dir] if colour_dir is not None else [])]):
-        write_nifti(out_path, fused, mri, options.dtype, overwrite,
-                    description=f"{text['Software']} fusion {source}".strip())
+        atomic_write_bytes(out_path, nifti, overwrite)
         if colour_dir is not None:
-            write_colour_slices(colour_dir, fused, b, mri.affine, options.axis, cmap, overwrite,
-                                text=text)
+            _write_slices(colour_dir, pngs, overwrite)
     return fused

@@ -10,11 +10,12 @@ import numpy as np
 def grey_image(x: Any, metric: str, integers: bool = False) -> np.ndarray:
     """``x`` as a float64 ``(H, W)`` image of grey levels on 0..255, for ``metric``.
 
-    Raises ``ValueError`` naming the metric for another shape, NaN or infinity, values outside
-    0..255, a float image that looks like [0, 1] (fractional values, none above 1: the metrics'
-    constants and noise variances assume 0..255; :func:`lwnet.metrics.compute_metrics` converts
-    any image itself), and, with ``integers``, levels that are not whole numbers (a histogram,
-    or window sums that must cancel exactly).
+    Raises ``ValueError`` naming the metric for another shape, an empty image, NaN or infinity,
+    values outside 0..255, a float image that looks like [0, 1] (fractional values, none above
+    1: the metrics' constants and noise variances assume 0..255; a genuine 0..255 image that
+    dark, or a one-pixel test of 0.5, is refused alike; :func:`lwnet.metrics.compute_metrics`
+    converts any image itself), and, with ``integers``, levels that are not whole numbers (a
+    histogram, or window sums that must cancel exactly). uint8 passes unchecked.
     """
     arr = np.asarray(x)
     if arr.ndim != 2:
@@ -23,9 +24,11 @@ def grey_image(x: Any, metric: str, integers: bool = False) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr.astype(np.float64)
     arr = arr.astype(np.float64)
+    if not arr.size:
+        raise ValueError(f"{metric}: the image is empty, shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{metric}: the image holds NaN or infinite values")
-    lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    lo, hi = float(arr.min()), float(arr.max())
     if lo < 0 or hi > 255:
         raise ValueError(f"{metric}: grey levels run from {lo:g} to {hi:g}; expected 0..255")
     whole = bool(np.all(arr == np.rint(arr)))
