@@ -343,9 +343,9 @@ def test_qcb_one_for_identical_bounded_and_lowered(triple):
     assert qcb(a, b, _noisy(f, 10)) < base
     assert qcb(a, b, _blurred(f, 2.0)) < base
     assert qcb(a, a, _blurred(a, 1.5)) < 0.95
-    with pytest.raises(ValueError, match="Qcb needs three"):
+    with pytest.raises(ValueError, match="Qcb: 3 \\(H, W\\) images of one shape needed"):
         qcb(a, b, f[:-1])
-    with pytest.raises(ValueError, match="Qcb needs three"):
+    with pytest.raises(ValueError, match="Qcb: 3 \\(H, W\\) images of one shape needed"):
         qcb(*(np.stack([x, x, x], axis=-1) for x in (a, b, f)))
 
 

@@ -40,3 +40,13 @@ def grey_image(x: Any, metric: str, integers: bool = False) -> np.ndarray:
         raise ValueError(f"{metric}: needs whole grey levels 0..255 (round the image, or use "
                          "compute_metrics, which scores 8-bit luma)")
     return arr
+
+
+def same_shape(metric: str, *images: np.ndarray, min_side: int = 1) -> None:
+    """Raise ``ValueError`` naming ``metric`` unless ``images`` are ``(H, W)`` arrays of one
+    shape with sides of at least ``min_side`` (a window's, say)."""
+    shapes = [np.shape(x) for x in images]
+    if len(set(shapes)) != 1 or len(shapes[0]) != 2 or min(shapes[0]) < min_side:
+        least = f", at least {min_side} pixels a side" if min_side > 1 else ""
+        raise ValueError(f"{metric}: {len(images)} (H, W) images of one shape{least} needed; "
+                         f"got {', '.join(map(str, shapes))}")

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import fft as sp_fft
 
 from lwnet.metrics._filters import gaussian_window1d
+from lwnet.metrics._input import same_shape
 
 F0, F1, A_DOG = 15.3870, 1.3456, 0.7622
 K, H, P, Q, Z = 1.0, 1.0, 3.0, 2.0, 1e-4
@@ -93,9 +94,7 @@ def _preservation(cx: np.ndarray, cf: np.ndarray) -> np.ndarray:
 
 def qcb(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     """Chen–Blum metric of fused ``f`` from ``a`` and ``b``: ``(H, W)`` images → [0, 1]."""
-    if not (np.ndim(a) == 2 and np.shape(a) == np.shape(b) == np.shape(f)):
-        raise ValueError(f"Qcb needs three (H, W) images of one shape, not "
-                         f"{np.shape(a)}, {np.shape(b)}, {np.shape(f)}")
+    same_shape("Qcb", a, b, f)
     imgs = np.stack([minmax_255(x) for x in (a, b, f)])
     filtered = np.fft.ifft2(np.fft.fft2(imgs) * csf_filter(imgs.shape[1:])).real
     ca, cb, cf = local_contrast(filtered)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from lwnet.data.colour import luma8
-from lwnet.metrics._input import grey_image
+from lwnet.metrics._input import grey_image, same_shape
 from lwnet.metrics.chen_blum import qcb
 from lwnet.metrics.conventions import (
     VIF_FLAVOURS,
@@ -49,9 +49,7 @@ def fusion_ssim(
     """SSIM(A, F) ⊕ SSIM(B, F) on the 0..255 scale (default: mean); one batched call of
     :func:`lwnet.metrics.ssim.ssim`, the same code as :func:`ssim_index`."""
     a, b, f = (grey_image(v, "SSIM") for v in (a, b, f))
-    if not a.shape == b.shape == f.shape or min(a.shape) < 11:
-        raise ValueError(f"SSIM: three (H, W) images of one shape, at least 11 pixels a side "
-                         f"(the window), needed; got {a.shape}, {b.shape}, {f.shape}")
+    same_shape("SSIM", a, b, f, min_side=11)  # the window
     x = torch.from_numpy(np.stack([a, b]))[:, None]
     y = torch.from_numpy(np.stack([f, f]))[:, None]
     q_a, q_b = ssim(x, y, data_range=255.0).tolist()

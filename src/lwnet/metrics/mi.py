@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lwnet.metrics._input import grey_image
+from lwnet.metrics._input import grey_image, same_shape
 
 LEVELS = 256
 
@@ -22,9 +22,8 @@ def grey_levels(x: np.ndarray, metric: str) -> np.ndarray:
 
 def mutual_information(x: np.ndarray, y: np.ndarray) -> float:
     """MI in bits of two ``(H, W)`` 8-bit images (integer levels 0..255) → scalar ≥ 0."""
+    same_shape("MI", x, y)
     gx, gy = grey_levels(x, "MI"), grey_levels(y, "MI")
-    if gx.size != gy.size or np.shape(x) != np.shape(y):
-        raise ValueError(f"MI: images of one shape needed, not {np.shape(x)}, {np.shape(y)}")
     joint = np.bincount(gx * LEVELS + gy, minlength=LEVELS * LEVELS)
     p_xy = joint.reshape(LEVELS, LEVELS) / joint.sum()
     p_x = p_xy.sum(axis=1, keepdims=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lwnet.metrics._input import grey_image
+from lwnet.metrics._input import grey_image, same_shape
 
 PEAK = 255.0
 
@@ -18,9 +18,7 @@ def psnr(a: np.ndarray, b: np.ndarray, f: np.ndarray, peak: float = PEAK) -> flo
     """
     a, b, f = (grey_image(x, "PSNR") for x in (a, b, f)) if peak == PEAK else (
         np.asarray(x, dtype=np.float64) for x in (a, b, f))
-    if not a.shape == b.shape == f.shape:
-        raise ValueError(f"PSNR: three images of one shape needed, not {a.shape}, {b.shape}, "
-                         f"{f.shape}")
+    same_shape("PSNR", a, b, f)
     mse = (np.mean((a - f) ** 2) + np.mean((b - f) ** 2)) / 2.0
     if mse == 0:
         return float("inf")

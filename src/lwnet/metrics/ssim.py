@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from lwnet.metrics._filters import gaussian_window1d
-from lwnet.metrics._input import grey_image
+from lwnet.metrics._input import grey_image, same_shape
 
 
 def gaussian_kernel1d(
@@ -79,8 +79,6 @@ def ssim_index(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> float
     """
     x, y = ((grey_image(v, "SSIM") if data_range == 255.0 else np.asarray(v, np.float64))
             for v in (x, y))
-    if x.shape != y.shape or x.ndim != 2 or min(x.shape) < 11:
-        raise ValueError(f"SSIM: two (H, W) images of one shape, at least 11 pixels a side "
-                         f"(the window), needed; got {x.shape}, {y.shape}")
+    same_shape("SSIM", x, y, min_side=11)  # the window
     return float(ssim(torch.from_numpy(x)[None, None], torch.from_numpy(y)[None, None],
                       data_range=data_range)[0])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from lwnet.metrics._filters import box_sum_valid
-from lwnet.metrics._input import grey_image
+from lwnet.metrics._input import grey_image, same_shape
 
 BLOCK = 8
 
@@ -23,10 +23,7 @@ def uqi_map(x: np.ndarray, y: np.ndarray, block: int = BLOCK) -> np.ndarray:
     """Local Q of two ``(H, W)`` images of whole grey levels 0..255 (exact window sums need
     them) → ``(H - block + 1, W - block + 1)``, values in [-1, 1]."""
     x, y = grey_image(x, "UQI", integers=True), grey_image(y, "UQI", integers=True)
-    if x.shape != y.shape:
-        raise ValueError(f"expected two (H, W) images of one shape, got {x.shape}, {y.shape}")
-    if min(x.shape) < block:
-        raise ValueError(f"UQI needs images of at least {block} pixels per side")
+    same_shape("UQI", x, y, min_side=block)
     n = block * block
     sx, sy = box_sum_valid(x, block), box_sum_valid(y, block)
     sxx, syy = box_sum_valid(x * x, block), box_sum_valid(y * y, block)

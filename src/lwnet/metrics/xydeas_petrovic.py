@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import convolve
 
+from lwnet.metrics._input import same_shape
+
 GAMMA_G, KAPPA_G, SIGMA_G = 0.9994, -15.0, 0.5
 GAMMA_A, KAPPA_A, SIGMA_A = 0.9879, -22.0, 0.8
 # The Sobel kernels of the widely used reference code, applied as convolutions (flipped), as its
@@ -48,9 +50,7 @@ def qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 
     Sources without any edge give 0 (no edge information to transfer).
     """
-    if not (np.ndim(a) == 2 and np.shape(a) == np.shape(b) == np.shape(f)):
-        raise ValueError(f"Qabf needs three (H, W) images of one shape, not "
-                         f"{np.shape(a)}, {np.shape(b)}, {np.shape(f)}")
+    same_shape("Qabf", a, b, f)
     (ga, aa), (gb, ab), (gf, af) = (sobel_strength_orientation(x) for x in (a, b, f))
     weight = ga.sum() + gb.sum()
     if weight == 0:
