@@ -68,6 +68,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="folders/dataset: recompute existing outputs")
     p.add_argument("--luma", action="store_true",
                    help="folders/dataset: write the fused luminance instead of the colour result")
+    p.add_argument("--bits", type=int, choices=(8, 16), default=8,
+                   help="bits per sample of greyscale results (a CT's, --luma, --luma-out): "
+                        "16 keeps a 16-bit input's precision (PNG or TIFF); colour results "
+                        "stay 8-bit (default: 8)")
     p.add_argument("--quiet", "-q", action="store_true", help="folders/dataset: no progress bar")
     p.set_defaults(func=run)
 
@@ -146,7 +150,7 @@ def _run_pair(args: argparse.Namespace) -> int:
     else:
         method = get_method(args.method[0])
         source = args.method[0]
-    fuse_file_pair(method, a_path, b_path, args.out, luma_out=args.luma_out,
+    fuse_file_pair(method, a_path, b_path, args.out, luma_out=args.luma_out, bits=args.bits,
                    overwrite=args.overwrite, source=source)
     for out in filter(None, (args.out, args.luma_out)):
         print(f"wrote {out}: {source}{_format_note(out)}")
@@ -198,6 +202,7 @@ def _run_many(args: argparse.Namespace) -> int:
     if NETWORK in args.method:
         fusers[NETWORK], models[NETWORK] = selected_fuser(args, args.pair)
     options = dict(jobs=args.jobs, redo=args.redo or args.overwrite, luma=args.luma,
+                   bits=args.bits,
                    fusers=fusers, models=models, progress=draws_bars(not args.quiet),
                    batch_size=(default_batch_size(network_backend(args)) if args.batch_size is None
                                else args.batch_size))

@@ -54,6 +54,12 @@ LUMA_OUTPUT = "multimodal medical image fusion: the fused luminance of A (MRI) a
 COLOUR_OUTPUT = f"{LUMA_OUTPUT}, in B's colour (its BT.601 chroma) where B has colour"
 
 
+def check_bits(bits: int) -> None:
+    """Refuse output depths other than 8 and 16 bits, before any work."""
+    if bits not in (8, 16):
+        raise ConfigError(f"bits: 8 or 16 bits per sample, not {bits!r}")
+
+
 def _refuse_namesakes(outputs: list[Path], inputs: list[Path]) -> None:
     """Refuse an output beside an input of the same name (``9028.tif`` by ``MRI/9028.png``):
     the folder would then hold two images of one id, and folder and dataset runs refuse it."""
@@ -69,7 +75,7 @@ def _refuse_namesakes(outputs: list[Path], inputs: list[Path]) -> None:
 def fuse_file_pair(
     method: FuseFn | str, a_path: str | os.PathLike[str], b_path: str | os.PathLike[str],
     out: str | os.PathLike[str], *, luma_out: str | os.PathLike[str] | None = None,
-    overwrite: bool = False, source: str | None = None,
+    overwrite: bool = False, source: str | None = None, bits: int = 8,
 ) -> Path:
     """Fuse the image files A (MRI) and B with a per-image ``method`` (a function, a
     registered name, or ``"lwnet"``: the shipped model B implies, colour → SPECT-MRI, greyscale
@@ -78,6 +84,7 @@ def fuse_file_pair(
     Writes the colour result (SPEC §1: B's chroma back on the fused luminance) to ``out`` and,
     with ``luma_out``, the fused luminance too, each carrying :func:`output_text` with
     ``source`` (default: the method's name, or a function's module, name and code digest).
+    ``bits`` (8 or 16) per sample of greyscale outputs, as :func:`fuse_pairs` takes it.
     Existing outputs are refused before any work unless ``overwrite``, and an output that is
     one of the inputs always is; each write is atomic.
     """
@@ -86,10 +93,12 @@ def fuse_file_pair(
         raise InputError(f"{out}: named for both the colour result and the luminance")
     refuse_inputs_as_outputs(outputs, [a_path, b_path])
     _refuse_namesakes(outputs, [Path(a_path), Path(b_path)])
+    check_bits(bits)
     for path in outputs:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; a single pair is written to an image file")
-        image_format(path)
+        if image_format(path) not in ("PNG", "TIFF") and bits == 16:
+            raise InputError(f"{path}: 16-bit output needs a .png or .tif file")
     refuse_existing(outputs, overwrite)
     check_writable({path.parent for path in outputs})
     network = method == NETWORK
@@ -104,9 +113,10 @@ def fuse_file_pair(
     assert fn is not None  # the network's fuser is made above, once B is read
     result, fused_luma = fuse_in_luma(fn, a, b)
     # Both files encoded first, then written together (a failed write takes back the other).
-    files = {outputs[0]: encode_image(result, out, text=output_text(source, COLOUR_OUTPUT))}
+    files = {outputs[0]: encode_image(result, out, bits if result.ndim == 2 else 8,
+                                      text=output_text(source, COLOUR_OUTPUT))}
     if luma_out:
-        files[outputs[1]] = encode_image(fused_luma, luma_out,
+        files[outputs[1]] = encode_image(fused_luma, luma_out, bits,
                                          text=output_text(source, LUMA_OUTPUT))
     with removed_on_failure(outputs):
         for path, data in files.items():
@@ -120,7 +130,8 @@ SETTINGS_FILE = ".lwnet-outputs.json"
 
 def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool,
                         outputs: Iterable[Path] = ()) -> None:
-    """Record ``settings`` (method, output kind, model) in ``folder`` before fusing into it.
+    """Record ``settings`` (method, output kind, model, bits) in ``folder`` before fusing into
+    it.
 
     Raises :class:`InputError` unless ``redo`` when the folder holds outputs made with other
     settings, a redo that has not finished, or, with no record at all, files of the names in
@@ -135,8 +146,8 @@ def claim_output_folder(folder: Path, settings: Mapping[str, str], redo: bool,
     record = {**settings, "outputs": "alike"}
     if path.is_file():
         try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
+            old = {"bits": "8", **json.loads(path.read_text())}  # records before bits: 8-bit
+        except (OSError, ValueError, TypeError):
             old = {}
         changed = changes(old, record)
         if changed:
@@ -177,6 +188,7 @@ def fuse_dataset(
     jobs: int = 1,
     redo: bool = False,
     luma: bool = False,
+    bits: int = 8,
     progress: bool = True,
     fusers: Mapping[str, BatchFuser] | None = None,
     models: Mapping[str, str] | None = None,
@@ -201,8 +213,8 @@ def fuse_dataset(
             fusers[name], models[name] = shipped
     return fuse_pairs(methods, pairs,
                       lambda method, pair: output_path(out, method, pair_type, pair.id),
-                      jobs=jobs, redo=redo, luma=luma, progress=progress, fusers=fusers,
-                      models=models, batch_size=batch_size, label=pair_type)
+                      jobs=jobs, redo=redo, luma=luma, bits=bits, progress=progress,
+                      fusers=fusers, models=models, batch_size=batch_size, label=pair_type)
 
 
 def fuse_folders(
@@ -214,6 +226,7 @@ def fuse_folders(
     jobs: int = 1,
     redo: bool = False,
     luma: bool = False,
+    bits: int = 8,
     progress: bool = True,
     fusers: Mapping[str, BatchFuser] | None = None,
     models: Mapping[str, str] | None = None,
@@ -226,8 +239,8 @@ def fuse_folders(
     """
     return fuse_pairs(methods, folder_pairs(dir_a, dir_b),
                       lambda method, pair: Path(out) / method / f"{pair.id}.png",
-                      jobs=jobs, redo=redo, luma=luma, progress=progress, fusers=fusers,
-                      models=models, batch_size=batch_size)
+                      jobs=jobs, redo=redo, luma=luma, bits=bits, progress=progress,
+                      fusers=fusers, models=models, batch_size=batch_size)
 
 
 def _by_name(methods: Methods) -> Mapping[str, FuseFn | str]:
@@ -251,6 +264,7 @@ def fuse_pairs(
     jobs: int = 1,
     redo: bool = False,
     luma: bool = False,
+    bits: int = 8,
     progress: bool = True,
     fusers: Mapping[str, BatchFuser] | None = None,
     batch_size: int = 8,
@@ -275,6 +289,8 @@ def fuse_pairs(
         jobs: worker processes for per-image methods (1 runs in this process).
         redo: recompute and replace existing outputs.
         luma: write the fused luminance instead of the colour result.
+        bits: 8 or 16 bits per sample of greyscale outputs (the luminance, a CT's result);
+            colour results are 8-bit (Pillow writes no 16-bit colour).
         progress: show a tqdm bar over pairs, with pairs per second.
         fusers: batch fusers by name (e.g. LWNet through PyTorch or onnxruntime).
         batch_size: pairs per batch (at least ``2 * jobs`` for per-image methods).
@@ -287,6 +303,7 @@ def fuse_pairs(
             take the old outputs as its own.
     """
     require_counts(jobs=jobs, batch_size=batch_size)  # before any folder is claimed
+    check_bits(bits)
     fusers = dict(fusers or {})
     given = _by_name(methods)
     for name in _network_names(methods):
@@ -310,7 +327,7 @@ def fuse_pairs(
             fuser = fusers.get(name) or pairwise_fuser(fns[name], pool)
             per_batch = batch_size if name in fusers else max(batch_size, 2 * jobs)
             settings = {"method": name, "output": "luma" if luma else "colour",
-                        "model": models.get(name) or codes.get(name, "")}
+                        "model": models.get(name) or codes.get(name, ""), "bits": str(bits)}
             outputs = [destination(name, p) for p in pairs]
             folders = sorted({out.parent for out in outputs})
             refuse_inputs_as_outputs(folders, {p.a.parent for p in pairs}
@@ -331,7 +348,7 @@ def fuse_pairs(
 
                     stats = stream_fuse(map(FuseJob, pairs, outputs), fuser,
                                         batch_size=per_batch, overwrite=redo, luma=luma,
-                                        progress=show,
+                                        bits=bits, progress=show,
                                         text=output_text(f"{name} {models.get(name, '')}".strip(),
                                                          LUMA_OUTPUT if luma else COLOUR_OUTPUT))
             except BaseException:
