@@ -228,18 +228,11 @@ def test_write_16bit_round_trip(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_image(tmp_path / "x.png"), img, atol=1 / 65535)
 
 
-def test_unwritable_destination_is_an_input_error(tmp_path: Path, monkeypatch) -> None:
+def test_unwritable_destination_is_an_input_error(tmp_path: Path, unwritable) -> None:
     (tmp_path / "file").write_text("a file, not a folder")
     with pytest.raises(InputError, match=f"{tmp_path / 'file'}: is a file, so .*out.png cannot"):
         atomic_write_bytes(tmp_path / "file" / "sub" / "out.png", b"x")
-    # A folder the user may not write to (the tests run as root here, where permissions do
-    # not stop a write, so the refusal is the operating system's, stood in for).
-    import tempfile
-
-    def refused(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    unwritable(tmp_path.name)  # a folder the user may not write to
     with pytest.raises(InputError, match=f"{tmp_path}: cannot write here \\(Permission denied\\)"):
         atomic_write_bytes(tmp_path / "out.png", b"x")
     assert not (tmp_path / "out.png").exists()

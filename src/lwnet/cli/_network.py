@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from lwnet.cli._arguments import count
 from lwnet.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
 def add_network_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--weights``, ``--device``, ``--backend``, ``--onnx`` and ``--threads``: what runs the
     network, and on how many CPU threads."""
-    from lwnet.cli._arguments import count
-
     parser.add_argument("--weights", metavar="PATH",
                         help="network weights (.safetensors); default: the shipped model of "
                              "the pair type")

@@ -9,7 +9,7 @@ from pathlib import Path
 from lwnet._files import refuse_inputs_as_outputs
 from lwnet._text import counted, draws_bars
 from lwnet.cli._arguments import add_metric_options, count, named
-from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs
+from lwnet.data.datasets import ImagePair, default_data_root, harvard_pairs, split_path
 from lwnet.data.io import read_image
 from lwnet.errors import ConfigError
 from lwnet.metrics.conventions import EXTRA_NAMES, METRIC_NAMES, convention_text
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else default_data_root() / "harvard"
     refuse_inputs_as_outputs([args.out], [root, *results.values()])
     pairs = harvard_pairs(root, args.pair, args.split)
-    if args.split is None and (root / "splits" / f"{args.pair}_test.txt").is_file():
+    if args.split is None and split_path(root, args.pair, "test").is_file():
         # Result folders of the test split would be "missing" all the training pairs.
         print(f"note: no --split, so all {counted(len(pairs), 'pair')} of {args.pair} are "
               "evaluated; --split test takes the test ids only", file=sys.stderr)

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lwnet.metrics._filters import filter_valid, gaussian_window1d
-from lwnet.metrics._input import grey_image
+from lwnet.metrics._input import grey_image, same_shape
 
 #: VIFF windows (SPEC §5) and the pixel-domain VIF windows of Sheikh & Bovik's code.
 VIFF_WINDOWS = (33, 17, 9, 5)
@@ -70,17 +70,6 @@ def min_side(windows: Sequence[int]) -> int:
 VIF_MIN_SIDE = min_side(VIFF_WINDOWS)
 
 
-def _as_image(x: np.ndarray, shape: tuple[int, ...] | None, windows: Sequence[int]) -> np.ndarray:
-    x = grey_image(x, "VIF")
-    if shape is not None and x.shape != shape:
-        raise ValueError(f"expected (H, W) images of one shape, got {x.shape} and {shape}")
-    need = min_side(windows)
-    if min(x.shape) < need:
-        raise ValueError(f"VIF needs images of at least {need} pixels per side, "
-                         f"got {x.shape[1]}x{x.shape[0]}")
-    return x
-
-
 def _gain_residual(var1: np.ndarray, var2: np.ndarray, cov: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gain ``g = σ12 / (σ1² + ε)`` and residual variance ``σv² = σ2² − g·σ12``, with the
@@ -109,9 +98,10 @@ def information_scales(refs: Sequence[np.ndarray], dist: np.ndarray, noise_var: 
     All references and ``dist`` go through one Gaussian pyramid, so the distorted (fused) image
     is filtered once for all sources. Maps shrink with the scale; values ≥ 0.
     """
-    d = _as_image(dist, None, windows)
     k = len(refs)
-    imgs = np.stack([*(_as_image(r, d.shape, windows) for r in refs), d])
+    images = [grey_image(x, "VIF") for x in (*refs, dist)]
+    same_shape("VIF", *images, min_side=min_side(windows))  # the coarsest scale's window
+    imgs = np.stack(images)
     out: list[list[ScaleInfo]] = [[] for _ in refs]
     for scale, n in enumerate(windows):
         g = gaussian_window1d(n, n / 5.0)

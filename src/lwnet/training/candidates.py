@@ -185,11 +185,11 @@ def external_label_sources(pairs: list[ImagePair],
         return []
     pair_type = pairs[0].pair_type
     assert pair_type is not None
+    ids = [p.id for p in pairs]
     found = []
     for method in external_methods(external_root):
         if not (method.folder / pair_type).is_dir():
             continue
-        ids = [p.id for p in pairs]
         missing = [i for i, f in zip(ids, method.paths(pair_type, ids)) if not f.is_file()]
         if missing:
             raise InputError(f"{method.folder / pair_type}: no result for {len(missing)} of "
